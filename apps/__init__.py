@@ -1,0 +1,1 @@
+"""The Panel app and the command line."""

@@ -1,0 +1,1 @@
+"""Benchmarks of lifecircle against networkx, osmnx, pandana and spopt."""

@@ -1,0 +1,6 @@
+"""lifecircle's computation core: networks, reach, coverage, siting and parking.
+
+Nothing here imports Panel or folium; ``layers`` and ``apps`` build on it.
+"""
+
+__all__ = ["crs", "io", "network", "reach", "coverage", "standards", "demo"]

@@ -1,0 +1,494 @@
+"""Coverage of demand by facilities, per kind and tier; gaps; summaries per unit.
+
+Demand comes as points (buildings, with a population) or polygons (traffic
+zones, 社区) whose population is spread evenly along the residential streets
+inside them.  Each demand sample gets the network distance to the nearest
+facility of every kind (one bounded multi-source search per kind, whatever the
+number of facilities), and is covered by a tier when that distance is within
+it.
+
+Typical use::
+
+    from geo import coverage, network
+    net = network.load_network("futian.lcnet")
+    result = coverage.compute_coverage(net, facilities, demand, tiers=(300, 1000))
+    result.summary()                   # totals and shares per kind and tier
+    result.to_geodataframe()           # one feature per demand unit
+    result.gaps(kind="any")            # unserved clusters, ranked
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import reach
+from .network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
+from .standards import DEFAULT_TIERS
+
+#: Streets that carry no homes: polygon demand is not spread along them.
+NON_RESIDENTIAL_HIGHWAY = frozenset(
+    {"trunk", "trunk_link", "primary", "primary_link", "secondary", "secondary_link", "motorway", "motorway_link"}
+)
+#: Spacing of the sample points polygon demand is spread over, metres.
+DEFAULT_SAMPLE_SPACING_M = 50.0
+#: Radius around unserved samples that is merged into gap polygons, metres.
+DEFAULT_GAP_RADIUS_M = 80.0
+
+ANY = "any"
+
+
+def tier_key(tier: float) -> str:
+    """Return the JSON key of a tier: ``"300"`` for 300.0, ``"333.5"`` for 333.5."""
+    return str(int(tier)) if float(tier).is_integer() else f"{tier:g}"
+
+
+# ------------------------------------------------------------------ demand
+@dataclass
+class DemandSamples:
+    """Demand spread over points that join the network.
+
+    Attributes
+    ----------
+    unit
+        Index (0..U-1) of the demand unit (input row) each sample belongs to.
+    weight
+        Population (or other weight) carried by each sample.
+    xy
+        Sample coordinates in the network's CRS.
+    snapped
+        The samples joined to the network.
+    n_units
+        Number of demand units.
+    """
+
+    unit: np.ndarray
+    weight: np.ndarray
+    xy: np.ndarray
+    snapped: Snapped
+    n_units: int
+
+    @property
+    def reachable(self) -> np.ndarray:
+        """Mask of samples that joined the network."""
+        return self.snapped.reachable
+
+
+def demand_samples(
+    net: WalkNetwork,
+    demand: gpd.GeoDataFrame,
+    *,
+    weight_column: str = "weight",
+    spacing_m: float = DEFAULT_SAMPLE_SPACING_M,
+    snap_limit_m: float = DEFAULT_SNAP_LIMIT_M,
+) -> DemandSamples:
+    """Spread demand units over sample points and join them to the network.
+
+    Parameters
+    ----------
+    net
+        The network.
+    demand
+        WGS84 GeoDataFrame of points or polygons with a weight column.
+    weight_column
+        Column holding the population (or other weight).
+    spacing_m
+        Spacing of samples along the residential streets inside polygons.
+    snap_limit_m
+        Samples farther than this from every walkable edge are unreachable.
+
+    Returns
+    -------
+    DemandSamples
+    """
+    weights = demand[weight_column].to_numpy(dtype=float) if weight_column in demand else np.ones(len(demand))
+    geoms = demand.geometry.to_crs(net.crs).values
+    types = shapely.get_type_id(np.asarray(geoms))
+    is_point = types == 0
+    units, xs, ws = [np.flatnonzero(is_point)], [shapely.get_coordinates(np.asarray(geoms)[is_point])], [weights[is_point]]
+    poly_idx = np.flatnonzero(~is_point)
+    if poly_idx.size:
+        u, xy, w = _spread_polygons(net, np.asarray(geoms)[poly_idx], weights[poly_idx], spacing_m)
+        units.append(poly_idx[u])
+        xs.append(xy)
+        ws.append(w)
+    unit = np.concatenate(units).astype(np.int64)
+    xy = np.concatenate(xs).reshape(-1, 2)
+    weight = np.concatenate(ws)
+    order = np.argsort(unit, kind="stable")
+    unit, xy, weight = unit[order], xy[order], weight[order]
+    return DemandSamples(unit, weight, xy, snap_xy(net, xy, limit_m=snap_limit_m), len(demand))
+
+
+def _spread_polygons(
+    net: WalkNetwork, polygons: np.ndarray, weights: np.ndarray, spacing: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample points every ``spacing`` metres along residential streets inside each polygon."""
+    residential = ~np.isin(net.edge_highway.astype(str), list(NON_RESIDENTIAL_HIGHWAY))
+    tree = shapely.STRtree(net.edge_lines)
+    poly_i, edge_i = tree.query(polygons, predicate="intersects")
+    units, points = [], []
+    for p in range(polygons.shape[0]):
+        edges = edge_i[poly_i == p]
+        pts = _points_along(net, polygons[p], edges[residential[edges]], spacing)
+        if pts.shape[0] == 0:
+            pts = _points_along(net, polygons[p], edges, spacing)
+        if pts.shape[0] == 0:
+            pts = shapely.get_coordinates(shapely.point_on_surface(polygons[p]))
+        units.append(np.full(pts.shape[0], p))
+        points.append(pts)
+    unit = np.concatenate(units) if units else np.empty(0, dtype=np.int64)
+    xy = np.concatenate(points) if points else np.empty((0, 2))
+    counts = np.bincount(unit, minlength=polygons.shape[0])
+    weight = weights[unit] / counts[unit]
+    return unit, xy, weight
+
+
+def _points_along(net: WalkNetwork, polygon, edges: np.ndarray, spacing: float) -> np.ndarray:
+    if edges.size == 0:
+        return np.empty((0, 2))
+    clipped = shapely.intersection(net.edge_lines[edges], polygon)
+    parts = shapely.get_parts(clipped)
+    parts = parts[shapely.get_type_id(parts) == 1]  # LineStrings only
+    if parts.size == 0:
+        return np.empty((0, 2))
+    lengths = shapely.length(parts)
+    n = np.maximum(1, np.round(lengths / spacing).astype(np.int64))
+    which = np.repeat(np.arange(parts.size), n)
+    within = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    frac = (within + 0.5) / n[which]
+    return shapely.get_coordinates(shapely.line_interpolate_point(parts[which], frac, normalized=True))
+
+
+# ---------------------------------------------------------------- coverage
+@dataclass
+class CoverageResult:
+    """Distances from every demand sample to the nearest facility of each kind.
+
+    Attributes
+    ----------
+    net
+        The network.
+    demand
+        The demand units (WGS84), in input order.
+    samples
+        The demand spread over network-joined samples.
+    tiers
+        Tiers in metres, ascending.
+    kinds
+        Facility kinds present, in order.
+    sample_dist
+        ``{kind: distances}`` per sample (``inf`` beyond the largest tier or
+        unreachable), with ``"any"`` the minimum over kinds.
+    facility_counts
+        ``{kind: number of facilities}``.
+    unreachable_facilities
+        Ids of facilities farther than the snapping limit from the network.
+    """
+
+    net: WalkNetwork
+    demand: gpd.GeoDataFrame
+    samples: DemandSamples
+    tiers: tuple[float, ...]
+    kinds: list[str]
+    sample_dist: dict[str, np.ndarray]
+    facility_counts: dict[str, int] = field(default_factory=dict)
+    unreachable_facilities: list[str] = field(default_factory=list)
+
+    # ---------------------------------------------------------- aggregates
+    @property
+    def total_weight(self) -> float:
+        """Total demand weight (population)."""
+        return float(self.samples.weight.sum())
+
+    @property
+    def unreachable_weight(self) -> float:
+        """Weight of samples farther than the snapping limit from the network."""
+        return float(self.samples.weight[~self.samples.reachable].sum())
+
+    def covered_weight(self, kind: str, tier: float) -> float:
+        """Weight within ``tier`` metres of a facility of ``kind`` (or ``"any"``)."""
+        return float(self.samples.weight[self.sample_dist[kind] <= tier].sum())
+
+    def summary(self) -> dict:
+        """Return the summary in the documented JSON layout.
+
+        Returns
+        -------
+        dict
+            ``{"tiers", "total_weight", "unreachable_weight", "covered":
+            {kind or "any": {tier: {"weight", "share"}}}, "facilities",
+            "unreachable_facilities"}``
+        """
+        total = self.total_weight
+        covered = {}
+        for kind in [*self.kinds, ANY]:
+            covered[kind] = {}
+            for tier in self.tiers:
+                w = self.covered_weight(kind, tier)
+                covered[kind][tier_key(tier)] = {"weight": round(w, 3), "share": round(w / total, 6) if total else 0.0}
+        return {
+            "tiers": [float(t) for t in self.tiers],
+            "total_weight": round(total, 3),
+            "unreachable_weight": round(self.unreachable_weight, 3),
+            "covered": covered,
+            "facilities": dict(self.facility_counts),
+            "unreachable_facilities": list(self.unreachable_facilities),
+        }
+
+    def unit_distances(self, kind: str) -> np.ndarray:
+        """Distance per demand unit: the sample's, or the weighted median over a polygon's samples."""
+        dist = self.sample_dist[kind]
+        unit = self.samples.unit
+        counts = np.bincount(unit, minlength=self.samples.n_units)
+        out = np.full(self.samples.n_units, np.inf)
+        single = counts[unit] == 1
+        out[unit[single]] = dist[single]
+        for u in np.flatnonzero(counts > 1):
+            sel = unit == u
+            out[u] = _weighted_median(dist[sel], self.samples.weight[sel])
+        return out
+
+    def unit_covered_share(self, kind: str, tier: float) -> np.ndarray:
+        """Share of each demand unit's weight within ``tier`` of ``kind``."""
+        n = self.samples.n_units
+        w = self.samples.weight
+        cov = np.bincount(self.samples.unit, weights=w * (self.sample_dist[kind] <= tier), minlength=n)
+        tot = np.bincount(self.samples.unit, weights=w, minlength=n)
+        return np.divide(cov, tot, out=np.zeros(n), where=tot > 0)
+
+    def to_geodataframe(self) -> gpd.GeoDataFrame:
+        """Return one feature per demand unit with its distances (WGS84).
+
+        Fields: ``id``, ``weight``, ``dist_<kind>`` and ``dist_any`` (metres,
+        NaN - written as null - beyond the largest tier or unreachable),
+        ``reachable``, and ``covered_<kind>_<tier>`` (share of the unit's
+        weight covered, 0 or 1 for a point).
+        """
+        out = {"id": self.demand["id"].astype(str).to_numpy()}
+        n = self.samples.n_units
+        out["weight"] = np.bincount(self.samples.unit, weights=self.samples.weight, minlength=n)
+        for kind in [*self.kinds, ANY]:
+            d = self.unit_distances(kind)
+            out[f"dist_{kind}"] = np.where(np.isfinite(d), np.round(d, 1), np.nan)
+        reach_w = np.bincount(self.samples.unit, weights=self.samples.reachable.astype(float), minlength=n)
+        out["reachable"] = reach_w > 0
+        for kind in [*self.kinds, ANY]:
+            for tier in self.tiers:
+                out[f"covered_{kind}_{tier_key(tier)}"] = np.round(self.unit_covered_share(kind, tier), 4)
+        extra = [c for c in ("name",) if c in self.demand.columns]
+        frame = gpd.GeoDataFrame(out, geometry=self.demand.geometry.values, crs="EPSG:4326")
+        for c in extra:
+            frame.insert(1, c, self.demand[c].to_numpy())
+        return frame
+
+    # ------------------------------------------------------------- units
+    def by_unit(self, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """Summarise coverage per boundary unit (街道, 社区).
+
+        Each demand sample counts in the unit polygon that contains it.
+
+        Parameters
+        ----------
+        units
+            WGS84 polygons with ``id`` and optionally ``name``.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``id``, ``name``, ``weight``, and per kind and tier
+            ``covered_<kind>_<tier>`` (weight) and ``share_<kind>_<tier>``.
+        """
+        polys = units.geometry.to_crs(self.net.crs).values
+        tree = shapely.STRtree(polys)
+        pts = shapely.points(self.samples.xy)
+        s_idx, u_idx = tree.query(pts, predicate="within")
+        first = np.unique(s_idx, return_index=True)[1]
+        s_idx, u_idx = s_idx[first], u_idx[first]
+        n = len(units)
+        w = self.samples.weight[s_idx]
+        out = {
+            "id": units["id"].astype(str).to_numpy() if "id" in units else np.arange(n).astype(str),
+            "name": units["name"].astype(str).to_numpy() if "name" in units else np.full(n, ""),
+            "weight": np.bincount(u_idx, weights=w, minlength=n),
+        }
+        for kind in [*self.kinds, ANY]:
+            for tier in self.tiers:
+                hit = self.sample_dist[kind][s_idx] <= tier
+                cov = np.bincount(u_idx, weights=w * hit, minlength=n)
+                key = f"{kind}_{tier_key(tier)}"
+                out[f"covered_{key}"] = np.round(cov, 3)
+                out[f"share_{key}"] = np.round(np.divide(cov, out["weight"], out=np.zeros(n), where=out["weight"] > 0), 6)
+        return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
+
+    # -------------------------------------------------------------- gaps
+    def gaps(
+        self,
+        kind: str = ANY,
+        tier: float | None = None,
+        *,
+        radius_m: float = DEFAULT_GAP_RADIUS_M,
+        min_weight: float = 0.0,
+    ) -> gpd.GeoDataFrame:
+        """Clusters of unserved demand, ranked by the weight they leave unserved.
+
+        The reachable samples farther than ``tier`` from every facility of
+        ``kind`` are each given a ``radius_m`` disc; overlapping discs merge
+        into one gap polygon.
+
+        Parameters
+        ----------
+        kind
+            A facility kind, or ``"any"``.
+        tier
+            The tier in metres (default: the largest).
+        radius_m
+            Disc radius around unserved samples.
+        min_weight
+            Gaps leaving fewer people unserved are dropped.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``rank`` (1 = most unserved), ``kind``, ``tier_m``,
+            ``unserved_weight``, ``share_of_unserved``, ``n_units``,
+            ``area_m2``, ``center_lon``/``center_lat`` (weighted centre of the
+            unserved demand, a first place to try a new station), WGS84.
+        """
+        tier = float(tier if tier is not None else self.tiers[-1])
+        if kind not in self.sample_dist:
+            raise KeyError(f"unknown kind {kind!r}; known: {', '.join([*self.kinds, ANY])}")
+        columns = ["rank", "kind", "tier_m", "unserved_weight", "share_of_unserved", "n_units", "area_m2", "center_lon", "center_lat"]
+        miss = self.samples.reachable & (self.sample_dist[kind] > tier) & (self.samples.weight > 0)
+        if not miss.any():
+            return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
+        xy = self.samples.xy[miss]
+        w = self.samples.weight[miss]
+        units = self.samples.unit[miss]
+        blobs = shapely.get_parts(shapely.union_all(shapely.buffer(shapely.points(xy), radius_m, quad_segs=4)))
+        tree = shapely.STRtree(blobs)
+        s_idx, b_idx = tree.query(shapely.points(xy), predicate="intersects")
+        first = np.unique(s_idx, return_index=True)[1]
+        s_idx, b_idx = s_idx[first], b_idx[first]
+        nb = blobs.shape[0]
+        weight = np.bincount(b_idx, weights=w[s_idx], minlength=nb)
+        cx = np.bincount(b_idx, weights=w[s_idx] * xy[s_idx, 0], minlength=nb)
+        cy = np.bincount(b_idx, weights=w[s_idx] * xy[s_idx, 1], minlength=nb)
+        n_units = np.array([np.unique(units[s_idx][b_idx == b]).size for b in range(nb)])
+        keep = weight > min_weight
+        order = np.argsort(-weight[keep], kind="stable")
+        sel = np.flatnonzero(keep)[order]
+        centre = self.net.to_lonlat(np.column_stack([cx[sel] / weight[sel], cy[sel] / weight[sel]]))
+        total = weight.sum()
+        frame = gpd.GeoDataFrame(
+            {
+                "rank": np.arange(1, sel.size + 1),
+                "kind": kind,
+                "tier_m": tier,
+                "unserved_weight": np.round(weight[sel], 3),
+                "share_of_unserved": np.round(weight[sel] / total, 6) if total else 0.0,
+                "n_units": n_units[sel],
+                "area_m2": np.round(shapely.area(blobs[sel]), 1),
+                "center_lon": np.round(centre[:, 0], 7),
+                "center_lat": np.round(centre[:, 1], 7),
+            },
+            geometry=blobs[sel],
+            crs=self.net.crs,
+        )
+        return frame.to_crs("EPSG:4326")
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    if values.size == 0:
+        return np.inf
+    order = np.argsort(values)
+    v, w = values[order], weights[order]
+    total = w.sum()
+    if total <= 0:
+        return float(np.median(v))
+    cum = np.cumsum(w)
+    return float(v[np.searchsorted(cum, total / 2.0)])
+
+
+# ------------------------------------------------------------------ compute
+def snap_facilities(net: WalkNetwork, facilities: gpd.GeoDataFrame, *, snap_limit_m: float = DEFAULT_SNAP_LIMIT_M) -> tuple[Snapped, np.ndarray]:
+    """Join facilities (WGS84 points) to the network; return the join and their metric coordinates."""
+    xy = shapely.get_coordinates(facilities.geometry.to_crs(net.crs).values)
+    return snap_xy(net, xy, limit_m=snap_limit_m), xy
+
+
+def kind_distances(
+    net: WalkNetwork,
+    facilities: Snapped,
+    kinds: np.ndarray,
+    samples: DemandSamples,
+    limit: float,
+    kind_order: Iterable[str],
+) -> dict[str, np.ndarray]:
+    """Distance from every sample to the nearest facility of each kind, and of any kind."""
+    out: dict[str, np.ndarray] = {}
+    for kind in kind_order:
+        mask = kinds == kind
+        out[kind] = reach.nearest_distances(net, facilities.subset(mask), samples.snapped, limit=limit)
+    stacked = np.vstack(list(out.values())) if out else np.full((1, len(samples.weight)), np.inf)
+    out[ANY] = stacked.min(axis=0)
+    return out
+
+
+def compute_coverage(
+    net: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    *,
+    tiers: Sequence[float] = DEFAULT_TIERS,
+    kinds: Sequence[str] | None = None,
+    weight_column: str = "weight",
+    snap_limit_m: float = DEFAULT_SNAP_LIMIT_M,
+    spacing_m: float = DEFAULT_SAMPLE_SPACING_M,
+    samples: DemandSamples | None = None,
+) -> CoverageResult:
+    """Compute the coverage of demand by facilities, per kind and tier.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    facilities
+        WGS84 points with ``id`` and ``kind``.
+    demand
+        WGS84 points or polygons with ``id`` and a weight column.
+    tiers
+        Walking distances in metres.
+    kinds
+        Kinds to report, in order (default: those present in ``facilities``).
+    weight_column
+        Demand column with the population.
+    snap_limit_m
+        Points farther from the network are unreachable (and reported).
+    spacing_m
+        Sample spacing for polygon demand.
+    samples
+        Reuse samples from an earlier call with the same demand.
+
+    Returns
+    -------
+    CoverageResult
+    """
+    tiers = tuple(sorted(float(t) for t in tiers))
+    if not tiers:
+        raise ValueError("at least one tier is needed")
+    present = list(dict.fromkeys(facilities["kind"].astype(str))) if len(facilities) else []
+    kinds = list(kinds) if kinds is not None else present
+    if samples is None:
+        samples = demand_samples(net, demand, weight_column=weight_column, spacing_m=spacing_m, snap_limit_m=snap_limit_m)
+    snapped, _ = snap_facilities(net, facilities, snap_limit_m=snap_limit_m)
+    kind_arr = facilities["kind"].astype(str).to_numpy() if len(facilities) else np.array([], dtype=str)
+    dist = kind_distances(net, snapped, kind_arr, samples, tiers[-1], kinds)
+    counts = {k: int((kind_arr == k).sum()) for k in kinds}
+    unreachable = facilities["id"].astype(str).to_numpy()[~snapped.reachable].tolist() if len(facilities) else []
+    return CoverageResult(net, demand.reset_index(drop=True), samples, tiers, kinds, dist, counts, unreachable)

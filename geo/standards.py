@@ -1,0 +1,235 @@
+"""Life-circle tiers and facility kinds.
+
+The tiers follow GB 50180-2018 (城市居住区规划设计标准), which defines the
+5-, 10- and 15-minute life circles as walking distances of 300 m, 500 m and
+800-1000 m; this project takes the upper end, 1000 m, for the 15-minute
+circle, as TD/T 1062-2021 (社区生活圈规划技术指南) does for its "15-minute
+community life circle".
+
+Facility kinds have an English key used in file names and output fields and a
+Chinese label used in the app.  Users may declare their own kinds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+#: Named tiers in metres of network walk (GB 50180-2018).
+TIER_METRES: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
+
+#: Default tiers: the 5- and 15-minute circles.
+DEFAULT_TIERS: tuple[float, ...] = (300.0, 1000.0)
+
+#: Default walking speed in metres per minute (about 4 km/h).
+DEFAULT_SPEED_M_PER_MIN: float = 66.7
+
+#: Walking speed of an elderly profile, metres per minute (about 3 km/h).
+ELDERLY_SPEED_M_PER_MIN: float = 50.0
+
+
+@dataclass(frozen=True)
+class FacilityKind:
+    """A kind of facility whose service circles are computed.
+
+    Parameters
+    ----------
+    key
+        Lower-case identifier, used in output fields such as ``dist_<key>``.
+    label_zh, label_en
+        Labels for maps and tables.
+    color
+        Hex colour used by the map layers.
+    aliases
+        Other spellings accepted in input files.
+    """
+
+    key: str
+    label_zh: str
+    label_en: str
+    color: str
+    aliases: tuple[str, ...] = field(default=())
+
+    def label(self, lang: str = "zh") -> str:
+        """Return the label in ``lang`` ("zh" or "en")."""
+        return self.label_zh if lang == "zh" else self.label_en
+
+
+BUILTIN_KINDS: tuple[FacilityKind, ...] = (
+    FacilityKind(
+        "party_center",
+        "党群服务中心",
+        "Party-mass service centre",
+        "#c0392b",
+        ("党群服务中心", "社区党群服务中心", "街道党群服务中心", "centre", "center",
+         "party_centre"),
+    ),
+    FacilityKind(
+        "micro_station",
+        "党群服务站",
+        "Micro-station",
+        "#e67e22",
+        ("党群服务站", "微站点", "党群服务微站点", "station", "micro"),
+    ),
+    FacilityKind("park", "公园", "Park", "#27ae60", ("公园", "口袋公园", "社区公园")),
+    FacilityKind(
+        "clinic",
+        "社康中心",
+        "Community clinic",
+        "#2980b9",
+        ("社康中心", "社区健康服务中心", "社康", "health_centre", "health_center"),
+    ),
+)
+
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class KindRegistry:
+    """The facility kinds known to a run: the built-in ones plus the user's.
+
+    Parameters
+    ----------
+    extra
+        Additional kinds, as :class:`FacilityKind` objects or plain keys
+        (a plain key gets a generated colour and itself as labels).
+    """
+
+    _PALETTE = ("#8e44ad", "#16a085", "#d35400", "#2c3e50", "#7f8c8d", "#f39c12")
+
+    def __init__(self, extra: Iterable[FacilityKind | str] = ()) -> None:
+        self._kinds: dict[str, FacilityKind] = {k.key: k for k in BUILTIN_KINDS}
+        for item in extra:
+            self.add(item)
+
+    def add(self, item: FacilityKind | str) -> FacilityKind:
+        """Register a kind and return it."""
+        if isinstance(item, str):
+            key = item.strip()
+            if not _KEY_RE.match(key):
+                raise ValueError(
+                    f"kind key {item!r} must be lower-case letters, digits or '_', "
+                    "starting with a letter"
+                )
+            if key in self._kinds:
+                return self._kinds[key]
+            colour = self._PALETTE[(len(self._kinds) - len(BUILTIN_KINDS)) % len(self._PALETTE)]
+            item = FacilityKind(key, key, key, colour)
+        self._kinds[item.key] = item
+        return item
+
+    def keys(self) -> list[str]:
+        """Return the kind keys in registration order."""
+        return list(self._kinds)
+
+    def __iter__(self):
+        return iter(self._kinds.values())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._kinds
+
+    def __getitem__(self, key: str) -> FacilityKind:
+        return self._kinds[key]
+
+    def resolve(self, text: object) -> str | None:
+        """Return the key for a kind spelled as a key, label or alias, else None."""
+        if text is None or (isinstance(text, float) and math.isnan(text)):
+            return None
+        s = str(text).strip()
+        if not s:
+            return None
+        low = s.lower()
+        if low in self._kinds:
+            return low
+        for kind in self._kinds.values():
+            names = (kind.label_zh, kind.label_en.lower(), *[a.lower() for a in kind.aliases])
+            if s in names or low in names:
+                return kind.key
+        return None
+
+
+def parse_tiers(
+    text: str | Sequence[float] | None,
+    *,
+    speed_m_per_min: float | None = None,
+) -> tuple[float, ...]:
+    """Parse life-circle tiers into sorted metres of network walk.
+
+    Parameters
+    ----------
+    text
+        ``"300,1000"`` (metres), ``"5min,15min"`` (GB 50180-2018 names),
+        ``"5m,15m"`` is *metres*, minutes are written ``"10min"``; with
+        ``speed_m_per_min`` plain numbers are read as minutes and multiplied by
+        the speed. A sequence of numbers is taken as metres. None gives the
+        default 300 m and 1000 m.
+    speed_m_per_min
+        Walking speed; when given, bare numbers are minutes.
+
+    Returns
+    -------
+    tuple of float
+        Distinct tiers in metres, ascending.
+
+    Raises
+    ------
+    ValueError
+        On an empty, non-positive or unreadable tier.
+    """
+    if text is None:
+        return DEFAULT_TIERS
+    if isinstance(text, str):
+        parts = [p.strip() for p in re.split(r"[,，;\s]+", text) if p.strip()]
+    else:
+        parts = list(text)
+    if not parts:
+        raise ValueError("no tiers given: use e.g. 300,1000 or 5min,15min")
+    tiers: list[float] = []
+    for part in parts:
+        tiers.append(_parse_one_tier(part, speed_m_per_min))
+    return tuple(sorted(set(tiers)))
+
+
+def _parse_one_tier(part: object, speed: float | None) -> float:
+    if isinstance(part, (int, float)):
+        value = float(part)
+        metres = value * speed if speed else value
+    else:
+        s = str(part).strip().lower()
+        if s in TIER_METRES and not speed:
+            metres = TIER_METRES[s]
+        else:
+            m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(min|分钟|m|米)?", s)
+            if not m:
+                raise ValueError(
+                    f"tier {part!r} is not a distance: use metres (300), "
+                    "minutes (5min) or a tier name (5min, 10min, 15min)"
+                )
+            value = float(m.group(1))
+            unit = m.group(2)
+            if unit in ("min", "分钟"):
+                if speed:
+                    metres = value * speed
+                elif s in TIER_METRES:
+                    metres = TIER_METRES[s]
+                else:
+                    metres = value * DEFAULT_SPEED_M_PER_MIN
+            elif unit in ("m", "米"):
+                metres = value
+            else:
+                metres = value * speed if speed else value
+    if not math.isfinite(metres) or metres <= 0:
+        raise ValueError(f"tier {part!r} must be a positive distance")
+    if metres > 10_000:
+        raise ValueError(f"tier {part!r} is {metres:.0f} m: life-circle tiers are walks under 10 km")
+    return round(metres, 3)
+
+
+def tier_label(metres: float, lang: str = "zh") -> str:
+    """Return a label such as "5分钟 (300 m)" for a tier in metres."""
+    for name, value in TIER_METRES.items():
+        if abs(value - metres) < 1e-6:
+            minutes = name.replace("min", "")
+            return f"{minutes}分钟 ({metres:.0f} m)" if lang == "zh" else f"{minutes} min ({metres:.0f} m)"
+    return f"{metres:.0f} m"

@@ -1,0 +1,1 @@
+"""Map layers: styled GeoJSON, legends and colour scales built from geo results."""

@@ -1,0 +1,157 @@
+"""Coverage, gaps and unit summaries against plain networkx references."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+
+from geo import coverage, demo, network, reach
+from tests import reference as ref
+from tests.test_reach import _compare, _placements
+
+BACK = pyproj.Transformer.from_crs("EPSG:32650", "EPSG:4326", always_xy=True)
+
+
+@pytest.fixture(scope="module")
+def demo_district():
+    return demo.build_demo()
+
+
+@pytest.fixture(scope="module")
+def demo_net(demo_district):
+    return network.from_graph(demo_district.network, name="demo")
+
+
+@pytest.fixture(scope="module")
+def demo_graph(demo_district):
+    return ref.lonlat_walk_graph(demo_district.network)
+
+
+def _gdf(xy, **cols):
+    lon, lat = BACK.transform(xy[:, 0], xy[:, 1])
+    return gpd.GeoDataFrame(cols, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+
+
+def test_demo_distances_equal_networkx(demo_net, demo_graph):
+    graph, to_m = demo_graph
+    _compare(demo_net, graph, to_m, np.random.default_rng(21), n_fac=10, n_dem=300)
+
+
+def test_demo_motorway_spot_is_not_covered(demo_district, demo_net):
+    """The demo has a spot reachable only along its expressway: walking never reaches it."""
+    spot = demo_district.motorway_spot
+    fac = demo_district.facilities
+    dem = gpd.GeoDataFrame({"id": ["spot"], "weight": [100.0]}, geometry=[spot], crs="EPSG:4326")
+    result = coverage.compute_coverage(demo_net, fac, dem, tiers=(300, 1000))
+    assert result.covered_weight("any", 1000) == 0.0
+
+
+def test_coverage_summary_equals_brute_force(demo_net, demo_graph):
+    graph, _ = demo_graph
+    rng = np.random.default_rng(4)
+    fac_pl, fac_xy = _placements(graph, rng, 9, "f", on_nodes=False)
+    dem_pl, dem_xy = _placements(graph, rng, 400, "d", on_nodes=False)
+    kinds = np.array(["park", "clinic", "micro_station"] * 3)
+    weights = rng.integers(10, 500, len(dem_pl)).astype(float)
+    fac = _gdf(fac_xy, id=[p[0] for p in fac_pl], kind=kinds)
+    dem = _gdf(dem_xy, id=[p[0] for p in dem_pl], weight=weights)
+    result = coverage.compute_coverage(demo_net, fac, dem, tiers=(300, 500, 1000))
+    g = ref.insert_points(graph, fac_pl + dem_pl)
+    names = [p[0] for p in dem_pl]
+    per_kind = {k: ref.nearest_source_distances(g, [p[0] for p, kk in zip(fac_pl, kinds) if kk == k], names, 1000.0) for k in set(kinds)}
+    per_kind["any"] = np.min(np.vstack(list(per_kind.values())), axis=0)
+    summary = result.summary()
+    assert summary["total_weight"] == pytest.approx(weights.sum())
+    for kind, dist in per_kind.items():
+        for tier in (300, 500, 1000):
+            clear = np.abs(dist - tier) > 0.5
+            expected = weights[clear & (dist <= tier)].sum()
+            got = result.samples.weight[clear & (result.sample_dist[kind] <= tier)].sum()
+            assert got == pytest.approx(expected)
+    frame = result.to_geodataframe()
+    assert list(frame["id"]) == names
+    d_any = frame["dist_any"].to_numpy(dtype=float)
+    fin = np.isfinite(per_kind["any"])
+    assert np.nanmax(np.abs(d_any[fin] - per_kind["any"][fin])) < 0.5
+    assert np.isnan(d_any[~fin]).all()
+
+
+def test_polygon_demand_is_spread_over_residential_streets(demo_district, demo_net):
+    zones = demo_district.residential_zones.rename(columns={"population": "weight"})
+    result = coverage.compute_coverage(demo_net, demo_district.facilities, zones)
+    assert result.total_weight == pytest.approx(zones["weight"].sum())
+    # samples lie inside their own polygon (or on its edge streets)
+    polys = zones.geometry.to_crs(demo_net.crs).values
+    inside = shapely.dwithin(polys[result.samples.unit], shapely.points(result.samples.xy), 1.0)
+    assert inside.all()
+    assert np.bincount(result.samples.unit).min() >= 1
+    frame = result.to_geodataframe()
+    assert len(frame) == len(zones)
+    assert ((frame["covered_any_1000"] >= 0) & (frame["covered_any_1000"] <= 1)).all()
+
+
+def test_units_and_gaps_add_up(demo_district, demo_net):
+    dem = demo_district.demand.rename(columns={"population": "weight"})
+    result = coverage.compute_coverage(demo_net, demo_district.facilities, dem)
+    units = result.by_unit(demo_district.communities)
+    assert units["weight"].sum() == pytest.approx(result.total_weight, rel=1e-6)
+    for tier in result.tiers:
+        key = coverage.tier_key(tier)
+        assert units[f"covered_any_{key}"].sum() == pytest.approx(result.covered_weight("any", tier), rel=1e-6)
+    gaps = result.gaps("any", 1000)
+    unserved = result.samples.weight[result.samples.reachable & (result.sample_dist["any"] > 1000)].sum()
+    assert unserved > 0, "the demo leaves a gap on purpose"
+    assert gaps["unserved_weight"].sum() == pytest.approx(unserved)
+    assert list(gaps["rank"]) == list(range(1, len(gaps) + 1))
+    assert (np.diff(gaps["unserved_weight"].to_numpy()) <= 0).all()
+    # no served sample lies inside a gap farther than the disc radius from an unserved one
+    miss_xy = result.samples.xy[result.sample_dist["any"] > 1000]
+    centre = gaps.to_crs(demo_net.crs).geometry.values
+    assert shapely.intersects(centre[0], shapely.points(miss_xy)).any()
+
+
+def test_adding_a_facility_in_the_largest_gap_helps(demo_district, demo_net):
+    dem = demo_district.demand.rename(columns={"population": "weight"})
+    fac = demo_district.facilities
+    before = coverage.compute_coverage(demo_net, fac, dem)
+    gap = before.gaps("any", 1000).iloc[0]
+    extra = gpd.GeoDataFrame({"id": ["new"], "kind": ["micro_station"]}, geometry=gpd.points_from_xy([gap.center_lon], [gap.center_lat]), crs="EPSG:4326")
+    after = coverage.compute_coverage(demo_net, gpd.GeoDataFrame(pd.concat([fac, extra], ignore_index=True), crs="EPSG:4326"), dem)
+    assert after.covered_weight("any", 1000) > before.covered_weight("any", 1000)
+
+
+def test_unreachable_demand_is_reported_not_dropped(demo_district, demo_net):
+    far = gpd.GeoDataFrame({"id": ["far", "near"], "weight": [10.0, 5.0]},
+                           geometry=[shapely.Point(114.3, 22.7), demo_district.demand.geometry.iloc[0]], crs="EPSG:4326")
+    result = coverage.compute_coverage(demo_net, demo_district.facilities, far)
+    s = result.summary()
+    assert s["total_weight"] == 15.0 and s["unreachable_weight"] == 10.0
+    frame = result.to_geodataframe()
+    assert list(frame["reachable"]) == [False, True]
+    assert np.isnan(frame["dist_any"].iloc[0])
+
+
+def test_futian_traffic_zones_coverage(futian_net):
+    """Real traffic zones with population (in place in ../shared/data) over the Futian graph."""
+    from tests.conftest import shared_file
+    from geo import io
+
+    zones = gpd.read_file(shared_file("shenzhenbuscorr/sz_taz_491.geojson"))
+    attrs = io.read_table(shared_file("shenzhenbuscorr/sz_taz_attributes_utf8.csv"))
+    west, south, east, north = futian_net.bounds_lonlat()
+    zones = zones.cx[west:east, south:north].copy()
+    pop = dict(zip(attrs["小区编号"].astype(str), attrs["人口（人）"]))
+    zones["id"] = zones["name"].astype(str)
+    zones["weight"] = zones["id"].map(pop).fillna(0.0).astype(float)
+    assert len(zones) >= 3 and zones["weight"].sum() > 0
+    rng = np.random.default_rng(1)
+    nodes = futian_net.node_lonlat[rng.choice(futian_net.n_nodes, 6, replace=False)]
+    fac = gpd.GeoDataFrame({"id": list("abcdef"), "kind": ["clinic"] * 6}, geometry=gpd.points_from_xy(nodes[:, 0], nodes[:, 1]), crs="EPSG:4326")
+    result = coverage.compute_coverage(futian_net, fac, zones[["id", "weight", "geometry"]])
+    s = result.summary()
+    assert s["total_weight"] == pytest.approx(zones["weight"].sum())
+    assert 0 < s["covered"]["clinic"]["1000"]["weight"] <= s["total_weight"] - s["unreachable_weight"] + 1e-6

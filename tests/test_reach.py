@@ -1,0 +1,216 @@
+"""Network distances and service areas against a plain networkx reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from shapely import ops
+
+from geo import network, reach
+from tests import reference as ref
+
+LIMIT = 1000.0
+
+
+def _placements(graph, rng, count, prefix, *, on_nodes: bool):
+    """Random points on nodes or mid-edge that are unambiguous (>1 m from any other edge)."""
+    edges = [(u, v) for u, v, d in graph.edges(data=True) if d["length"] > 15]
+    lines = [shapely.LineString(ref.edge_coords(graph, u, v)) for u, v in edges]
+    tree = shapely.STRtree(lines)
+    out, xy = [], []
+    while len(out) < count:
+        k = int(rng.integers(len(edges)))
+        u, v = edges[k]
+        t = 0.0 if on_nodes else float(rng.uniform(0.2, 0.8))
+        p = ref.point_on_edge(graph, u, v, t)
+        if not on_nodes:
+            near = tree.query(shapely.Point(p), predicate="dwithin", distance=1.0)
+            if len(near) != 1:
+                continue
+        out.append((f"{prefix}{len(out)}", u, v, t))
+        xy.append(p)
+    return out, np.array(xy)
+
+
+def _compare(net, graph, to_m, rng, n_fac=12, n_dem=300, limit=LIMIT):
+    fac, fac_xy = _placements(graph, rng, n_fac, "f", on_nodes=False)
+    dem_nodes, dn_xy = _placements(graph, rng, n_dem // 2, "n", on_nodes=True)
+    dem_mid, dm_xy = _placements(graph, rng, n_dem // 2, "m", on_nodes=False)
+    g = ref.insert_points(graph, fac + dem_nodes + dem_mid)
+    names = [p[0] for p in dem_nodes + dem_mid]
+    expected = ref.nearest_source_distances(g, [p[0] for p in fac], names, limit)
+
+    inv = to_m.transform  # metric -> lon/lat via the inverse below
+    import pyproj
+
+    back = pyproj.Transformer.from_crs("EPSG:32650", "EPSG:4326", always_xy=True)
+    def snap(xy):
+        lon, lat = back.transform(xy[:, 0], xy[:, 1])
+        return network.snap_lonlat(net, lon, lat)
+
+    got = reach.nearest_distances(net, snap(fac_xy), snap(np.vstack([dn_xy, dm_xy])), limit=limit)
+    # points right at the limit may fall either side by rounding
+    clear = (np.abs(expected - limit) > 0.5) & (np.abs(got - limit) > 0.5)
+    fin = np.isfinite(expected) & clear
+    assert np.isfinite(got[fin]).all()
+    assert np.abs(got[fin] - expected[fin]).max() < 0.5
+    assert not np.isfinite(got[~np.isfinite(expected) & clear]).any()
+    assert fin.sum() > 30, "the test should exercise many reached points"
+    return expected, got
+
+
+def test_futian_walk_filter_matches_reference(futian_net, futian_graphml):
+    import networkx as nx
+
+    graph, _ = ref.graphml_walk_graph(futian_graphml)
+    # every distinct walkable street once (a two-way street is stored in both directions)
+    raw = nx.read_graphml(futian_graphml)
+    per_pair: dict[tuple, list[float]] = {}
+    for u, v, d in raw.edges(data=True):
+        if ref.walkable(d) and not (u == v and float(d["length"]) < 1.0):
+            lengths = per_pair.setdefault(tuple(sorted((u, v))), [])
+            # the two directions of one street differ by rounding only
+            if all(abs(float(d["length"]) - x) >= 0.05 for x in lengths):
+                lengths.append(float(d["length"]))
+    assert futian_net.edge_length.sum() == pytest.approx(sum(map(sum, per_pair.values())), abs=1.0)
+    # the routing graph holds the shortest of parallel streets: node-to-node lengths match
+    real = [(u, v, d) for u, v, d in graph.edges(data=True) if not (str(u) + str(v)).count("mid:")]
+    for u, v, d in real[:500]:
+        i, j = np.searchsorted(futian_net.node_osmid, [int(u), int(v)])
+        assert futian_net.csr[i, j] == pytest.approx(d["length"])
+    assert not set(futian_net.edge_highway) & {"motorway", "motorway_link"}
+    unfiltered, _ = ref.graphml_walk_graph(futian_graphml, filtered=False)
+    dropped = unfiltered.number_of_edges() - graph.number_of_edges()
+    assert dropped > 50  # motorways, links, private and access=no edges are in this graph
+
+
+def test_futian_distances_equal_networkx(futian_net, futian_graphml):
+    graph, to_m = ref.graphml_walk_graph(futian_graphml)
+    _compare(futian_net, graph, to_m, np.random.default_rng(7))
+
+
+def test_futian_distances_with_short_limit(futian_net, futian_graphml):
+    graph, to_m = ref.graphml_walk_graph(futian_graphml)
+    _compare(futian_net, graph, to_m, np.random.default_rng(11), n_fac=25, limit=300.0)
+
+
+def test_snap_gap_counts_as_walking(futian_net, futian_graphml):
+    graph, _ = ref.graphml_walk_graph(futian_graphml)
+    rng = np.random.default_rng(3)
+    (dem,), dxy = _placements(graph, rng, 1, "d", on_nodes=False)
+    checked = 0
+    for _ in range(60):
+        (fac,), fxy = _placements(graph, rng, 1, "f", on_nodes=False)
+        # move the facility 12 m off its street, perpendicular to it
+        line = shapely.LineString(ref.edge_coords(graph, fac[1], fac[2]))
+        a = np.asarray(line.interpolate(fac[3] - 0.01, normalized=True).coords[0])
+        b = np.asarray(line.interpolate(fac[3] + 0.01, normalized=True).coords[0])
+        normal = np.array([-(b - a)[1], (b - a)[0]]) / np.hypot(*(b - a))
+        s_fac = network.snap_xy(futian_net, fxy + normal * 12.0)
+        if abs(s_fac.gap[0] - 12.0) > 0.01:
+            continue  # another street lies within 12 m of this spot
+        g = ref.insert_points(graph, [fac, dem])
+        expected = ref.nearest_source_distances(g, [fac[0]], [dem[0]], 50_000)[0]
+        got = reach.nearest_distances(futian_net, s_fac, network.snap_xy(futian_net, dxy), limit=50_000)[0]
+        assert got == pytest.approx(expected + 12.0, abs=0.5)
+        checked += 1
+    assert checked >= 10
+
+
+def test_point_reachable_only_over_motorway_is_not_covered(futian_net, futian_graphml):
+    """Walking along a motorway would bring these points within 1000 m; the filter keeps them out."""
+    filtered, to_m = ref.graphml_walk_graph(futian_graphml)
+    full, _ = ref.graphml_walk_graph(futian_graphml, filtered=False)
+    motorway_nodes = {n for u, v, d in full.edges(data=True) if not filtered.has_edge(u, v) for n in (u, v)}
+    shared = sorted(n for n in motorway_nodes if n in filtered)
+    rng = np.random.default_rng(0)
+    found = None
+    for source in rng.permutation(shared)[:80]:
+        d_full = ref.nearest_source_distances(full, [source], list(filtered.nodes), 1000.0)
+        d_walk = ref.nearest_source_distances(filtered, [source], list(filtered.nodes), 1000.0)
+        gained = np.flatnonzero(np.isfinite(d_full) & ~np.isfinite(d_walk))
+        if gained.size:
+            found = (source, list(filtered.nodes)[gained[0]], d_full[gained[0]])
+            break
+    assert found, "the Futian graph should hold a place only a motorway brings within 1000 m"
+    source, target, via_motorway = found
+    xy = np.array([filtered.nodes[source]["xy"], filtered.nodes[target]["xy"]])
+    snapped = network.snap_xy(futian_net, xy)
+    got = reach.nearest_distances(futian_net, snapped.subset(np.array([0])), snapped.subset(np.array([1])), limit=1000.0)
+    assert via_motorway <= 1000.0 and not np.isfinite(got[0])
+
+
+def _reference_reached_lines(graph, placement, radius):
+    """Reached pieces (metric LineStrings) from a facility at placement, via networkx."""
+    name, u0, v0, t0 = placement
+    g = ref.insert_points(graph, [placement])
+    dist = ref.nearest_source_distances(g, [name], list(graph.nodes), radius)
+    d = dict(zip(graph.nodes, dist))
+    pieces = []
+    for u, v, data in graph.edges(data=True):
+        line = shapely.LineString(ref.edge_coords(graph, u, v))
+        length = data["length"]
+        if {u, v} == {u0, v0}:
+            t = t0 if u == u0 else 1 - t0
+            pos = t * length
+            a, b = max(0.0, pos - radius), min(length, pos + radius)
+            pieces.append(ops.substring(line, a / length, b / length, normalized=True))
+        from_u = np.clip(radius - d[u], 0, length) if np.isfinite(d[u]) else 0.0
+        from_v = np.clip(radius - d[v], 0, length) if np.isfinite(d[v]) else 0.0
+        if from_u + from_v >= length:
+            pieces.append(line)
+            continue
+        if from_u > 0:
+            pieces.append(ops.substring(line, 0, from_u / length, normalized=True))
+        if from_v > 0:
+            pieces.append(ops.substring(line, 1 - from_v / length, 1, normalized=True))
+    return shapely.MultiLineString([p for p in pieces if p.length > 0]), d
+
+
+def test_service_area_polygons_follow_the_streets(futian_net, futian_graphml):
+    import geopandas as gpd
+    import pyproj
+
+    graph, _ = ref.graphml_walk_graph(futian_graphml)
+    rng = np.random.default_rng(5)
+    placements, xy = _placements(graph, rng, 3, "f", on_nodes=False)
+    back = pyproj.Transformer.from_crs("EPSG:32650", "EPSG:4326", always_xy=True)
+    lon, lat = back.transform(xy[:, 0], xy[:, 1])
+    fac = gpd.GeoDataFrame({"id": ["a", "b", "c"], "kind": "park"}, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    areas = reach.facility_service_areas(futian_net, fac, [300, 1000], buffer_m=25.0).to_crs("EPSG:32650")
+    assert len(areas) == 6
+    node_xy = np.array([graph.nodes[n]["xy"] for n in graph.nodes])
+    for k, placement in enumerate(placements):
+        polys = {}
+        for tier in (300.0, 1000.0):
+            poly = areas[(areas.facility_id == fac.id[k]) & (areas.tier_m == tier)].geometry.iloc[0]
+            lines, d = _reference_reached_lines(graph, placement, tier)
+            dist = np.array([d[n] for n in graph.nodes])
+            reached = dist <= tier
+            # every reached node lies inside; the polygon is the 25 m band around reached streets
+            assert shapely.contains_xy(shapely.buffer(poly, 0.5), node_xy[reached, 0], node_xy[reached, 1]).all()
+            band = shapely.buffer(lines, 25.0, quad_segs=16)
+            assert shapely.difference(poly, shapely.buffer(band, 1.0)).area < 1.0
+            # rounded ends are drawn with 3 segments a quarter: at most 25(1-cos(pi/12)) = 0.9 m in
+            assert shapely.difference(band, shapely.buffer(poly, 2.0)).area < 1.0
+            # nodes farther than the tier plus the buffer (straight-line) never fall inside
+            far = shapely.distance(shapely.points(node_xy), lines) > 26.0
+            assert not shapely.contains_xy(poly, node_xy[far, 0], node_xy[far, 1]).any()
+            # it is not a convex hull: it has holes or concavities on a real network
+            assert poly.area < 0.9 * poly.convex_hull.area
+            polys[tier] = poly
+        # the 5-minute circle lies inside the 15-minute one (up to the drawing of rounded ends)
+        assert shapely.difference(polys[300.0], shapely.buffer(polys[1000.0], 1.0)).area < 1e-6
+
+
+def test_parallel_and_serial_service_areas_agree(futian_net):
+    import geopandas as gpd
+
+    rng = np.random.default_rng(9)
+    nodes = futian_net.node_lonlat[rng.choice(futian_net.n_nodes, 12, replace=False)]
+    fac = gpd.GeoDataFrame({"id": [str(i) for i in range(12)]}, geometry=gpd.points_from_xy(nodes[:, 0], nodes[:, 1]), crs="EPSG:4326")
+    one = reach.facility_service_areas(futian_net, fac, [500], workers=1)
+    two = reach.facility_service_areas(futian_net, fac, [500], workers=2)
+    assert list(one.facility_id) == list(two.facility_id)
+    assert np.allclose(one.area_m2, two.area_m2)
