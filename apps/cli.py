@@ -169,7 +169,10 @@ def warn_unreachable(reporter: Reporter, what: str, gdf, reachable, file: str | 
             row=row,
             row_label=gdf.attrs.get("row_label", "row"),
         )
-    sample = ", ".join(str(gdf["id"].iloc[i]) for i in bad[:5])
+    label = gdf.attrs.get("row_label", "row")
+    sample = ", ".join(
+        f"{gdf['id'].iloc[i]} ({label} {rows[i]})" if rows is not None else str(gdf["id"].iloc[i]) for i in bad[:5]
+    )
     more = f" and {bad.size - 5} more" if bad.size > 5 else ""
     reporter.note(f"warning: {bad.size} of {len(gdf)} {what} are beyond the snapping limit and count as unreachable: {sample}{more}")
 
