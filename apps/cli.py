@@ -426,4 +426,7 @@ def _load_extensions() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # run the registry of the importable module, where the extensions register their commands
+    from apps.cli import main as _main
+
+    sys.exit(_main())

@@ -3,4 +3,4 @@
 Nothing here imports Panel or folium; ``layers`` and ``apps`` build on it.
 """
 
-__all__ = ["crs", "io", "network", "reach", "coverage", "standards", "demo"]
+__all__ = ["crs", "io", "network", "reach", "coverage", "siting", "parking", "standards", "demo"]

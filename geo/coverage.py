@@ -24,7 +24,6 @@ from typing import Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from . import reach

@@ -1233,7 +1233,7 @@ def _properties_json(df: pd.DataFrame) -> list[str]:
     if len(df.columns) == 0:
         return ["{}"] * len(df)
     text = df.to_json(orient="records", lines=True, force_ascii=False, date_format="iso",
-                      double_precision=15, default_handler=str)
+                      double_precision=10, default_handler=str)
     return text.rstrip("\n").split("\n")
 
 

@@ -171,3 +171,47 @@ def test_parallel_streets_are_kept_but_paths_use_the_shortest():
     assert apex.gap[0] == pytest.approx(5.0)
     d_apex = reach.nearest_distances(net, snapped, apex, limit=1000)
     assert d_apex[0] == pytest.approx(5.0 + np.hypot(50, 80), abs=0.05)
+
+
+def test_place_and_bbox_go_through_osmnx_walk_networks(monkeypatch, futian_graphml, tmp_path, capsys):
+    """The online path, with osmnx's download replaced by the local Futian graph."""
+    import osmnx as ox
+
+    from apps import cli
+
+    graph = ox.load_graphml(futian_graphml)
+    calls = []
+
+    def fake_place(query, **kwargs):
+        calls.append(("place", query, kwargs["network_type"]))
+        return graph
+
+    def fake_bbox(bbox, **kwargs):
+        calls.append(("bbox", bbox, kwargs["network_type"]))
+        return graph
+
+    monkeypatch.setattr(ox, "graph_from_place", fake_place)
+    monkeypatch.setattr(ox, "graph_from_bbox", fake_bbox)
+    out = tmp_path / "futian.lcnet"
+    assert cli.main(["network", "--place", "福田区, 深圳市", "--out", str(out)]) == 0
+    assert cli.main(["network", "--bbox", "113.997,22.5167,114.0399,22.5505", "--out", str(out)]) == 0
+    assert calls == [("place", "福田区, 深圳市", "walk"), ("bbox", (113.997, 22.5167, 114.0399, 22.5505), "walk")]
+    net = network.load_network(out)
+    assert net.source.startswith("bbox:") and net.n_edges > 2000
+    assert cli.main(["network", "--bbox", "114,22,113,23", "--out", str(out)]) == 2
+    assert "west<east" in capsys.readouterr().err
+
+
+def test_download_failures_are_one_message(monkeypatch, tmp_path, capsys):
+    import osmnx as ox
+
+    from apps import cli
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(ox, "graph_from_place", offline)
+    assert cli.main(["network", "--place", "福田区", "--out", str(tmp_path / "x.lcnet")]) == 2
+    err = capsys.readouterr().err
+    assert "福田区" in err and "no route to host" in err and "Traceback" not in err
+    assert not (tmp_path / "x.lcnet").exists()
