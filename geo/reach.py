@@ -234,7 +234,7 @@ def iter_source_node_distances(
 
 def incident_edges(net: WalkNetwork, nodes: np.ndarray) -> np.ndarray:
     """Return the sorted unique edges touching any of ``nodes``."""
-    indptr, edge_ids = _incidence(net)
+    indptr, edge_ids = net.incidence
     starts, ends = indptr[nodes], indptr[nodes + 1]
     counts = ends - starts
     if counts.sum() == 0:
@@ -243,27 +243,18 @@ def incident_edges(net: WalkNetwork, nodes: np.ndarray) -> np.ndarray:
     return np.unique(edge_ids[pos])
 
 
-def _incidence(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
-    cached = net.__dict__.get("_incidence")
-    if cached is None:
-        ends = np.concatenate([net.edge_u, net.edge_v])
-        edges = np.concatenate([np.arange(net.n_edges), np.arange(net.n_edges)])
-        order = np.argsort(ends, kind="stable")
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=net.n_nodes))])
-        cached = (indptr, edges[order])
-        net.__dict__["_incidence"] = cached
-    return cached
-
-
 # -------------------------------------------------------------- geometry
 @dataclass
 class Pieces:
-    """Reached parts of edges: edge ``edge[i]`` from ``start[i]`` to ``end[i]`` metres."""
+    """Reached parts of edges: edge ``edge[i]`` from ``start[i]`` to ``end[i]`` metres
+    (walking metres from the edge's u end)."""
 
-    group: np.ndarray
     edge: np.ndarray
     start: np.ndarray
     end: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.edge.shape[0])
 
 
 def reached_pieces(
@@ -274,8 +265,9 @@ def reached_pieces(
     source_edge: int = -1,
     source_offset: float = 0.0,
     source_gap: float = 0.0,
-) -> tuple[np.ndarray, Pieces]:
-    """Split what is reached within ``radius`` into whole edges and cut pieces.
+) -> tuple[Pieces, Pieces]:
+    """Everything reached within ``radius``: pieces of edges through the nodes, and the
+    source's own piece.
 
     Parameters
     ----------
@@ -291,64 +283,45 @@ def reached_pieces(
 
     Returns
     -------
-    full_edges, pieces
-        Indices of wholly reached edges, and the partly reached pieces.
+    through_nodes, own
+        Whole or cut edges reached through their end nodes (a whole edge is the
+        piece ``[0, length]``), and the piece of the source's edge reached
+        straight from the join point.
     """
     reached = np.flatnonzero(node_dist <= radius)
     edges = incident_edges(net, reached)
-    if source_edge >= 0:
-        edges = np.union1d(edges, [source_edge])
     length = net.edge_length[edges]
     du = node_dist[net.edge_u[edges]]
     dv = node_dist[net.edge_v[edges]]
-    from_u = np.clip(radius - du, 0.0, length)
-    from_v = np.clip(radius - dv, 0.0, length)
-    from_u[~np.isfinite(du)] = 0.0
-    from_v[~np.isfinite(dv)] = 0.0
+    from_u = np.where(np.isfinite(du), np.clip(radius - du, 0.0, length), 0.0)
+    from_v = np.where(np.isfinite(dv), np.clip(radius - dv, 0.0, length), 0.0)
     full = from_u + from_v >= length
     part = ~full
-    starts = [np.zeros(part.sum()), (length - from_v)[part]]
-    ends = [from_u[part], length[part]]
-    edge_parts = [edges[part], edges[part]]
+    edge = np.concatenate([edges[full], edges[part], edges[part]])
+    start = np.concatenate([np.zeros(full.sum()), np.zeros(part.sum()), (length - from_v)[part]])
+    end = np.concatenate([length[full], from_u[part], length[part]])
+    keep = end - start > 0.01
+    through = Pieces(edge[keep], start[keep], end[keep])
+    own = Pieces(np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
     if source_edge >= 0 and radius > source_gap:
         left = radius - source_gap
-        src_len = net.edge_length[source_edge]
-        starts.append(np.array([max(0.0, source_offset - left)]))
-        ends.append(np.array([min(src_len, source_offset + left)]))
-        edge_parts.append(np.array([source_edge]))
-    start = np.concatenate(starts)
-    end = np.concatenate(ends)
-    edge = np.concatenate(edge_parts)
-    keep = end - start > 0.01
-    pieces = Pieces(np.zeros(keep.sum(), dtype=np.int64), edge[keep], start[keep], end[keep])
-    return edges[full], pieces
+        a = max(0.0, source_offset - left)
+        b = min(float(net.edge_length[source_edge]), source_offset + left)
+        if b - a > 0.01:
+            own = Pieces(np.array([source_edge]), np.array([a]), np.array([b]))
+    return through, own
 
 
-def cut_pieces(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
-    """Return LineStrings (metric CRS) of edge pieces, vectorised over all pieces.
-
-    Parameters
-    ----------
-    net
-        The network.
-    pieces
-        Pieces in walking metres along their edges.
-
-    Returns
-    -------
-    numpy.ndarray
-        One shapely LineString per piece.
-    """
-    n = pieces.edge.shape[0]
-    if n == 0:
-        return np.empty(0, dtype=object)
+def _piece_vertices(net: WalkNetwork, pieces: Pieces) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of edge pieces from start to end (u to v direction), with their piece index."""
+    n = len(pieces)
     geom_len = net.edge_geom_length[pieces.edge]
-    scale = np.divide(geom_len, net.edge_length[pieces.edge], out=np.ones(n), where=net.edge_length[pieces.edge] > 0)
+    edge_len = net.edge_length[pieces.edge]
+    scale = np.divide(geom_len, edge_len, out=np.ones(n), where=edge_len > 0)
     g0 = pieces.start * scale
     g1 = pieces.end * scale
     s = net.geom_offsets[pieces.edge]
-    t = net.geom_offsets[pieces.edge + 1]
-    counts = t - s
+    counts = net.geom_offsets[pieces.edge + 1] - s
     rep = np.repeat(np.arange(n), counts)
     vert = np.repeat(s - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
     cum = net.geom_cum[vert]
@@ -360,7 +333,64 @@ def cut_pieces(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
     keys = np.concatenate([np.full(n, -np.inf), cum[interior], np.full(n, np.inf)])
     xy = np.concatenate([start_xy, net.geom_xy[vert[interior]], end_xy])
     order = np.lexsort((keys, ids))
-    return shapely.linestrings(xy[order], indices=ids[order])
+    return xy[order], ids[order]
+
+
+def cut_pieces(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
+    """Return one LineString (metric CRS) per edge piece, vectorised over all pieces."""
+    if len(pieces) == 0:
+        return np.empty(0, dtype=object)
+    xy, ids = _piece_vertices(net, pieces)
+    return shapely.linestrings(xy, indices=ids)
+
+
+def chained_lines(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
+    """Join edge pieces into polylines along the network's strokes.
+
+    Pieces that follow each other on a stroke (the first reaching the end of
+    its edge, the next starting at the start of the following edge) become one
+    polyline.  The union of the lines equals the union of the pieces, with far
+    fewer lines (and overlapping round caps) for a buffer to resolve.
+
+    Parameters
+    ----------
+    net
+        The network.
+    pieces
+        Edge pieces.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shapely LineStrings in the metric CRS.
+    """
+    n = len(pieces)
+    if n == 0:
+        return np.empty(0, dtype=object)
+    strokes = net.strokes
+    e = pieces.edge
+    length = net.edge_length[e]
+    flip = strokes.flipped[e]
+    at_start = pieces.start <= 0.01
+    at_end = pieces.end >= length - 0.01
+    entry = np.where(flip, at_end, at_start)
+    leave = np.where(flip, at_start, at_end)
+    along = np.where(flip, length - pieces.end, pieces.start)
+    order = np.lexsort((along, strokes.position[e], strokes.stroke[e]))
+    sid, pos = strokes.stroke[e][order], strokes.position[e][order]
+    join = np.zeros(n, dtype=bool)
+    join[1:] = (sid[1:] == sid[:-1]) & (pos[1:] == pos[:-1] + 1) & leave[order][:-1] & entry[order][1:]
+    run = np.cumsum(~join) - 1
+    rank_of = np.empty(n, dtype=np.int64)
+    rank_of[order] = np.arange(n)
+    xy, ids = _piece_vertices(net, pieces)
+    counts = np.bincount(ids, minlength=n)
+    within = np.arange(ids.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.where(flip[ids], counts[ids] - 1 - within, within)
+    rank = rank_of[ids]
+    keep = ~(join[rank] & (k == 0))  # a joined piece repeats the shared node
+    final = np.lexsort((k[keep], rank[keep]))
+    return shapely.linestrings(xy[keep][final], indices=run[rank[keep]][final])
 
 
 def _interpolate(net, s, counts, rep, cum, g) -> np.ndarray:
@@ -387,14 +417,13 @@ def service_area_lines(
     source_gap: float,
 ) -> shapely.Geometry:
     """Return the streets reached within ``radius`` as one MultiLineString (metric CRS)."""
-    full, pieces = reached_pieces(
+    through, own = reached_pieces(
         net, node_dist, radius, source_edge=source_edge, source_offset=source_offset, source_gap=source_gap
     )
-    parts = [net.edge_lines[full], cut_pieces(net, pieces)]
+    parts = [chained_lines(net, through), cut_pieces(net, own)]
     if source_gap > 0 and radius > 0:
         join_xy = np.asarray(source_xy, float)
-        connector = np.array([shapely.linestrings([join_xy[0], join_xy[1]])], dtype=object)
-        parts.append(connector)
+        parts.append(np.array([shapely.linestrings([join_xy[0], join_xy[1]])], dtype=object))
     lines = np.concatenate(parts)
     if not lines.size:
         return shapely.MultiLineString()

@@ -41,10 +41,10 @@ def _compare(net, graph, to_m, rng, n_fac=12, n_dem=300, limit=LIMIT):
     names = [p[0] for p in dem_nodes + dem_mid]
     expected = ref.nearest_source_distances(g, [p[0] for p in fac], names, limit)
 
-    inv = to_m.transform  # metric -> lon/lat via the inverse below
     import pyproj
 
     back = pyproj.Transformer.from_crs("EPSG:32650", "EPSG:4326", always_xy=True)
+
     def snap(xy):
         lon, lat = back.transform(xy[:, 0], xy[:, 1])
         return network.snap_lonlat(net, lon, lat)
@@ -214,3 +214,18 @@ def test_parallel_and_serial_service_areas_agree(futian_net):
     two = reach.facility_service_areas(futian_net, fac, [500], workers=2)
     assert list(one.facility_id) == list(two.facility_id)
     assert np.allclose(one.area_m2, two.area_m2)
+
+
+def test_chained_lines_cover_exactly_the_reached_pieces(futian_net):
+    """Joining pieces along strokes changes how many lines there are, never what they cover."""
+    rng = np.random.default_rng(12)
+    src = network.snap_xy(futian_net, futian_net.node_xy[rng.choice(futian_net.n_nodes, 5, replace=False)])
+    for i, dist in reach.iter_source_node_distances(futian_net, src, 800.0):
+        through, _ = reach.reached_pieces(futian_net, dist, 800.0)
+        chained = reach.chained_lines(futian_net, through)
+        single = reach.cut_pieces(futian_net, through)
+        assert len(chained) < len(single)
+        assert shapely.length(chained).sum() == pytest.approx(shapely.length(single).sum(), rel=1e-9)
+        a, b = shapely.union_all(chained), shapely.union_all(single)
+        assert shapely.hausdorff_distance(a, b) < 1e-6
+        assert shapely.is_simple(chained).mean() > 0.9  # strokes rarely cross themselves
