@@ -7,25 +7,32 @@ Shenzhen's UTM zone so the numbers look like a real district.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from geo.network import WalkNetwork, from_arrays
 
 SHENZHEN_ORIGIN = (800_000.0, 2_490_000.0)  # EPSG:32650, north of Futian
+CRS = "EPSG:32650"
 
 
-def street_grid(n_nodes: int, *, seed: int = 0, spacing: float = 80.0) -> WalkNetwork:
-    """Return a street-like network of about ``n_nodes`` nodes.
+@dataclass
+class GridArrays:
+    """The raw arrays of a synthetic street grid, before it becomes a network."""
 
-    Parameters
-    ----------
-    n_nodes
-        Target node count (the grid side is its square root).
-    seed
-        Random seed: the same seed gives the same network.
-    spacing
-        Mean block side in metres.
-    """
+    node_xy: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    geometry: list[np.ndarray]
+    highway: np.ndarray
+    name: str
+
+
+def street_grid_arrays(n_nodes: int, *, seed: int = 0, spacing: float = 80.0) -> GridArrays:
+    """Return the arrays of :func:`street_grid` (same seed, same arrays)."""
+    if n_nodes < 4:
+        raise ValueError(f"n_nodes must be at least 4, got {n_nodes}")
     rng = np.random.default_rng(seed)
     side = int(round(np.sqrt(n_nodes)))
     ii, jj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
@@ -57,10 +64,31 @@ def street_grid(n_nodes: int, *, seed: int = 0, spacing: float = 80.0) -> WalkNe
         else:
             geometry.append(np.vstack([xy[a], xy[b]]))
     highway = np.where(rng.random(edges.shape[0]) < 0.2, "footway", "residential")
+    return GridArrays(xy, edges[:, 0], edges[:, 1], geometry, highway, f"synthetic grid {side}x{side} (seed {seed})")
+
+
+def network_from_arrays(arrays: GridArrays) -> WalkNetwork:
+    """Build the :class:`~geo.network.WalkNetwork` of :func:`street_grid_arrays`."""
     return from_arrays(
-        xy, edges[:, 0], edges[:, 1], crs="EPSG:32650", edge_geometry=geometry,
-        edge_highway=highway, name=f"synthetic grid {side}x{side} (seed {seed})", source="synthetic",
+        arrays.node_xy, arrays.edge_u, arrays.edge_v, crs=CRS, edge_geometry=arrays.geometry,
+        edge_highway=arrays.highway, name=arrays.name, source="synthetic",
     )
+
+
+def street_grid(n_nodes: int, *, seed: int = 0, spacing: float = 80.0) -> WalkNetwork:
+    """Return a street-like network of about ``n_nodes`` nodes.
+
+    Parameters
+    ----------
+    n_nodes
+        Target node count (the grid side is its square root; dead-end spurs add
+        about 4 % more nodes).
+    seed
+        Random seed: the same seed gives the same network.
+    spacing
+        Mean block side in metres.
+    """
+    return network_from_arrays(street_grid_arrays(n_nodes, seed=seed, spacing=spacing))
 
 
 def random_points_near(net: WalkNetwork, count: int, *, seed: int = 1, jitter: float = 30.0) -> np.ndarray:

@@ -517,6 +517,7 @@ def _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progr
 
     ok = np.flatnonzero(sources.reachable)
     chunks = [c for c in np.array_split(ok, max(workers * 4, 1)) if c.size]
+    net.csr, net.node_tree, net.strokes, net.edge_geom_length, net.geom_cum  # build once, share by fork
     _WORKER_STATE.update(net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs)
     out: list[tuple[int, float, shapely.Geometry]] = []
     try:
