@@ -492,8 +492,31 @@ def service_areas(
             out_lines.append(lines)
         if progress and (done % 50 == 0 or done == total):
             progress(done, total)
-    polygons = shapely.buffer(np.array(out_lines, dtype=object), buffer_m, quad_segs=quad_segs)
+    polygons = [street_band(lines, buffer_m, quad_segs) for lines in out_lines]
     return list(zip(out_index, out_tier, polygons))
+
+
+def street_band(lines: shapely.Geometry, buffer_m: float = DEFAULT_BUFFER_M, quad_segs: int = 3) -> shapely.Geometry:
+    """The band of ``buffer_m`` metres around reached streets: a service-area polygon.
+
+    The same polygon as ``shapely.buffer(lines, buffer_m)``, built faster: the
+    lines are merged where they meet end to end, each run is buffered on its
+    own and the bands are unioned (3x faster on the real Futian network than
+    one buffer of the whole MultiLineString; measured by the app's developer).
+
+    Parameters
+    ----------
+    lines
+        A (Multi)LineString of reached street pieces (metric CRS).
+    buffer_m
+        Half-width of the band in metres.
+    quad_segs
+        Segments per quarter circle of the round joins and ends.
+    """
+    if lines.is_empty:
+        return shapely.Polygon()
+    parts = shapely.get_parts(shapely.line_merge(lines))
+    return shapely.union_all(shapely.buffer(parts, buffer_m, quad_segs=quad_segs))
 
 
 # ------------------------------------------------------ GeoDataFrame wrapper

@@ -1,0 +1,178 @@
+"""The data an app process serves: loaded and computed once, shared read-only.
+
+A :class:`Workspace` holds the walking network, the facilities, the demand,
+the boundaries and parking layers, the baseline coverage and the service
+areas of the existing facilities, and caches the map layers built from them.
+Every browser session reads it and keeps its own candidates in a
+:class:`apps.state.PlannerState`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geo import coverage as gcov
+from geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork
+from geo.standards import DEFAULT_TIERS, KindRegistry
+from layers import geojson as lgj
+
+from .whatif import StationSearch
+
+#: Kind of the stations the planner adds.
+CANDIDATE_KIND = "micro_station"
+
+
+@dataclass
+class Workspace:
+    """Everything one app process serves (treat as read-only after :meth:`prepare`).
+
+    Attributes
+    ----------
+    title
+        Shown in the page header.
+    is_demo
+        True for the generated demo district (the page says so).
+    net
+        The walking network.
+    facilities
+        WGS84 points with ``id``, ``name``, ``kind``.
+    demand
+        WGS84 points or polygons with ``id`` and ``weight`` (population).
+    kinds
+        The facility kinds (labels, colours).
+    tiers
+        Life-circle tiers in metres.
+    communities, streets
+        Boundary polygons (社区, 街道) with ``id`` and ``name``, or None.
+    candidates, lots, residences
+        Optional point layers (candidate sites, parking lots, compounds).
+    snap_limit_m
+        Points farther from the network are unreachable.
+    """
+
+    title: str
+    is_demo: bool
+    net: WalkNetwork
+    facilities: gpd.GeoDataFrame
+    demand: gpd.GeoDataFrame
+    kinds: KindRegistry = field(default_factory=KindRegistry)
+    tiers: tuple[float, ...] = DEFAULT_TIERS
+    communities: gpd.GeoDataFrame | None = None
+    streets: gpd.GeoDataFrame | None = None
+    candidates: gpd.GeoDataFrame | None = None
+    lots: gpd.GeoDataFrame | None = None
+    residences: gpd.GeoDataFrame | None = None
+    snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
+    coverage: gcov.CoverageResult | None = None
+    search: StationSearch | None = None
+    areas: gpd.GeoDataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # ------------------------------------------------------------ computing
+    def prepare(self, progress: Callable[[str], None] | None = None) -> "Workspace":
+        """Compute the baseline coverage and the existing facilities' service areas."""
+        say = progress or (lambda _msg: None)
+        self.tiers = tuple(sorted(float(t) for t in self.tiers))
+        started = time.perf_counter()
+        self.coverage = gcov.compute_coverage(
+            self.net, self.facilities, self.demand, tiers=self.tiers,
+            kinds=self.analysis_kinds(), snap_limit_m=self.snap_limit_m,
+        )
+        self.timings["coverage_s"] = time.perf_counter() - started
+        self.search = StationSearch(self.net, self.coverage.samples, self.tiers, snap_limit_m=self.snap_limit_m)
+        say(f"coverage of {len(self.demand):,} demand units computed; building service areas ...")
+        started = time.perf_counter()
+        self.areas = self._facility_areas()
+        self.timings["areas_s"] = time.perf_counter() - started
+        return self
+
+    def analysis_kinds(self) -> list[str]:
+        """Kinds present in the facilities plus the candidates' kind, in registry order."""
+        present = set(self.facilities["kind"].astype(str)) | {CANDIDATE_KIND}
+        ordered = [k for k in self.kinds.keys() if k in present]
+        return ordered + sorted(present - set(ordered))
+
+    def _facility_areas(self) -> gpd.GeoDataFrame:
+        """Service-area polygons (WGS84) of every reachable facility and tier."""
+        rows = []
+        pts = shapely.get_coordinates(self.facilities.geometry.values)
+        for (lon, lat), rec in zip(pts, self.facilities[["id", "name", "kind"]].itertuples(index=False)):
+            found = self.search.evaluate(float(lon), float(lat))
+            for tier, poly in found.areas.items():
+                rows.append({"facility_id": str(rec.id), "kind": str(rec.kind), "name": _text(rec.name),
+                             "tier_m": tier, "geometry": poly})
+        if not rows:
+            return gpd.GeoDataFrame({"facility_id": [], "kind": [], "name": [], "tier_m": []}, geometry=[], crs="EPSG:4326")
+        return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+    # --------------------------------------------------------------- layers
+    def cached(self, key: tuple, build: Callable[[], object]) -> object:
+        """Return ``build()`` computed once per process for ``key``."""
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = build()
+            return self._cache[key]
+
+    def streets_text(self, crs: str = "wgs84") -> str:
+        """The network's streets as the map's vector base layer (GeoJSON text)."""
+        return self.cached(("streets", crs), lambda: lgj.streets_layer(self.net, crs=crs))
+
+    def boundary_frames(self) -> list[tuple[str, gpd.GeoDataFrame]]:
+        """``[("street", frame), ("community", frame)]`` for the layers present."""
+        out = []
+        if self.streets is not None and len(self.streets):
+            out.append(("street", self.streets))
+        if self.communities is not None and len(self.communities):
+            out.append(("community", self.communities))
+        return out
+
+    def facilities_text(self, crs: str = "wgs84") -> str:
+        """The facilities as points with ``id``, ``name``, ``kind``."""
+        def build() -> str:
+            props = [{"id": str(r.id), "name": _text(r.name), "kind": str(r.kind)}
+                     for r in self.facilities[["id", "name", "kind"]].itertuples(index=False)]
+            return lgj.feature_collection(self.facilities.geometry.values, props, crs=crs)
+
+        return self.cached(("facilities", crs), build)
+
+    def areas_text(self, crs: str = "wgs84") -> str:
+        """The existing facilities' service areas (simplified) as GeoJSON text."""
+        def build() -> str:
+            geoms = shapely.simplify(self.areas.geometry.values, 1e-5)
+            props = [{"id": r.facility_id, "kind": r.kind, "tier": float(r.tier_m)}
+                     for r in self.areas.itertuples(index=False)]
+            return lgj.feature_collection(geoms, props, crs=crs)
+
+        return self.cached(("areas", crs), build)
+
+    def demand_text(self, crs: str = "wgs84") -> str:
+        """The demand units' geometry with ``id``, ``name`` and ``weight`` (classes are sent apart)."""
+        def build() -> str:
+            names = self.demand["name"] if "name" in self.demand else self.demand["id"]
+            props = [{"i": i, "id": str(a), "name": _text(n), "w": round(float(w), 1)}
+                     for i, (a, n, w) in enumerate(zip(self.demand["id"], names, self.demand["weight"]))]
+            return lgj.feature_collection(self.demand.geometry.values, props, crs=crs)
+
+        return self.cached(("demand", crs), build)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """WGS84 (west, south, east, north) of the study area."""
+        if self.streets is not None and len(self.streets):
+            return tuple(float(v) for v in self.streets.total_bounds)
+        return tuple(float(v) for v in self.demand.total_bounds)
+
+
+def _text(value: object) -> str:
+    """A text cell as a plain string ("" for missing)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
