@@ -71,6 +71,18 @@ def _add_streets(graph, streets, pos):
                 graph.add_edge(a, b, length=(s1 - s0) * length, coords=piece, a=a)
 
 
+def _metric_coords(geometry, u, v, pos, to_m) -> np.ndarray:
+    """An edge's polyline in metres, running from u to v (straight when it has no geometry)."""
+    if geometry is None:
+        return np.array([pos[u], pos[v]])
+    lonlat = np.asarray(geometry.coords)
+    x, y = to_m.transform(lonlat[:, 0], lonlat[:, 1])
+    coords = np.column_stack([x, y])
+    if np.hypot(*(coords[0] - pos[u])) > np.hypot(*(coords[-1] - pos[u])):
+        coords = coords[::-1]
+    return coords
+
+
 def graphml_walk_graph(path, *, filtered: bool = True):
     """Undirected walking graph from an osmnx GraphML file (text parsed here, no osmnx).
 
@@ -87,15 +99,8 @@ def graphml_walk_graph(path, *, filtered: bool = True):
     for u, v, d in raw.edges(data=True):
         if filtered and not walkable(d):
             continue
-        if "geometry" in d:
-            lonlat = np.asarray(wkt.loads(d["geometry"]).coords)
-            x, y = to_m.transform(lonlat[:, 0], lonlat[:, 1])
-            coords = np.column_stack([x, y])
-            if np.hypot(*(coords[0] - pos[u])) > np.hypot(*(coords[-1] - pos[u])):
-                coords = coords[::-1]
-        else:
-            coords = np.array([pos[u], pos[v]])
-        streets.append((u, v, float(d["length"]), coords))
+        geometry = wkt.loads(d["geometry"]) if "geometry" in d else None
+        streets.append((u, v, float(d["length"]), _metric_coords(geometry, u, v, pos, to_m)))
     _add_streets(graph, streets, pos)
     for n in graph.nodes:
         graph.nodes[n]["xy"] = pos[n]
@@ -161,15 +166,7 @@ def lonlat_walk_graph(raw, *, filtered: bool = True):
         attrs = {k: (str(val) if not isinstance(val, (list, tuple)) else str(list(val))) for k, val in d.items() if k != "geometry"}
         if filtered and not walkable(attrs):
             continue
-        if d.get("geometry") is not None:
-            lonlat = np.asarray(d["geometry"].coords)
-            x, y = to_m.transform(lonlat[:, 0], lonlat[:, 1])
-            coords = np.column_stack([x, y])
-            if np.hypot(*(coords[0] - pos[u])) > np.hypot(*(coords[-1] - pos[u])):
-                coords = coords[::-1]
-        else:
-            coords = np.array([pos[u], pos[v]])
-        streets.append((u, v, float(d["length"]), coords))
+        streets.append((u, v, float(d["length"]), _metric_coords(d.get("geometry"), u, v, pos, to_m)))
     _add_streets(graph, streets, pos)
     for n in graph.nodes:
         graph.nodes[n]["xy"] = pos[n]
