@@ -53,6 +53,19 @@ FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
 ProgressFn = Callable[[str], None]
 
 
+def shared_strings(values) -> np.ndarray:
+    """An object array of strings in which equal values share one str object.
+
+    A network's per-edge ``highway`` tags take a dozen distinct values: one
+    pointer per edge (8 bytes) instead of one string object per edge (~60 bytes).
+    """
+    arr = np.asarray(values, dtype=str)
+    if arr.size == 0:
+        return np.empty(0, dtype=object)
+    distinct, index = np.unique(arr, return_inverse=True)
+    return np.array([str(v) for v in distinct], dtype=object)[index.reshape(-1)]
+
+
 class NetworkError(ValueError):
     """A network source that cannot be read or holds no walkable street."""
 
@@ -359,7 +372,7 @@ class WalkNetwork:
             if isinstance(exc, NetworkError):
                 raise
             raise NetworkError(f"{path.name}: not a readable lifecircle network file ({exc})") from None
-        arrays["edge_highway"] = arrays["edge_highway"].astype(object)
+        arrays["edge_highway"] = shared_strings(arrays["edge_highway"])
         return cls(
             crs=header["crs"],
             name=header.get("name", ""),
@@ -503,7 +516,7 @@ def _assemble(
         edge_u=np.array([index_of[int(a)] for a in u[chosen]], dtype=np.int32),
         edge_v=np.array([index_of[int(b)] for b in v[chosen]], dtype=np.int32),
         edge_length=length[chosen],
-        edge_highway=np.array([table.highway[i] for i in chosen], dtype=object),
+        edge_highway=shared_strings([table.highway[i] for i in chosen]),
         geom_offsets=offsets,
         geom_xy=np.column_stack([gx, gy]),
         name=name,
