@@ -21,8 +21,6 @@ Run ``python -m bench.bench_parking [--quick]``; ``run(quick)`` returns rows.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 
 import numpy as np
@@ -198,13 +196,10 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the rows as a table and as JSON lines."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
-    args = parser.parse_args(argv)
-    for row in run(args.quick):
-        print(json.dumps(row, ensure_ascii=False))
-    return 0
+    """Print the rows as JSON lines."""
+    from bench.common import rows_cli
+
+    return rows_cli(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,8 +22,6 @@ Run ``python -m bench.bench_siting [--quick]``; ``run(quick)`` returns rows.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 
 import numpy as np
@@ -163,12 +161,9 @@ def run(quick: bool = False, *, network_nodes: int = NETWORK_NODES) -> list[dict
 
 def main(argv: list[str] | None = None) -> int:
     """Print the rows as JSON lines."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (a minute or two)")
-    args = parser.parse_args(argv)
-    for row in run(args.quick):
-        print(json.dumps(row, ensure_ascii=False))
-    return 0
+    from bench.common import rows_cli
+
+    return rows_cli(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -290,3 +290,16 @@ def loglog_slope(sizes: list[float], seconds: list[float]) -> float | None:
     x = np.log([p[0] for p in pts])
     y = np.log([p[1] for p in pts])
     return float(np.polyfit(x, y, 1)[0])
+
+
+def rows_cli(run: Callable[[bool], list[dict]], description: str, argv: list[str] | None = None) -> int:
+    """Command line of a stand-alone benchmark module: print ``run(quick)``'s rows as JSON lines."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a minute or two)")
+    args = parser.parse_args(argv)
+    for row in run(args.quick):
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
