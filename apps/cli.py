@@ -250,16 +250,17 @@ def cmd_coverage(args) -> int:
     units = inputs.units()
     net = inputs.network()
     result = coverage.compute_coverage(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit)
-    snapped, _ = coverage.snap_facilities(net, facilities, snap_limit_m=args.snap_limit)
-    warn_unreachable(rep, "facilities", facilities, snapped.reachable, args.facilities)
-    unit_reach = result.to_geodataframe()["reachable"].to_numpy()
-    warn_unreachable(rep, "demand units", demand, unit_reach, args.demand)
+    off_network = set(result.unreachable_facilities)
+    reachable = ~facilities["id"].astype(str).isin(off_network).to_numpy()
+    warn_unreachable(rep, "facilities", facilities, reachable, args.facilities)
+    per_unit = result.to_geodataframe()
+    warn_unreachable(rep, "demand units", demand, per_unit["reachable"].to_numpy(), args.demand)
     if args.gap_kind != coverage.ANY and args.gap_kind not in result.kinds:
         raise UsageError(f"--gap-kind {args.gap_kind}: no facility of that kind; kinds here: {', '.join(result.kinds)}")
 
     summary = result.summary()
     summary["network"] = net.name or net.source
-    outputs = {"coverage": (result.to_geodataframe(), args.out)}
+    outputs = {"coverage": (per_unit, args.out)}
     if units is not None:
         by_unit = result.by_unit(units)
         summary["units"] = _units_summary(by_unit, result)
