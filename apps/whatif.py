@@ -97,15 +97,14 @@ class StationSearch:
         StationReach
         """
         started = time.perf_counter()
-        xy = self.net.to_metric([lon], [lat])
-        src = snap_xy(self.net, xy, limit_m=self.snap_limit_m)
-        n = len(self.samples.weight)
-        if not src.reachable[0]:
+        found = self._search(lon, lat)
+        if found is None:
+            n = len(self.samples.weight)
             return StationReach(lon, lat, False, np.full(n, np.inf), seconds=time.perf_counter() - started)
+        xy, src, node_dist = found
         limit = self.tiers[-1]
-        _, node_dist = next(reach.iter_source_node_distances(self.net, src, limit))
         dist = reach.point_distances(self.net, node_dist, self.samples.snapped, sources=src, limit=limit)
-        polys = self._areas(node_dist, xy[0], src) if areas else {}
+        polys = self._areas(node_dist, xy, src) if areas else {}
         return StationReach(lon, lat, True, dist, polys, float(src.gap[0]), time.perf_counter() - started)
 
     def areas(self, lon: float, lat: float, *, simplify_m: float = 0.0) -> dict[float, shapely.Geometry]:
@@ -118,12 +117,20 @@ class StationSearch:
         simplify_m
             Simplify the polygons by this many metres (for drawing).
         """
+        found = self._search(lon, lat)
+        if found is None:
+            return {}
+        xy, src, node_dist = found
+        return self._areas(node_dist, xy, src, simplify_m)
+
+    def _search(self, lon: float, lat: float):
+        """Snap a site and run its bounded search: (metric xy, snapped, node distances), or None off the network."""
         xy = self.net.to_metric([lon], [lat])
         src = snap_xy(self.net, xy, limit_m=self.snap_limit_m)
         if not src.reachable[0]:
-            return {}
+            return None
         _, node_dist = next(reach.iter_source_node_distances(self.net, src, self.tiers[-1]))
-        return self._areas(node_dist, xy[0], src, simplify_m)
+        return xy[0], src, node_dist
 
     def _areas(self, node_dist: np.ndarray, site_xy: np.ndarray, src, simplify_m: float = 0.0) -> dict[float, shapely.Geometry]:
         lines = [

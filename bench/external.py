@@ -56,24 +56,33 @@ def _rows(section: Section, name: str, raw: list[dict], agree_key: str) -> dict[
     return by_case
 
 
+def _run_module(s: Section, name: str, quick: bool, agreement: str) -> list[dict] | None:
+    """Import bench/<name>.py and return its ``run(quick)`` rows; None (noted in ``s``) when it
+    is missing, fails to import or fails to run."""
+    try:
+        mod = _load(name)
+    except Exception as exc:  # noqa: BLE001 - an import error is reported, not raised
+        s.check(f"{name} imports", False, f"{type(exc).__name__}: {exc}")
+        return None
+    if mod is None:
+        s.notes.append(f"bench/{name}.py is not there yet: {s.name} skipped.")
+        return None
+    log(f"{s.name}: {name}.run ...")
+    try:
+        return mod.run(quick)
+    except Exception as exc:  # noqa: BLE001
+        s.check(f"{name}.run completes with {agreement}", False,
+                f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=3))
+        return None
+
+
 def siting_section(quick: bool) -> Section:
     s = Section("siting")
-    try:
-        mod = _load("bench_siting")
-    except Exception as exc:  # noqa: BLE001 - an import error is reported, not raised
-        s.check("bench_siting imports", False, f"{type(exc).__name__}: {exc}")
-        return s
-    if mod is None:
-        s.notes.append("bench/bench_siting.py is not there yet: siting skipped.")
-        s.targets.append(Target("exact siting >= 10x faster than spopt+CBC", "not measured", ">= 10x", "SKIP"))
-        return s
-    log("siting: bench_siting.run ...")
-    try:
-        raw = mod.run(quick)
-    except Exception as exc:  # noqa: BLE001
-        s.check("bench_siting.run completes with agreeing optima", False,
-                f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=3))
-        s.targets.append(Target("exact siting >= 10x faster than spopt+CBC", "no result", ">= 10x", "FAILED"))
+    raw = _run_module(s, "bench_siting", quick, "agreeing optima")
+    if raw is None:
+        failed = any(not c["ok"] for c in s.checks)
+        s.targets.append(Target("exact siting >= 10x faster than spopt+CBC", "no result" if failed else "not measured",
+                                ">= 10x", "FAILED" if failed else "SKIP"))
         return s
     by_case = _rows(s, "siting", raw, "same_optimum")
     s.check("siting: lifecircle exact optimum = spopt+CBC optimum in every case",
@@ -101,20 +110,8 @@ def siting_section(quick: bool) -> Section:
 
 def parking_section(quick: bool) -> Section:
     s = Section("parking")
-    try:
-        mod = _load("bench_parking")
-    except Exception as exc:  # noqa: BLE001
-        s.check("bench_parking imports", False, f"{type(exc).__name__}: {exc}")
-        return s
-    if mod is None:
-        s.notes.append("bench/bench_parking.py is not there yet: parking skipped.")
-        return s
-    log("parking: bench_parking.run ...")
-    try:
-        raw = mod.run(quick)
-    except Exception as exc:  # noqa: BLE001
-        s.check("bench_parking.run completes with agreeing results", False,
-                f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=3))
+    raw = _run_module(s, "bench_parking", quick, "agreeing results")
+    if raw is None:
         return s
     by_case = _rows(s, "parking", raw, "same_result")
     s.notes.append("Parking rows come from bench/bench_parking.py: one run per tool and case (not interleaved), "
