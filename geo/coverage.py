@@ -55,7 +55,8 @@ class DemandSamples:
     Attributes
     ----------
     unit
-        Index (0..U-1) of the demand unit (input row) each sample belongs to.
+        Index (0..U-1) of the demand unit (input row) each sample belongs to;
+        samples are sorted by it.
     weight
         Population (or other weight) carried by each sample.
     xy
@@ -248,8 +249,10 @@ class CoverageResult:
         out = np.full(self.samples.n_units, np.inf)
         single = counts[unit] == 1
         out[unit[single]] = dist[single]
+        # samples are stored sorted by unit: each polygon's samples are one slice
+        starts = np.concatenate([[0], np.cumsum(counts)])
         for u in np.flatnonzero(counts > 1):
-            sel = unit == u
+            sel = slice(starts[u], starts[u + 1])
             out[u] = _weighted_median(dist[sel], self.samples.weight[sel])
         return out
 
@@ -378,7 +381,8 @@ class CoverageResult:
         weight = np.bincount(b_idx, weights=w[s_idx], minlength=nb)
         cx = np.bincount(b_idx, weights=w[s_idx] * xy[s_idx, 0], minlength=nb)
         cy = np.bincount(b_idx, weights=w[s_idx] * xy[s_idx, 1], minlength=nb)
-        n_units = np.array([np.unique(units[s_idx][b_idx == b]).size for b in range(nb)])
+        pairs = np.unique(np.column_stack([b_idx, units[s_idx]]), axis=0)
+        n_units = np.bincount(pairs[:, 0], minlength=nb)
         keep = weight > min_weight
         order = np.argsort(-weight[keep], kind="stable")
         sel = np.flatnonzero(keep)[order]
