@@ -248,9 +248,10 @@ def test_page_loads_offline_with_the_map(page, demo_server, guard):
     assert page.locator(".leaflet-container canvas").count() >= 1  # streets and demand
     assert page.locator(".leaflet-container svg path").count() > 10  # areas, boundaries, gaps
     assert page.locator(".lc-fac").count() == 30  # the demo's facilities
-    assert "生成的演示数据" in page.locator("[data-testid='demo-badge']").inner_text()
+    # the first page a fresh server renders may fill its header and cards a moment after the map
+    wait_until(lambda: "生成的演示数据" in page.locator("[data-testid='demo-badge']").inner_text(), "the demo badge")
     assert page.locator(".lc-legend").count() == 1
-    assert figure(page, "covered-1000") > 0
+    wait_until(lambda: figure(page, "covered-1000") > 0, "the headline figures")
     guard.check()
 
 
