@@ -133,17 +133,16 @@ class StationSearch:
         return xy[0], src, node_dist
 
     def _areas(self, node_dist: np.ndarray, site_xy: np.ndarray, src, simplify_m: float = 0.0) -> dict[float, shapely.Geometry]:
-        lines = [
-            reach.service_area_lines(
-                self.net, node_dist, tier,
-                source_xy=np.vstack([site_xy, src.xy[0]]),
-                source_edge=int(src.edge[0]),
-                source_offset=float(src.offset[0]),
-                source_gap=float(src.gap[0]),
-            )
-            for tier in self.tiers
-        ]
-        polys = np.array([reach.street_band(g, self.buffer_m) for g in lines], dtype=object)
+        where = dict(
+            source_xy=np.vstack([site_xy, src.xy[0]]),
+            source_edge=int(src.edge[0]),
+            source_offset=float(src.offset[0]),
+            source_gap=float(src.gap[0]),
+        )
+        polys = np.array(
+            [reach.service_area_polygon(self.net, node_dist, tier, **where, buffer_m=self.buffer_m) for tier in self.tiers],
+            dtype=object,
+        )
         if simplify_m > 0:
             polys = shapely.simplify(polys, simplify_m)
         wgs = shapely.transform(polys, lambda p: self.net.to_lonlat(p))

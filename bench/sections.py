@@ -496,27 +496,18 @@ def _diagnose_areas(sc: Scenario, cfg: Config, times: dict) -> str:
     # the same work in phases, through the engine's public steps
     search_s, dists = timed(lambda: list(reach.iter_source_node_distances(net, sf, max(tiers))))
 
-    def lines_of():
-        out = []
-        for i, dist in dists:
-            for t in tiers:
-                out.append(reach.service_area_lines(
-                    net, dist, t, source_xy=np.vstack([fxy[i], sf.xy[i]]), source_edge=int(sf.edge[i]),
-                    source_offset=float(sf.offset[i]), source_gap=float(sf.gap[i])))
-        return out
+    def where(i):
+        return dict(source_xy=np.vstack([fxy[i], sf.xy[i]]), source_edge=int(sf.edge[i]),
+                    source_offset=float(sf.offset[i]), source_gap=float(sf.gap[i]))
 
-    lines_s, lines = timed(lines_of)
-    band = getattr(reach, "street_band", None)
-    if band is not None:
-        poly_s, _ = timed(lambda: [band(g, cfg.buffer_m, 3) for g in lines])
-        poly_name = "reach.street_band"
-    else:
-        poly_s, _ = timed(lambda: shapely.buffer(np.array(lines, dtype=object), cfg.buffer_m, quad_segs=3))
-        poly_name = "shapely.buffer of each MultiLineString"
+    lines_s, lines = timed(lambda: [reach.service_area_lines(net, dist, t, **where(i)) for i, dist in dists for t in tiers])
+    poly_s, _ = timed(lambda: [reach.service_area_polygon(net, dist, t, **where(i), buffer_m=cfg.buffer_m)
+                               for i, dist in dists for t in tiers])
+    poly_name = "reach.service_area_polygon, pieces included"
     pieces = [int(shapely.get_num_geometries(g)) for g in lines]
     recipe_ms = 1000 * median(times["osmnx"]) / (len(sc.fac_nodes) * len(tiers))
     phases = {"bounded searches (reach.iter_source_node_distances)": search_s,
-              "reached pieces and cutting (reach.service_area_lines)": lines_s, f"polygons ({poly_name})": poly_s}
+              "reached pieces and cutting alone (reach.service_area_lines)": lines_s, f"polygons ({poly_name})": poly_s}
     worst = max(phases, key=phases.get)
     return (
         f"service areas vs the osmnx recipe: geo.reach.service_areas (serial) on {k} facilities x {len(tiers)} tiers "
@@ -526,7 +517,7 @@ def _diagnose_areas(sc: Scenario, cfg: Config, times: dict) -> str:
         + f" (median {int(np.median(pieces))} pieces per polygon, up to {max(pieces)}). The largest is {worst}. "
         "cProfile, top by own time: " + " | ".join(top)
         + ". 10x the recipe means under "
-        f"{recipe_ms / 10:.1f} ms per polygon for all three phases together (see bench/notes/PROPOSAL_service_area_polygons.md)."
+        f"{recipe_ms / 10:.1f} ms per polygon for the search and the polygon together (see bench/notes/PROPOSAL_service_area_polygons.md)."
     )
 
 

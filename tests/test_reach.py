@@ -241,3 +241,118 @@ def test_street_band_is_the_buffer_of_the_streets(futian_net):
                                          source_gap=float(src.gap[i]))
         fast, slow = reach.street_band(lines, 25.0), shapely.buffer(lines, 25.0, quad_segs=3)
         assert fast.symmetric_difference(slow).area < 1e-4 * slow.area  # only the round joins differ
+
+
+# ------------------------------------------------------- bands built from blocks
+def _reference_band(lines: shapely.Geometry) -> shapely.Geometry:
+    """The band as one plain GEOS buffer, drawn finely (16 segments a quarter circle)."""
+    return shapely.buffer(lines, 25.0, quad_segs=16)
+
+
+def _assert_is_band(poly: shapely.Geometry, lines: shapely.Geometry) -> None:
+    band = _reference_band(lines)
+    assert shapely.is_valid(poly)
+    # corners drawn with 3 segments a quarter circle sit at most 25(1-cos(pi/12)) = 0.9 m inside the arc
+    assert shapely.difference(poly, shapely.buffer(band, 0.2)).area < 0.5
+    assert shapely.difference(band, shapely.buffer(poly, 0.9)).area < 0.05 * band.area / 1e3 + 1.0
+    assert poly.symmetric_difference(band).area < 1e-2 * band.area
+
+
+def _toy_streets() -> shapely.Geometry:
+    """A 6 x 6 street grid (blocks 80 m) with what breaks naive block finding: a bridge that
+    crosses three blocks with no junction, a dead end into a block, a loop inside a block
+    reached by one path (a block with a hole), and a street that meets another mid-line."""
+    lines = []
+    for k in range(7):
+        for j in range(6):
+            lines.append(shapely.LineString([(j * 80, k * 80), (j * 80 + 80, k * 80)]))
+            lines.append(shapely.LineString([(k * 80, j * 80), (k * 80, j * 80 + 80)]))
+    lines.append(shapely.LineString([(0, 20), (240, 60)]))  # the bridge: no junction where it crosses
+    lines.append(shapely.LineString([(320, 320), (345, 345)]))  # dead end into a block
+    lines.append(shapely.LineString([(400, 400), (405, 405)]))  # path to a loop
+    lines.append(shapely.LineString([(405, 405), (415, 405), (415, 415), (405, 415), (405, 405)]))
+    lines.append(shapely.LineString([(160, 440), (200, 480), (160, 480)]))  # meets a street mid-line
+    return shapely.MultiLineString(lines)
+
+
+def test_band_from_blocks_is_the_buffer_of_toy_streets():
+    lines = _toy_streets()
+    found = reach._blocks(shapely.get_parts(lines))
+    assert found is not None  # the crossing bridge is split where it crosses, not given up on
+    faces, union, loose = found
+    assert shapely.area(faces).sum() == pytest.approx(union.area, rel=1e-9)
+    poly = reach.street_band(lines, 25.0, blocks=True)
+    _assert_is_band(poly, lines)
+    # the block around the loop keeps a hole only where it is farther than 25 m from the loop
+    assert poly.contains(shapely.Point(430, 430)) and not poly.contains(shapely.Point(450, 450))
+    assert not poly.contains(shapely.Point(40, 120))  # a plain block's hole
+    assert poly.symmetric_difference(reach.street_band(lines, 25.0)).area < 1e-3 * poly.area
+
+
+def test_band_from_blocks_is_the_buffer_on_a_street_grid():
+    from bench.synthetic import street_grid
+
+    net = street_grid(40_000, seed=4)
+    rng = np.random.default_rng(2)
+    xy = net.node_xy[rng.choice(net.n_nodes, 4, replace=False)] + 12.0
+    src = network.snap_xy(net, xy)
+    for i, dist in reach.iter_source_node_distances(net, src, 1000.0):
+        where = dict(source_xy=np.vstack([xy[i], src.xy[i]]), source_edge=int(src.edge[i]),
+                     source_offset=float(src.offset[i]), source_gap=float(src.gap[i]))
+        through, _ = reach.reached_pieces(net, dist, 1000.0, source_edge=where["source_edge"],
+                                          source_offset=where["source_offset"], source_gap=where["source_gap"])
+        assert reach._blocks_pay(net, through)  # a dense grid at 1000 m takes the blocks' way
+        lines = reach.service_area_lines(net, dist, 1000.0, **where)
+        poly = reach.service_area_polygon(net, dist, 1000.0, **where)
+        _assert_is_band(poly, lines)
+        assert shapely.get_num_interior_rings(poly) > 50  # the blocks' holes
+        reached = np.flatnonzero(dist <= 1000.0)
+        assert shapely.contains_xy(shapely.buffer(poly, 0.01), net.node_xy[reached, 0], net.node_xy[reached, 1]).all()
+
+
+def test_band_from_blocks_on_futian_and_the_demo(futian_net):
+    from geo import demo
+
+    nets = {"futian": futian_net, "demo": network.from_graph(demo.build_demo().network)}
+    rng = np.random.default_rng(8)
+    for name, net in nets.items():
+        xy = net.node_xy[rng.choice(net.n_nodes, 6, replace=False)] + 9.0
+        src = network.snap_xy(net, xy)
+        for i, dist in reach.iter_source_node_distances(net, src, 1000.0):
+            for tier in (500.0, 1000.0):
+                lines = reach.service_area_lines(net, dist, tier, source_xy=np.vstack([xy[i], src.xy[i]]),
+                                                 source_edge=int(src.edge[i]), source_offset=float(src.offset[i]),
+                                                 source_gap=float(src.gap[i]))
+                _assert_is_band(reach.street_band(lines, 25.0, blocks=True), lines)
+
+
+def test_inset_convex_equals_a_negative_buffer():
+    rng = np.random.default_rng(0)
+    polys = np.array([shapely.convex_hull(shapely.multipoints(rng.normal(0, rng.uniform(20, 80), (rng.integers(3, 12), 2))))
+                      for _ in range(500)], dtype=object)
+    polys = np.where(rng.random(500) < 0.5, polys, shapely.reverse(polys))  # either orientation
+    polys = np.concatenate([polys, [shapely.Polygon([(0, 0), (100, 0), (100, 100), (50, 40), (0, 100)])]])  # not convex
+    shrunk, done = reach.inset_convex(polys, 7.0)
+    assert not done[-1] and done.sum() > 300
+    expected = shapely.buffer(polys[done], -7.0)
+    assert shapely.hausdorff_distance(shrunk, expected).max() < 1e-6
+    # those it leaves alone lose an edge, or vanish, when shrunk
+    left = shapely.buffer(polys[:-1][~done[:-1]], -7.0)
+    corners = shapely.get_num_coordinates(shapely.get_exterior_ring(left)) - 1
+    assert ((corners < shapely.get_num_coordinates(shapely.get_exterior_ring(polys[:-1][~done[:-1]])) - 1)
+            | shapely.is_empty(left)).all()
+
+
+def test_merged_pieces_cover_what_the_pieces_cover():
+    rng = np.random.default_rng(3)
+    edge = rng.integers(0, 6, 60)
+    start = rng.uniform(0, 80, 60)
+    pieces = reach.Pieces(edge, start, start + rng.uniform(0.5, 30, 60))
+    merged = reach.merged_pieces(pieces)
+    for e in range(6):
+        grid = np.linspace(0, 120, 24_001)
+        inside = ((grid >= pieces.start[pieces.edge == e][:, None]) & (grid <= pieces.end[pieces.edge == e][:, None])).any(0)
+        inside_merged = ((grid >= merged.start[merged.edge == e][:, None]) & (grid <= merged.end[merged.edge == e][:, None])).any(0)
+        assert (inside == inside_merged).all()
+        mine = merged.start[merged.edge == e]
+        assert (np.diff(mine) > 0).all() and (merged.start[merged.edge == e][1:] > merged.end[merged.edge == e][:-1]).all()
