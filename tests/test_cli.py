@@ -84,6 +84,15 @@ def test_console_script_runs_as_a_process(tmp_path):
     assert out.exists()
 
 
+def test_run_script_keeps_the_callers_directory(tmp_path):
+    """`path/to/run areas ... --out x` writes x where the user is, not into the checkout."""
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(["bash", str(repo / "run"), "areas", "--demo", "--tiers", "300", "--out", "here.geojson", "-q"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "here.geojson").exists() and not (repo / "here.geojson").exists()
+
+
 # ---------------------------------------------------------------- bad input
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_text(text, encoding=encoding)
