@@ -171,3 +171,32 @@ def lonlat_walk_graph(raw, *, filtered: bool = True):
     for n in graph.nodes:
         graph.nodes[n]["xy"] = pos[n]
     return graph, to_m
+
+
+def stroke_continuations(net) -> np.ndarray:
+    """Junction by junction in plain Python: pair edge ends greedily by deflection (straightest
+    first, each end once, none above the network module's limit), as ``partner`` arrays
+    (``2 * e + end`` -> ``2 * e2 + end2`` or -1)."""
+    from geo.network import STROKE_DEFLECTION_DEG
+
+    start, end = net.geom_offsets[:-1], net.geom_offsets[1:] - 1
+    leave = {0: net.geom_xy[start + 1] - net.geom_xy[start], 1: net.geom_xy[end - 1] - net.geom_xy[end]}
+    ends_at: dict[int, list[tuple[int, float]]] = {}
+    for e in range(net.n_edges):
+        for side, node in ((0, int(net.edge_u[e])), (1, int(net.edge_v[e]))):
+            dx, dy = leave[side][e]
+            ends_at.setdefault(node, []).append((2 * e + side, float(np.arctan2(dy, dx))))
+    partner = np.full(2 * net.n_edges, -1, dtype=np.int64)
+    limit = np.radians(STROKE_DEFLECTION_DEG)
+    for ends in ends_at.values():
+        pairs = sorted((abs((ends[a][1] - ends[b][1]) % (2 * np.pi) - np.pi), a, b)
+                       for a in range(len(ends)) for b in range(a + 1, len(ends)))
+        used: set[int] = set()
+        for deflection, a, b in pairs:
+            if deflection > limit:
+                break
+            if a in used or b in used or ends[a][0] // 2 == ends[b][0] // 2:
+                continue
+            used.update((a, b))
+            partner[ends[a][0]], partner[ends[b][0]] = ends[b][0], ends[a][0]
+    return partner

@@ -215,3 +215,41 @@ def test_download_failures_are_one_message(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "福田区" in err and "no route to host" in err and "Traceback" not in err
     assert not (tmp_path / "x.lcnet").exists()
+
+
+def _stroke_networks():
+    from bench.synthetic import street_grid
+    from geo import demo
+
+    yield "grid", street_grid(10_000, seed=3)
+    yield "demo", network.from_graph(demo.build_demo().network)
+    from tests.conftest import FUTIAN_GRAPHML
+
+    if FUTIAN_GRAPHML.exists():
+        yield "futian", network.load_network(FUTIAN_GRAPHML, use_cache=False)
+
+
+def test_strokes_pair_the_same_ends_as_a_plain_loop_and_chain_them():
+    from tests import reference as ref
+
+    for name, net in _stroke_networks():
+        partner = network.stroke_continuations(net)
+        assert (partner == ref.stroke_continuations(net)).all(), name
+        strokes = net.strokes
+        order = np.lexsort((strokes.position, strokes.stroke))
+        sid, pos, flip = strokes.stroke[order], strokes.position[order], strokes.flipped[order]
+        enter = np.where(flip, net.edge_v[order], net.edge_u[order])
+        leave = np.where(flip, net.edge_u[order], net.edge_v[order])
+        same = sid[1:] == sid[:-1]
+        assert pos[0] == 0 and (pos[1:][~same] == 0).all() and (pos[1:][same] == pos[:-1][same] + 1).all(), name
+        assert (leave[:-1][same] == enter[1:][same]).all(), name  # each edge starts where the last one ended
+        # consecutive edges of a stroke are exactly the paired ends: leaving end of one, entering end of the next
+        e1, e2 = order[:-1][same], order[1:][same]
+        out_end = 2 * e1 + np.where(flip[:-1][same], 0, 1)
+        in_end = 2 * e2 + np.where(flip[1:][same], 1, 0)
+        assert (partner[out_end] == in_end).all(), name
+        # every pairing joins two edges of a stroke, but the one that closes each loop
+        first = np.flatnonzero(np.r_[True, ~same])
+        last = np.r_[first[1:] - 1, sid.size - 1]
+        closes = partner[2 * order[last] + np.where(flip[last], 0, 1)] == 2 * order[first] + np.where(flip[first], 1, 0)
+        assert same.sum() + closes.sum() == (partner >= 0).sum() // 2, name
