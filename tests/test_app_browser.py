@@ -94,7 +94,9 @@ class AppServer:
 
 
 #: Logged by tornado when a browser closes while the server still sends: not an app error.
-_CLOSED_SOCKET = ("WebSocketClosedError", "StreamClosedError")
+# A browser that went away: tornado's closed streams, and bokeh's own race when a socket closes
+# after its session was already discarded (ws.on_close -> connection.session asserts it exists).
+_CLOSED_SOCKET = ("WebSocketClosedError", "StreamClosedError", "notify_connection_lost")
 
 
 def server_errors(stderr: str) -> list[str]:
