@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -12,8 +11,9 @@ import shapely
 from shapely.geometry import Point, Polygon
 
 from geo import crs as gc
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA  # ../shared/data, or $LIFECIRCLE_SHARED_DATA
 DATAV = SHARED / "datav" / "440300_full.json"
 SZ_WGS84 = SHARED / "transbigdata" / "sz_districts.json"
 

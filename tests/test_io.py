@@ -17,9 +17,10 @@ from shapely.geometry import LineString, Point, Polygon
 from geo import crs as gc
 from geo import io as gio
 from geo.io import InputError
+from tests.conftest import SHARED_DATA
 from geo.standards import KindRegistry
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA  # ../shared/data, or $LIFECIRCLE_SHARED_DATA
 needs_shared = pytest.mark.skipif(
     not SHARED.exists(),
     reason=f"shared Shenzhen data not found in {SHARED} (see DESIGN.md, 'Data for tests')",
