@@ -921,7 +921,7 @@ class SegmentIndex:
     def nearest(self, pts: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (segment, distance, parameter t) of the nearest segment; -1 beyond ``limit``."""
         n_sub = self.sub_seg.shape[0]
-        mid_d, mid_i = self.tree.query(pts, k=self.k, distance_upper_bound=limit + self.half)
+        mid_d, mid_i = self.tree.query(pts, k=self.k, distance_upper_bound=limit + self.half, workers=-1)
         mid_d = mid_d.reshape(len(pts), -1)
         mid_i = mid_i.reshape(len(pts), -1)
         valid = mid_i < n_sub
