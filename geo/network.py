@@ -885,7 +885,7 @@ class SegmentIndex:
     whose midpoints go into a :class:`scipy.spatial.cKDTree`.
     """
 
-    def __init__(self, net: WalkNetwork, step: float = 20.0, k: int = 8) -> None:
+    def __init__(self, net: WalkNetwork, step: float = 30.0, k: int = 8) -> None:
         from scipy.spatial import cKDTree
 
         starts = np.zeros(net.geom_xy.shape[0] - 1, dtype=bool)
