@@ -8,7 +8,7 @@ and reaches another point on the same edge directly.
 * :func:`nearest_distances` - network distance from every target to the
   nearest of many sources: one bounded multi-source Dijkstra (a virtual super
   source joined to the sources' edge ends), whatever the number of sources.
-* :func:`iter_source_node_distances` - per-source node distances, in batches.
+* :func:`iter_source_node_distances` - per-source node distances, one bounded search each.
 * :func:`service_areas` - per-facility polygons that follow the streets: the
   reached edge pieces, cut at the remaining distance, buffered and unioned
   (:func:`street_band` draws that union from the blocks the pieces enclose
@@ -204,9 +204,9 @@ def iter_source_node_distances(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(source index, node distances)`` for each reachable source.
 
-    Each search runs on the small subgraph of nodes within walking range as
-    the crow flies (no walk is shorter than the straight line), from both ends
-    of the source's edge, so its cost does not grow with the network's size.
+    Each search is one bounded Dijkstra from both ends of the source's edge
+    (scipy stops at ``limit``, so its cost follows what is reached, not the
+    network's size).
 
     Parameters
     ----------
@@ -217,20 +217,15 @@ def iter_source_node_distances(
     limit
         Search radius in metres; farther nodes get ``inf``.
     """
-    tree = net.node_tree
     csr = net.csr
     for i in np.flatnonzero(sources.reachable):
         e = int(sources.edge[i])
         u, v = int(net.edge_u[e]), int(net.edge_v[e])
         gap, off = float(sources.gap[i]), float(sources.offset[i])
-        radius = max(limit - gap, 0.0) * STRAIGHT_LINE_SLACK + 5.0
-        near = np.asarray(tree.query_ball_point(sources.xy[i], radius), dtype=np.int64)
-        local = np.unique(np.concatenate([near, [u, v]]))
-        sub = csr[local][:, local]
-        ends = np.searchsorted(local, [u, v])
-        rows = dijkstra(sub, directed=True, indices=ends, limit=limit)
-        dist = np.full(net.n_nodes, np.inf)
-        dist[local] = np.minimum(rows[0] + gap + off, rows[1] + gap + net.edge_length[e] - off)
+        rows = dijkstra(csr, directed=True, indices=[u, v], limit=limit)
+        rows[0] += gap + off
+        rows[1] += gap + net.edge_length[e] - off
+        dist = np.minimum(rows[0], rows[1], out=rows[0])
         dist[dist > limit] = np.inf
         yield int(i), dist
 
