@@ -225,7 +225,7 @@ def iter_source_node_distances(
         rows = dijkstra(csr, directed=True, indices=[u, v], limit=limit)
         rows[0] += gap + off
         rows[1] += gap + net.edge_length[e] - off
-        dist = np.minimum(rows[0], rows[1], out=rows[0])
+        dist = np.minimum(rows[0], rows[1])  # its own array: callers may keep it
         dist[dist > limit] = np.inf
         yield int(i), dist
 
