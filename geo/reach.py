@@ -431,7 +431,7 @@ def service_area_lines(
     through, own = reached_pieces(
         net, node_dist, radius, source_edge=source_edge, source_offset=source_offset, source_gap=source_gap
     )
-    return _as_lines([cut_pieces(net, merged_pieces(concat_pieces(through, own))), _connector(source_xy, source_gap, radius)])
+    return _edge_piece_lines(net, through, own, _connector(source_xy, source_gap, radius))
 
 
 def service_area_polygon(
@@ -463,8 +463,7 @@ def service_area_polygon(
     )
     connector = _connector(source_xy, source_gap, radius)
     if _blocks_pay(net, through):
-        pieces = merged_pieces(concat_pieces(through, own))
-        return street_band(_as_lines([cut_pieces(net, pieces), connector]), buffer_m, quad_segs, blocks=True)
+        return street_band(_edge_piece_lines(net, through, own, connector), buffer_m, quad_segs, blocks=True)
     runs = _as_lines([chained_lines(net, through), cut_pieces(net, own), connector])
     return street_band(runs, buffer_m, quad_segs)
 
@@ -487,6 +486,11 @@ def _blocks_pay(net: WalkNetwork, through: Pieces) -> bool:
     cycles = edges.size - nodes.size + 1  # of a connected graph: its independent cycles
     loose_ends = int((degree == 1).sum() + (~whole).sum())
     return cycles >= MIN_BLOCKS and cycles >= BLOCKS_PER_LOOSE_END * loose_ends
+
+
+def _edge_piece_lines(net: WalkNetwork, through: Pieces, own: Pieces, connector: np.ndarray) -> shapely.Geometry:
+    """One line per reached edge piece (overlapping pieces of an edge merged), and the connector."""
+    return _as_lines([cut_pieces(net, merged_pieces(concat_pieces(through, own))), connector])
 
 
 def _connector(source_xy: np.ndarray, source_gap: float, radius: float) -> np.ndarray:
@@ -633,10 +637,9 @@ def street_band(
     """
     if lines.is_empty:
         return shapely.Polygon()
-    parts = shapely.get_parts(lines)
-    found = _blocks(parts) if blocks else None
+    found = _blocks(shapely.get_parts(lines)) if blocks else None
     if found is None:
-        return _union_of_runs(parts, buffer_m, quad_segs)
+        return _union_of_runs(lines, buffer_m, quad_segs)
     faces, union, loose = found
     outside = ~shapely.covered_by(loose, union) if loose.size else np.zeros(0, dtype=bool)
     band = shapely.buffer(shapely.geometrycollections(np.concatenate([[union], loose[outside]])), buffer_m, quad_segs=quad_segs)
@@ -699,9 +702,9 @@ def _coverage_union(faces: np.ndarray) -> shapely.Geometry | None:
     return union
 
 
-def _union_of_runs(parts: np.ndarray, buffer_m: float, quad_segs: int) -> shapely.Geometry:
+def _union_of_runs(lines: shapely.Geometry, buffer_m: float, quad_segs: int) -> shapely.Geometry:
     """Buffer each run of lines (merged where they meet end to end) and union the bands."""
-    runs = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(parts)))
+    runs = shapely.get_parts(shapely.line_merge(lines))
     return shapely.union_all(shapely.buffer(runs, buffer_m, quad_segs=quad_segs))
 
 
@@ -717,8 +720,8 @@ def _block_holes(faces: np.ndarray, loose: np.ndarray, buffer_m: float, quad_seg
     line_i, hole_i = shapely.STRtree(holes).query(loose, predicate="dwithin", distance=buffer_m)
     if not hole_i.size:
         return holes
-    bands = shapely.buffer(loose[np.unique(line_i)], buffer_m, quad_segs=quad_segs)
-    band_of = dict(zip(np.unique(line_i).tolist(), bands))
+    near_lines = np.unique(line_i)
+    band_of = dict(zip(near_lines.tolist(), shapely.buffer(loose[near_lines], buffer_m, quad_segs=quad_segs)))
     for h in np.unique(hole_i):
         near = [band_of[i] for i in line_i[hole_i == h].tolist()]
         holes[h] = shapely.difference(holes[h], near[0] if len(near) == 1 else shapely.union_all(near))
