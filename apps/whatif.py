@@ -133,12 +133,7 @@ class StationSearch:
         return xy[0], src, node_dist
 
     def _areas(self, node_dist: np.ndarray, site_xy: np.ndarray, src, simplify_m: float = 0.0) -> dict[float, shapely.Geometry]:
-        where = dict(
-            source_xy=np.vstack([site_xy, src.xy[0]]),
-            source_edge=int(src.edge[0]),
-            source_offset=float(src.offset[0]),
-            source_gap=float(src.gap[0]),
-        )
+        where = reach.source_join(src, 0, site_xy)
         polys = np.array(
             [reach.service_area_polygon(self.net, node_dist, tier, **where, buffer_m=self.buffer_m) for tier in self.tiers],
             dtype=object,

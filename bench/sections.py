@@ -497,8 +497,7 @@ def _diagnose_areas(sc: Scenario, cfg: Config, times: dict) -> str:
     search_s, dists = timed(lambda: list(reach.iter_source_node_distances(net, sf, max(tiers))))
 
     def where(i):
-        return dict(source_xy=np.vstack([fxy[i], sf.xy[i]]), source_edge=int(sf.edge[i]),
-                    source_offset=float(sf.offset[i]), source_gap=float(sf.gap[i]))
+        return reach.source_join(sf, i, fxy[i])
 
     lines_s, lines = timed(lambda: [reach.service_area_lines(net, dist, t, **where(i)) for i, dist in dists for t in tiers])
     poly_s, _ = timed(lambda: [reach.service_area_polygon(net, dist, t, **where(i), buffer_m=cfg.buffer_m)

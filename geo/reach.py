@@ -488,6 +488,17 @@ def _blocks_pay(net: WalkNetwork, through: Pieces) -> bool:
     return cycles >= MIN_BLOCKS and cycles >= BLOCKS_PER_LOOSE_END * loose_ends
 
 
+def source_join(sources: Snapped, i: int, own_xy: np.ndarray) -> dict:
+    """Where source ``i`` (at ``own_xy``, metric) joins the network, as the keyword arguments
+    of :func:`service_area_lines` and :func:`service_area_polygon`."""
+    return dict(
+        source_xy=np.vstack([own_xy, sources.xy[i]]),
+        source_edge=int(sources.edge[i]),
+        source_offset=float(sources.offset[i]),
+        source_gap=float(sources.gap[i]),
+    )
+
+
 def _edge_piece_lines(net: WalkNetwork, through: Pieces, own: Pieces, connector: np.ndarray) -> shapely.Geometry:
     """One line per reached edge piece (overlapping pieces of an edge merged), and the connector."""
     return _as_lines([cut_pieces(net, merged_pieces(concat_pieces(through, own))), connector])
@@ -586,12 +597,7 @@ def service_areas(
     total = int(sources.reachable.sum())
     rows: list[tuple[int, float, shapely.Geometry]] = []
     for done, (i, dist) in enumerate(iter_source_node_distances(net, sources, tiers[-1]), start=1):
-        where = dict(
-            source_xy=np.vstack([source_xy[i], sources.xy[i]]),
-            source_edge=int(sources.edge[i]),
-            source_offset=float(sources.offset[i]),
-            source_gap=float(sources.gap[i]),
-        )
+        where = source_join(sources, i, source_xy[i])
         for tier in tiers:
             rows.append((i, tier, service_area_polygon(net, dist, tier, **where, buffer_m=buffer_m, quad_segs=quad_segs)))
         if progress and (done % 50 == 0 or done == total):
