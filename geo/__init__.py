@@ -3,4 +3,4 @@
 Nothing here imports Panel or folium; ``layers`` and ``apps`` build on it.
 """
 
-__all__ = ["crs", "io", "network", "reach", "coverage", "siting", "parking", "standards", "demo"]
+__all__ = ["errors", "settings", "crs", "io", "network", "reach", "coverage", "siting", "parking", "standards", "demo"]

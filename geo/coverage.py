@@ -29,15 +29,12 @@ import shapely
 from . import reach
 from .network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
 from .standards import DEFAULT_TIERS
+from .settings import DEFAULT_SAMPLE_SPACING_M, DEFAULT_GAP_RADIUS_M  # noqa: F401 (re-exported)
 
 #: Streets that carry no homes: polygon demand is not spread along them.
 NON_RESIDENTIAL_HIGHWAY = frozenset(
     {"trunk", "trunk_link", "primary", "primary_link", "secondary", "secondary_link", "motorway", "motorway_link"}
 )
-#: Spacing of the sample points polygon demand is spread over, metres.
-DEFAULT_SAMPLE_SPACING_M = 50.0
-#: Radius around unserved samples that is merged into gap polygons, metres.
-DEFAULT_GAP_RADIUS_M = 80.0
 
 ANY = "any"
 

@@ -42,6 +42,7 @@ from pyproj import Geod, Transformer
 from shapely.geometry import LineString, Point, Polygon, box
 from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
+from .settings import DEFAULT_SEED  # noqa: F401 (re-exported)
 
 __all__ = [
     "SOURCE",
@@ -61,8 +62,6 @@ NAME_ZH = "示范街道（生成的演示数据）"
 NAME_EN = "Demo street (generated)"
 #: Metric CRS the layout is built in (UTM zone 50N, Shenzhen).
 METRIC_CRS = "EPSG:32650"
-#: Default seed of :func:`build_demo`.
-DEFAULT_SEED = 2026
 
 _CENTRE_LONLAT = (114.06, 22.56)
 _CENTRE_LOCAL = (1500.0, 1350.0)

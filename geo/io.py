@@ -36,6 +36,7 @@ import shapely
 
 from . import crs as _crs
 from .standards import KindRegistry
+from .errors import InputError
 
 __all__ = [
     "COLUMN_ALIASES",
@@ -119,59 +120,6 @@ _GEOJSON_TYPES = {
     "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection",
 }
 _MAX_JSON_CHECK = 200 * 1024 * 1024
-
-
-# --------------------------------------------------------------------------
-# errors
-
-
-class InputError(ValueError):
-    """Bad input, with the file, row and column a planner can find.
-
-    Parameters
-    ----------
-    file
-        The file's path (the message uses its name only).
-    reason
-        What is wrong and, where possible, how to fix it.
-    row
-        Spreadsheet row (header = row 1) or 1-based feature number; None
-        when the problem is not in one row.
-    column
-        The column as spelled in the file, or None.
-    row_label
-        ``"row"`` for tables, ``"feature"`` for vector files.
-
-    Examples
-    --------
-    >>> str(InputError("data/facilities.csv", "value 'abc' is not a number", row=7, column="lat"))
-    "facilities.csv, row 7, column 'lat': value 'abc' is not a number"
-    """
-
-    def __init__(
-        self,
-        file: str | os.PathLike,
-        reason: str,
-        *,
-        row: int | None = None,
-        column: str | None = None,
-        row_label: str = "row",
-    ) -> None:
-        self.path = Path(file)
-        self.file = self.path.name
-        self.reason = reason
-        self.row = None if row is None else int(row)
-        self.column = None if column is None else str(column)
-        self.row_label = row_label
-        super().__init__(self.__str__())
-
-    def __str__(self) -> str:
-        parts = [self.file]
-        if self.row is not None:
-            parts.append(f"{self.row_label} {self.row}")
-        if self.column is not None:
-            parts.append(f"column '{self.column}'")
-        return ", ".join(parts) + ": " + self.reason
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,12 @@ import scipy.sparse as sp
 import shapely
 
 from .crs import local_metric_crs
+from .errors import NetworkError
+from .settings import DEFAULT_SNAP_LIMIT_M  # noqa: F401 (re-exported)
 
 #: Bump when the walk filter or the file layout changes: old caches are rebuilt.
 FORMAT_VERSION = 3
 
-#: Default snapping limit in metres: a point farther from every walkable edge is unreachable.
-DEFAULT_SNAP_LIMIT_M = 300.0
 
 #: highway values nobody may walk on (the osmnx "walk" network type's exclusions).
 EXCLUDED_HIGHWAY = frozenset(
@@ -64,10 +64,6 @@ def shared_strings(values) -> np.ndarray:
         return np.empty(0, dtype=object)
     distinct, index = np.unique(arr, return_inverse=True)
     return np.array([str(v) for v in distinct], dtype=object)[index.reshape(-1)]
-
-
-class NetworkError(ValueError):
-    """A network source that cannot be read or holds no walkable street."""
 
 
 def _values(value: Any) -> list[str]:

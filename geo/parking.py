@@ -56,6 +56,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .io import InputError
+from .errors import WindowError
+from .settings import DEFAULT_MAX_WALK_M, DEFAULT_WINDOW  # noqa: F401 (re-exported)
 
 __all__ = [
     "DEFAULT_MAX_WALK_M",
@@ -79,10 +81,6 @@ __all__ = [
     "walk_pairs",
 ]
 
-#: Default walking limit between a lot's entrance and a compound's gate (metres).
-DEFAULT_MAX_WALK_M = 500.0
-#: Window of a compound that names none (and the CLI's example).
-DEFAULT_WINDOW = "19:00-08:00"
 #: Minutes in a day.
 DAY_MINUTES = 1440
 #: Slot lengths the grid may use.
@@ -134,10 +132,6 @@ _OCC_RE = re.compile(r"^occ[_\s-]?(\d{1,2})$", re.IGNORECASE)
 # =========================================================================
 # time windows
 # =========================================================================
-class WindowError(ValueError):
-    """A time window or open-hours text that cannot be read."""
-
-
 @dataclass(frozen=True)
 class TimeWindow:
     """Daily recurring hours on a 24-hour clock.

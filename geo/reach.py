@@ -27,11 +27,8 @@ from shapely.errors import GEOSException
 from scipy.sparse.csgraph import dijkstra
 
 from .network import Snapped, WalkNetwork
+from .settings import DEFAULT_BUFFER_M, MAX_BUFFER_M  # noqa: F401 (re-exported)
 
-#: Width added on each side of reached street pieces (the osmnx examples' 25 m).
-DEFAULT_BUFFER_M = 25.0
-#: The most this project lets a buffer be: wider polygons claim what streets do not reach.
-MAX_BUFFER_M = 50.0
 #: Planar distance in the metric CRS over walking length never exceeds this
 #: (UTM scale error is under 0.1 %; the rest is margin for rounded lengths).
 STRAIGHT_LINE_SLACK = 1.01

@@ -50,27 +50,15 @@ from . import reach
 from .coverage import DEFAULT_SAMPLE_SPACING_M, DemandSamples, demand_samples, tier_key
 from .network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
 from .standards import DEFAULT_TIERS
+from .errors import SitingError
+from .settings import DEFAULT_RADIUS_M, DEFAULT_TIME_LIMIT_S, DEFAULT_MIP_GAP, SAME_SITE_M, DEFAULT_CANDIDATE_MIN_DISTANCE_M, GREEDY_BUDGET_S  # noqa: F401 (re-exported)
 
-#: The seed's practice: a station within about 1 km of everyone (the 15-minute circle).
-DEFAULT_RADIUS_M = 1000.0
 #: Facility kinds that count as existing stations by default.
 STATION_KINDS: tuple[str, ...] = ("party_center", "micro_station")
-#: Time limit of the exact method, seconds.
-DEFAULT_TIME_LIMIT_S = 60.0
-#: Relative MIP gap at which HiGHS stops and reports a proven optimum.
-DEFAULT_MIP_GAP = 1e-9
-#: A candidate this close (metres, straight line) to an existing station is that station.
-SAME_SITE_M = 10.0
-#: Generated candidates closer than this (network metres) to an existing station are left out.
-DEFAULT_CANDIDATE_MIN_DISTANCE_M = 100.0
 #: Solution methods.
 METHODS: tuple[str, ...] = ("greedy", "exact")
 
 ProgressFn = Callable[[int, int], None]
-
-
-class SitingError(ValueError):
-    """A siting problem that cannot be posed: bad K or radius, no demand, no usable candidate."""
 
 
 def check_radius(radius: float) -> float:
@@ -603,8 +591,6 @@ def _best_swap(A, csc, w, chosen, count, tol) -> tuple[int, int] | None:
 LAGRANGIAN_ITERATIONS = 1000
 #: Local searches started from the Lagrangian solutions.
 LAGRANGIAN_STARTS = 4
-#: Seconds the Lagrangian phase of the greedy method may take at most.
-GREEDY_BUDGET_S = 1.0
 
 
 @dataclass

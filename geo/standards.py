@@ -16,18 +16,11 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
+from .settings import TIER_METRES, DEFAULT_TIERS, DEFAULT_SPEED_M_PER_MIN, ELDERLY_SPEED_M_PER_MIN  # noqa: F401 (re-exported)
 
-#: Named tiers in metres of network walk (GB 50180-2018).
-TIER_METRES: dict[str, float] = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
 
-#: Default tiers: the 5- and 15-minute circles.
-DEFAULT_TIERS: tuple[float, ...] = (300.0, 1000.0)
 
-#: Default walking speed in metres per minute (about 4 km/h).
-DEFAULT_SPEED_M_PER_MIN: float = 66.7
 
-#: Walking speed of an elderly profile, metres per minute (about 3 km/h).
-ELDERLY_SPEED_M_PER_MIN: float = 50.0
 
 
 @dataclass(frozen=True)
