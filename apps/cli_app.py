@@ -45,7 +45,7 @@ def _check_port(args) -> None:
 
 
 def _serve(ws, args, started: float, rep: Reporter) -> int:
-    from .app import serve_workspace
+    from .web.app import serve_workspace
 
     def ready(url: str) -> None:
         rep.note(f"ready in {time.perf_counter() - started:.1f} s (Ctrl+C stops the server)")
@@ -61,7 +61,7 @@ def _serve(ws, args, started: float, rep: Reporter) -> int:
 @command("demo")
 def cmd_demo(args) -> int:
     """Serve the app on the generated demo district."""
-    from .project import load_demo
+    from .web.project import load_demo
 
     started = time.perf_counter()
     rep = Reporter(args.quiet)
@@ -74,7 +74,7 @@ def cmd_demo(args) -> int:
 @command("serve")
 def cmd_serve(args) -> int:
     """Serve the app on the data a PROJECT.toml names."""
-    from .project import load_project
+    from .web.project import load_project
 
     started = time.perf_counter()
     rep = Reporter(args.quiet)

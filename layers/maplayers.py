@@ -50,7 +50,7 @@ def shares_text(
     communities
         社区 polygons (WGS84) in the order of ``table``.
     table
-        :meth:`apps.state.PlannerState.unit_table`-like frame with ``name``,
+        :meth:`apps.web.state.PlannerState.unit_table`-like frame with ``name``,
         ``weight`` and ``share_<tier>`` columns.
     tiers
         Tiers in metres.

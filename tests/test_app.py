@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from apps import exports, views
-from apps.project import load_demo, load_project, read_project
-from apps.state import PlannerState
+from apps.web import exports, views
+from apps.web.project import load_demo, load_project, read_project
+from apps.web.state import PlannerState
 from geo import coverage, crs as gcrs
 from geo.io import InputError
 
@@ -179,7 +179,7 @@ def _replace(ws, **changes):
 
 # -------------------------------------------------------------- page and map
 def test_page_sends_gcj02_layers_under_amap_tiles(ws):
-    from apps.app import PlannerApp
+    from apps.web.app import PlannerApp
 
     app = PlannerApp(ws)
     first = json.loads(app.map.facilities)["features"][0]["geometry"]["coordinates"]
@@ -200,7 +200,7 @@ def test_page_sends_gcj02_layers_under_amap_tiles(ws):
 
 
 def test_page_ignores_bad_messages(ws):
-    from apps.app import PlannerApp
+    from apps.web.app import PlannerApp
 
     app = PlannerApp(ws)
     app._on_message({"type": "add", "lng": 114.0585, "lat": 22.5628})  # not in add mode
@@ -219,7 +219,7 @@ def test_page_ignores_bad_messages(ws):
 
 
 def test_page_relabels_in_english(ws):
-    from apps.app import PlannerApp
+    from apps.web.app import PlannerApp
 
     app = PlannerApp(ws)
     app.state.lang = "en"
@@ -238,7 +238,7 @@ def test_side_panel_escapes_text():
 
 
 def test_map_assets_are_served_locally():
-    from apps.leaflet_map import LEAFLET_ROUTE, LeafletMap, leaflet_dir, static_dirs
+    from apps.web.leaflet_map import LEAFLET_ROUTE, LeafletMap, leaflet_dir, static_dirs
 
     folder = leaflet_dir()
     for name in ("leaflet-src.esm.js", "leaflet.css", "images/layers.png"):
@@ -263,7 +263,7 @@ def test_legend_and_distance_classes(ws):
 
 def test_parking_view(ws):
     pytest.importorskip("geo.parking")
-    from apps.parking_view import ParkingView, parking_available, parking_result
+    from apps.web.parking_view import ParkingView, parking_available, parking_result
 
     assert parking_available(ws)
     view = ParkingView(ws)
@@ -366,7 +366,7 @@ def test_example_project_file_documents_known_keys():
     import tomllib
     from pathlib import Path
 
-    from apps.project import PROJECT_KEYS
+    from apps.web.project import PROJECT_KEYS
 
     example = Path(__file__).resolve().parents[1] / "docs" / "project.example.toml"
     assert set(tomllib.loads(example.read_text(encoding="utf-8"))) <= set(PROJECT_KEYS)

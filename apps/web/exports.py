@@ -1,6 +1,6 @@
 """What the planner downloads: GeoJSON layers, tables and the HTML report, as bytes.
 
-Each function takes a :class:`apps.state.PlannerState` and returns the file's
+Each function takes a :class:`apps.web.state.PlannerState` and returns the file's
 bytes; the page hands them to ``pn.widgets.FileDownload``.  GeoJSON is WGS84
 (RFC 7946) unless GCJ-02 is asked for, which the file's ``lifecircle.crs``
 member and its name (``*.gcj02.geojson``) say.

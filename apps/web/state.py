@@ -2,7 +2,7 @@
 
 :class:`PlannerState` is created once per browser session (and can be used
 on its own in a notebook).  Adding a candidate runs one bounded search from
-the new site (:class:`apps.whatif.StationSearch`) and merges it into the
+the new site (:class:`apps.web.whatif.StationSearch`) and merges it into the
 current nearest-distance arrays; moving one runs one search; removing and
 undoing only re-merge the distances already known.  Every figure the page
 shows comes from :meth:`PlannerState.result`, a
@@ -10,8 +10,8 @@ shows comes from :meth:`PlannerState.result`, a
 
 Example
 -------
->>> from apps.project import load_demo
->>> from apps.state import PlannerState
+>>> from apps.web.project import load_demo
+>>> from apps.web.state import PlannerState
 >>> state = PlannerState(load_demo())
 >>> state.add_candidate(114.0585, 22.5628)        # doctest: +SKIP
 >>> state.headline().rows                         # doctest: +SKIP

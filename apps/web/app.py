@@ -1,8 +1,8 @@
 """The planner's page: a side panel and the map, one :class:`PlannerApp` per browser session.
 
 ``serve_workspace`` starts the Panel server; the function it hands to
-``pn.serve`` builds a new :class:`~apps.state.PlannerState` and page for every
-session, over the :class:`~apps.workspace.Workspace` the process loaded once.
+``pn.serve`` builds a new :class:`~apps.web.state.PlannerState` and page for every
+session, over the :class:`~apps.web.workspace.Workspace` the process loaded once.
 Leaflet and every other script, style sheet and image are served by this
 server: nothing is fetched from a CDN.
 """

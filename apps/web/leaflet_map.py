@@ -3,7 +3,7 @@
 Leaflet's ES module, style sheet and images come from the PyPI package
 ``django-js-lib-leaflet`` and are served by the app itself under
 :data:`LEAFLET_ROUTE` (see :func:`static_dirs`, passed to ``pn.serve``); the
-component's own script and styles live in ``apps/static``.  Layers are GeoJSON
+component's own script and styles live in ``apps/web/static``.  Layers are GeoJSON
 strings set from Python; map clicks, candidate drags and removals come back
 through :meth:`LeafletMap.on_message`.
 """

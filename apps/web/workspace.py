@@ -4,7 +4,7 @@ A :class:`Workspace` holds the walking network, the facilities, the demand,
 the boundaries and parking layers, the baseline coverage and the service
 areas of the existing facilities, and caches the map layers built from them.
 Every browser session reads it and keeps its own candidates in a
-:class:`apps.state.PlannerState`.
+:class:`apps.web.state.PlannerState`.
 """
 
 from __future__ import annotations
