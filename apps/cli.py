@@ -73,12 +73,12 @@ class Inputs:
 
     @property
     def demo(self):
-        from geo import demo
+        from lifecircle.geo import demo
 
         return demo.build_demo()
 
     def network(self):
-        from geo import network
+        from lifecircle.geo import network
 
         if self.args.network:
             return network.load_network(self.args.network, progress=self.reporter.note)
@@ -87,7 +87,7 @@ class Inputs:
         raise UsageError("give --network FILE (a .lcnet, .graphml, .osm or .osm.pbf), or --demo")
 
     def points(self, option: str, role: str, demo_attr: str, *, kinds=None):
-        from geo import io
+        from lifecircle.geo import io
 
         path = getattr(self.args, option, None)
         if path:
@@ -97,7 +97,7 @@ class Inputs:
         raise UsageError(f"give --{option.replace('_', '-')} FILE, or --demo")
 
     def demand(self):
-        from geo import io
+        from lifecircle.geo import io
 
         if self.args.demand:
             return io.read_demand(self.args.demand, crs=self.args.crs)
@@ -106,7 +106,7 @@ class Inputs:
         raise UsageError("give --demand FILE, or --demo")
 
     def units(self):
-        from geo import io
+        from lifecircle.geo import io
 
         if getattr(self.args, "units", None):
             return io.read_boundaries(self.args.units, crs=self.args.crs)
@@ -117,19 +117,19 @@ class Inputs:
 
 def demo_network():
     """The demo district's walking network (built once, then cached)."""
-    from geo import demo, network
+    from lifecircle.geo import demo, network
 
     return network.from_graph(demo.build_demo().network, name="demo", source="lifecircle demo")
 
 
 def kind_registry(args):
-    from geo.standards import KindRegistry
+    from lifecircle.geo.standards import KindRegistry
 
     return KindRegistry(args.kinds.split(",") if getattr(args, "kinds", None) else ())
 
 
 def parse_tiers(args) -> tuple[float, ...]:
-    from geo.standards import parse_tiers as parse
+    from lifecircle.geo.standards import parse_tiers as parse
 
     try:
         return parse(args.tiers, speed_m_per_min=args.speed)
@@ -152,7 +152,7 @@ def warn_unreachable(reporter: Reporter, what: str, gdf, reachable, file: str | 
     """Report points farther than the snapping limit, by id (and row when known)."""
     import numpy as np
 
-    from geo import io
+    from lifecircle.geo import io
 
     bad = np.flatnonzero(~np.asarray(reachable))
     if bad.size == 0:
@@ -180,7 +180,7 @@ def warn_unreachable(reporter: Reporter, what: str, gdf, reachable, file: str | 
 # ---------------------------------------------------------------- commands
 @command("network")
 def cmd_network(args) -> int:
-    from geo import network
+    from lifecircle.geo import network
 
     rep = Reporter(args.quiet)
     check_output(args.out, "--out", (network.NETWORK_SUFFIX,))
@@ -215,7 +215,7 @@ def cmd_network(args) -> int:
 
 @command("areas")
 def cmd_areas(args) -> int:
-    from geo import io, reach
+    from lifecircle.geo import io, reach
 
     rep = Reporter(args.quiet)
     check_output(args.out, "--out", (".geojson", ".json"))
@@ -237,7 +237,7 @@ def cmd_areas(args) -> int:
 
 @command("coverage")
 def cmd_coverage(args) -> int:
-    from geo import coverage, io
+    from lifecircle.geo import coverage, io
 
     rep = Reporter(args.quiet)
     check_output(args.out, "--out", (".geojson", ".json"))
@@ -281,7 +281,7 @@ def cmd_coverage(args) -> int:
 
 
 def _units_summary(by_unit, result) -> list[dict]:
-    from geo.coverage import ANY, tier_key
+    from lifecircle.geo.coverage import ANY, tier_key
 
     rows = []
     for rec in by_unit.drop(columns="geometry").to_dict("records"):
@@ -296,7 +296,7 @@ def _units_summary(by_unit, result) -> list[dict]:
 
 
 def _print_headline(rep: Reporter, summary: dict, tiers) -> None:
-    from geo.coverage import tier_key
+    from lifecircle.geo.coverage import tier_key
 
     total = summary["total_weight"]
     rep.note(f"demand {total:,.0f} (unreachable {summary['unreachable_weight']:,.0f})")
@@ -380,12 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run a parsed command, turning bad input into one message and exit code 2."""
-    from geo.io import InputError
-    from geo.network import NetworkError
+    from lifecircle.geo.io import InputError
+    from lifecircle.geo.network import NetworkError
 
     try:
         if hasattr(args, "crs"):
-            from geo.crs import parse_crs
+            from lifecircle.geo.crs import parse_crs
 
             try:
                 args.crs = parse_crs(args.crs)
@@ -418,7 +418,7 @@ def _load_extensions() -> None:
     """Import the modules that register further commands (each is optional)."""
     import importlib
 
-    for name in ("apps.cli_site", "apps.cli_parking", "apps.cli_app"):
+    for name in ("lifecircle.apps.cli_site", "lifecircle.apps.cli_parking", "lifecircle.apps.cli_app"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -428,6 +428,6 @@ def _load_extensions() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     # run the registry of the importable module, where the extensions register their commands
-    from apps.cli import main as _main
+    from lifecircle.apps.cli import main as _main
 
     sys.exit(_main())

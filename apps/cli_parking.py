@@ -27,14 +27,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from apps.cli import EXTRA_PARSERS, Inputs, Reporter, UsageError, _common, check_output, command, warn_unreachable
+from lifecircle.apps.cli import EXTRA_PARSERS, Inputs, Reporter, UsageError, _common, check_output, command, warn_unreachable
 
 TABLE_SUFFIXES = (".csv", ".xlsx")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``parking`` sub-command to the CLI's parser."""
-    from geo.parking import DEFAULT_MAX_WALK_M
+    from lifecircle.geo.parking import DEFAULT_MAX_WALK_M
 
     p = sub.add_parser("parking", help="match spare night spaces in commercial lots to compounds short of them (错时共享停车)")
     p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
@@ -69,7 +69,7 @@ EXTRA_PARSERS.append(add_parser)
 # ------------------------------------------------------------------ checks
 def check_args(args: argparse.Namespace) -> None:
     """Refuse a bad command line before reading or computing anything."""
-    from geo.parking import WindowError, parse_window
+    from lifecircle.geo.parking import WindowError, parse_window
 
     check_output(args.out, "--out", (".geojson", ".json"))
     check_output(args.summary, "--summary", (".json",))
@@ -117,7 +117,7 @@ def _write_xlsx(tables: dict, path: str) -> Path:
     """One workbook with a sheet per table, written atomically."""
     import pandas as pd
 
-    from geo import io
+    from lifecircle.geo import io
 
     with io.atomic_path(path) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
@@ -128,7 +128,7 @@ def _write_xlsx(tables: dict, path: str) -> Path:
 
 def write_outputs(result, args: argparse.Namespace, meta: dict) -> list[Path]:
     """Write the GeoJSON, the summary and the tables asked for; return their paths."""
-    from geo import io
+    from lifecircle.geo import io
 
     written = [io.write_geojson(result.to_geodataframe(), args.out, out_crs=args.out_crs, metadata=meta)]
     if args.summary:
@@ -162,7 +162,7 @@ def _headline(rep: Reporter, summary: dict) -> None:
 @command("parking")
 def cmd_parking(args: argparse.Namespace) -> int:
     """Run ``lifecircle parking``."""
-    from geo import parking
+    from lifecircle.geo import parking
 
     rep = Reporter(args.quiet)
     check_args(args)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from apps.cli import (
+from lifecircle.apps.cli import (
     EXTRA_PARSERS,
     Inputs,
     Reporter,
@@ -35,7 +35,7 @@ DEFAULT_STATION_KINDS = "party_center,micro_station"
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``site`` sub-command to the CLI's parser."""
-    from geo.siting import DEFAULT_CANDIDATE_MIN_DISTANCE_M, DEFAULT_RADIUS_M, DEFAULT_TIME_LIMIT_S
+    from lifecircle.geo.siting import DEFAULT_CANDIDATE_MIN_DISTANCE_M, DEFAULT_RADIUS_M, DEFAULT_TIME_LIMIT_S
 
     p = sub.add_parser("site", help="site new micro-stations (MCLP, or LSCP with --lscp), existing stations kept")
     p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
@@ -116,7 +116,7 @@ class SiteInputs(Inputs):
     """The inputs of ``site``: facilities may lack kinds, candidates may be generated."""
 
     def facilities(self):
-        from geo import io
+        from lifecircle.geo import io
 
         if self.args.facilities:
             return io.read_points(self.args.facilities, role="facilities", crs=self.args.crs,
@@ -127,7 +127,7 @@ class SiteInputs(Inputs):
 
     def candidates(self):
         """The candidate layer, or None when it is to be generated."""
-        from geo import io
+        from lifecircle.geo import io
 
         if self.args.candidates:
             return io.read_points(self.args.candidates, role="candidates", crs=self.args.crs)
@@ -142,7 +142,7 @@ class SiteInputs(Inputs):
 @command("site")
 def cmd_site(args: argparse.Namespace) -> int:
     """Run ``lifecircle site``."""
-    from geo import siting
+    from lifecircle.geo import siting
 
     rep = Reporter(args.quiet)
     check_args(args)
@@ -210,13 +210,13 @@ def _unit_reachable(plan):
 def _write(args: argparse.Namespace, plan, summary: dict) -> list:
     import numpy as np
 
-    from geo import io
+    from lifecircle.geo import io
 
     sites = plan.sites()
     if args.out_crs == "gcj02" and len(sites):
         import shapely
 
-        from geo.crs import wgs84_to_gcj02
+        from lifecircle.geo.crs import wgs84_to_gcj02
 
         xy = shapely.get_coordinates(sites.geometry.values)
         lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])

@@ -3,4 +3,11 @@
 Nothing here imports Panel or folium; ``layers`` and ``apps`` build on it.
 """
 
-__all__ = ["errors", "settings", "crs", "io", "network", "reach", "coverage", "siting", "parking", "standards", "demo"]
+if __name__ == "geo":  # imported by its short name from a checkout: be lifecircle.geo
+    import sys as _sys
+
+    from lifecircle import _alias
+
+    _sys.modules[__name__] = _alias.become("geo")
+else:
+    __all__ = ["errors", "settings", "crs", "io", "network", "reach", "coverage", "siting", "parking", "standards", "demo"]

@@ -9,7 +9,7 @@ it.
 
 Typical use::
 
-    from geo import coverage, network
+    from lifecircle.geo import coverage, network
     net = network.load_network("futian.lcnet")
     result = coverage.compute_coverage(net, facilities, demand, tiers=(300, 1000))
     result.summary()                   # totals and shares per kind and tier

@@ -24,7 +24,7 @@ the walking radius of one.  Three layers build on each other:
 
 Typical use::
 
-    from geo import siting
+    from lifecircle.geo import siting
     plan = siting.plan_sites(net, facilities, demand, candidates=cands, radius=1000, k=5)
     plan.sites()            # GeoDataFrame: id, name, rank, gain, lon, lat
     plan.summary()          # the summary JSON of the CLI

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import crs as gcrs
-from geo.network import WalkNetwork
+from lifecircle.geo import crs as gcrs
+from lifecircle.geo.network import WalkNetwork
 
 #: Decimal places of map coordinates (1e-6 degree is about 0.1 m).
 PRECISION = 6

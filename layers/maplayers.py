@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.coverage import ANY, tier_key
-from geo.standards import KindRegistry, tier_label
+from lifecircle.geo.coverage import ANY, tier_key
+from lifecircle.geo.standards import KindRegistry, tier_label
 
 from . import style
 from .geojson import feature_collection, fill_small_holes, frame_collection, point_to_map

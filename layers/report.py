@@ -21,8 +21,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.coverage import tier_key
-from geo.standards import KindRegistry, tier_label
+from lifecircle.geo.coverage import tier_key
+from lifecircle.geo.standards import KindRegistry, tier_label
 
 from . import style
 

@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from geo.coverage import ANY
-from geo.standards import KindRegistry, tier_label
+from lifecircle.geo.coverage import ANY
+from lifecircle.geo.standards import KindRegistry, tier_label
 
 #: Colour of candidate (proposed) micro-stations and their service areas.
 CANDIDATE_COLOR = "#c2185b"

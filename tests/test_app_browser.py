@@ -63,7 +63,7 @@ class AppServer:
 
     def __init__(self, args: list[str], env: dict, timeout: float = 90.0) -> None:
         self.port = _free_port()
-        cmd = [sys.executable, "-m", "apps.cli", *args, "--port", str(self.port), "--host", "127.0.0.1"]
+        cmd = [sys.executable, "-m", "lifecircle", *args, "--port", str(self.port), "--host", "127.0.0.1"]
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.url = self._wait_for_url(timeout)

@@ -78,7 +78,7 @@ def test_network_command_builds_a_cache_file_that_loads(tmp_path, demo_files, ca
 
 def test_console_script_runs_as_a_process(tmp_path):
     out = tmp_path / "cov.geojson"
-    proc = subprocess.run([sys.executable, "-m", "apps.cli", "coverage", "--demo", "--out", str(out), "-q"],
+    proc = subprocess.run([sys.executable, "-m", "lifecircle", "coverage", "--demo", "--out", str(out), "-q"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert out.exists()

@@ -18,11 +18,11 @@ from typing import Any
 
 import panel as pn
 
-from geo.coverage import ANY
-from geo.standards import tier_label
-from layers import geojson as lgj
-from layers import maplayers as lml
-from layers import style as lstyle
+from lifecircle.geo.coverage import ANY
+from lifecircle.geo.standards import tier_label
+from lifecircle.layers import geojson as lgj
+from lifecircle.layers import maplayers as lml
+from lifecircle.layers import style as lstyle
 
 from . import exports, views
 from .i18n import map_labels, tr

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo import io as gio
-from geo.coverage import tier_key
-from layers import report as lreport
-from layers import style as lstyle
+from lifecircle.geo import io as gio
+from lifecircle.geo.coverage import tier_key
+from lifecircle.layers import report as lreport
+from lifecircle.layers import style as lstyle
 
 from .state import PlannerState
 
@@ -97,7 +97,7 @@ def _streets_frame(ws):
     import geopandas as gpd
     import shapely
 
-    from layers.geojson import metric_to_wgs84
+    from lifecircle.layers.geojson import metric_to_wgs84
 
     lines = shapely.simplify(ws.net.edge_lines, 2.0)
     return gpd.GeoDataFrame(geometry=metric_to_wgs84(ws.net, lines), crs="EPSG:4326")

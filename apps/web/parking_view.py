@@ -16,8 +16,8 @@ from io import BytesIO
 import pandas as pd
 import panel as pn
 
-from geo import io as gio
-from layers import maplayers as lml
+from lifecircle.geo import io as gio
+from lifecircle.layers import maplayers as lml
 
 from . import views
 from .i18n import map_labels, tr
@@ -33,14 +33,14 @@ def parking_available(ws: Workspace) -> bool:
     """True when geo.parking exists and the workspace has lots and residences."""
     import importlib.util
 
-    if importlib.util.find_spec("geo.parking") is None:
+    if importlib.util.find_spec("lifecircle.geo.parking") is None:
         return False
     return ws.lots is not None and ws.residences is not None and len(ws.lots) > 0 and len(ws.residences) > 0
 
 
 def parking_result(ws: Workspace, max_walk_m: int):
     """The optimal match for a walking limit (computed once per process and limit)."""
-    from geo import parking
+    from lifecircle.geo import parking
 
     pairs = ws.cached(("parking_pairs",), lambda: parking.walk_pairs(
         ws.net, ws.residences, ws.lots, max_walk_m=MAX_WALK_M, snap_limit_m=ws.snap_limit_m))

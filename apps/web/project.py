@@ -27,11 +27,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable
 
-from geo import crs as gcrs
-from geo import io as gio
-from geo.io import InputError
-from geo.network import NetworkError
-from geo.standards import KindRegistry, parse_tiers
+from lifecircle.geo import crs as gcrs
+from lifecircle.geo import io as gio
+from lifecircle.geo.io import InputError
+from lifecircle.geo.network import NetworkError
+from lifecircle.geo.standards import KindRegistry, parse_tiers
 
 from .workspace import Workspace
 
@@ -64,7 +64,7 @@ def load_demo(progress: Callable[[str], None] | None = None) -> Workspace:
     progress
         Called with short status lines.
     """
-    from geo import demo, network
+    from lifecircle.geo import demo, network
 
     say = progress or (lambda _m: None)
     district = demo.build_demo()
@@ -183,7 +183,7 @@ def load_project(path: str | Path, progress: Callable[[str], None] | None = None
     InputError
         For any problem with the project file or a data file (file, row, column).
     """
-    from geo import network
+    from lifecircle.geo import network
 
     say = progress or (lambda _m: None)
     conf = read_project(path)
@@ -239,7 +239,7 @@ def _optional_layers(conf: dict) -> dict[str, Any]:
 
 def _check_overlap(ws: Workspace, conf: dict) -> None:
     """Fail clearly when the facilities or the demand lie nowhere near the network."""
-    from geo.network import snap_points
+    from lifecircle.geo.network import snap_points
 
     for key, frame in (("facilities", ws.facilities), ("demand", ws.demand)):
         snapped = snap_points(ws.net, frame, limit_m=ws.snap_limit_m)

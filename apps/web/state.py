@@ -29,7 +29,7 @@ import pandas as pd
 import param
 import shapely
 
-from geo.coverage import ANY, CoverageResult, tier_key
+from lifecircle.geo.coverage import ANY, CoverageResult, tier_key
 
 from .whatif import StationReach
 from .workspace import CANDIDATE_KIND, Workspace
@@ -382,7 +382,7 @@ class PlannerState(param.Parameterized):
         ValueError
             From :class:`geo.siting.SitingError` (no usable candidate, K too large).
         """
-        from geo import siting
+        from lifecircle.geo import siting
 
         started = time.perf_counter()
         plan = siting.plan_sites(
@@ -474,7 +474,7 @@ class PlannerState(param.Parameterized):
 def _what_if_engine(ws: Workspace):
     """The siting engine's what-if object on the candidates' kind, or None without geo.siting."""
     try:
-        from geo import siting
+        from lifecircle.geo import siting
     except ImportError:  # the adapter's own merge is used instead
         return None
     return siting.WhatIf.from_frames(
@@ -487,4 +487,4 @@ def siting_available() -> bool:
     """True when geo.siting (the siting engine) is installed."""
     import importlib.util
 
-    return importlib.util.find_spec("geo.siting") is not None
+    return importlib.util.find_spec("lifecircle.geo.siting") is not None

@@ -6,8 +6,8 @@ from html import escape
 
 import pandas as pd
 
-from geo.coverage import tier_key
-from geo.standards import tier_label
+from lifecircle.geo.coverage import tier_key
+from lifecircle.geo.standards import tier_label
 
 from .i18n import tr
 from .state import Headline

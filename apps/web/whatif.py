@@ -15,9 +15,9 @@ from typing import Sequence
 import numpy as np
 import shapely
 
-from geo import reach
-from geo.coverage import DemandSamples
-from geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork, snap_xy
+from lifecircle.geo import reach
+from lifecircle.geo.coverage import DemandSamples
+from lifecircle.geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork, snap_xy
 
 
 @dataclass

@@ -18,10 +18,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo import coverage as gcov
-from geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork
-from geo.standards import DEFAULT_TIERS, KindRegistry
-from layers import geojson as lgj
+from lifecircle.geo import coverage as gcov
+from lifecircle.geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork
+from lifecircle.geo.standards import DEFAULT_TIERS, KindRegistry
+from lifecircle.layers import geojson as lgj
 
 from .whatif import StationSearch
 
