@@ -39,7 +39,7 @@ NETWORK_NODES = 40_000  # about 16 km x 16 km of 80 m blocks
 
 def synthetic_network(seed: int = 0) -> WalkNetwork:
     """The benchmark's street network (about 40,000 nodes)."""
-    from bench.synthetic import street_grid
+    from geo.synthetic import street_grid
 
     return street_grid(NETWORK_NODES, seed=seed)
 
@@ -150,7 +150,7 @@ def run(quick: bool = False, *, network_nodes: int = NETWORK_NODES) -> list[dict
         covered, existing stations included), ``optimal``, ``optimum``,
         ``gap_to_optimum_pct``, ``same_optimum`` (checked before reporting).
     """
-    from bench.synthetic import street_grid
+    from geo.synthetic import street_grid
 
     net = street_grid(network_nodes, seed=0)
     rows: list[dict] = []

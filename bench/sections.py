@@ -36,7 +36,7 @@ from .common import (
     timed,
     traced,
 )
-from .synthetic import network_from_arrays, random_points_near, street_grid, street_grid_arrays
+from geo.synthetic import network_from_arrays, random_points_near, street_grid, street_grid_arrays
 
 
 # ------------------------------------------------------------------ config

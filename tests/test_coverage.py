@@ -11,7 +11,7 @@ import shapely
 
 from geo import coverage, demo, network, reach
 from tests import reference as ref
-from tests.test_reach import _compare, _placements
+from tests.utils import compare_nearest, placements, reference_nearest
 
 BACK = pyproj.Transformer.from_crs("EPSG:32650", "EPSG:4326", always_xy=True)
 
@@ -38,7 +38,7 @@ def _gdf(xy, **cols):
 
 def test_demo_distances_equal_networkx(demo_net, demo_graph):
     graph, to_m = demo_graph
-    _compare(demo_net, graph, to_m, np.random.default_rng(21), n_fac=10, n_dem=300)
+    compare_nearest(demo_net, graph, to_m, np.random.default_rng(21), n_fac=10, n_dem=300)
 
 
 def test_demo_motorway_spot_is_not_covered(demo_district, demo_net):
@@ -53,8 +53,8 @@ def test_demo_motorway_spot_is_not_covered(demo_district, demo_net):
 def test_coverage_summary_equals_brute_force(demo_net, demo_graph):
     graph, _ = demo_graph
     rng = np.random.default_rng(4)
-    fac_pl, fac_xy = _placements(graph, rng, 9, "f", on_nodes=False)
-    dem_pl, dem_xy = _placements(graph, rng, 400, "d", on_nodes=False)
+    fac_pl, fac_xy = placements(graph, rng, 9, "f", on_nodes=False)
+    dem_pl, dem_xy = placements(graph, rng, 400, "d", on_nodes=False)
     kinds = np.array(["park", "clinic", "micro_station"] * 3)
     weights = rng.integers(10, 500, len(dem_pl)).astype(float)
     fac = _gdf(fac_xy, id=[p[0] for p in fac_pl], kind=kinds)
@@ -91,7 +91,20 @@ def test_polygon_demand_is_spread_over_residential_streets(demo_district, demo_n
     assert np.bincount(result.samples.unit).min() >= 1
     frame = result.to_geodataframe()
     assert len(frame) == len(zones)
-    assert ((frame["covered_any_1000"] >= 0) & (frame["covered_any_1000"] <= 1)).all()
+    # each zone's covered share equals networkx's distances over the zone's own samples
+    graph, to_m = ref.lonlat_walk_graph(demo_district.graph if hasattr(demo_district, "graph") else demo_district.network)
+    fac_ll = np.asarray(shapely.get_coordinates(demo_district.facilities.geometry.values))
+    sample_ll = demo_net.to_lonlat(result.samples.xy)
+    d_ref = reference_nearest(graph, np.column_stack(to_m.transform(fac_ll[:, 0], fac_ll[:, 1])),
+                              np.column_stack(to_m.transform(sample_ll[:, 0], sample_ll[:, 1])), 1000.0)
+    w, unit = result.samples.weight, result.samples.unit
+    clear = np.abs(d_ref - 1000.0) > 1.0
+    for k in np.unique(unit):
+        mine = (unit == k) & clear
+        if w[unit == k].sum() == 0 or w[(unit == k) & ~clear].sum() > 0:
+            continue
+        expected = w[mine & (d_ref <= 1000.0)].sum() / w[unit == k].sum()
+        assert frame["covered_any_1000"].iloc[k] == pytest.approx(expected, abs=1e-9)
 
 
 def test_units_and_gaps_add_up(demo_district, demo_net):
@@ -114,14 +127,27 @@ def test_units_and_gaps_add_up(demo_district, demo_net):
     assert shapely.intersects(centre[0], shapely.points(miss_xy)).any()
 
 
-def test_adding_a_facility_in_the_largest_gap_helps(demo_district, demo_net):
+def test_adding_a_facility_in_the_largest_gap_equals_networkx(demo_district, demo_net, demo_graph):
+    """A station at the largest gap's centre covers exactly whom networkx says it reaches."""
+    graph, to_m = demo_graph
     dem = demo_district.demand.rename(columns={"population": "weight"})
     fac = demo_district.facilities
     before = coverage.compute_coverage(demo_net, fac, dem)
     gap = before.gaps("any", 1000).iloc[0]
     extra = gpd.GeoDataFrame({"id": ["new"], "kind": ["micro_station"]}, geometry=gpd.points_from_xy([gap.center_lon], [gap.center_lat]), crs="EPSG:4326")
     after = coverage.compute_coverage(demo_net, gpd.GeoDataFrame(pd.concat([fac, extra], ignore_index=True), crs="EPSG:4326"), dem)
-    assert after.covered_weight("any", 1000) > before.covered_weight("any", 1000)
+    new_xy = np.column_stack(to_m.transform([gap.center_lon], [gap.center_lat]))
+    lonlat = demo_net.to_lonlat(after.samples.xy)
+    sample_xy = np.column_stack(to_m.transform(lonlat[:, 0], lonlat[:, 1]))
+    d_new = reference_nearest(graph, new_xy, sample_xy, 1000.0)
+    d_old = before.sample_dist["any"]
+    w = after.samples.weight
+    clear = (np.abs(d_new - 1000.0) > 1.0) & (np.abs(d_old - 1000.0) > 1.0)
+    expected = w[clear & ((d_old <= 1000.0) | (d_new <= 1000.0))].sum()
+    got = w[clear & (after.sample_dist["any"] <= 1000.0)].sum()
+    assert got == pytest.approx(expected, rel=1e-9)
+    gained = w[clear & (d_old > 1000.0) & (d_new <= 1000.0)].sum()
+    assert gained >= 0.5 * gap.unserved_weight, "a station at the gap's centre serves most of the gap"
 
 
 def test_unreachable_demand_is_reported_not_dropped(demo_district, demo_net):
@@ -154,4 +180,14 @@ def test_futian_traffic_zones_coverage(futian_net):
     result = coverage.compute_coverage(futian_net, fac, zones[["id", "weight", "geometry"]])
     s = result.summary()
     assert s["total_weight"] == pytest.approx(zones["weight"].sum())
-    assert 0 < s["covered"]["clinic"]["1000"]["weight"] <= s["total_weight"] - s["unreachable_weight"] + 1e-6
+    graph, to_m = ref.graphml_walk_graph(shared_file("transbigdata/futian_sw_osmnx_G.graphml"))
+    fac_xy = np.column_stack(to_m.transform(nodes[:, 0], nodes[:, 1]))
+    lonlat = futian_net.to_lonlat(result.samples.xy)
+    sample_xy = np.column_stack(to_m.transform(lonlat[:, 0], lonlat[:, 1]))
+    expected_d = reference_nearest(graph, fac_xy, sample_xy, 1000.0)
+    w = result.samples.weight
+    for tier in (300.0, 1000.0):
+        clear = (np.abs(expected_d - tier) > 1.0) & (np.abs(result.sample_dist["clinic"] - tier) > 1.0)
+        assert w[clear & (result.sample_dist["clinic"] <= tier)].sum() == pytest.approx(w[clear & (expected_d <= tier)].sum(), rel=1e-9)
+        assert w[~clear].sum() < 0.01 * w.sum()
+

@@ -218,7 +218,7 @@ def test_download_failures_are_one_message(monkeypatch, tmp_path, capsys):
 
 
 def _stroke_networks():
-    from bench.synthetic import street_grid
+    from geo.synthetic import street_grid
     from geo import demo
 
     yield "grid", street_grid(10_000, seed=3)

@@ -9,55 +9,10 @@ from shapely import ops
 
 from geo import network, reach
 from tests import reference as ref
+from tests.utils import compare_nearest as _compare
+from tests.utils import placements as _placements
 
 LIMIT = 1000.0
-
-
-def _placements(graph, rng, count, prefix, *, on_nodes: bool):
-    """Random points on nodes or mid-edge that are unambiguous (>1 m from any other edge)."""
-    edges = [(u, v) for u, v, d in graph.edges(data=True) if d["length"] > 15]
-    lines = [shapely.LineString(ref.edge_coords(graph, u, v)) for u, v in edges]
-    tree = shapely.STRtree(lines)
-    out, xy = [], []
-    while len(out) < count:
-        k = int(rng.integers(len(edges)))
-        u, v = edges[k]
-        t = 0.0 if on_nodes else float(rng.uniform(0.2, 0.8))
-        p = ref.point_on_edge(graph, u, v, t)
-        if not on_nodes:
-            near = tree.query(shapely.Point(p), predicate="dwithin", distance=1.0)
-            if len(near) != 1:
-                continue
-        out.append((f"{prefix}{len(out)}", u, v, t))
-        xy.append(p)
-    return out, np.array(xy)
-
-
-def _compare(net, graph, to_m, rng, n_fac=12, n_dem=300, limit=LIMIT):
-    fac, fac_xy = _placements(graph, rng, n_fac, "f", on_nodes=False)
-    dem_nodes, dn_xy = _placements(graph, rng, n_dem // 2, "n", on_nodes=True)
-    dem_mid, dm_xy = _placements(graph, rng, n_dem // 2, "m", on_nodes=False)
-    g = ref.insert_points(graph, fac + dem_nodes + dem_mid)
-    names = [p[0] for p in dem_nodes + dem_mid]
-    expected = ref.nearest_source_distances(g, [p[0] for p in fac], names, limit)
-
-    import pyproj
-
-    back = pyproj.Transformer.from_crs("EPSG:32650", "EPSG:4326", always_xy=True)
-
-    def snap(xy):
-        lon, lat = back.transform(xy[:, 0], xy[:, 1])
-        return network.snap_lonlat(net, lon, lat)
-
-    got = reach.nearest_distances(net, snap(fac_xy), snap(np.vstack([dn_xy, dm_xy])), limit=limit)
-    # points right at the limit may fall either side by rounding
-    clear = (np.abs(expected - limit) > 0.5) & (np.abs(got - limit) > 0.5)
-    fin = np.isfinite(expected) & clear
-    assert np.isfinite(got[fin]).all()
-    assert np.abs(got[fin] - expected[fin]).max() < 0.5
-    assert not np.isfinite(got[~np.isfinite(expected) & clear]).any()
-    assert fin.sum() > 30, "the test should exercise many reached points"
-    return expected, got
 
 
 def test_futian_walk_filter_matches_reference(futian_net, futian_graphml):
@@ -290,7 +245,7 @@ def test_band_from_blocks_is_the_buffer_of_toy_streets():
 
 
 def test_band_from_blocks_is_the_buffer_on_a_street_grid():
-    from bench.synthetic import street_grid
+    from geo.synthetic import street_grid
 
     net = street_grid(40_000, seed=4)
     rng = np.random.default_rng(2)

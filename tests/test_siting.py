@@ -498,7 +498,7 @@ def test_whatif_matches_full_recomputation_on_demo(demo, demo_net, demo_demand):
 
 def test_whatif_removal_is_exact_among_many_stations():
     """Local removal against a full multi-source search, with many overlapping stations."""
-    from bench.synthetic import random_points_near, street_grid
+    from geo.synthetic import random_points_near, street_grid
 
     net = street_grid(20_000, seed=3)
     xy = random_points_near(net, 5000, seed=4)

@@ -1,4 +1,4 @@
-"""A street-like synthetic network generator for benchmarks (seeded, 10k-500k nodes).
+"""Street-like synthetic networks (seeded, 10k-500k nodes) for benchmarks, tests and teaching.
 
 A perturbed grid of blocks about 80 m apart, with some links missing, some
 dead ends, some diagonal short cuts and some curved streets, placed in
@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.network import WalkNetwork, from_arrays
+from .network import WalkNetwork, from_arrays
+
+__all__ = ["GridArrays", "street_grid_arrays", "network_from_arrays", "street_grid", "random_points_near", "SHENZHEN_ORIGIN", "CRS"]
 
 SHENZHEN_ORIGIN = (800_000.0, 2_490_000.0)  # EPSG:32650, north of Futian
 CRS = "EPSG:32650"
