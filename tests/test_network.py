@@ -102,7 +102,7 @@ def test_cache_is_reused_and_round_trips(tmp_path, monkeypatch, futian_graphml):
     def no_rebuild(*args, **kwargs):
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(network, "from_graphml", no_rebuild)
+    monkeypatch.setattr(network.builders, "from_graphml", no_rebuild)
     second = network.load_network(futian_graphml)
     for name in ("node_osmid", "node_xy", "edge_u", "edge_v", "edge_length", "geom_offsets", "geom_xy"):
         assert np.array_equal(getattr(first, name), getattr(second, name)), name
@@ -132,6 +132,80 @@ def test_bad_network_files_say_what_is_wrong(tmp_path):
     bad_pbf.write_bytes(b"\x00\x01garbage")
     with pytest.raises(network.NetworkError, match="bad.osm.pbf"):
         network.load_network(bad_pbf, use_cache=False)
+
+
+def _same_network(a, b) -> None:
+    for name in ("node_osmid", "node_xy", "edge_u", "edge_v", "edge_length", "geom_offsets", "geom_xy"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_truncated_or_corrupt_network_file_names_the_file(tmp_path, futian_net):
+    whole = futian_net.save(tmp_path / "whole.lcnet").read_bytes()
+    cut = tmp_path / "cut.lcnet"
+    cut.write_bytes(whole[: len(whole) // 2])  # a killed writer, a full disk
+    with pytest.raises(network.NetworkError, match=r"cut\.lcnet.*(truncated|corrupt)"):
+        network.load_network(cut)
+    flipped = bytearray(whole)
+    mid = len(flipped) // 2
+    flipped[mid : mid + 64] = bytes(64)  # damaged compressed data inside the archive
+    bad = tmp_path / "bad.lcnet"
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(network.NetworkError, match=r"bad\.lcnet"):
+        network.load_network(bad)
+    empty = tmp_path / "empty.lcnet"
+    empty.write_bytes(b"")
+    with pytest.raises(network.NetworkError, match=r"empty\.lcnet"):
+        network.load_network(empty)
+
+
+def test_corrupt_cache_is_rebuilt_from_its_source(tmp_path, monkeypatch, futian_graphml, futian_net):
+    monkeypatch.setenv("LIFECIRCLE_CACHE", str(tmp_path / "cache"))
+    network.load_network(futian_graphml)
+    (cached,) = (tmp_path / "cache" / "networks").glob("*.lcnet")
+    cached.write_bytes(cached.read_bytes()[:1000])
+    again = network.load_network(futian_graphml)
+    _same_network(again, futian_net)
+    _same_network(network.WalkNetwork.load(cached), futian_net)  # the cache was replaced whole
+
+    # a saved network whose source is named is rebuilt from it, and written again
+    saved = tmp_path / "futian.lcnet"
+    saved.write_bytes(b"PK\x03\x04 half a zip")
+    notes: list[str] = []
+    net = network.load_network(saved, rebuild_from=futian_graphml, progress=notes.append)
+    _same_network(net, futian_net)
+    _same_network(network.load_network(saved), futian_net)
+    assert any("futian.lcnet" in n and "rebuilding" in n for n in notes)
+    missing = tmp_path / "never-built.lcnet"
+    _same_network(network.load_network(missing, rebuild_from=futian_graphml), futian_net)
+    assert missing.exists()
+
+
+_BUILD_CACHE = """
+import sys
+from geo import network
+net = network.load_network(sys.argv[1])
+print(net.n_edges)
+"""
+
+
+def test_two_processes_building_one_cache_leave_one_whole_file(tmp_path, futian_graphml, futian_net):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "LIFECIRCLE_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(root)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _BUILD_CACHE, str(futian_graphml)], cwd=root, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    assert [int(out) for out, _ in outs] == [futian_net.n_edges] * 2
+    files = list((tmp_path / "cache" / "networks").iterdir())
+    assert [f.suffix for f in files] == [".lcnet"]  # one cache, no temporary file left
+    _same_network(network.WalkNetwork.load(files[0]), futian_net)
 
 
 def test_snapping_matches_brute_force(futian_net):
@@ -222,7 +296,7 @@ def _stroke_networks():
     from geo import demo
 
     yield "grid", street_grid(10_000, seed=3)
-    yield "demo", network.from_graph(demo.build_demo().network)
+    yield "demo", demo.build_demo().network  # a WalkNetwork (d.graph is its networkx graph)
     from tests.conftest import FUTIAN_GRAPHML
 
     if FUTIAN_GRAPHML.exists():

@@ -1,0 +1,205 @@
+"""Join points to a walking network at the nearest point of the nearest walkable edge.
+
+:func:`snap_xy` is exact: candidate segments come from a KD-tree over short
+sub-segments (:class:`SegmentIndex`), and a point whose candidates could hide a
+nearer segment is checked against every sub-segment in range.  A point farther
+than the snapping limit from every edge is unreachable (``edge == -1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+import shapely
+
+from ..settings import DEFAULT_SNAP_LIMIT_M
+
+if TYPE_CHECKING:
+    from .core import WalkNetwork
+
+__all__ = ["DEFAULT_SNAP_LIMIT_M", "Snapped", "SegmentIndex", "snap_xy", "snap_lonlat", "snap_points"]
+
+
+@dataclass
+class Snapped:
+    """Points joined to a network at the nearest point of the nearest walkable edge.
+
+    Attributes
+    ----------
+    edge
+        Index of the edge each point joins, or -1 when it is farther than the
+        snapping limit from every edge (unreachable).
+    offset
+        Walking distance in metres along the edge from ``edge_u`` to the join point.
+    gap
+        Straight distance in metres from the point to the join point; it
+        counts as walking.
+    xy
+        The join point in the network's CRS, shape (K, 2) (NaN when unreachable).
+    """
+
+    edge: np.ndarray
+    offset: np.ndarray
+    gap: np.ndarray
+    xy: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.edge.shape[0])
+
+    @property
+    def reachable(self) -> np.ndarray:
+        """Boolean mask of points that joined the network."""
+        return self.edge >= 0
+
+    def subset(self, mask: np.ndarray) -> "Snapped":
+        """Return the points selected by a boolean mask or index array."""
+        return Snapped(self.edge[mask], self.offset[mask], self.gap[mask], self.xy[mask])
+
+    @staticmethod
+    def concat(parts: Iterable["Snapped"]) -> "Snapped":
+        """Join several snapped sets, in order."""
+        parts = list(parts)
+        return Snapped(
+            np.concatenate([p.edge for p in parts]),
+            np.concatenate([p.offset for p in parts]),
+            np.concatenate([p.gap for p in parts]),
+            np.concatenate([p.xy for p in parts]).reshape(-1, 2),
+        )
+
+
+def snap_xy(net: WalkNetwork, xy: np.ndarray, *, limit_m: float = DEFAULT_SNAP_LIMIT_M) -> Snapped:
+    """Join metric points to the nearest point of the nearest edge.
+
+    Exact: candidate segments come from a KD-tree over short sub-segments;
+    a point whose candidates could hide a nearer segment is checked against
+    every sub-segment in the bounding radius.
+
+    Parameters
+    ----------
+    net
+        The network.
+    xy
+        Points in ``net.crs``, shape (K, 2).
+    limit_m
+        Snapping limit: points farther from every edge get ``edge == -1``.
+
+    Returns
+    -------
+    Snapped
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    k = xy.shape[0]
+    edge = np.full(k, -1, dtype=np.int64)
+    offset = np.full(k, np.nan)
+    gap = np.full(k, np.nan)
+    joined = np.full((k, 2), np.nan)
+    idx = np.flatnonzero(np.isfinite(xy).all(axis=1))
+    if idx.size == 0 or net.n_edges == 0:
+        return Snapped(edge, offset, gap, joined)
+    index = net.segment_index
+    seg, dist, t = index.nearest(xy[idx], limit_m)
+    ok = seg >= 0
+    idx, seg, dist, t = idx[ok], seg[ok], dist[ok], t[ok]
+    e = index.seg_edge[seg]
+    along = index.seg_cum0[seg] + t * index.seg_len[seg]
+    geom_len = net.edge_geom_length[e]
+    scale = np.divide(net.edge_length[e], geom_len, out=np.ones_like(geom_len), where=geom_len > 0)
+    edge[idx] = e
+    offset[idx] = np.clip(along * scale, 0.0, net.edge_length[e])
+    gap[idx] = dist
+    joined[idx] = index.seg_a[seg] + t[:, None] * (index.seg_b[seg] - index.seg_a[seg])
+    return Snapped(edge, offset, gap, joined)
+
+
+class SegmentIndex:
+    """Nearest-segment search over a network's polylines (exact, vectorised).
+
+    Every straight segment is cut into sub-segments of at most ``step`` metres
+    whose midpoints go into a :class:`scipy.spatial.cKDTree`.
+    """
+
+    def __init__(self, net: WalkNetwork, step: float = 30.0, k: int = 8) -> None:
+        from scipy.spatial import cKDTree
+
+        starts = np.zeros(net.geom_xy.shape[0] - 1, dtype=bool)
+        starts[net.geom_offsets[1:-1] - 1] = True  # pairs that would join two edges
+        keep = np.flatnonzero(~starts)
+        self.seg_a = net.geom_xy[keep]
+        self.seg_b = net.geom_xy[keep + 1]
+        vertex_edge = np.repeat(np.arange(net.n_edges), np.diff(net.geom_offsets))
+        self.seg_edge = vertex_edge[keep]
+        self.seg_cum0 = net.geom_cum[keep]
+        d = self.seg_b - self.seg_a
+        self.seg_len = np.hypot(d[:, 0], d[:, 1])
+        n_sub = np.maximum(1, np.ceil(self.seg_len / step).astype(np.int64))
+        self.sub_seg = np.repeat(np.arange(keep.size), n_sub)
+        within = np.arange(n_sub.sum()) - np.repeat(np.cumsum(n_sub) - n_sub, n_sub)
+        frac = (within + 0.5) / n_sub[self.sub_seg]
+        mid = self.seg_a[self.sub_seg] + frac[:, None] * d[self.sub_seg]
+        self.half = float(np.max(self.seg_len / n_sub) / 2.0) + 1e-6
+        self.k = int(min(k, mid.shape[0]))
+        self.tree = cKDTree(mid)
+
+    def _exact(self, pts: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distance and parameter of each point to each candidate segment, shape (K, C)."""
+        a = self.seg_a[cand]
+        ab = self.seg_b[cand] - a
+        ap = pts[:, None, :] - a
+        denom = np.einsum("kcd,kcd->kc", ab, ab)
+        t = np.divide(np.einsum("kcd,kcd->kc", ap, ab), denom, out=np.zeros(denom.shape), where=denom > 0)
+        t = np.clip(t, 0.0, 1.0)
+        diff = ap - t[..., None] * ab
+        return np.hypot(diff[..., 0], diff[..., 1]), t, cand
+
+    def nearest(self, pts: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (segment, distance, parameter t) of the nearest segment; -1 beyond ``limit``."""
+        n_sub = self.sub_seg.shape[0]
+        mid_d, mid_i = self.tree.query(pts, k=self.k, distance_upper_bound=limit + self.half, workers=-1)
+        mid_d = mid_d.reshape(len(pts), -1)
+        mid_i = mid_i.reshape(len(pts), -1)
+        valid = mid_i < n_sub
+        cand = self.sub_seg[np.where(valid, mid_i, 0)]
+        dist, t, _ = self._exact(pts, cand)
+        dist[~valid] = np.inf
+        best = np.argmin(dist, axis=1)
+        rows = np.arange(len(pts))
+        seg = cand[rows, best]
+        bd = dist[rows, best]
+        bt = t[rows, best]
+        # a farther midpoint may still hide a nearer segment: check those points fully
+        unsure = valid[:, -1] & (mid_d[:, -1] < np.minimum(bd, limit) + self.half)
+        for i in np.flatnonzero(unsure):
+            near = self.tree.query_ball_point(pts[i], min(bd[i], limit) + self.half)
+            cands = np.unique(self.sub_seg[near])
+            d1, t1, _ = self._exact(pts[i : i + 1], cands[None, :])
+            j = int(np.argmin(d1[0]))
+            seg[i], bd[i], bt[i] = cands[j], d1[0, j], t1[0, j]
+        far = ~np.isfinite(bd) | (bd > limit)
+        seg = np.where(far, -1, seg)
+        return seg, bd, bt
+
+
+def snap_lonlat(
+    net: WalkNetwork, lon: np.ndarray, lat: np.ndarray, *, limit_m: float = DEFAULT_SNAP_LIMIT_M
+) -> Snapped:
+    """Join WGS84 points to the network (see :func:`snap_xy`)."""
+    return snap_xy(net, net.to_metric(lon, lat), limit_m=limit_m)
+
+
+def snap_points(net: WalkNetwork, points, *, limit_m: float = DEFAULT_SNAP_LIMIT_M) -> Snapped:
+    """Join the points of a WGS84 GeoDataFrame or GeoSeries to the network.
+
+    Non-point geometries join at their representative point.
+    """
+    geoms = points.geometry if hasattr(points, "geometry") else points
+    geoms = np.asarray(geoms.values if hasattr(geoms, "values") else geoms)
+    if geoms.size == 0:
+        return snap_xy(net, np.empty((0, 2)), limit_m=limit_m)
+    is_point = shapely.get_type_id(geoms) == 0
+    reps = np.where(is_point, geoms, shapely.point_on_surface(geoms))
+    coords = shapely.get_coordinates(reps)
+    if coords.shape[0] != geoms.size:  # empty geometries
+        coords = np.array([[g.x, g.y] if g is not None and not g.is_empty else [np.nan, np.nan] for g in reps])
+    return snap_lonlat(net, coords[:, 0], coords[:, 1], limit_m=limit_m)
