@@ -14,6 +14,8 @@ SitingError        a siting problem cannot be posed (K, radius, candidates)
 WindowError        a time window or open-hours text cannot be read (parking)
 StandardError      a rule pack (TOML) is wrong: names the file and the key
 OptionError        a command-line option or a keyword argument is out of range
+ScenarioError      a saved scenario (方案) cannot be read, found or applied
+ScenarioConflict   a save made on an older version: names who saved it since
 =================  ==========================================================
 """
 
@@ -30,6 +32,8 @@ __all__ = [
     "WindowError",
     "StandardError",
     "OptionError",
+    "ScenarioError",
+    "ScenarioConflict",
 ]
 
 
@@ -138,3 +142,47 @@ class StandardError(LifecircleError):
     def __str__(self) -> str:
         where = f"{self.file}, key '{self.key}'" if self.key else self.file
         return f"{where}: {self.reason}"
+
+
+class ScenarioError(LifecircleError):
+    """A scenario (方案) that cannot be read, found, named or applied; names the store or scenario."""
+
+
+class ScenarioConflict(ScenarioError):
+    """A save (rename, delete) made on an older version of a scenario than the stored one.
+
+    Parameters
+    ----------
+    name
+        The scenario's name.
+    expected
+        The version the refused change was made on (0: a new scenario).
+    current
+        The stored version (0: no longer stored).
+    saved_by, saved_at
+        Who saved the stored version, and when (ISO 8601, UTC); None when it is gone.
+    """
+
+    def __init__(self, name: str, expected: int, current: int, saved_by: str | None, saved_at: str | None) -> None:
+        self.name = name
+        self.expected = int(expected)
+        self.current = int(current)
+        self.saved_by = saved_by
+        self.saved_at = saved_at
+        if current == 0:
+            text = (f"scenario '{name}' is no longer in the store (renamed or deleted since you opened version "
+                    f"{expected}); save your changes under a new name")
+        elif expected == 0:
+            text = (f"a scenario named '{name}' already exists, saved by {saved_by or 'someone'} at "
+                    f"{_when(saved_at)} (version {current}); open it, or save under another name")
+        else:
+            text = (f"scenario '{name}' was saved by {saved_by or 'someone'} at {_when(saved_at)} (version {current}) "
+                    f"since you opened version {expected}; reopen it to see their changes, or save yours under another name")
+        super().__init__(text)
+
+
+def _when(iso: str | None) -> str:
+    """``2026-12-01T22:30:05Z`` -> ``2026-12-01 22:30:05 UTC``."""
+    if not iso:
+        return "an unknown time"
+    return iso.replace("T", " ").removesuffix("Z") + " UTC"
