@@ -15,18 +15,16 @@ all.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
 import os
 import re
-import secrets
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -36,12 +34,15 @@ import shapely
 
 from . import crs as _crs
 from .standards import KindRegistry
+from .atomic import OutputError, all_or_none, atomic_path  # noqa: F401 (re-exported)
 from .errors import InputError
 
 __all__ = [
     "COLUMN_ALIASES",
     "InputError",
+    "OutputError",
     "ROLES",
+    "all_or_none",
     "atomic_path",
     "find_columns",
     "read_boundaries",
@@ -1077,34 +1078,7 @@ def _boundary_name_column(src: _Source, columns: list, name_column: str | None, 
 # writing
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
-
-    The temporary file keeps the final extension (so writers that look at it
-    work) and is removed on any exception, leaving nothing half-written. The
-    parent folder is created when missing.
-
-    Parameters
-    ----------
-    path
-        The final file.
-
-    Yields
-    ------
-    pathlib.Path
-        Where to write.
-    """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.stem}.{secrets.token_hex(4)}.tmp{final.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+# atomic_path lives in geo.atomic (one atomic writer for every module); re-exported here.
 
 
 def _jsonable(obj: Any) -> Any:

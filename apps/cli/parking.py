@@ -27,21 +27,25 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lifecircle.apps.cli import EXTRA_PARSERS, Inputs, Reporter, UsageError, _common, check_output, command, warn_unreachable
+from lifecircle.geo import settings
+
+from .base import Inputs, Reporter, UsageError, add_common, add_snap_limit, check_output, check_positive, warn_unreachable
+from .outputs import Outputs
+
+__all__ = ["register", "cmd_parking", "check_args", "write_outputs", "table_paths", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".csv", ".xlsx")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``parking`` sub-command to the CLI's parser."""
-    from lifecircle.geo.parking import DEFAULT_MAX_WALK_M
-
+    walk = settings.DEFAULT_MAX_WALK_M
     p = sub.add_parser("parking", help="match spare night spaces in commercial lots to compounds short of them (错时共享停车)")
     p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
     p.add_argument("--lots", help="lots file: id, lon/lat (entrance), capacity; optional open, land_use, occ_00..occ_23, reserved, price")
     p.add_argument("--residences", help="compounds file: id, lon/lat (gate), demand (cars short at night); optional window")
-    p.add_argument("--max-walk", type=float, default=DEFAULT_MAX_WALK_M, metavar="M",
-                   help=f"walking limit between a gate and a lot's entrance, metres (default {DEFAULT_MAX_WALK_M:g})")
+    p.add_argument("--max-walk", type=float, default=walk, metavar="M",
+                   help=f"walking limit between a gate and a lot's entrance, metres (default {walk:g})")
     p.add_argument("--window", default=None, help="hours every compound needs, overriding their own (e.g. 19:00-08:00)")
     p.add_argument("--fairness", type=float, default=0.0, metavar="F",
                    help="share 0-1 of each compound's shortfall placed before any compound gets more (default 0: off)")
@@ -52,18 +56,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="time slot length (default 30, or 15 when a time needs it)")
     p.add_argument("--time-limit", type=float, default=None, metavar="S",
                    help="seconds each MIP stage may run (default: until proven optimal)")
-    p.add_argument("--snap-limit", type=float, default=300.0,
-                   help="points farther than this (m) from a walkable street are unreachable (default 300)")
+    add_snap_limit(p)
     p.add_argument("--out", required=True, help="matches GeoJSON to write: one line per compound-lot pair")
     p.add_argument("--summary", help="summary JSON to write")
     p.add_argument("--tables", metavar="DIR", help="write residences.csv, lots.csv and pairs.csv into this folder")
     p.add_argument("--table-out", metavar="FILE",
                    help="write the tables to one .xlsx (sheets residences, lots, pairs) or to FILE.csv "
                         "(per compound) with FILE_lots.csv and FILE_pairs.csv beside it")
-    _common(p)
-
-
-EXTRA_PARSERS.append(add_parser)
+    add_common(p)
+    p.set_defaults(handler=cmd_parking, inputs=("network", "lots", "residences"),
+                   outputs=("out", "summary", "table_out"), extra_outputs=table_outputs)
 
 
 # ------------------------------------------------------------------ checks
@@ -90,6 +92,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--lot-cap {args.lot_cap}: give a whole, non-negative number of cars")
     if args.time_limit is not None and not args.time_limit > 0:
         raise UsageError(f"--time-limit {args.time_limit:g}: give a positive number of seconds")
+    check_positive(args, "--snap-limit", "metres from a walkable street", allow_zero=True)
     if args.window is not None:
         try:
             window = parse_window(args.window, what="window")
@@ -100,8 +103,8 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------ writing
-def _table_paths(args: argparse.Namespace) -> dict[str, Path]:
-    """Where each table goes for --tables DIR or --table-out FILE.csv."""
+def table_paths(args: argparse.Namespace) -> dict[str, Path]:
+    """Where each CSV table goes for --tables DIR or --table-out FILE.csv."""
     out: dict[str, Path] = {}
     if args.tables:
         folder = Path(args.tables)
@@ -111,6 +114,15 @@ def _table_paths(args: argparse.Namespace) -> dict[str, Path]:
         out.update({"residences": base, "lots": base.with_name(f"{base.stem}_lots.csv"),
                     "pairs": base.with_name(f"{base.stem}_pairs.csv")})
     return out
+
+
+def table_outputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """Every file the tables options write, with the option that names it (for collision checks)."""
+    found = []
+    for name, path in table_paths(args).items():
+        option = "--table-out" if args.table_out and Path(args.table_out).suffix.lower() == ".csv" else "--tables"
+        found.append((f"{option} ({name})", path))
+    return found
 
 
 def _write_xlsx(tables: dict, path: str) -> Path:
@@ -127,21 +139,29 @@ def _write_xlsx(tables: dict, path: str) -> Path:
 
 
 def write_outputs(result, args: argparse.Namespace, meta: dict) -> list[Path]:
-    """Write the GeoJSON, the summary and the tables asked for; return their paths."""
-    from lifecircle.geo import io
-
-    written = [io.write_geojson(result.to_geodataframe(), args.out, out_crs=args.out_crs, metadata=meta)]
-    if args.summary:
-        written.append(io.write_json({**result.summary(), "network": meta["network"]}, args.summary))
+    """Write the GeoJSON, the summary and the tables asked for, all or none; return their paths."""
     tables = {"residences": result.residence_table(), "lots": result.lot_table(), "pairs": result.pairs}
-    paths = _table_paths(args)
-    if args.tables:
-        Path(args.tables).mkdir(exist_ok=True)
-    for name, path in paths.items():
-        written.append(io.write_table(tables[name], path))
-    if args.table_out and Path(args.table_out).suffix.lower() == ".xlsx":
-        written.append(_write_xlsx(tables, args.table_out))
-    return written
+    made_folder = False
+    if args.tables and not Path(args.tables).exists():
+        Path(args.tables).mkdir()
+        made_folder = True
+    try:
+        with Outputs() as out:
+            out.geojson(result.to_geodataframe(), args.out, out_crs=args.out_crs, metadata=meta)
+            if args.summary:
+                out.json({**result.summary(), "network": meta["network"]}, args.summary)
+            for name, path in table_paths(args).items():
+                out.table(tables[name], path)
+            if args.table_out and Path(args.table_out).suffix.lower() == ".xlsx":
+                out.add(_write_xlsx, tables, args.table_out)
+    except BaseException:
+        if made_folder:
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                Path(args.tables).rmdir()
+        raise
+    return out.written
 
 
 def _headline(rep: Reporter, summary: dict) -> None:
@@ -159,7 +179,6 @@ def _headline(rep: Reporter, summary: dict) -> None:
 
 
 # ------------------------------------------------------------------ command
-@command("parking")
 def cmd_parking(args: argparse.Namespace) -> int:
     """Run ``lifecircle parking``."""
     from lifecircle.geo import parking

@@ -18,56 +18,61 @@ from __future__ import annotations
 import argparse
 import time
 
-from lifecircle.apps.cli import (
-    EXTRA_PARSERS,
+from lifecircle.geo import settings
+
+from .base import (
     Inputs,
     Reporter,
     UsageError,
-    _common,
+    add_common,
+    add_kinds,
+    add_snap_limit,
     check_output,
-    command,
+    check_positive,
     kind_registry,
     warn_unreachable,
 )
+from .outputs import Outputs
 
-DEFAULT_STATION_KINDS = "party_center,micro_station"
+__all__ = ["register", "cmd_site", "check_args", "station_kinds", "DEFAULT_STATION_KINDS"]
+
+DEFAULT_STATION_KINDS = settings.DEFAULT_STATION_KINDS
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``site`` sub-command to the CLI's parser."""
-    from lifecircle.geo.siting import DEFAULT_CANDIDATE_MIN_DISTANCE_M, DEFAULT_RADIUS_M, DEFAULT_TIME_LIMIT_S
-
+    radius, limit = settings.DEFAULT_RADIUS_M, settings.DEFAULT_TIME_LIMIT_S
+    min_dist = settings.DEFAULT_CANDIDATE_MIN_DISTANCE_M
     p = sub.add_parser("site", help="site new micro-stations (MCLP, or LSCP with --lscp), existing stations kept")
     p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
     p.add_argument("--facilities", help="facilities file (id, kind, lon/lat); those of --station-kinds are the existing stations")
     p.add_argument("--candidates", help="candidate sites file (id, name, lon/lat)")
     p.add_argument("--demand", help="demand: points or polygons with population (人口)")
     p.add_argument("--units", help="boundary polygons (街道/社区): the study area for --candidate-spacing")
-    p.add_argument("--radius", type=float, default=DEFAULT_RADIUS_M, help=f"service radius in metres of walk (default {DEFAULT_RADIUS_M:g})")
+    p.add_argument("--radius", type=float, default=radius, help=f"service radius in metres of walk (default {radius:g})")
     p.add_argument("--add", type=int, default=None, metavar="K", help="number of new stations to site (1 or more)")
     p.add_argument("--lscp", action="store_true", help="find the fewest new stations covering all coverable demand (no --add)")
     p.add_argument("--method", choices=("greedy", "exact"), default="exact",
                    help="exact: a MIP solved by HiGHS, optimality proven within --time-limit (default); "
                         "greedy: lazy greedy + swap improvement seeded by a Lagrangian relaxation, about a second, "
                         "with the gap its bound proves")
-    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT_S, metavar="S",
-                   help=f"seconds the exact method may run (default {DEFAULT_TIME_LIMIT_S:g}); the best solution found is kept")
+    p.add_argument("--time-limit", type=float, default=limit, metavar="S",
+                   help=f"seconds the exact method may run (default {limit:g}); the best solution found is kept")
     p.add_argument("--capacity", type=float, default=None, help="people one new station serves at most (default: no limit)")
     p.add_argument("--station-kinds", default=DEFAULT_STATION_KINDS,
                    help=f"facility kinds that count as existing stations when the file has kinds (default {DEFAULT_STATION_KINDS})")
     p.add_argument("--candidate-spacing", type=float, default=None, metavar="M",
                    help="generate candidates: network nodes nearest a grid of this spacing in the study area "
                         "(the demand's convex hull, or --units)")
-    p.add_argument("--candidate-min-distance", type=float, default=DEFAULT_CANDIDATE_MIN_DISTANCE_M, metavar="M",
-                   help=f"generated candidates closer than this (m of walk) to an existing station are left out (default {DEFAULT_CANDIDATE_MIN_DISTANCE_M:g})")
-    p.add_argument("--snap-limit", type=float, default=300.0, help="points farther than this (m) from a walkable street are unreachable (default 300)")
-    p.add_argument("--kinds", default=None, help="extra facility kinds allowed in --facilities, comma separated")
+    p.add_argument("--candidate-min-distance", type=float, default=min_dist, metavar="M",
+                   help=f"generated candidates closer than this (m of walk) to an existing station are left out (default {min_dist:g})")
+    add_snap_limit(p)
+    add_kinds(p, example="")
     p.add_argument("--out", required=True, help="sites GeoJSON to write (id, name, rank, gain, lon, lat)")
     p.add_argument("--summary", help="summary JSON to write")
-    _common(p)
-
-
-EXTRA_PARSERS.append(add_parser)
+    add_common(p)
+    p.set_defaults(handler=cmd_site, inputs=("network", "facilities", "candidates", "demand", "units"),
+                   outputs=("out", "summary"))
 
 
 # ------------------------------------------------------------------ checks
@@ -94,6 +99,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--capacity {args.capacity:g}: give a positive number of people")
     if args.candidate_spacing is not None and not args.candidate_spacing > 0:
         raise UsageError(f"--candidate-spacing {args.candidate_spacing:g}: give a positive number of metres")
+    check_positive(args, "--candidate-min-distance", "metres of walk", allow_zero=True)
+    check_positive(args, "--snap-limit", "metres from a walkable street", allow_zero=True)
     if args.candidates and args.candidate_spacing is not None:
         raise UsageError("give either --candidates FILE or --candidate-spacing METRES, not both")
 
@@ -139,7 +146,6 @@ class SiteInputs(Inputs):
 
 
 # ----------------------------------------------------------------- command
-@command("site")
 def cmd_site(args: argparse.Namespace) -> int:
     """Run ``lifecircle site``."""
     from lifecircle.geo import siting
@@ -154,17 +160,16 @@ def cmd_site(args: argparse.Namespace) -> int:
     _check_counts(args, candidates, demand)
     units = inputs.units() if args.units else None
     net = inputs.network()
+    if candidates is not None and len(candidates):
+        _check_candidates_reach(net, candidates, args)
     started = time.perf_counter()
-    try:
-        plan = siting.plan_sites(
-            net, facilities, demand, candidates=candidates, radius=args.radius,
-            k=None if args.lscp else args.add, lscp=args.lscp, method=args.method, time_limit=args.time_limit,
-            capacity=args.capacity, station_kinds=kinds, candidate_spacing=args.candidate_spacing,
-            candidate_area=units, candidate_min_distance=args.candidate_min_distance,
-            snap_limit_m=args.snap_limit, progress=rep.progress("candidate searches"),
-        )
-    except siting.SitingError as exc:
-        raise UsageError(str(exc)) from None
+    plan = siting.plan_sites(
+        net, facilities, demand, candidates=candidates, radius=args.radius,
+        k=None if args.lscp else args.add, lscp=args.lscp, method=args.method, time_limit=args.time_limit,
+        capacity=args.capacity, station_kinds=kinds, candidate_spacing=args.candidate_spacing,
+        candidate_area=units, candidate_min_distance=args.candidate_min_distance,
+        snap_limit_m=args.snap_limit, progress=rep.progress("candidate searches"),
+    )
     _warn(rep, args, plan)
     summary = plan.summary()
     summary["network"] = net.name or net.source
@@ -174,6 +179,31 @@ def cmd_site(args: argparse.Namespace) -> int:
     _headline(rep, summary)
     rep.note("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _check_candidates_reach(net, candidates, args: argparse.Namespace) -> None:
+    """All candidates off the network: name the file and the first rows, before the searches."""
+    import numpy as np
+    import shapely
+
+    from lifecircle.geo import io
+
+    from lifecircle.geo.network import snap_xy
+
+    layer = candidates.set_crs("EPSG:4326") if candidates.crs is None else candidates
+    xy = shapely.get_coordinates(layer.to_crs(net.crs).geometry.values)
+    if len(xy) != len(candidates) or np.asarray(snap_xy(net, xy, limit_m=args.snap_limit).reachable).any():
+        return
+    rows = candidates.attrs.get("rows")
+    label = candidates.attrs.get("row_label", "row")
+    first = ", ".join(f"id {candidates['id'].iloc[i]}" + (f" ({label} {rows[i]})" if rows is not None else "")
+                      for i in range(min(3, len(candidates))))
+    raise io.InputError(
+        args.candidates or "demo candidates",
+        f"all {len(candidates)} candidate sites are unreachable: none lies within {args.snap_limit:g} m of the walking network "
+        f"(first: {first}); check --crs and that the network covers them",
+        row=rows[0] if rows is not None else None, row_label=label,
+    )
 
 
 def _check_counts(args: argparse.Namespace, candidates, demand) -> None:
@@ -210,8 +240,6 @@ def _unit_reachable(plan):
 def _write(args: argparse.Namespace, plan, summary: dict) -> list:
     import numpy as np
 
-    from lifecircle.geo import io
-
     sites = plan.sites()
     if args.out_crs == "gcj02" and len(sites):
         import shapely
@@ -223,10 +251,11 @@ def _write(args: argparse.Namespace, plan, summary: dict) -> list:
         sites["lon"], sites["lat"] = np.round(lon, 7), np.round(lat, 7)
     meta = {"radius_m": plan.radius, "model": summary["model"], "method": summary["method"],
             "optimal": summary["optimal"], "network": summary["network"]}
-    written = [io.write_geojson(sites, args.out, out_crs=args.out_crs, metadata=meta)]
-    if args.summary:
-        written.append(io.write_json(summary, args.summary))
-    return written
+    with Outputs() as out:
+        out.geojson(sites, args.out, out_crs=args.out_crs, metadata=meta)
+        if args.summary:
+            out.json(summary, args.summary)
+    return out.written
 
 
 def _headline(rep: Reporter, summary: dict) -> None:

@@ -9,10 +9,11 @@ code 2, before any server starts.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
-from .cli import EXTRA_PARSERS, Reporter, UsageError, command
+from .base import Reporter, UsageError
+
+__all__ = ["register", "cmd_demo", "cmd_serve"]
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:
@@ -27,16 +28,15 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
-def add_parsers(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` and ``serve`` sub-commands."""
     p = sub.add_parser("demo", help="serve the planner's map on the generated demo district")
     _serve_options(p)
+    p.set_defaults(handler=cmd_demo)
     p = sub.add_parser("serve", help="serve the planner's map on your own data (a PROJECT.toml)")
     p.add_argument("project", help="project file: see docs/project.example.toml")
     _serve_options(p)
-
-
-EXTRA_PARSERS.append(add_parsers)
+    p.set_defaults(handler=cmd_serve)
 
 
 def _check_port(args) -> None:
@@ -45,7 +45,7 @@ def _check_port(args) -> None:
 
 
 def _serve(ws, args, started: float, rep: Reporter) -> int:
-    from .web.app import serve_workspace
+    from ..web.app import serve_workspace
 
     def ready(url: str) -> None:
         rep.note(f"ready in {time.perf_counter() - started:.1f} s (Ctrl+C stops the server)")
@@ -58,10 +58,9 @@ def _serve(ws, args, started: float, rep: Reporter) -> int:
     return 0
 
 
-@command("demo")
 def cmd_demo(args) -> int:
     """Serve the app on the generated demo district."""
-    from .web.project import load_demo
+    from ..web.project import load_demo
 
     started = time.perf_counter()
     rep = Reporter(args.quiet)
@@ -71,10 +70,9 @@ def cmd_demo(args) -> int:
     return _serve(ws, args, started, rep)
 
 
-@command("serve")
 def cmd_serve(args) -> int:
     """Serve the app on the data a PROJECT.toml names."""
-    from .web.project import load_project
+    from ..web.project import load_project
 
     started = time.perf_counter()
     rep = Reporter(args.quiet)
@@ -83,9 +81,3 @@ def cmd_serve(args) -> int:
     rep.note(f"loaded {ws.title}: {len(ws.facilities):,} facilities, {len(ws.demand):,} demand units, "
              f"{ws.net.n_nodes:,} network nodes")
     return _serve(ws, args, started, rep)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from .cli import main
-
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m lifecircle.apps.cli``: the command line (``python -m lifecircle`` does the same)."""
+
+import sys
+
+from lifecircle.apps.cli import main
+
+sys.exit(main())

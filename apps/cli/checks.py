@@ -1,0 +1,78 @@
+"""Checks every command gets before any work: no output may overwrite an input or another output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .base import UsageError
+
+__all__ = ["check_collisions", "effective_outputs"]
+
+#: Output options written as GeoJSON (``--out-crs gcj02`` inserts ".gcj02" into their names).
+_GEOJSON_OUTPUTS = ("out", "gaps")
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b)) or a.resolve() == b.resolve()
+
+
+def effective_outputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(option, file) for every file the command will write, with the names the writers use."""
+    found: list[tuple[str, Path]] = []
+    gcj = getattr(args, "out_crs", "wgs84") == "gcj02"
+    for name in getattr(args, "outputs", ()):
+        value = getattr(args, name, None)
+        if not value:
+            continue
+        path = Path(value)
+        if gcj and name in _GEOJSON_OUTPUTS and path.suffix.lower() in (".geojson", ".json"):
+            from lifecircle.geo.io import _gcj_name  # the writer's own naming rule
+
+            path = _gcj_name(path, "gcj02")
+        found.append((_option(name), path))
+    extra = getattr(args, "extra_outputs", None)
+    if extra is not None:
+        found.extend(extra(args))
+    return found
+
+
+def check_collisions(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output that is an input or that another output also names."""
+    outputs = effective_outputs(args)
+    inputs = [(_option(n), Path(getattr(args, n))) for n in getattr(args, "inputs", ()) if getattr(args, n, None)]
+    for i, (opt, path) in enumerate(outputs):
+        for in_opt, in_path in inputs:
+            if _same(path, in_path):
+                raise UsageError(
+                    f"{opt} {path} is the {in_opt} input file: refusing to overwrite an input; "
+                    f"give {opt} another file name"
+                )
+            companions = _companions(in_path)
+            if any(_same(path, c) for c in companions):
+                raise UsageError(
+                    f"{opt} {path} is part of the {in_opt} input ({in_path.name}): refusing to overwrite an input; "
+                    f"give {opt} another file name"
+                )
+        for other_opt, other in outputs[:i]:
+            if _same(path, other):
+                raise UsageError(
+                    f"{other_opt} and {opt} both name {path}: give each output its own file name"
+                )
+
+
+def _companions(path: Path) -> list[Path]:
+    """A shapefile's .dbf/.shx/.prj/.cpg beside it (an output must not replace them either)."""
+    if path.suffix.lower() != ".shp":
+        return []
+    return [path.with_suffix(ext) for ext in (".dbf", ".shx", ".prj", ".cpg", ".DBF", ".SHX", ".PRJ", ".CPG")]

@@ -1,0 +1,120 @@
+"""``lifecircle coverage``: coverage of demand per facility kind and tier, and the gaps."""
+
+from __future__ import annotations
+
+import argparse
+
+from .base import (
+    Inputs,
+    Reporter,
+    UsageError,
+    add_common,
+    add_tiers,
+    check_output,
+    check_positive,
+    kind_registry,
+    parse_tiers,
+    warn_unreachable,
+)
+from .outputs import Outputs
+
+__all__ = ["register", "cmd_coverage"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``coverage`` sub-command."""
+    p = sub.add_parser("coverage", help="coverage of demand per facility kind and tier, and the gaps")
+    p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
+    p.add_argument("--facilities", help="facilities file (id, kind, lon/lat or point geometry)")
+    p.add_argument("--demand", help="demand: points or polygons with population (人口)")
+    p.add_argument("--units", help="boundary polygons (街道/社区) to summarise coverage by")
+    p.add_argument("--out", required=True, help="coverage GeoJSON to write (one feature per demand unit)")
+    p.add_argument("--summary", help="summary JSON to write")
+    p.add_argument("--gaps", help="gap polygons GeoJSON to write, ranked by unserved population")
+    p.add_argument("--gap-kind", default="any", help="facility kind whose gaps to find (default any)")
+    p.add_argument("--gap-tier", type=float, default=None, help="tier in metres for the gaps, one of --tiers (default the largest)")
+    add_tiers(p)
+    add_common(p)
+    p.set_defaults(handler=cmd_coverage, inputs=("network", "facilities", "demand", "units"),
+                   outputs=("out", "summary", "gaps"))
+
+
+def _check_gap_tier(args: argparse.Namespace, tiers) -> None:
+    if args.gap_tier is None:
+        return
+    if not any(abs(args.gap_tier - t) < 1e-9 for t in tiers):
+        raise UsageError(f"--gap-tier {args.gap_tier:g}: not one of the tiers ({', '.join(f'{t:g}' for t in tiers)} m); "
+                         "give one of them, or add it to --tiers")
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    """Run ``lifecircle coverage``."""
+    from lifecircle.geo import coverage
+
+    rep = Reporter(args.quiet)
+    check_output(args.out, "--out", (".geojson", ".json"))
+    check_output(args.summary, "--summary", (".json",))
+    check_output(args.gaps, "--gaps", (".geojson", ".json"))
+    tiers = parse_tiers(args)
+    check_positive(args, "--snap-limit", "metres from a walkable street", allow_zero=True)
+    _check_gap_tier(args, tiers)
+    registry = kind_registry(args)
+    inputs = Inputs(args, rep)
+    facilities = inputs.points("facilities", "facilities", "facilities", kinds=registry)
+    demand = inputs.demand()
+    units = inputs.units()
+    net = inputs.network()
+    result = coverage.compute_coverage(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit)
+    off_network = set(result.unreachable_facilities)
+    reachable = ~facilities["id"].astype(str).isin(off_network).to_numpy()
+    warn_unreachable(rep, "facilities", facilities, reachable, args.facilities)
+    per_unit = result.to_geodataframe()
+    warn_unreachable(rep, "demand units", demand, per_unit["reachable"].to_numpy(), args.demand)
+    if args.gap_kind != coverage.ANY and args.gap_kind not in result.kinds:
+        raise UsageError(f"--gap-kind {args.gap_kind}: no facility of that kind; kinds here: {', '.join(result.kinds)}")
+
+    summary = result.summary()
+    summary["network"] = net.name or net.source
+    if units is not None:
+        by_unit = result.by_unit(units)
+        summary["units"] = _units_summary(by_unit, result)
+    gaps = None
+    if args.gaps:
+        gaps = result.gaps(args.gap_kind, args.gap_tier)
+        summary["gaps"] = {"kind": args.gap_kind, "tier_m": float(args.gap_tier or tiers[-1]), "count": len(gaps),
+                           "unserved_weight": float(gaps["unserved_weight"].sum()) if len(gaps) else 0.0}
+    meta = {"tiers_m": list(tiers), "network": net.name or net.source}
+    with Outputs() as out:
+        out.geojson(per_unit, args.out, out_crs=args.out_crs, metadata=meta)
+        if gaps is not None:
+            out.geojson(gaps, args.gaps, out_crs=args.out_crs, metadata=meta)
+        if args.summary:
+            out.json(summary, args.summary)
+    _print_headline(rep, summary, tiers)
+    rep.note("wrote " + ", ".join(str(p) for p in out.written))
+    return 0
+
+
+def _units_summary(by_unit, result) -> list[dict]:
+    from lifecircle.geo.coverage import ANY, tier_key
+
+    rows = []
+    for rec in by_unit.drop(columns="geometry").to_dict("records"):
+        covered = {}
+        for kind in [*result.kinds, ANY]:
+            covered[kind] = {
+                tier_key(t): {"weight": rec[f"covered_{kind}_{tier_key(t)}"], "share": rec[f"share_{kind}_{tier_key(t)}"]}
+                for t in result.tiers
+            }
+        rows.append({"id": rec["id"], "name": rec["name"], "weight": round(float(rec["weight"]), 3), "covered": covered})
+    return rows
+
+
+def _print_headline(rep: Reporter, summary: dict, tiers) -> None:
+    from lifecircle.geo.coverage import tier_key
+
+    total = summary["total_weight"]
+    rep.note(f"demand {total:,.0f} (unreachable {summary['unreachable_weight']:,.0f})")
+    for kind, per_tier in summary["covered"].items():
+        cells = "  ".join(f"{tier_key(t)} m: {per_tier[tier_key(t)]['share']:6.1%}" for t in tiers)
+        rep.note(f"  {kind:<14} {cells}")
