@@ -69,7 +69,9 @@ def load_demo(progress: Callable[[str], None] | None = None) -> Workspace:
     say = progress or (lambda _m: None)
     district = demo.build_demo()
     say(f"built the demo district: {district.name}")
-    net = network.from_graph(district.network, name="demo", source="lifecircle demo")
+    net = district.network
+    if not isinstance(net, network.WalkNetwork):  # a networkx graph (the demo before geo/demo/)
+        net = network.from_graph(net, name="demo", source="lifecircle demo")
     demand = district.demand.rename(columns={"population": "weight"})
     ws = Workspace(
         title=f"{district.name} · {district.name_en}",

@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 
 from lifecircle.geo import coverage as gcov
+from lifecircle.geo import reach
 from lifecircle.geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork
 from lifecircle.geo.standards import DEFAULT_TIERS, KindRegistry
 from lifecircle.layers import geojson as lgj
@@ -102,17 +103,22 @@ class Workspace:
         return ordered + sorted(present - set(ordered))
 
     def _facility_areas(self) -> gpd.GeoDataFrame:
-        """Service-area polygons (WGS84) of every reachable facility and tier."""
-        rows = []
-        pts = shapely.get_coordinates(self.facilities.geometry.values)
-        for (lon, lat), rec in zip(pts, self.facilities[["id", "name", "kind"]].itertuples(index=False)):
-            found = self.search.evaluate(float(lon), float(lat))
-            for tier, poly in found.areas.items():
-                rows.append({"facility_id": str(rec.id), "kind": str(rec.kind), "name": _text(rec.name),
-                             "tier_m": tier, "geometry": poly})
-        if not rows:
-            return gpd.GeoDataFrame({"facility_id": [], "kind": [], "name": [], "tier_m": []}, geometry=[], crs="EPSG:4326")
-        return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+        """Service-area polygons (WGS84) of every reachable facility and tier.
+
+        The one service-area orchestration, :func:`geo.reach.facility_service_areas` (the CLI's
+        ``areas`` command runs it too), with the app's columns: ``facility_id``, ``kind``,
+        ``name`` ("" when missing), ``tier_m``, geometry.
+        """
+        columns = ["facility_id", "kind", "name", "tier_m"]
+        if len(self.facilities) == 0:
+            return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
+        facilities = self.facilities[["id", "kind", "geometry"]].assign(
+            name=[_text(v) for v in self.facilities["name"]] if "name" in self.facilities else "")
+        areas = reach.facility_service_areas(self.net, facilities, self.tiers, snap_limit_m=self.snap_limit_m)
+        if len(areas) == 0:
+            return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
+        frame = areas[[*columns, areas.geometry.name]].reset_index(drop=True)
+        return frame.to_crs("EPSG:4326") if frame.crs is not None else frame.set_crs("EPSG:4326")
 
     # --------------------------------------------------------------- layers
     def cached(self, key: tuple, build: Callable[[], object]) -> object:
