@@ -64,7 +64,9 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     demand = inputs.demand()
     units = inputs.units()
     net = inputs.network()
-    result = coverage.compute_coverage(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit)
+    # geo.batch's tiles hand in a stitching stand-in here; the files below are written the same way
+    compute = getattr(args, "compute_coverage", None) or coverage.compute_coverage
+    result = compute(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit)
     off_network = set(result.unreachable_facilities)
     reachable = ~facilities["id"].astype(str).isin(off_network).to_numpy()
     warn_unreachable(rep, "facilities", facilities, reachable, args.facilities)
