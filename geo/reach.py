@@ -1,4 +1,4 @@
-"""Bounded shortest paths on a :class:`~geo.network.WalkNetwork`, and service areas.
+"""Bounded shortest paths on a :class:`~geo.network.WalkNetwork`.
 
 Points (facilities, demand, lots) sit on edges, not only on nodes: a point
 joined at ``offset`` metres along edge (u, v) of length L, ``gap`` metres off
@@ -8,26 +8,36 @@ and reaches another point on the same edge directly.
 * :func:`nearest_distances` - network distance from every target to the
   nearest of many sources: one bounded multi-source Dijkstra (a virtual super
   source joined to the sources' edge ends), whatever the number of sources.
+* :func:`node_distances`, :func:`point_distances` - the two halves of it
+  (distances at the nodes, then at points on edges).
 * :func:`iter_source_node_distances` - per-source node distances, one bounded search each.
-* :func:`service_areas` - per-facility polygons that follow the streets: the
-  reached edge pieces, cut at the remaining distance, buffered and unioned
-  (:func:`street_band` draws that union from the blocks the pieces enclose
-  when there are many).
+
+The polygons drawn from these searches (service areas) live in
+:mod:`geo.service_areas`; :func:`facility_service_areas` and the other
+service-area names stay reachable from here (``reach.facility_service_areas``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
-import shapely
-from shapely.errors import GEOSException
 from scipy.sparse.csgraph import dijkstra
 
 from .network import Snapped, WalkNetwork
-from .settings import DEFAULT_BUFFER_M, MAX_BUFFER_M  # noqa: F401 (re-exported)
+
+__all__ = [
+    "STRAIGHT_LINE_SLACK",
+    "seed_costs",
+    "node_distances",
+    "local_node_distances",
+    "point_distances",
+    "nearest_distances",
+    "iter_source_node_distances",
+    "incident_edges",
+    "facility_service_areas",
+]
 
 #: Planar distance in the metric CRS over walking length never exceeds this
 #: (UTM scale error is under 0.1 %; the rest is margin for rounded lengths).
@@ -62,15 +72,17 @@ def seed_costs(net: WalkNetwork, sources: Snapped) -> tuple[np.ndarray, np.ndarr
     return nodes, costs
 
 
-def _with_super_source(net: WalkNetwork, nodes: np.ndarray, costs: np.ndarray) -> sp.csr_matrix:
-    """Return the CSR matrix plus one extra row: a super source joined to ``nodes``."""
-    csr = net.csr
+def _with_super_source(
+    net: WalkNetwork, nodes: np.ndarray, costs: np.ndarray, csr: sp.csr_matrix | None = None
+) -> sp.csr_matrix:
+    """Return the CSR matrix (the network's, or ``csr``) plus one extra row: a super source joined to ``nodes``."""
+    csr = net.csr if csr is None else csr
     order = np.lexsort((costs, nodes))
     nodes, costs = nodes[order], costs[order]
     first = np.ones(nodes.shape[0], dtype=bool)
     first[1:] = nodes[1:] != nodes[:-1]
     nodes, costs = nodes[first], np.maximum(costs[first], 1e-9)
-    n = net.n_nodes
+    n = csr.shape[0]
     indptr = np.concatenate([csr.indptr, [csr.indptr[-1] + nodes.shape[0]]]).astype(np.int32)
     indices = np.concatenate([csr.indices, nodes.astype(np.int32)])
     data = np.concatenate([csr.data, costs])
@@ -103,6 +115,52 @@ def node_distances(net: WalkNetwork, sources: Snapped, limit: float) -> np.ndarr
     graph = _with_super_source(net, nodes, costs)
     dist = dijkstra(graph, directed=True, indices=net.n_nodes, limit=limit)
     return dist[: net.n_nodes]
+
+
+def local_node_distances(
+    net: WalkNetwork, sources: Snapped, limit: float, *, nodes: np.ndarray | None = None
+) -> np.ndarray:
+    """Like :func:`node_distances`, searching only a local subgraph: its cost is what it reaches.
+
+    One bounded Dijkstra from a super source over the subgraph of ``nodes``
+    (by default the nodes within straight-line reach of the sources, which
+    hold every walk of at most ``limit``, so the distances are exact).  Unlike
+    scipy's search on the whole network, nothing the size of the network is
+    built but the returned array.
+
+    Parameters
+    ----------
+    net
+        The network.
+    sources
+        Snapped sources (unreachable ones are ignored).
+    limit
+        Search radius in metres; nodes farther away get ``inf``.
+    nodes
+        Search only these nodes (sorted, unique).  Distances are then those
+        of walks that stay among them.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (N,), float64; ``inf`` outside the subgraph and beyond ``limit``.
+    """
+    out = np.full(net.n_nodes, np.inf)
+    ok = sources.reachable
+    if not ok.any():
+        return out
+    if nodes is None:
+        hits = net.node_tree.query_ball_point(sources.xy[ok], limit * STRAIGHT_LINE_SLACK + 1.0)
+        nodes = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]))
+    seeds, costs = seed_costs(net, sources)
+    pos = np.searchsorted(nodes, seeds)
+    inside = (pos < nodes.size) & (nodes[np.minimum(pos, nodes.size - 1)] == seeds) & (costs <= limit)
+    if not inside.any():
+        return out
+    sub = net.csr[nodes][:, nodes].tocsr()
+    graph = _with_super_source(net, pos[inside], costs[inside], csr=sub)
+    out[nodes] = dijkstra(graph, directed=True, indices=nodes.size, limit=limit)[: nodes.size]
+    return out
 
 
 def point_distances(
@@ -238,691 +296,23 @@ def incident_edges(net: WalkNetwork, nodes: np.ndarray) -> np.ndarray:
     return np.unique(edge_ids[pos])
 
 
-# -------------------------------------------------------------- geometry
-@dataclass
-class Pieces:
-    """Reached parts of edges: edge ``edge[i]`` from ``start[i]`` to ``end[i]`` metres
-    (walking metres from the edge's u end)."""
-
-    edge: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.edge.shape[0])
-
-
-def reached_pieces(
-    net: WalkNetwork,
-    node_dist: np.ndarray,
-    radius: float,
-    *,
-    source_edge: int = -1,
-    source_offset: float = 0.0,
-    source_gap: float = 0.0,
-) -> tuple[Pieces, Pieces]:
-    """Everything reached within ``radius``: pieces of edges through the nodes, and the
-    source's own piece.
-
-    Parameters
-    ----------
-    net
-        The network.
-    node_dist
-        Node distances from the source.
-    radius
-        The tier in metres.
-    source_edge, source_offset, source_gap
-        Where the source joins the network: its own edge is reached directly
-        in both directions from the join point.
-
-    Returns
-    -------
-    through_nodes, own
-        Whole or cut edges reached through their end nodes (a whole edge is the
-        piece ``[0, length]``), and the piece of the source's edge reached
-        straight from the join point.
-    """
-    reached = np.flatnonzero(node_dist <= radius)
-    edges = incident_edges(net, reached)
-    length = net.edge_length[edges]
-    du = node_dist[net.edge_u[edges]]
-    dv = node_dist[net.edge_v[edges]]
-    from_u = np.where(np.isfinite(du), np.clip(radius - du, 0.0, length), 0.0)
-    from_v = np.where(np.isfinite(dv), np.clip(radius - dv, 0.0, length), 0.0)
-    full = from_u + from_v >= length
-    part = ~full
-    edge = np.concatenate([edges[full], edges[part], edges[part]])
-    start = np.concatenate([np.zeros(full.sum()), np.zeros(part.sum()), (length - from_v)[part]])
-    end = np.concatenate([length[full], from_u[part], length[part]])
-    keep = end - start > 0.01
-    through = Pieces(edge[keep], start[keep], end[keep])
-    own = Pieces(np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
-    if source_edge >= 0 and radius > source_gap:
-        left = radius - source_gap
-        a = max(0.0, source_offset - left)
-        b = min(float(net.edge_length[source_edge]), source_offset + left)
-        if b - a > 0.01:
-            own = Pieces(np.array([source_edge]), np.array([a]), np.array([b]))
-    return through, own
-
-
-def _piece_vertices(net: WalkNetwork, pieces: Pieces) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices of edge pieces from start to end (u to v direction), with their piece index."""
-    n = len(pieces)
-    geom_len = net.edge_geom_length[pieces.edge]
-    edge_len = net.edge_length[pieces.edge]
-    scale = np.divide(geom_len, edge_len, out=np.ones(n), where=edge_len > 0)
-    g0 = pieces.start * scale
-    g1 = pieces.end * scale
-    s = net.geom_offsets[pieces.edge]
-    counts = net.geom_offsets[pieces.edge + 1] - s
-    rep = np.repeat(np.arange(n), counts)
-    vert = np.repeat(s - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    cum = net.geom_cum[vert]
-    # vertices within 1 cm of a cut would leave micro-segments that slow GEOS buffers ten times
-    interior = (cum > g0[rep] + 0.01) & (cum < g1[rep] - 0.01)
-    start_xy = _interpolate(net, s, counts, rep, cum, g0)
-    end_xy = _interpolate(net, s, counts, rep, cum, g1)
-    ids = np.concatenate([np.arange(n), rep[interior], np.arange(n)])
-    keys = np.concatenate([np.full(n, -np.inf), cum[interior], np.full(n, np.inf)])
-    xy = np.concatenate([start_xy, net.geom_xy[vert[interior]], end_xy])
-    order = np.lexsort((keys, ids))
-    return xy[order], ids[order]
-
-
-def cut_pieces(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
-    """Return one LineString (metric CRS) per edge piece, vectorised over all pieces."""
-    if len(pieces) == 0:
-        return np.empty(0, dtype=object)
-    xy, ids = _piece_vertices(net, pieces)
-    return shapely.linestrings(xy, indices=ids)
-
-
-def chained_lines(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
-    """Join edge pieces into polylines along the network's strokes.
-
-    Pieces that follow each other on a stroke (the first reaching the end of
-    its edge, the next starting at the start of the following edge) become one
-    polyline.  The union of the lines equals the union of the pieces, with far
-    fewer lines (and overlapping round caps) for a buffer to resolve.
-
-    Parameters
-    ----------
-    net
-        The network.
-    pieces
-        Edge pieces.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shapely LineStrings in the metric CRS.
-    """
-    n = len(pieces)
-    if n == 0:
-        return np.empty(0, dtype=object)
-    strokes = net.strokes
-    e = pieces.edge
-    length = net.edge_length[e]
-    flip = strokes.flipped[e]
-    at_start = pieces.start <= 0.01
-    at_end = pieces.end >= length - 0.01
-    entry = np.where(flip, at_end, at_start)
-    leave = np.where(flip, at_start, at_end)
-    along = np.where(flip, length - pieces.end, pieces.start)
-    order = np.lexsort((along, strokes.position[e], strokes.stroke[e]))
-    sid, pos = strokes.stroke[e][order], strokes.position[e][order]
-    join = np.zeros(n, dtype=bool)
-    join[1:] = (sid[1:] == sid[:-1]) & (pos[1:] == pos[:-1] + 1) & leave[order][:-1] & entry[order][1:]
-    run = np.cumsum(~join) - 1
-    rank_of = np.empty(n, dtype=np.int64)
-    rank_of[order] = np.arange(n)
-    xy, ids = _piece_vertices(net, pieces)
-    counts = np.bincount(ids, minlength=n)
-    within = np.arange(ids.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    k = np.where(flip[ids], counts[ids] - 1 - within, within)
-    rank = rank_of[ids]
-    keep = ~(join[rank] & (k == 0))  # a joined piece repeats the shared node
-    final = np.lexsort((k[keep], rank[keep]))
-    return shapely.linestrings(xy[keep][final], indices=run[rank[keep]][final])
-
-
-def _interpolate(net, s, counts, rep, cum, g) -> np.ndarray:
-    """Point at planar distance ``g`` along each piece's edge polyline."""
-    before = np.bincount(rep, weights=(cum <= g[rep]), minlength=s.shape[0]).astype(np.int64)
-    k = s + np.clip(before - 1, 0, counts - 2)
-    a = net.geom_xy[k]
-    b = net.geom_xy[k + 1]
-    seg = np.hypot(*(b - a).T)
-    frac = np.divide(g - net.geom_cum[k], seg, out=np.zeros_like(g), where=seg > 0)
-    frac = np.clip(frac, 0.0, 1.0)
-    return a + (b - a) * frac[:, None]
-
-
-# ---------------------------------------------------------------- polygons
-def service_area_lines(
-    net: WalkNetwork,
-    node_dist: np.ndarray,
-    radius: float,
-    *,
-    source_xy: np.ndarray,
-    source_edge: int,
-    source_offset: float,
-    source_gap: float,
-) -> shapely.Geometry:
-    """Return the streets reached within ``radius`` as one MultiLineString (metric CRS).
-
-    One line per reached edge piece (pieces of one edge that overlap are
-    merged), plus the walk from the source to its join point.  Whole edges end
-    at their junctions, so ``street_band(lines, blocks=True)`` can find the
-    blocks they enclose.
-
-    Parameters
-    ----------
-    net, node_dist, radius, source_edge, source_offset, source_gap
-        As for :func:`reached_pieces`.
-    source_xy
-        Shape (2, 2): the source's own point and its join point on the street.
-    """
-    through, own = reached_pieces(
-        net, node_dist, radius, source_edge=source_edge, source_offset=source_offset, source_gap=source_gap
-    )
-    return _edge_piece_lines(net, through, own, _connector(source_xy, source_gap, radius))
-
-
-def service_area_polygon(
-    net: WalkNetwork,
-    node_dist: np.ndarray,
-    radius: float,
-    *,
-    source_xy: np.ndarray,
-    source_edge: int,
-    source_offset: float,
-    source_gap: float,
-    buffer_m: float = DEFAULT_BUFFER_M,
-    quad_segs: int = 3,
-) -> shapely.Geometry:
-    """Return one service-area polygon (metric CRS): the band of ``buffer_m``
-    metres around the streets reached within ``radius``.
-
-    The band is built the faster of two ways for the shape of what is reached
-    (see :func:`street_band`): from the blocks the reached streets enclose when
-    there are many of them (a dense grid at 1000 m), else by buffering the
-    reached streets joined along their strokes and unioning the bands.  Both
-    give the same polygon.
-
-    Parameters are those of :func:`service_area_lines`, plus ``buffer_m`` and
-    ``quad_segs`` of :func:`street_band`.
-    """
-    through, own = reached_pieces(
-        net, node_dist, radius, source_edge=source_edge, source_offset=source_offset, source_gap=source_gap
-    )
-    connector = _connector(source_xy, source_gap, radius)
-    if _blocks_pay(net, through):
-        return street_band(_edge_piece_lines(net, through, own, connector), buffer_m, quad_segs, blocks=True)
-    runs = _as_lines([chained_lines(net, through), cut_pieces(net, own), connector])
-    return street_band(runs, buffer_m, quad_segs)
-
-
-#: Build bands from blocks when the whole reached edges close at least this many
-#: cycles (blocks), and at least this many per loose end (dead ends and cut pieces).
-#: Measured on the synthetic grid, south-west Futian and the demo at 300-1000 m.
-MIN_BLOCKS = 30
-BLOCKS_PER_LOOSE_END = 1.2
-
-
-def _blocks_pay(net: WalkNetwork, through: Pieces) -> bool:
-    """Whether the reached streets enclose enough blocks, against their loose ends, for
-    the blocks to build the band faster than a union of buffered runs."""
-    whole = (through.start <= 0.01) & (through.end >= net.edge_length[through.edge] - 0.01)
-    edges = np.unique(through.edge[whole])
-    if edges.size < MIN_BLOCKS:
-        return False
-    nodes, degree = np.unique(np.concatenate([net.edge_u[edges], net.edge_v[edges]]), return_counts=True)
-    cycles = edges.size - nodes.size + 1  # of a connected graph: its independent cycles
-    loose_ends = int((degree == 1).sum() + (~whole).sum())
-    return cycles >= MIN_BLOCKS and cycles >= BLOCKS_PER_LOOSE_END * loose_ends
-
-
-def source_join(sources: Snapped, i: int, own_xy: np.ndarray) -> dict:
-    """Where source ``i`` (at ``own_xy``, metric) joins the network, as the keyword arguments
-    of :func:`service_area_lines` and :func:`service_area_polygon`."""
-    return dict(
-        source_xy=np.vstack([own_xy, sources.xy[i]]),
-        source_edge=int(sources.edge[i]),
-        source_offset=float(sources.offset[i]),
-        source_gap=float(sources.gap[i]),
-    )
-
-
-def _edge_piece_lines(net: WalkNetwork, through: Pieces, own: Pieces, connector: np.ndarray) -> shapely.Geometry:
-    """One line per reached edge piece (overlapping pieces of an edge merged), and the connector."""
-    return _as_lines([cut_pieces(net, merged_pieces(concat_pieces(through, own))), connector])
-
-
-def _connector(source_xy: np.ndarray, source_gap: float, radius: float) -> np.ndarray:
-    """The walk from the source to its join point, as a one-line array (empty when on the street)."""
-    if source_gap > 0 and radius > 0:
-        join_xy = np.asarray(source_xy, float)
-        return np.array([shapely.linestrings([join_xy[0], join_xy[1]])], dtype=object)
-    return np.empty(0, dtype=object)
-
-
-def _as_lines(parts: list[np.ndarray]) -> shapely.Geometry:
-    """One MultiLineString of the lines in ``parts``, at centimetre precision: pieces meet
-    exactly at junctions, and GEOS buffers nearly-coincident floating vertices 2-3x slower."""
-    lines = np.concatenate(parts)
-    if not lines.size:
-        return shapely.MultiLineString()
-    return shapely.multilinestrings(shapely.transform(lines, _round_cm))
-
-
-def concat_pieces(*groups: Pieces) -> Pieces:
-    """Return the pieces of all ``groups`` as one :class:`Pieces`."""
-    return Pieces(
-        np.concatenate([g.edge for g in groups]).astype(np.int64),
-        np.concatenate([g.start for g in groups]).astype(float),
-        np.concatenate([g.end for g in groups]).astype(float),
-    )
-
-
-def merged_pieces(pieces: Pieces) -> Pieces:
-    """Merge pieces of the same edge that overlap or touch (within 1 cm) into one.
-
-    Examples
-    --------
-    >>> merged = merged_pieces(Pieces(np.array([3, 3, 1]), np.array([0.0, 5.0, 2.0]), np.array([6.0, 9.0, 4.0])))
-    >>> merged.edge.tolist(), merged.start.tolist(), merged.end.tolist()
-    ([1, 3], [2.0, 0.0], [4.0, 9.0])
-    """
-    n = len(pieces)
-    if n < 2:
-        return pieces
-    order = np.lexsort((pieces.start, pieces.edge))
-    edge, start, end = pieces.edge[order], pieces.start[order], pieces.end[order]
-    # running maximum of the ends within each edge: offset every edge past the previous one
-    span = float(end.max() - min(start.min(), 0.0)) + 1.0
-    reach_so_far = np.maximum.accumulate(end + edge * span) - edge * span
-    new = np.ones(n, dtype=bool)
-    new[1:] = (edge[1:] != edge[:-1]) | (start[1:] > reach_so_far[:-1] + 0.01)
-    first = np.flatnonzero(new)
-    return Pieces(edge[first], start[first], np.maximum.reduceat(end, first))
-
-
-def _round_cm(coords: np.ndarray) -> np.ndarray:
-    return np.round(coords, 2)
-
-
-def service_areas(
-    net: WalkNetwork,
-    sources: Snapped,
-    source_xy: np.ndarray,
-    tiers: Sequence[float],
-    *,
-    buffer_m: float = DEFAULT_BUFFER_M,
-    quad_segs: int = 3,
-    progress: ProgressFn | None = None,
-) -> list[tuple[int, float, shapely.Geometry]]:
-    """Per-source service-area polygons (metric CRS) for every tier.
-
-    Parameters
-    ----------
-    net
-        The network.
-    sources
-        Snapped sources (facilities); unreachable ones get no polygon.
-    source_xy
-        The sources' own coordinates in ``net.crs``, shape (K, 2): the walk from
-        each to its join point belongs to its area.
-    tiers
-        Walking distances in metres.
-    buffer_m
-        Half-width of the band around reached streets (at most 50 m).
-    quad_segs
-        Segments per quarter circle in the buffer's round ends and joins.
-    progress
-        Called with (done, total) now and then.
-
-    Returns
-    -------
-    list of (source index, tier, polygon)
-    """
-    if not 0 < buffer_m <= MAX_BUFFER_M:
-        raise ValueError(f"buffer_m must be in (0, {MAX_BUFFER_M}] metres, got {buffer_m}")
-    tiers = sorted(float(t) for t in tiers)
-    total = int(sources.reachable.sum())
-    rows: list[tuple[int, float, shapely.Geometry]] = []
-    for done, (i, dist) in enumerate(iter_source_node_distances(net, sources, tiers[-1]), start=1):
-        where = source_join(sources, i, source_xy[i])
-        for tier in tiers:
-            rows.append((i, tier, service_area_polygon(net, dist, tier, **where, buffer_m=buffer_m, quad_segs=quad_segs)))
-        if progress and (done % 50 == 0 or done == total):
-            progress(done, total)
-    return rows
-
-
-def street_band(
-    lines: shapely.Geometry, buffer_m: float = DEFAULT_BUFFER_M, quad_segs: int = 3, *, blocks: bool = False
-) -> shapely.Geometry:
-    """The band of ``buffer_m`` metres around reached streets: a service-area polygon.
-
-    The same polygon as ``shapely.buffer(lines, buffer_m)``, built faster in
-    one of two ways:
-
-    * by default, each run of lines (merged where they meet end to end) is
-      buffered on its own and the bands are unioned (3x faster on the real
-      Futian network than one buffer of the whole MultiLineString);
-    * with ``blocks=True``, from the blocks the lines enclose, which avoids
-      overlaying hundreds of overlapping bands (2x faster for a 1000 m area of
-      a dense grid).  The blocks (``shapely.polygonize``: the lines must meet
-      end to end at junctions, as :func:`service_area_lines` gives them) are
-      joined as a coverage, and their union is buffered together with the
-      loose lines outside them (dead ends, pieces cut at the area's edge).
-      Inside a block, a point is in the band exactly when it is within
-      ``buffer_m`` of the block's boundary or of a loose line in the block;
-      what is not (the block shrunk by ``buffer_m``, less the bands of those
-      loose lines) becomes a hole.  If the lines enclose no block, or cross
-      without meeting (a bridge over a street) so that the blocks do not tile,
-      the first way is used.
-
-    Parameters
-    ----------
-    lines
-        A (Multi)LineString of reached street pieces (metric CRS).
-    buffer_m
-        Half-width of the band in metres.
-    quad_segs
-        Segments per quarter circle of the round joins and ends (the holes'
-        rounded corners use more, so that they never cut into the band).
-    blocks
-        Build the band from the enclosed blocks.
-    """
-    if lines.is_empty:
-        return shapely.Polygon()
-    found = _blocks(shapely.get_parts(lines)) if blocks else None
-    if found is None:
-        return _union_of_runs(lines, buffer_m, quad_segs)
-    faces, union, loose = found
-    outside = ~shapely.covered_by(loose, union) if loose.size else np.zeros(0, dtype=bool)
-    band = shapely.buffer(shapely.geometrycollections(np.concatenate([[union], loose[outside]])), buffer_m, quad_segs=quad_segs)
-    return _with_holes(band, _block_holes(faces, loose, buffer_m, quad_segs))
-
-
-#: The holes' rounded corners (at a block's reflex corners) are drawn this finely.
-HOLE_QUAD_SEGS = 16
-
-
-def _blocks(parts: np.ndarray) -> tuple[np.ndarray, shapely.Geometry, np.ndarray] | None:
-    """The blocks enclosed by ``parts``, their union and the loose lines (merged runs), or None.
-
-    ``polygonize`` trusts its lines to meet only at their ends.  Streets that
-    cross without a junction (a bridge) or touch mid-line break that: the
-    blocks overlap, or some lines end up in no output at all.  Both are checked
-    (the union, and the lengths), and the lines are then split where they meet
-    (``shapely.node``) and polygonized again.
-    """
-    for _ in range(2):
-        faces, loose = _polygonize(parts)
-        if not faces.size:
-            return None
-        union = _coverage_union(faces)
-        if union is not None and _accounts_for(parts, faces, union, loose):
-            return faces, union, loose
-        parts = shapely.get_parts(shapely.node(shapely.multilinestrings(parts)))
-    return None
-
-
-def _accounts_for(parts: np.ndarray, faces: np.ndarray, union: shapely.Geometry, loose: np.ndarray) -> bool:
-    """Whether the blocks' boundaries and the loose lines add up to all the lines' length."""
-    total = float(shapely.length(parts).sum())
-    on_blocks = (float(shapely.length(faces).sum()) + union.length) / 2  # inner boundaries count twice
-    return abs(total - on_blocks - float(shapely.length(loose).sum())) <= 1e-6 * total + 0.01
-
-
-def _polygonize(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Faces enclosed by the lines, and the lines on no face's boundary merged into runs."""
-    faces, cuts, dangles, invalid = shapely.polygonize_full(parts)
-    faces = shapely.get_parts(faces)
-    loose = shapely.get_parts(np.array([cuts, dangles, invalid], dtype=object))
-    if loose.size:
-        loose = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(loose)))
-    return faces, loose
-
-
-def _coverage_union(faces: np.ndarray) -> shapely.Geometry | None:
-    """The union of faces that do not overlap, else None.
-
-    ``coverage_union_all`` assumes they do not: overlapping faces give an
-    error, an invalid union, or one whose area is not the faces' total.
-    """
-    try:
-        union = shapely.coverage_union_all(faces)
-    except GEOSException:
-        return None
-    if not shapely.is_valid(union) or abs(shapely.area(faces).sum() - union.area) > 1e-9 * union.area:
-        return None
-    return union
-
-
-def _union_of_runs(lines: shapely.Geometry, buffer_m: float, quad_segs: int) -> shapely.Geometry:
-    """Buffer each run of lines (merged where they meet end to end) and union the bands."""
-    runs = shapely.get_parts(shapely.line_merge(lines))
-    return shapely.union_all(shapely.buffer(runs, buffer_m, quad_segs=quad_segs))
-
-
-def _block_holes(faces: np.ndarray, loose: np.ndarray, buffer_m: float, quad_segs: int) -> np.ndarray:
-    """The parts of the blocks farther than ``buffer_m`` from every line: negative buffers
-    of the blocks, less the bands of loose lines within reach of them."""
-    holes, convex = inset_convex(faces, buffer_m)
-    rounded = shapely.buffer(faces[~convex], -buffer_m, quad_segs=HOLE_QUAD_SEGS)
-    holes = shapely.get_parts(np.concatenate([holes, rounded]))
-    holes = holes[~shapely.is_empty(holes)]
-    if not (holes.size and loose.size):
-        return holes
-    line_i, hole_i = shapely.STRtree(holes).query(loose, predicate="dwithin", distance=buffer_m)
-    if not hole_i.size:
-        return holes
-    near_lines = np.unique(line_i)
-    band_of = dict(zip(near_lines.tolist(), shapely.buffer(loose[near_lines], buffer_m, quad_segs=quad_segs)))
-    for h in np.unique(hole_i):
-        near = [band_of[i] for i in line_i[hole_i == h].tolist()]
-        holes[h] = shapely.difference(holes[h], near[0] if len(near) == 1 else shapely.union_all(near))
-    holes = shapely.get_parts(holes)
-    return holes[~shapely.is_empty(holes)]
-
-
-def inset_convex(polygons: np.ndarray, distance: float) -> tuple[np.ndarray, np.ndarray]:
-    """Shrink convex polygons by ``distance``: the same as ``shapely.buffer(p, -distance)``.
-
-    A convex polygon shrinks to the polygon of its edges each moved inwards by
-    ``distance``, corner by corner (the moved edges' intersections), while every
-    edge keeps a positive length.  This computes that for all polygons at once.
-
-    Parameters
-    ----------
-    polygons
-        Polygons without holes.
-    distance
-        Inset in the polygons' units, > 0.
-
-    Returns
-    -------
-    shrunk, done
-        The shrunk polygons of those it could shrink this way (``done``); the
-        others (not convex, with holes, or losing an edge) are left to a
-        negative buffer.
-
-    Examples
-    --------
-    >>> shrunk, done = inset_convex(np.array([shapely.box(0, 0, 10, 4), shapely.box(0, 0, 1.5, 1.5)]), 1.0)
-    >>> done.tolist(), shrunk[0].equals(shapely.box(1, 1, 9, 3))
-    ([True, False], True)
-    """
-    n = len(polygons)
-    if n == 0:
-        return np.empty(0, dtype=object), np.zeros(0, dtype=bool)
-    xy, ring = shapely.get_coordinates(shapely.get_exterior_ring(polygons), return_index=True)
-    size = np.bincount(ring, minlength=n)
-    last = np.cumsum(size) - 1
-    keep = np.ones(xy.shape[0], dtype=bool)
-    keep[last[size > 0]] = False  # rings repeat their first vertex at the end
-    p, g = xy[keep], ring[keep]
-    kept = np.maximum(size - 1, 0)
-    m = np.maximum(kept, 1)
-    first = np.repeat(np.cumsum(kept) - kept, kept)
-    at = np.arange(p.shape[0]) - first
-    nxt = first + (at + 1) % m[g]
-    prv = first + (at - 1) % m[g]
-    edge = p[nxt] - p
-    length = np.hypot(edge[:, 0], edge[:, 1])
-    twice_area = np.bincount(g, weights=p[:, 0] * p[nxt, 1] - p[nxt, 0] * p[:, 1], minlength=n)
-    turn = np.sign(twice_area)[g]  # +1 anticlockwise: the inside is on the left
-    with np.errstate(invalid="ignore", divide="ignore"):
-        normal = turn[:, None] * np.column_stack([-edge[:, 1], edge[:, 0]]) / length[:, None]
-        before, n_before = edge[prv], normal[prv]
-        cross = turn * (before[:, 0] * edge[:, 1] - before[:, 1] * edge[:, 0])
-        corner = p + distance * (n_before + normal) / (1.0 + (n_before * normal).sum(axis=1))[:, None]
-        moved = corner[nxt] - corner
-        ok = (length > 1e-9) & (cross >= -1e-9 * length * length[prv]) & ((moved * edge).sum(axis=1) > 1e-9)
-        ok &= np.isfinite(corner).all(axis=1)
-    done = np.bincount(g, weights=~ok, minlength=n) == 0
-    done &= (size >= 4) & (shapely.get_num_interior_rings(polygons) == 0)
-    take = done[g]
-    rings = shapely.linearrings(corner[take], indices=(np.cumsum(done) - 1)[g[take]])
-    return shapely.polygons(rings), done
-
-
-def _with_holes(band: shapely.Geometry, holes: np.ndarray) -> shapely.Geometry:
-    """``band`` with ``holes`` cut out.  The holes lie strictly inside it and apart from
-    each other, so one polygon takes them as extra interior rings with no overlay."""
-    if not holes.size:
-        return band
-    if band.geom_type == "Polygon" and not shapely.get_num_interior_rings(holes).any():
-        rings = shapely.get_rings(band)
-        return shapely.polygons(rings[0], np.concatenate([rings[1:], shapely.get_exterior_ring(holes)]))
-    return shapely.difference(band, shapely.multipolygons(holes))
-
-
-# ------------------------------------------------------ GeoDataFrame wrapper
-_WORKER_STATE: dict = {}
-
-
-def _areas_chunk(chunk: np.ndarray) -> list[tuple[int, float, float, bytes]]:
-    """Worker: service areas of some sources, in WGS84 as WKB (runs in a forked process)."""
-    st = _WORKER_STATE
-    rows = _lonlat_rows(st["net"], service_areas(
-        st["net"], st["sources"].subset(chunk), st["xy"][chunk], st["tiers"],
-        buffer_m=st["buffer_m"], quad_segs=st["quad_segs"],
-    ))
-    return [(int(chunk[i]), t, a, shapely.to_wkb(g)) for i, t, a, g in rows]
-
-
-def _lonlat_rows(net: WalkNetwork, rows: list[tuple[int, float, shapely.Geometry]]) -> list[tuple[int, float, float, shapely.Geometry]]:
-    """(source, tier, metric polygon) rows as (source, tier, area in m2, WGS84 polygon): one
-    projection call for all of them, done where the polygons are made."""
-    if not rows:
-        return []
-    metric = np.array([g for _, _, g in rows], dtype=object)
-    areas = np.round(shapely.area(metric), 1)
-    lonlat = shapely.transform(metric, net.to_lonlat)
-    return [(i, t, float(a), g) for (i, t, _), a, g in zip(rows, areas, lonlat)]
-
-
-def _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progress):
-    """Split the sources over forked worker processes (the network is shared copy-on-write)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    ok = np.flatnonzero(sources.reachable)
-    # small chunks keep both processes busy to the end
-    chunks = [c for c in np.array_split(ok, max(workers * 4, ok.size // 20, 1)) if c.size]
-    net.csr, net.node_tree, net.strokes, net.incidence, net.edge_geom_length, net.geom_cum  # build once, share by fork
-    _WORKER_STATE.update(net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs)
-    out: list[tuple[int, float, float, shapely.Geometry]] = []
-    try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            done = 0
-            for rows in pool.map(_areas_chunk, chunks):
-                out.extend((i, t, a, shapely.from_wkb(g)) for i, t, a, g in rows)
-                done += len(rows) // max(len(tiers), 1)
-                if progress:
-                    progress(done, ok.size)
-    finally:
-        _WORKER_STATE.clear()
-    return out
-
-
-def facility_service_areas(
-    net: WalkNetwork,
-    facilities,
-    tiers: Sequence[float],
-    *,
-    buffer_m: float = DEFAULT_BUFFER_M,
-    quad_segs: int = 3,
-    snap_limit_m: float | None = None,
-    workers: int | None = None,
-    progress: ProgressFn | None = None,
-):
-    """Service-area polygons of every facility and tier, as a WGS84 GeoDataFrame.
-
-    Parameters
-    ----------
-    net
-        The walking network.
-    facilities
-        WGS84 GeoDataFrame of points with ``id`` (and optionally ``kind``, ``name``).
-    tiers
-        Walking distances in metres.
-    buffer_m
-        Half-width of the band around reached streets (25 m by default, at most 50 m).
-    quad_segs
-        Segments per quarter circle of the buffer's rounded ends.
-    snap_limit_m
-        Facilities farther than this from the network get no polygon.
-    workers
-        Processes to use (default: all cores when there are many facilities).
-    progress
-        Called with (done, total).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One row per reachable facility and tier: ``facility_id``, ``kind``,
-        ``name``, ``tier_m``, ``area_m2``, geometry.  Its ``attrs["unreachable"]``
-        lists the ids of facilities too far from the network.
-    """
-    import os
-
-    import geopandas as gpd
-
-    from .network import DEFAULT_SNAP_LIMIT_M, snap_xy
-
-    xy = shapely.get_coordinates(facilities.geometry.to_crs(net.crs).values)
-    sources = snap_xy(net, xy, limit_m=snap_limit_m or DEFAULT_SNAP_LIMIT_M)
-    tiers = sorted(float(t) for t in tiers)
-    n_ok = int(sources.reachable.sum())
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if n_ok >= 200 else 1
-    if workers > 1:
-        rows = _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progress)
-    else:
-        rows = _lonlat_rows(net, service_areas(net, sources, xy, tiers, buffer_m=buffer_m, quad_segs=quad_segs, progress=progress))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    idx = np.array([r[0] for r in rows], dtype=np.int64)
-    ids = facilities["id"].astype(str).to_numpy()
-    kinds = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
-    names = facilities["name"].astype(str).to_numpy() if "name" in facilities else np.full(len(facilities), "")
-    frame = gpd.GeoDataFrame(
-        {
-            "facility_id": ids[idx] if idx.size else [],
-            "kind": kinds[idx] if idx.size else [],
-            "name": names[idx] if idx.size else [],
-            "tier_m": [r[1] for r in rows],
-            "area_m2": [r[2] for r in rows],
-        },
-        geometry=[r[3] for r in rows],
-        crs="EPSG:4326",
-    )
-    frame.attrs["unreachable"] = ids[~sources.reachable].tolist()
-    return frame
+# ------------------------------------------------------------ service areas
+#: Names that moved to :mod:`geo.service_areas` and are still answered here.
+_SERVICE_AREA_NAMES = frozenset(
+    {
+        "DEFAULT_BUFFER_M", "MAX_BUFFER_M", "MIN_BLOCKS", "BLOCKS_PER_LOOSE_END", "HOLE_QUAD_SEGS",
+        "Pieces", "reached_pieces", "cut_pieces", "chained_lines", "concat_pieces", "merged_pieces",
+        "service_area_lines", "service_area_polygon", "source_join", "service_areas", "street_band",
+        "inset_convex", "facility_service_areas", "blocks_pay", "street_blocks",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Answer ``reach.facility_service_areas`` and the other service-area names (see
+    :mod:`geo.service_areas`; imported on first use, which keeps the import one-way)."""
+    if name in _SERVICE_AREA_NAMES:
+        from . import service_areas
+
+        return getattr(service_areas, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,10 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
+
+import numpy as np
+
+from .errors import OptionError
 from .settings import TIER_METRES, DEFAULT_TIERS, DEFAULT_SPEED_M_PER_MIN, ELDERLY_SPEED_M_PER_MIN  # noqa: F401 (re-exported)
 
 
@@ -74,6 +78,19 @@ BUILTIN_KINDS: tuple[FacilityKind, ...] = (
         "#2980b9",
         ("社康中心", "社区健康服务中心", "社康", "health_centre", "health_center"),
     ),
+    FacilityKind("kindergarten", "幼儿园", "Kindergarten", "#f1c40f", ("幼儿园", "幼稚园", "kindergarten", "preschool")),
+    FacilityKind("primary_school", "小学", "Primary school", "#9b59b6", ("小学", "primary", "primary school")),
+    FacilityKind("middle_school", "初中", "Middle school", "#6c3483", ("初中", "中学", "初级中学", "middle", "middle school", "junior_high")),
+    FacilityKind("elderly_care", "老年人日间照料中心", "Elderly day-care centre", "#a04000",
+                 ("老年人日间照料中心", "日间照料中心", "长者服务站", "长者日间照料中心", "elderly", "day_care")),
+    FacilityKind("nursing_home", "养老院", "Nursing home", "#784212", ("养老院", "老年养护院", "敬老院", "颐养院", "nursing")),
+    FacilityKind("culture", "文化活动站/中心", "Cultural centre", "#1abc9c", ("文化活动站", "文化活动中心", "文化站", "culture_centre", "cultural")),
+    FacilityKind("sports", "运动场地", "Sports ground", "#2ecc71", ("运动场地", "运动场", "体育场地", "多功能运动场地", "sport")),
+    FacilityKind("market", "菜市场/生鲜超市", "Fresh market", "#e74c3c", ("菜市场", "生鲜超市", "农贸市场", "fresh_market")),
+    FacilityKind("police", "警务室/派出所", "Police room", "#34495e", ("警务室", "派出所", "社区警务室", "police_station")),
+    FacilityKind("library", "图书馆", "Library", "#5d6d7e", ("图书馆", "社区图书馆", "图书室")),
+    FacilityKind("post_station", "党群驿站", "Party-mass post (驿站)", "#d35400", ("党群驿站", "驿站", "post")),
+    FacilityKind("childcare", "托育/托儿所", "Childcare (0-3)", "#f5b041", ("托育", "托儿所", "托育中心", "托育机构", "nursery")),
 )
 
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -143,22 +160,26 @@ class KindRegistry:
 
 
 def parse_tiers(
-    text: str | Sequence[float] | None,
+    text: str | float | Sequence[float | str] | None,
     *,
     speed_m_per_min: float | None = None,
 ) -> tuple[float, ...]:
     """Parse life-circle tiers into sorted metres of network walk.
 
+    The one tier normaliser: every public function that takes ``tiers``
+    (coverage, service areas, siting, the app, the command line) calls it.
+
     Parameters
     ----------
     text
-        ``"300,1000"`` (metres), ``"5min,15min"`` (GB 50180-2018 names),
-        ``"5m,15m"`` is *metres*, minutes are written ``"10min"``; with
-        ``speed_m_per_min`` plain numbers are read as minutes and multiplied by
-        the speed. A sequence of numbers is taken as metres. None gives the
+        A single number (``300``: metres), ``"300,1000"`` (metres),
+        ``"5min,15min"`` (GB 50180-2018 names), ``"5m,15m"`` is *metres*,
+        minutes are written ``"10min"``; with ``speed_m_per_min`` plain
+        numbers are read as minutes and multiplied by the speed. A sequence
+        of numbers (or of such strings) is taken as metres. None gives the
         default 300 m and 1000 m.
     speed_m_per_min
-        Walking speed; when given, bare numbers are minutes.
+        Walking speed in metres per minute; when given, bare numbers are minutes.
 
     Returns
     -------
@@ -167,11 +188,18 @@ def parse_tiers(
 
     Raises
     ------
+    OptionError
+        ``option == "speed"``, when ``speed_m_per_min`` is zero, negative or
+        not a number (it is never silently ignored).
     ValueError
         On an empty, non-positive or unreadable tier.
     """
+    if speed_m_per_min is not None:
+        _check_speed(speed_m_per_min)
     if text is None:
         return DEFAULT_TIERS
+    if isinstance(text, (int, float, np.integer, np.floating)) and not isinstance(text, bool):
+        text = [text]
     if isinstance(text, str):
         parts = [p.strip() for p in re.split(r"[,，;\s]+", text) if p.strip()]
     else:
@@ -184,8 +212,18 @@ def parse_tiers(
     return tuple(sorted(set(tiers)))
 
 
+def _check_speed(speed: object) -> None:
+    """Raise :class:`OptionError` ("speed") unless ``speed`` is a positive, finite number."""
+    try:
+        value = float(speed)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise OptionError("speed", f"{speed!r} is not a walking speed: give metres per minute, e.g. 80") from None
+    if not math.isfinite(value) or value <= 0:
+        raise OptionError("speed", f"{speed!r} must be a positive walking speed in metres per minute, e.g. 80")
+
+
 def _parse_one_tier(part: object, speed: float | None) -> float:
-    if isinstance(part, (int, float)):
+    if isinstance(part, (int, float, np.integer, np.floating)) and not isinstance(part, bool):
         value = float(part)
         metres = value * speed if speed else value
     else:

@@ -7,7 +7,7 @@ import pytest
 import shapely
 from shapely import ops
 
-from geo import network, reach
+from geo import network, reach, service_areas
 from tests import reference as ref
 from tests.utils import compare_nearest as _compare
 from tests.utils import placements as _placements
@@ -176,9 +176,9 @@ def test_chained_lines_cover_exactly_the_reached_pieces(futian_net):
     rng = np.random.default_rng(12)
     src = network.snap_xy(futian_net, futian_net.node_xy[rng.choice(futian_net.n_nodes, 5, replace=False)])
     for i, dist in reach.iter_source_node_distances(futian_net, src, 800.0):
-        through, _ = reach.reached_pieces(futian_net, dist, 800.0)
-        chained = reach.chained_lines(futian_net, through)
-        single = reach.cut_pieces(futian_net, through)
+        through, _ = service_areas.reached_pieces(futian_net, dist, 800.0)
+        chained = service_areas.chained_lines(futian_net, through)
+        single = service_areas.cut_pieces(futian_net, through)
         assert len(chained) < len(single)
         assert shapely.length(chained).sum() == pytest.approx(shapely.length(single).sum(), rel=1e-9)
         a, b = shapely.union_all(chained), shapely.union_all(single)
@@ -191,10 +191,10 @@ def test_street_band_is_the_buffer_of_the_streets(futian_net):
     rng = np.random.default_rng(4)
     src = network.snap_xy(futian_net, futian_net.node_xy[rng.choice(futian_net.n_nodes, 4, replace=False)] + 6.0)
     for i, dist in reach.iter_source_node_distances(futian_net, src, 1000.0):
-        lines = reach.service_area_lines(futian_net, dist, 1000.0, source_xy=np.vstack([src.xy[i] + 6.0, src.xy[i]]),
+        lines = service_areas.service_area_lines(futian_net, dist, 1000.0, source_xy=np.vstack([src.xy[i] + 6.0, src.xy[i]]),
                                          source_edge=int(src.edge[i]), source_offset=float(src.offset[i]),
                                          source_gap=float(src.gap[i]))
-        fast, slow = reach.street_band(lines, 25.0), shapely.buffer(lines, 25.0, quad_segs=3)
+        fast, slow = service_areas.street_band(lines, 25.0), shapely.buffer(lines, 25.0, quad_segs=3)
         assert fast.symmetric_difference(slow).area < 1e-4 * slow.area  # only the round joins differ
 
 
@@ -232,16 +232,16 @@ def _toy_streets() -> shapely.Geometry:
 
 def test_band_from_blocks_is_the_buffer_of_toy_streets():
     lines = _toy_streets()
-    found = reach._blocks(shapely.get_parts(lines))
+    found = service_areas.street_blocks(shapely.get_parts(lines))
     assert found is not None  # the crossing bridge is split where it crosses, not given up on
     faces, union, loose = found
     assert shapely.area(faces).sum() == pytest.approx(union.area, rel=1e-9)
-    poly = reach.street_band(lines, 25.0, blocks=True)
+    poly = service_areas.street_band(lines, 25.0, blocks=True)
     _assert_is_band(poly, lines)
     # the block around the loop keeps a hole only where it is farther than 25 m from the loop
     assert poly.contains(shapely.Point(430, 430)) and not poly.contains(shapely.Point(450, 450))
     assert not poly.contains(shapely.Point(40, 120))  # a plain block's hole
-    assert poly.symmetric_difference(reach.street_band(lines, 25.0)).area < 1e-3 * poly.area
+    assert poly.symmetric_difference(service_areas.street_band(lines, 25.0)).area < 1e-3 * poly.area
 
 
 def test_band_from_blocks_is_the_buffer_on_a_street_grid():
@@ -254,11 +254,11 @@ def test_band_from_blocks_is_the_buffer_on_a_street_grid():
     for i, dist in reach.iter_source_node_distances(net, src, 1000.0):
         where = dict(source_xy=np.vstack([xy[i], src.xy[i]]), source_edge=int(src.edge[i]),
                      source_offset=float(src.offset[i]), source_gap=float(src.gap[i]))
-        through, _ = reach.reached_pieces(net, dist, 1000.0, source_edge=where["source_edge"],
+        through, _ = service_areas.reached_pieces(net, dist, 1000.0, source_edge=where["source_edge"],
                                           source_offset=where["source_offset"], source_gap=where["source_gap"])
-        assert reach._blocks_pay(net, through)  # a dense grid at 1000 m takes the blocks' way
-        lines = reach.service_area_lines(net, dist, 1000.0, **where)
-        poly = reach.service_area_polygon(net, dist, 1000.0, **where)
+        assert service_areas.blocks_pay(net, through)  # a dense grid at 1000 m takes the blocks' way
+        lines = service_areas.service_area_lines(net, dist, 1000.0, **where)
+        poly = service_areas.service_area_polygon(net, dist, 1000.0, **where)
         _assert_is_band(poly, lines)
         assert shapely.get_num_interior_rings(poly) > 50  # the blocks' holes
         reached = np.flatnonzero(dist <= 1000.0)
@@ -268,17 +268,17 @@ def test_band_from_blocks_is_the_buffer_on_a_street_grid():
 def test_band_from_blocks_on_futian_and_the_demo(futian_net):
     from geo import demo
 
-    nets = {"futian": futian_net, "demo": network.from_graph(demo.build_demo().network)}
+    nets = {"futian": futian_net, "demo": demo.build_demo().network}
     rng = np.random.default_rng(8)
     for name, net in nets.items():
         xy = net.node_xy[rng.choice(net.n_nodes, 6, replace=False)] + 9.0
         src = network.snap_xy(net, xy)
         for i, dist in reach.iter_source_node_distances(net, src, 1000.0):
             for tier in (500.0, 1000.0):
-                lines = reach.service_area_lines(net, dist, tier, source_xy=np.vstack([xy[i], src.xy[i]]),
+                lines = service_areas.service_area_lines(net, dist, tier, source_xy=np.vstack([xy[i], src.xy[i]]),
                                                  source_edge=int(src.edge[i]), source_offset=float(src.offset[i]),
                                                  source_gap=float(src.gap[i]))
-                _assert_is_band(reach.street_band(lines, 25.0, blocks=True), lines)
+                _assert_is_band(service_areas.street_band(lines, 25.0, blocks=True), lines)
 
 
 def test_inset_convex_equals_a_negative_buffer():
@@ -287,7 +287,7 @@ def test_inset_convex_equals_a_negative_buffer():
                       for _ in range(500)], dtype=object)
     polys = np.where(rng.random(500) < 0.5, polys, shapely.reverse(polys))  # either orientation
     polys = np.concatenate([polys, [shapely.Polygon([(0, 0), (100, 0), (100, 100), (50, 40), (0, 100)])]])  # not convex
-    shrunk, done = reach.inset_convex(polys, 7.0)
+    shrunk, done = service_areas.inset_convex(polys, 7.0)
     assert not done[-1] and done.sum() > 300
     expected = shapely.buffer(polys[done], -7.0)
     assert shapely.hausdorff_distance(shrunk, expected).max() < 1e-6
@@ -302,8 +302,8 @@ def test_merged_pieces_cover_what_the_pieces_cover():
     rng = np.random.default_rng(3)
     edge = rng.integers(0, 6, 60)
     start = rng.uniform(0, 80, 60)
-    pieces = reach.Pieces(edge, start, start + rng.uniform(0.5, 30, 60))
-    merged = reach.merged_pieces(pieces)
+    pieces = service_areas.Pieces(edge, start, start + rng.uniform(0.5, 30, 60))
+    merged = service_areas.merged_pieces(pieces)
     for e in range(6):
         grid = np.linspace(0, 120, 24_001)
         inside = ((grid >= pieces.start[pieces.edge == e][:, None]) & (grid <= pieces.end[pieces.edge == e][:, None])).any(0)
