@@ -255,12 +255,38 @@ def _looks_binary(head: bytes) -> bool:
 
 def _decode(src: _Source, raw: bytes) -> str:
     """Decode CSV bytes as UTF-8, UTF-8 with BOM, then GB18030 (covers GBK)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            _bom_mismatch(src, raw, exc)
     for encoding in ("utf-8-sig", "gb18030"):  # utf-8-sig reads UTF-8 with or without BOM
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
     raise src.error("is not a text CSV file in UTF-8 or GB18030/GBK: save it as CSV UTF-8 from Excel")
+
+
+def _bom_mismatch(src: _Source, raw: bytes, exc: UnicodeDecodeError) -> None:
+    """A UTF-8 byte-order mark followed by text in another encoding: say what the bytes are."""
+    try:
+        raw[3:].decode("utf-8")
+        start = exc.start
+    except UnicodeDecodeError as inner:
+        start = inner.start + 3
+    line = raw.count(b"\n", 0, start) + 1
+    bad = raw[start:start + 2].hex(" ").upper()
+    try:
+        raw[3:].decode("gb18030")
+        what = "GBK/GB18030 (the Chinese Windows encoding)"
+    except UnicodeDecodeError:
+        what = "neither UTF-8 nor GBK/GB18030"
+    raise src.error(
+        f"starts with a UTF-8 byte-order mark (EF BB BF) but the text after it is {what}, not UTF-8 "
+        f"(bytes {bad} at byte {start}, line {line}): an editor added the mark to a GBK file; "
+        "save it again as CSV UTF-8 (or as GBK without the mark)"
+    )
 
 
 def _separator(text: str) -> str:
