@@ -376,7 +376,7 @@ def evaluate(
         demand = demand.assign(id=[f"D{i + 1}" for i in range(len(demand))])
     wcol = _weight_column(demand, weight_column)
     if samples is None:
-        samples = demand_samples(net, demand, weight_column=wcol or "__none__", spacing_m=spacing_m,
+        samples = demand_samples(net, demand, weight_column=wcol or "rows", spacing_m=spacing_m,
                                  snap_limit_m=snap_limit_m)
     # cohorts
     chosen: list[Cohort] = []
@@ -435,10 +435,12 @@ def evaluate(
         mask = kinds_arr == kind
         if cond is not None:
             c = cond_of[(kind, cond)]
-            missing_cols = [col for col in c.columns if col not in src.frame]
+            missing_cols = [col for col in c.columns if col not in src.frame
+                            or pd.to_numeric(src.frame[col][mask], errors="coerce").isna().all()]
             if missing_cols and mask.any():
-                raise InputError("facilities", f"the {kind} facilities have no column {missing_cols[0]!r}, which "
-                                               f"standard {std.name} needs for the condition '{cond}'",
+                raise InputError("facilities", f"the {kind} facilities have no value in column {missing_cols[0]!r}, "
+                                               f"which standard {std.name} needs for the condition '{cond}' "
+                                               "(give polygons, whose area is measured, or the column)",
                                  column=missing_cols[0])
             if mask.any():
                 mask = mask & c.evaluate(src.frame)
