@@ -140,7 +140,8 @@ def district():
 
 @pytest.fixture(scope="module")
 def demo_net(district):
-    return network.from_graph(district.network, name="demo", source="lifecircle demo")
+    net = district.network  # a WalkNetwork since geo.demo became a package; a networkx graph before
+    return net if isinstance(net, network.WalkNetwork) else network.from_graph(net, name="demo", source="lifecircle demo")
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,8 @@ def demo():
 
 @pytest.fixture(scope="module")
 def demo_net(demo):
-    return network.from_graph(demo.network, name="demo", source="test")
+    net = demo.network  # a WalkNetwork since geo.demo became a package; a networkx graph before
+    return net if isinstance(net, network.WalkNetwork) else network.from_graph(net, name="demo", source="test")
 
 
 @pytest.fixture(scope="module")
