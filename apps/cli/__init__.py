@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "site",
     "parking",
     "serve",
+    "evaluate",
     "batch",
 )
 
