@@ -24,9 +24,11 @@ from typing import Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from . import reach
+from .errors import InputError, OptionError
 from .network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
 from .standards import DEFAULT_TIERS
 from .settings import DEFAULT_SAMPLE_SPACING_M, DEFAULT_GAP_RADIUS_M  # noqa: F401 (re-exported)
@@ -45,6 +47,66 @@ def tier_key(tier: float) -> str:
 
 
 # ------------------------------------------------------------------ demand
+#: The demand columns recognised as weights, in the order they are tried
+#: (the one rule of coverage, siting and the app).
+WEIGHT_COLUMNS = ("weight", "权重", "population", "人口", "households", "户数")
+#: ``weight_column=ROWS`` counts each demand row as one.
+ROWS = "rows"
+
+
+def resolve_weights(demand, weight_column: str | None = None) -> tuple[np.ndarray, str]:
+    """Return the weight of each demand row and the column it came from.
+
+    The one rule for demand weights: an explicit ``weight_column`` must exist
+    (``"rows"`` counts each row as 1); without one, the first of
+    :data:`WEIGHT_COLUMNS` present is used (weight/权重, then population/人口,
+    then households/户数, matched case-insensitively).  Blank weights count
+    as 0.
+
+    Parameters
+    ----------
+    demand
+        A (Geo)DataFrame of demand units.
+    weight_column
+        The column to use, ``"rows"``, or None.
+
+    Returns
+    -------
+    tuple of numpy.ndarray and str
+        Weights (float, shape (n,)) and the column used (``"rows"`` when counting rows).
+
+    Raises
+    ------
+    OptionError
+        ``weight_column`` names a column that does not exist (the message lists the columns).
+    InputError
+        No weight column and ``weight_column`` not given, or a weight that is
+        negative or not a number (the message names the row and column).
+    """
+    columns = [str(c) for c in demand.columns if c != getattr(demand, "_geometry_column_name", None)]
+    found = ", ".join(repr(c) for c in columns) or "none"
+    if weight_column == ROWS and ROWS not in demand.columns:
+        return np.ones(len(demand)), ROWS
+    if weight_column is not None:
+        if weight_column not in demand.columns:
+            raise OptionError("weight_column", f"no demand column {weight_column!r}; the columns are {found} "
+                              f"(or pass weight_column={ROWS!r} to count rows)")
+        col = weight_column
+    else:
+        lower = {str(c).strip().lower(): c for c in demand.columns}
+        col = next((lower[k] for k in WEIGHT_COLUMNS if k in lower), None)
+        if col is None:
+            raise InputError("demand", f"no weight column: expected one of {', '.join(WEIGHT_COLUMNS)}; "
+                             f"the columns are {found} (pass weight_column={ROWS!r} to count each row as 1)")
+    raw = pd.to_numeric(demand[col], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero((np.isnan(raw) & demand[col].notna().to_numpy()) | (raw < 0))
+    if len(bad):
+        value = demand[col].iloc[bad[0]]
+        raise InputError("demand", f"weight {value!r} is not a number >= 0 ({len(bad)} such rows)",
+                         row=int(bad[0]) + 1, column=str(col), row_label="feature")
+    return np.nan_to_num(raw, nan=0.0), str(col)
+
+
 @dataclass
 class DemandSamples:
     """Demand spread over points that join the network.
@@ -80,7 +142,7 @@ def demand_samples(
     net: WalkNetwork,
     demand: gpd.GeoDataFrame,
     *,
-    weight_column: str = "weight",
+    weight_column: str | None = None,
     spacing_m: float = DEFAULT_SAMPLE_SPACING_M,
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M,
 ) -> DemandSamples:
@@ -93,7 +155,9 @@ def demand_samples(
     demand
         WGS84 GeoDataFrame of points or polygons with a weight column.
     weight_column
-        Column holding the population (or other weight).
+        Column holding the population (or other weight); None picks the first of
+        weight/权重, population/人口, households/户数; ``"rows"`` counts each row
+        as 1 (see :func:`resolve_weights`).
     spacing_m
         Spacing of samples along the residential streets inside polygons.
     snap_limit_m
@@ -103,7 +167,7 @@ def demand_samples(
     -------
     DemandSamples
     """
-    weights = demand[weight_column].to_numpy(dtype=float) if weight_column in demand else np.ones(len(demand))
+    weights, _ = resolve_weights(demand, weight_column)
     geoms = demand.geometry.to_crs(net.crs).values
     types = shapely.get_type_id(np.asarray(geoms))
     is_point = types == 0
@@ -447,7 +511,7 @@ def compute_coverage(
     *,
     tiers: Sequence[float] = DEFAULT_TIERS,
     kinds: Sequence[str] | None = None,
-    weight_column: str = "weight",
+    weight_column: str | None = None,
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M,
     spacing_m: float = DEFAULT_SAMPLE_SPACING_M,
     samples: DemandSamples | None = None,
@@ -467,7 +531,9 @@ def compute_coverage(
     kinds
         Kinds to report, in order (default: those present in ``facilities``).
     weight_column
-        Demand column with the population.
+        Demand column with the population; None picks the first of weight/权重,
+        population/人口, households/户数, ``"rows"`` counts rows (see
+        :func:`resolve_weights`).
     snap_limit_m
         Points farther from the network are unreachable (and reported).
     spacing_m

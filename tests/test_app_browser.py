@@ -234,7 +234,7 @@ def expected_figures(lon: float, lat: float, kind: str = "micro_station") -> dic
     from geo import coverage, demo, network
 
     district = demo.build_demo()
-    net = network.from_graph(district.network)
+    net = district.network  # a WalkNetwork (district.graph is the networkx graph)
     extra = gpd.GeoDataFrame({"id": ["NEW"], "name": ["new"], "kind": ["micro_station"]},
                              geometry=[shapely.Point(lon, lat)], crs="EPSG:4326")
     facilities = gpd.GeoDataFrame(pd.concat([district.facilities, extra], ignore_index=True), crs="EPSG:4326")

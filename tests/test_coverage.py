@@ -23,12 +23,19 @@ def demo_district():
 
 @pytest.fixture(scope="module")
 def demo_net(demo_district):
-    return network.from_graph(demo_district.network, name="demo")
+    return demo_district.network  # a WalkNetwork; demo_district.graph is its networkx graph
 
 
 @pytest.fixture(scope="module")
 def demo_graph(demo_district):
-    return ref.lonlat_walk_graph(demo_district.network)
+    return ref.lonlat_walk_graph(demo_district.graph)
+
+
+def _first_kinds(district):
+    """The demo's centres, stations, parks and clinics: the kinds these tests were written for
+    (the evaluation's amenities bring everyone within 1000 m of *some* facility)."""
+    fac = district.facilities
+    return fac[fac.kind.isin(["party_center", "micro_station", "park", "clinic"])].reset_index(drop=True)
 
 
 def _gdf(xy, **cols):
@@ -44,7 +51,7 @@ def test_demo_distances_equal_networkx(demo_net, demo_graph):
 def test_demo_motorway_spot_is_not_covered(demo_district, demo_net):
     """The demo has a spot reachable only along its expressway: walking never reaches it."""
     spot = demo_district.motorway_spot
-    fac = demo_district.facilities
+    fac = _first_kinds(demo_district)
     dem = gpd.GeoDataFrame({"id": ["spot"], "weight": [100.0]}, geometry=[spot], crs="EPSG:4326")
     result = coverage.compute_coverage(demo_net, fac, dem, tiers=(300, 1000))
     assert result.covered_weight("any", 1000) == 0.0
@@ -82,7 +89,7 @@ def test_coverage_summary_equals_brute_force(demo_net, demo_graph):
 
 def test_polygon_demand_is_spread_over_residential_streets(demo_district, demo_net):
     zones = demo_district.residential_zones.rename(columns={"population": "weight"})
-    result = coverage.compute_coverage(demo_net, demo_district.facilities, zones)
+    result = coverage.compute_coverage(demo_net, _first_kinds(demo_district), zones)
     assert result.total_weight == pytest.approx(zones["weight"].sum())
     # samples lie inside their own polygon (or on its edge streets)
     polys = zones.geometry.to_crs(demo_net.crs).values
@@ -92,8 +99,8 @@ def test_polygon_demand_is_spread_over_residential_streets(demo_district, demo_n
     frame = result.to_geodataframe()
     assert len(frame) == len(zones)
     # each zone's covered share equals networkx's distances over the zone's own samples
-    graph, to_m = ref.lonlat_walk_graph(demo_district.graph if hasattr(demo_district, "graph") else demo_district.network)
-    fac_ll = np.asarray(shapely.get_coordinates(demo_district.facilities.geometry.values))
+    graph, to_m = ref.lonlat_walk_graph(demo_district.graph)
+    fac_ll = np.asarray(shapely.get_coordinates(_first_kinds(demo_district).geometry.values))
     sample_ll = demo_net.to_lonlat(result.samples.xy)
     d_ref = reference_nearest(graph, np.column_stack(to_m.transform(fac_ll[:, 0], fac_ll[:, 1])),
                               np.column_stack(to_m.transform(sample_ll[:, 0], sample_ll[:, 1])), 1000.0)
@@ -109,7 +116,7 @@ def test_polygon_demand_is_spread_over_residential_streets(demo_district, demo_n
 
 def test_units_and_gaps_add_up(demo_district, demo_net):
     dem = demo_district.demand.rename(columns={"population": "weight"})
-    result = coverage.compute_coverage(demo_net, demo_district.facilities, dem)
+    result = coverage.compute_coverage(demo_net, _first_kinds(demo_district), dem)
     units = result.by_unit(demo_district.communities)
     assert units["weight"].sum() == pytest.approx(result.total_weight, rel=1e-6)
     for tier in result.tiers:
@@ -131,7 +138,7 @@ def test_adding_a_facility_in_the_largest_gap_equals_networkx(demo_district, dem
     """A station at the largest gap's centre covers exactly whom networkx says it reaches."""
     graph, to_m = demo_graph
     dem = demo_district.demand.rename(columns={"population": "weight"})
-    fac = demo_district.facilities
+    fac = _first_kinds(demo_district)
     before = coverage.compute_coverage(demo_net, fac, dem)
     gap = before.gaps("any", 1000).iloc[0]
     extra = gpd.GeoDataFrame({"id": ["new"], "kind": ["micro_station"]}, geometry=gpd.points_from_xy([gap.center_lon], [gap.center_lat]), crs="EPSG:4326")
@@ -153,7 +160,7 @@ def test_adding_a_facility_in_the_largest_gap_equals_networkx(demo_district, dem
 def test_unreachable_demand_is_reported_not_dropped(demo_district, demo_net):
     far = gpd.GeoDataFrame({"id": ["far", "near"], "weight": [10.0, 5.0]},
                            geometry=[shapely.Point(114.3, 22.7), demo_district.demand.geometry.iloc[0]], crs="EPSG:4326")
-    result = coverage.compute_coverage(demo_net, demo_district.facilities, far)
+    result = coverage.compute_coverage(demo_net, _first_kinds(demo_district), far)
     s = result.summary()
     assert s["total_weight"] == 15.0 and s["unreachable_weight"] == 10.0
     frame = result.to_geodataframe()
@@ -191,3 +198,44 @@ def test_futian_traffic_zones_coverage(futian_net):
         assert w[clear & (result.sample_dist["clinic"] <= tier)].sum() == pytest.approx(w[clear & (expected_d <= tier)].sum(), rel=1e-9)
         assert w[~clear].sum() < 0.01 * w.sum()
 
+
+
+# ------------------------------------------------------------------ the one rule for demand weights
+
+
+def test_newcomer_session_counts_the_demo_population(demo_district):
+    """compute_coverage on the demo's own frames counts its 150,000 residents (population)."""
+    d = demo_district
+    result = coverage.compute_coverage(d.network, d.facilities, d.demand)
+    assert result.total_weight == float(d.demand.population.sum()) == 150_000.0
+    areas = reach.facility_service_areas(d.network, d.facilities, tiers=300)
+    assert len(areas) > 0
+
+
+def test_weight_columns_in_order_and_errors():
+    from geo.errors import InputError, OptionError
+
+    pts = gpd.GeoDataFrame({"id": ["a", "b", "c"], "户数": [1, 2, 3], "人口": [10, 20, 30]},
+                           geometry=gpd.points_from_xy([114.0] * 3, [22.5] * 3), crs="EPSG:4326")
+    w, col = coverage.resolve_weights(pts)
+    assert col == "人口" and list(w) == [10.0, 20.0, 30.0]  # population before households
+    w, col = coverage.resolve_weights(pts.assign(权重=[0.5, 1.5, 2.0]))
+    assert col == "权重" and list(w) == [0.5, 1.5, 2.0]
+    w, col = coverage.resolve_weights(pts.drop(columns="人口"))
+    assert col == "户数" and list(w) == [1.0, 2.0, 3.0]
+    with pytest.raises(OptionError, match=r"weight_column.*'people'.*'户数'"):
+        coverage.resolve_weights(pts, "people")
+    bare = pts[["id", "geometry"]]
+    with pytest.raises(InputError, match=r"no weight column.*'id'.*rows"):
+        coverage.resolve_weights(bare)
+    w, col = coverage.resolve_weights(bare, "rows")
+    assert col == "rows" and list(w) == [1.0, 1.0, 1.0]
+    with pytest.raises(InputError, match=r"feature 2, column '人口'"):
+        coverage.resolve_weights(pts.assign(人口=[1, "x", 3]))
+
+
+def test_siting_uses_the_same_rule(demo_district):
+    from geo.siting.candidates import _weights_column
+
+    assert _weights_column(demo_district.demand, "weight") == "population"
+    assert _weights_column(demo_district.demand, None) == "population"

@@ -1,4 +1,4 @@
-"""Tests of the generated demo district (geo/demo.py)."""
+"""Tests of the generated demo district (the geo.demo package)."""
 
 from __future__ import annotations
 
@@ -54,12 +54,12 @@ def d() -> demo.DemoDistrict:
 
 @pytest.fixture(scope="module")
 def w(d: demo.DemoDistrict) -> nx.Graph:
-    return walk_graph(d.network)
+    return walk_graph(d.graph)
 
 
 @pytest.fixture(scope="module")
 def walk_lines(d: demo.DemoDistrict) -> gpd.GeoSeries:
-    geoms = [data["geometry"] for _, _, data in d.network.edges(data=True) if walkable(data)]
+    geoms = [data["geometry"] for _, _, data in d.graph.edges(data=True) if walkable(data)]
     return gpd.GeoSeries(geoms, crs="EPSG:4326").to_crs(METRIC)
 
 
@@ -110,13 +110,13 @@ def network_signature(g: nx.MultiDiGraph) -> tuple:
 def test_two_builds_are_identical() -> None:
     a = demo.build_demo.__wrapped__(2026)
     b = demo.build_demo.__wrapped__(2026)
-    assert network_signature(a.network) == network_signature(b.network)
+    assert network_signature(a.graph) == network_signature(b.graph)
     for layer in ("facilities", "demand", "residential_zones", "streets", "communities",
                   "candidates", "lots", "residences", "parks"):
         assert frame_signature(getattr(a, layer)) == frame_signature(getattr(b, layer)), layer
     assert a.gates == b.gates and a.cluster_nodes == b.cluster_nodes
     c = demo.build_demo.__wrapped__(7)
-    assert network_signature(c.network) != network_signature(a.network)
+    assert network_signature(c.graph) != network_signature(a.graph)
 
 
 def test_build_is_cached() -> None:
@@ -183,7 +183,9 @@ def test_population(d: demo.DemoDistrict) -> None:
 def test_facilities(d: demo.DemoDistrict) -> None:
     f = d.facilities
     counts = f.kind.value_counts()
-    assert set(counts.index) == {"party_center", "micro_station", "park", "clinic"}
+    # the first four kinds, plus the evaluation's amenities (checked in test_amenity_kinds)
+    assert set(counts.index) == {"party_center", "micro_station", "park", "clinic",
+                                 *demo.AMENITY_KINDS}
     pc = f[f.kind == "party_center"]
     assert (pc.level == "street").sum() == 1
     assert 5 <= (pc.level == "community").sum() <= 7
@@ -202,17 +204,17 @@ def test_parking_tables(d: demo.DemoDistrict) -> None:
     assert lots.open.str.fullmatch(r"\d\d:\d\d-\d\d:\d\d").all() and lots.open.nunique() >= 3
     assert res.demand.between(20, 300).all() and res.window.nunique() >= 3
     assert set(res.id) <= set(d.gates)
-    main_gates = gpd.GeoSeries([Point(d.network.nodes[d.gates[c][0]]["x"],
-                                      d.network.nodes[d.gates[c][0]]["y"]) for c in res.id],
+    main_gates = gpd.GeoSeries([Point(d.graph.nodes[d.gates[c][0]]["x"],
+                                      d.graph.nodes[d.gates[c][0]]["y"]) for c in res.id],
                                crs=4326).to_crs(METRIC)
     assert (main_gates.distance(res.to_crs(METRIC).geometry.reset_index(drop=True)) < 1).all()
 
 
 def test_about_half_the_parking_gap_closes_within_500_m(d: demo.DemoDistrict) -> None:
     """Like Dongxiao street: hour-by-hour matching within 500 m closes about half the gap."""
-    from geo import network, parking
+    from geo import parking
 
-    net = network.from_graph(d.network)
+    net = d.network
     share = parking.match_parking(net, d.lots, d.residences, max_walk_m=500).summary()["share_of_demand"]
     assert 0.4 <= share <= 0.6
 
@@ -221,7 +223,7 @@ def test_about_half_the_parking_gap_closes_within_500_m(d: demo.DemoDistrict) ->
 
 
 def test_network_is_osmnx_style(d: demo.DemoDistrict) -> None:
-    g = d.network
+    g = d.graph
     assert isinstance(g, nx.MultiDiGraph)
     assert g.graph["crs"] == "epsg:4326" and g.graph["name"] == demo.NAME_ZH
     assert 2000 <= g.number_of_nodes() <= 6000
@@ -241,13 +243,13 @@ def test_network_is_osmnx_style(d: demo.DemoDistrict) -> None:
 
 def test_walk_network_is_connected(d: demo.DemoDistrict, w: nx.Graph) -> None:
     assert nx.is_connected(w)
-    assert nx.is_weakly_connected(d.network)
+    assert nx.is_weakly_connected(d.graph)
     dead_ends = sum(1 for n in w if w.degree(n) == 1)
     assert dead_ends >= 50
 
 
 def test_carriageways_and_motorway_are_not_walkable(d: demo.DemoDistrict, w: nx.Graph) -> None:
-    g = d.network
+    g = d.graph
     for u, v, data in g.edges(data=True):
         if data["highway"] in ("primary", "secondary"):
             assert data.get("foot") == "no"
@@ -262,7 +264,7 @@ def test_carriageways_and_motorway_are_not_walkable(d: demo.DemoDistrict, w: nx.
 def test_arterials_are_crossed_only_at_crossings(d: demo.DemoDistrict, w: nx.Graph) -> None:
     """Without the crossings (and the footbridge) the walk network falls into pieces."""
     cut = w.copy()
-    for u, v, data in d.network.edges(data=True):
+    for u, v, data in d.graph.edges(data=True):
         if (data.get("footway") == "crossing" or data.get("bridge") == "yes") \
                 and cut.has_edge(u, v):
             cut.remove_edge(u, v)
@@ -281,7 +283,7 @@ def test_compounds_are_reached_only_through_gates(d: demo.DemoDistrict, w: nx.Gr
         for comp in nx.connected_components(cut):
             if comp & inner:
                 assert comp <= inner, cid
-    private = [(u, v) for u, v, data in d.network.edges(data=True)
+    private = [(u, v) for u, v, data in d.graph.edges(data=True)
                if data.get("access") == "private"]
     inner_all = set().union(*map(set, d.compound_nodes.values()))
     assert private and any(u in inner_all or v in inner_all for u, v in private)
@@ -290,7 +292,7 @@ def test_compounds_are_reached_only_through_gates(d: demo.DemoDistrict, w: nx.Gr
 def test_cluster_beyond_expressway_hangs_on_the_footbridge(d: demo.DemoDistrict,
                                                           w: nx.Graph) -> None:
     u, v = d.footbridge
-    data = d.network.get_edge_data(u, v)[0]
+    data = d.graph.get_edge_data(u, v)[0]
     assert data["highway"] == "footway" and data["bridge"] == "yes"
     cluster = set(d.cluster_nodes)
     assert len(cluster) > 20 and (u in cluster) != (v in cluster)
@@ -302,14 +304,14 @@ def test_cluster_beyond_expressway_hangs_on_the_footbridge(d: demo.DemoDistrict,
     assert comp <= cluster
     # by car the cluster is reached over a motorway_link ramp
     assert any(data["highway"] == "motorway_link" and (a in cluster or b in cluster)
-               for a, b, data in d.network.edges(data=True))
+               for a, b, data in d.graph.edges(data=True))
 
 
 def test_motorway_spot_is_off_the_walk_network(d: demo.DemoDistrict,
                                                walk_lines: gpd.GeoSeries) -> None:
     spot = gpd.GeoSeries([d.motorway_spot], crs=4326).to_crs(METRIC).iloc[0]
     assert walk_lines.distance(spot).min() > 300.0  # beyond the default snapping limit
-    g = d.network
+    g = d.graph
     lon, lat = d.motorway_spot.coords[0]
     node = next(n for n in g.nodes if (g.nodes[n]["x"], g.nodes[n]["y"]) == (lon, lat))
     assert {data["highway"] for *_, data in g.in_edges(node, data=True)} == {"motorway_link"}
@@ -337,7 +339,7 @@ def test_candidates_spread_and_outside_parks(d: demo.DemoDistrict) -> None:
 def test_realistic_coverage_gaps(d: demo.DemoDistrict, w: nx.Graph) -> None:
     """Centres and stations leave part of the village and a corner beyond 1000 m."""
     f = d.facilities[d.facilities.kind.isin(["party_center", "micro_station"])]
-    far = walk_distances(w, d.network, f.geometry, d.demand.geometry) > 1000
+    far = walk_distances(w, d.graph, f.geometry, d.demand.geometry) > 1000
     pop = d.demand.population.to_numpy()
     village = (d.demand.housing == "village").to_numpy()
     assert 0.1 < pop[far & village].sum() / pop[village].sum() < 0.9
@@ -363,10 +365,12 @@ def test_write_demo_files(tmp_path: Path, d: demo.DemoDistrict) -> None:
     import osmnx as ox
 
     out = demo.write_demo_files(tmp_path)
-    assert set(out) == {"facilities", "demand", "candidates", "lots", "residences", "network"}
+    assert set(out) == {"facilities", "demand", "candidates", "lots", "residences", "network",
+                        "parks"}
     cols = {
         "facilities": ["id", "name", "kind", "level", "lon", "lat"],
-        "demand": ["id", "name", "population", "lon", "lat"],
+        "demand": ["id", "name", "population", "pop_60plus", "pop_0_3", "pop_3_6", "pop_6_12",
+                   "lon", "lat"],
         "candidates": ["id", "name", "lon", "lat"],
         "lots": ["id", "name", "land_use", "capacity", "open", "reserved", "price", "lon", "lat"],
         "residences": ["id", "name", "demand", "window", "lon", "lat"],
@@ -377,6 +381,123 @@ def test_write_demo_files(tmp_path: Path, d: demo.DemoDistrict) -> None:
         assert len(table) == len(getattr(d, key))
     assert pd.read_csv(out["demand"]).population.sum() == d.demand.population.sum()
     g = ox.load_graphml(out["network"])
-    assert g.number_of_nodes() == d.network.number_of_nodes()
-    assert g.number_of_edges() == d.network.number_of_edges()
+    assert g.number_of_nodes() == d.graph.number_of_nodes()
+    assert g.number_of_edges() == d.graph.number_of_edges()
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+# ----------------------------------------------------------------------------- evaluation layers
+
+
+def test_amenity_kinds_are_registered_and_plentiful(d: demo.DemoDistrict) -> None:
+    from geo import standards
+
+    f = d.facilities
+    assert f.kind.nunique() >= 8
+    registry = {k.key: k for k in standards.KindRegistry()}
+    for kind in demo.AMENITY_KINDS:
+        assert kind in registry and registry[kind].label_zh and registry[kind].label_en, kind
+        assert (f.kind == kind).sum() >= 2, kind
+    assert {"kindergarten", "primary_school", "middle_school", "elderly_care", "nursing_home",
+            "culture", "sports", "market", "police", "library", "post_station",
+            "childcare"} == set(demo.AMENITY_KINDS)
+    # schools and kindergartens sit on the street frontage of the blocks, inside the street
+    street = d.streets.to_crs(METRIC).geometry.iloc[0]
+    pts = f[f.kind.isin(demo.AMENITY_KINDS)].to_crs(METRIC)
+    assert pts.within(street.buffer(30.0)).all()
+
+
+def test_amenities_leave_a_mixed_ledger(d: demo.DemoDistrict, w: nx.Graph) -> None:
+    """By plain networkx: some 社区 have far more residents in reach of a kind than others."""
+    dem = d.demand
+    comm = gpd.sjoin(dem[["geometry"]], d.communities[["id", "geometry"]], how="left",
+                     predicate="within")["id"].to_numpy()
+    pop = dem.population.to_numpy()
+    shares = {}
+    for kind, metres in (("primary_school", 500), ("middle_school", 1000)):
+        f = d.facilities[d.facilities.kind == kind]
+        near = walk_distances(w, d.graph, f.geometry, dem.geometry) <= metres
+        shares[kind] = {c: pop[(comm == c) & near].sum() / pop[comm == c].sum()
+                        for c in sorted(set(comm))}
+        assert max(shares[kind].values()) - min(shares[kind].values()) > 0.2, (kind, shares)
+    assert shares["middle_school"]["SQ05"] < 0.1  # deliberately without a middle school
+
+
+def test_cohorts(d: demo.DemoDistrict) -> None:
+    dem = d.demand
+    cols = ["pop_60plus", "pop_0_3", "pop_3_6", "pop_6_12"]
+    assert list(demo.COHORT_COLUMNS) == cols
+    for c in cols:
+        assert pd.api.types.is_integer_dtype(dem[c]) and (dem[c] >= 0).all(), c
+    assert (dem[cols].sum(axis=1) <= dem.population).all()
+    share = dem[cols].sum() / dem.population.sum()
+    assert 0.07 <= share["pop_60plus"] <= 0.11
+    for c in ("pop_0_3", "pop_3_6"):
+        assert 0.02 <= share[c] <= 0.05, c
+    assert 0.04 <= share["pop_6_12"] <= 0.09
+    village = dem[dem.housing == "village"]
+    assert village.pop_60plus.sum() / village.population.sum() < share["pop_60plus"]
+
+
+def test_parks_carry_kind_and_metric_area(d: demo.DemoDistrict) -> None:
+    parks = d.parks
+    assert (parks.kind == "park").all()
+    area = np.array([shapely.area(g) for g in parks.to_crs(METRIC).geometry.values])
+    assert np.allclose(parks.area_m2.to_numpy(), area, rtol=1e-4, atol=0.5)
+    a = parks.area_m2
+    assert (a < 2000).sum() >= 2 and a.between(2000, 5000, inclusive="left").sum() >= 2
+    assert (a >= 5000).sum() >= 2
+    # every park has an entrance point (kind park) within 25 m of its polygon
+    ent = d.facilities[d.facilities.kind == "park"].to_crs(METRIC).geometry
+    for geom in parks.to_crs(METRIC).geometry:
+        assert ent.distance(geom).min() < 25.0
+    # pocket parks keep clear of the streets
+    lines = gpd.GeoSeries([data["geometry"] for *_, data in d.graph.edges(data=True)],
+                          crs=4326).to_crs(METRIC)
+    for geom in parks.to_crs(METRIC).geometry[a < 5000]:
+        assert not lines.intersects(geom).any()
+
+
+# ----------------------------------------------------------------------------- immutability
+
+
+def test_cached_frames_cannot_be_corrupted(d: demo.DemoDistrict) -> None:
+    before = {layer: frame_signature(getattr(d, layer)) for layer in demo.LAYERS}
+    fac = d.facilities
+    fac.loc[:, "kind"] = "broken"
+    fac.drop(fac.index[:5], inplace=True)
+    dem = d.demand
+    dem["population"] = 0
+    parks = d.parks
+    parks.loc[parks.index[0], "area_m2"] = -1.0
+    again = demo.build_demo()
+    assert again is d
+    for layer in demo.LAYERS:
+        assert frame_signature(getattr(again, layer)) == before[layer], layer
+    assert again.demand.population.sum() == 150_000
+    with pytest.raises(nx.NetworkXError):
+        d.graph.add_node(1)
+    with pytest.raises(ValueError):
+        d.network.edge_length[0] = 0.0
+    with pytest.raises(TypeError):
+        d.gates["C01"] = ()  # type: ignore[index]
+    assert d.network is d.network  # built once
+
+
+def test_demo_network_is_the_walk_network_of_its_graph(d: demo.DemoDistrict, w: nx.Graph) -> None:
+    from geo import network
+
+    net = d.network
+    assert isinstance(net, network.WalkNetwork)
+    assert net.n_nodes == w.number_of_nodes() and net.n_edges == w.number_of_edges()
+    assert abs(net.edge_length.sum() - sum(l for *_, l in w.edges(data="length"))) < 1e-3
+
+
+def test_parks_file(tmp_path: Path, d: demo.DemoDistrict) -> None:
+    out = demo.write_demo_files(tmp_path)
+    parks = gpd.read_file(out["parks"])
+    assert list(parks.id) == list(d.parks.id) and (parks.kind == "park").all()
+    assert np.allclose(parks.area_m2, d.parks.area_m2)
+    table = pd.read_csv(out["demand"])
+    assert (table[list(demo.COHORT_COLUMNS)].sum(axis=1) <= table.population).all()
+    assert not list(tmp_path.glob(".*"))

@@ -1,0 +1,288 @@
+"""The demo's facilities, boundaries and candidate sites.
+
+Two sets of facilities: the hand-placed party-mass centres, micro-stations and
+clinics plus the park entrances (drawn with the district's main random stream),
+and the amenities an evaluation by GB 50180-2018 needs (schools, kindergartens,
+childcare, elderly care, nursing homes, culture, sports, markets, police,
+libraries, 驿站, pocket parks), drawn with a separate stream so that adding them
+changed nothing else.  The amenities are planned by hand around anchor points so
+that the 社区 differ: some have every kind of a tier within reach, others lack a
+middle school, a primary school or a day-care centre for the elderly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import Point, Polygon, box
+from shapely.ops import unary_union
+
+from ._base import _COMMUNITIES, _Net
+from .blocks import _Zones
+from .streets import _inward, _open_sides, _side_point, _Snapper
+
+__all__ = ["AMENITY_KINDS"]
+
+# Hand-placed facilities, local metres (snapped to the nearest public street).
+_FACILITY_PLAN = (
+    ("PC-01", "示范街道党群服务中心", "party_center", "street", (1330, 1060)),
+    ("PC-02", "玉兰社区党群服务中心", "party_center", "community", (720, 560)),
+    ("PC-03", "青榕社区党群服务中心", "party_center", "community", (1520, 380)),
+    ("PC-04", "云杉社区党群服务中心", "party_center", "community", (2450, 1350)),
+    ("PC-05", "丹枫社区党群服务中心", "party_center", "community", (1700, 1480)),
+    ("PC-06", "翠湖社区党群服务中心", "party_center", "community", (520, 2250)),
+    ("PC-07", "月桂社区党群服务中心", "party_center", "community", (2480, 2260)),
+    ("MS-01", "锦绣党群服务站", "micro_station", None, (330, 260)),
+    ("MS-02", "鹏程党群服务站", "micro_station", None, (1230, 640)),
+    ("MS-03", "梧桐党群服务站", "micro_station", None, (1850, 760)),
+    ("MS-04", "荔香党群服务站", "micro_station", None, (2600, 860)),
+    ("MS-05", "榕岗党群服务站", "micro_station", None, (900, 1450)),
+    ("MS-06", "翠微党群服务站", "micro_station", None, (1250, 1950)),
+    ("MS-07", "松涛党群服务站", "micro_station", None, (300, 2550)),
+    ("MS-08", "北岭党群服务站", "micro_station", None, (1550, 2560)),
+    ("MS-09", "云杉党群服务站", "micro_station", None, (2300, 2000)),
+    ("MS-10", "荔园党群服务站", "micro_station", None, (2850, 2500)),
+    ("CL-01", "玉兰社区社康中心", "clinic", None, (560, 780)),
+    ("CL-02", "丹枫社区社康中心", "clinic", None, (1450, 1250)),
+    ("CL-03", "云杉社区社康中心", "clinic", None, (2350, 600)),
+    ("CL-04", "月桂社区社康中心", "clinic", None, (2150, 2350)),
+)
+
+def _boundaries() -> tuple[Polygon, list[tuple[str, str, Polygon]]]:
+    """The street polygon and its communities in local metres (vertices every 50 m)."""
+    comms = []
+    for cid, name, boxes in _COMMUNITIES:
+        poly = unary_union([box(*b) for b in boxes])
+        comms.append((cid, name, shapely.segmentize(shapely.normalize(poly), 50.0)))
+    street = unary_union([box(*b) for _, _, bs in _COMMUNITIES for b in bs])
+    return shapely.segmentize(shapely.normalize(street), 50.0), comms
+
+
+def _facilities(snap: _Snapper, zones: _Zones) -> tuple[list[dict], list[Any]]:
+    """Hand-placed centres, stations and clinics plus one point per park entrance."""
+    pts = snap.snap(np.array([p for *_, p in _FACILITY_PLAN], dtype=float), 10.0)
+    recs = [dict(id=fid, name=name, kind=kind, level=level)
+            for fid, name, kind, level, _ in _FACILITY_PLAN]
+    geoms = [Point(p) for p in pts]
+    gates = {"S": "南门", "N": "北门", "W": "西门", "E": "东门"}
+    for park in zones.parks:
+        x0, y0, x1, y1 = park["rect"]
+        for k, (x, y) in enumerate(park["entrances"]):
+            side = min((abs(y - y0), "S"), (abs(y - y1), "N"), (abs(x - x0), "W"),
+                       (abs(x - x1), "E"))[1]
+            recs.append(dict(id=f"PK-{park['id'][1:]}{chr(97 + k)}",
+                             name=f"{park['name']}（{gates[side]}）", kind="park", level=None))
+            geoms.append(Point(x, y))
+    return recs, geoms
+
+
+def _candidates(snap: _Snapper, street: Polygon, parks: list[Polygon],
+                rng: np.random.Generator) -> tuple[list[dict], list[Any]]:
+    """Candidate micro-station sites: a jittered 200 m grid snapped near public streets."""
+    gx, gy = np.meshgrid(np.arange(100.0, 3000.0, 200.0), np.arange(100.0, 3000.0, 200.0))
+    pts = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-50, 50, (gx.size, 2))
+    pts = snap.snap(pts, 6.0)
+    park_union = unary_union(parks)
+    keep: list[np.ndarray] = []
+    for p in pts:
+        pt = Point(p)
+        if not street.contains(pt) or park_union.buffer(5.0).contains(pt):
+            continue
+        if all(np.hypot(*(p - q)) > 60.0 for q in keep):
+            keep.append(p)
+    recs = [dict(id=f"K{k + 1:03d}", name=f"候选站点{k + 1:03d}") for k in range(len(keep))]
+    return recs, [Point(p) for p in keep]
+
+
+
+
+# --------------------------------------------------------------------------- amenities
+
+#: The kinds added for the evaluation, in the order of the facilities table.
+AMENITY_KINDS = ("kindergarten", "primary_school", "middle_school", "childcare", "elderly_care",
+                 "nursing_home", "culture", "sports", "market", "police", "library",
+                 "post_station")
+
+# kind -> (id prefix, name suffix, placement, anchors).  Placement:
+# "gate": at the main gate of the compound nearest the anchor (小区配套, one per compound);
+# "school": on the street side of the nearest large mixed cell (>= 4.4 ha);
+# "cell": on the street side of the nearest mixed cell;
+# "at:<facility ids>": beside those facilities (a room of the centre or station).
+# Anchors: a grid of ``spacing`` metres over the district without the ``gaps`` boxes
+# (x0, y0, x1, y1) where the kind is deliberately missing, so the 社区 differ.
+_AMENITY_PLAN: tuple[tuple[str, str, str, str, float, tuple[tuple[float, ...], ...]], ...] = (
+    ("kindergarten", "KG", "幼儿园", "gate", 520.0, ((2000, 1800, 3000, 2700),)),
+    ("primary_school", "PS", "小学", "school", 820.0, ((0, 900, 1000, 1800),)),
+    ("middle_school", "ZX", "中学", "school", 1400.0, ((0, 1800, 1000, 2700),)),
+    ("childcare", "TY", "托育中心", "cell", 900.0, ((1000, 0, 2000, 900),)),
+    ("elderly_care", "EC", "长者日间照料中心",
+     "at:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07:MS-01:MS-02:MS-05:MS-07:MS-09", 0.0, ()),
+    ("nursing_home", "NH", "颐养院", "cell", 1500.0, ()),
+    ("culture", "CU", "文化活动站",
+     "at:PC-01:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07:MS-01:MS-02:MS-03:MS-04:MS-05:MS-06:MS-07:"
+     "MS-08:MS-09:MS-10", 0.0, ()),
+    ("sports", "SP", "社区运动场", "cell", 720.0, ((2000, 0, 3000, 900),)),
+    ("market", "MK", "农贸市场", "cell", 900.0, ()),
+    ("police", "JW", "警务室", "cell", 1000.0, ()),
+    ("library", "LB", "图书馆", "at:PC-01:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07", 0.0, ()),
+    ("post_station", "YZ", "党群驿站", "cell", 1200.0, ()),
+)
+
+
+def _anchors(spacing: float, gaps: tuple[tuple[float, ...], ...]) -> list[tuple[float, float]]:
+    """Grid anchors over the district (and the cluster beyond the expressway) minus the gaps."""
+    xs = np.arange(spacing / 2, 3000.0, spacing)
+    ys = np.arange(spacing / 2, 2700.0, spacing)
+    pts = [(float(x), float(y)) for y in ys for x in xs] + [(1450.0, 2850.0)]
+    return [p for p in pts if not any(g[0] <= p[0] < g[2] and g[1] <= p[1] < g[3] for g in gaps)]
+
+
+_PLACE_WORDS = ("玉兰", "青榕", "云杉", "丹枫", "翠湖", "月桂", "锦绣", "鹏程", "梧桐", "荔香",
+                "翠微", "松涛", "深云", "榕岗", "北岭", "荔园", "景秀", "华茂", "安康", "文华")
+#: Pocket parks: target area (m2) and anchor; the areas span the 城市体检 size classes.
+_POCKET_PARKS = ((850.0, (880, 330)), (1450.0, (1130, 1420)), (1850.0, (2900, 2300)),
+                 (2500.0, (2150, 650)), (3300.0, (420, 2520)), (4400.0, (1900, 2500)))
+_POCKET_NAMES = ("木棉", "凤凰", "紫荆", "簕杜鹃", "桂花", "香樟")
+
+
+def _near_cells(zones: _Zones, anchor: tuple[float, float], min_area: float = 0.0) -> list[dict]:
+    """Mixed cells sorted by the distance of their centre to ``anchor``."""
+    cells = [c for c in zones.cells if c["use"] == "mixed"
+             and (c["box"][2] - c["box"][0]) * (c["box"][3] - c["box"][1]) >= min_area]
+
+    def dist(c: dict) -> float:
+        x0, y0, x1, y1 = c["box"]
+        return float(np.hypot((x0 + x1) / 2 - anchor[0], (y0 + y1) / 2 - anchor[1]))
+
+    return sorted(cells, key=dist)
+
+
+def _nearest_compound(zones: _Zones, anchor: tuple[float, float], taken: set[str],
+                      within: float = 300.0) -> dict | None:
+    """The compound nearest ``anchor`` (centre within ``within`` m) not yet taken, or None."""
+    best, best_d = None, within
+    for comp in zones.compounds:
+        x0, y0, x1, y1 = comp["rect"]
+        dist = float(np.hypot((x0 + x1) / 2 - anchor[0], (y0 + y1) / 2 - anchor[1]))
+        if comp["id"] not in taken and dist <= best_d:
+            best, best_d = comp, dist
+    return best
+
+
+def _frontage_point(cell: dict, anchor: tuple[float, float],
+                    rng: np.random.Generator) -> tuple[float, float]:
+    """A point 14 m inside the cell on its street side nearest ``anchor``."""
+    block, (a, b) = cell["block"], cell["cell"]
+    x0, y0, x1, y1 = cell["box"]
+    edge = {"S": abs(anchor[1] - y0), "N": abs(anchor[1] - y1), "W": abs(anchor[0] - x0),
+            "E": abs(anchor[0] - x1)}
+    side = min(_open_sides(block, a, b), key=lambda s: edge[s])
+    x, y = _side_point(block, a, b, side, float(rng.uniform(0.3, 0.7)))
+    ix, iy = _inward(side)
+    return x + 14.0 * ix, y + 14.0 * iy
+
+
+def _amenities(snap: _Snapper, zones: _Zones, pocket: list[dict],
+               rng: np.random.Generator) -> tuple[list[dict], list[Any]]:
+    """The evaluation's amenities (see the module docstring) and the pocket parks' entrances."""
+    plan_xy = {fid: xy for fid, *_, xy in _FACILITY_PLAN}
+    comm_name = {fid: name.removesuffix("党群服务中心").removesuffix("党群服务站")
+                 for fid, name, *_ in _FACILITY_PLAN}
+    used: dict[int, int] = {}
+    recs: list[dict] = []
+    pts: list[tuple[float, float]] = []
+    words = [_PLACE_WORDS[int(k)] for k in rng.permutation(len(_PLACE_WORDS))]
+    taken: set[str] = set()
+    for kind, prefix, suffix, where, spacing, gaps in _AMENITY_PLAN:
+        if where.startswith("at:"):
+            sites = where[3:].split(":")
+            for k, fid in enumerate(sites):
+                x, y = plan_xy[fid]
+                pts.append((x + float(rng.uniform(-25, 25)), y + float(rng.uniform(-25, 25))))
+                level = "street" if fid == "PC-01" else "community"
+                name = f"{comm_name[fid]}{suffix}"
+                if fid == "PC-01":
+                    name = "示范街道" + ("文化活动中心" if kind == "culture" else suffix)
+                recs.append(dict(id=f"{prefix}-{k + 1:02d}", name=name, kind=kind, level=level))
+            continue
+        for k, anchor in enumerate(_anchors(spacing, gaps)):
+            comp = _nearest_compound(zones, anchor, taken) if where == "gate" else None
+            if comp is not None:
+                taken.add(comp["id"])
+                pts.append(tuple(comp["gate_xy"][0]))
+                name = f"{comp['name']}{suffix}"
+            else:
+                cells = _near_cells(zones, anchor, 4.4e4 if where == "school" else 0.0)
+                cell = next(c for c in cells if used.get(id(c), 0) < 2)
+                used[id(cell)] = used.get(id(cell), 0) + 1
+                pts.append(_frontage_point(cell, anchor, rng))
+                name = f"{words[k % len(words)]}{suffix}"
+            recs.append(dict(id=f"{prefix}-{k + 1:02d}", name=name, kind=kind, level=None))
+    geoms = [Point(p) for p in snap.snap(np.array(pts, dtype=float), 10.0)]
+    for park in pocket:
+        recs.append(dict(id=f"PK-{park['id'][1:]}a", name=park["name"], kind="park", level=None))
+        geoms.append(Point(snap.snap(np.array([park["entrance"]]), 6.0)[0]))
+    return recs, geoms
+
+
+def _pocket_parks(net: _Net, zones: _Zones, avoid: list[Any],
+                  rng: np.random.Generator) -> list[dict]:
+    """Pocket parks (口袋公园) on the street side of mixed cells, clear of streets and points.
+
+    Returns dicts with ``id`` (P4...), ``name``, ``polygon`` (local metres) and
+    ``entrance`` (the middle of the side facing the street).
+    """
+    lines = [shapely.LineString([net.xy[u], net.xy[v]]) for u, v in net.edges]
+    edges = shapely.STRtree(lines)
+    points = shapely.STRtree(np.asarray(avoid, dtype=object))
+    out: list[dict] = []
+    taken: list[Polygon] = []
+    for k, (area, anchor) in enumerate(_POCKET_PARKS):
+        area *= float(rng.uniform(0.97, 1.03))
+        for cell in _near_cells(zones, anchor):
+            poly, entrance = _try_pocket(cell, area, edges, points, taken, rng)
+            if poly is not None:
+                break
+        else:  # pragma: no cover - the layout always has room
+            raise RuntimeError("no room for a pocket park")
+        taken.append(poly)
+        out.append(dict(id=f"P{len(zones.parks) + k + 1}", name=f"{_POCKET_NAMES[k]}口袋公园",
+                        polygon=poly, entrance=entrance))
+    return out
+
+
+def _try_pocket(cell: dict, area: float, edges: shapely.STRtree, points: shapely.STRtree,
+                taken: list[Polygon], rng: np.random.Generator
+                ) -> tuple[Polygon | None, tuple[float, float]]:
+    """Try a few rectangles of ``area`` along the cell's street sides."""
+    block, (a, b) = cell["block"], cell["cell"]
+    x0, y0, x1, y1 = cell["box"]
+    for _ in range(12):
+        sides = _open_sides(block, a, b)
+        side = sides[int(rng.integers(len(sides)))]
+        ratio = float(rng.uniform(1.0, 1.8))
+        w, h = np.sqrt(area * ratio), np.sqrt(area / ratio)  # w along the street
+        span = (x1 - x0) if side in "SN" else (y1 - y0)
+        if w + 40.0 > span:
+            continue
+        t = float(rng.uniform(20.0, span - w - 20.0))
+        if side == "S":
+            rect = (x0 + t, y0 + 8.0, x0 + t + w, y0 + 8.0 + h)
+        elif side == "N":
+            rect = (x0 + t, y1 - 8.0 - h, x0 + t + w, y1 - 8.0)
+        elif side == "W":
+            rect = (x0 + 8.0, y0 + t, x0 + 8.0 + h, y0 + t + w)
+        else:
+            rect = (x1 - 8.0 - h, y0 + t, x1 - 8.0, y0 + t + w)
+        poly = box(*rect)
+        if len(edges.query(poly.buffer(3.0), predicate="intersects")) or \
+                len(points.query(poly.buffer(5.0), predicate="intersects")) or \
+                any(poly.buffer(10.0).intersects(p) for p in taken):
+            continue
+        cx, cy = poly.centroid.coords[0]
+        entrance = {"S": (cx, rect[1]), "N": (cx, rect[3]), "W": (rect[0], cy),
+                    "E": (rect[2], cy)}[side]
+        return poly, entrance
+    return None, (0.0, 0.0)
