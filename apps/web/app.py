@@ -27,7 +27,7 @@ from lifecircle.layers import style as lstyle
 from . import exports, views
 from .i18n import map_labels, tr
 from .leaflet_map import LeafletMap, static_dirs
-from .state import LAYERS, TILES, PlannerState, siting_available
+from .state import LAYERS, TILES, PlannerState
 from .workspace import Workspace
 
 HEADER_BG = "#16324f"
@@ -376,10 +376,9 @@ class PlannerApp:
     def _sidebar(self) -> pn.Column:
         c = self.captions
         whatif = [self.titles["whatif"], self.add_w, pn.Row(self.undo_w, self.clear_w, sizing_mode="stretch_width"),
-                  self.candidates_w, pn.Row(self.pick_w, self.remove_w, sizing_mode="stretch_width")]
-        if siting_available():
-            whatif.append(pn.Row(pn.Column(c["suggest_k"], self.k_w, margin=0), self.suggest_w, sizing_mode="stretch_width"))
-        whatif.append(self.status_w)
+                  self.candidates_w, pn.Row(self.pick_w, self.remove_w, sizing_mode="stretch_width"),
+                  pn.Row(pn.Column(c["suggest_k"], self.k_w, margin=0), self.suggest_w, sizing_mode="stretch_width"),
+                  self.status_w]
         parts = [
             self.titles["settings"], c["kind"], self.kind_w, c["gap_tier"], self.gap_w,
             self.titles["headline"], self.headline_w,

@@ -30,11 +30,7 @@ DEFAULT_WALK_M = 500
 
 
 def parking_available(ws: Workspace) -> bool:
-    """True when geo.parking exists and the workspace has lots and residences."""
-    import importlib.util
-
-    if importlib.util.find_spec("lifecircle.geo.parking") is None:
-        return False
+    """True when the workspace has lots and residences (the parking tab is shown)."""
     return ws.lots is not None and ws.residences is not None and len(ws.lots) > 0 and len(ws.residences) > 0
 
 

@@ -1,12 +1,13 @@
 """One planner's session: settings, candidate micro-stations and the figures they give.
 
 :class:`PlannerState` is created once per browser session (and can be used
-on its own in a notebook).  Adding a candidate runs one bounded search from
-the new site (:class:`apps.web.whatif.StationSearch`) and merges it into the
-current nearest-distance arrays; moving one runs one search; removing and
-undoing only re-merge the distances already known.  Every figure the page
-shows comes from :meth:`PlannerState.result`, a
-:class:`geo.coverage.CoverageResult` with the merged distances.
+on its own in a notebook).  Every candidate step goes through the one
+what-if engine, :class:`geo.siting.WhatIf`: adding a candidate runs one
+bounded search from the new site and merges it into the nearest-distance
+arrays; moving, removing and undoing update only the samples they change.
+Every figure the page shows comes from :meth:`PlannerState.result`, a
+:class:`geo.coverage.CoverageResult` with the engine's distances, and each
+candidate's gain from :meth:`geo.siting.WhatIf.without`.
 
 Example
 -------
@@ -29,9 +30,9 @@ import pandas as pd
 import param
 import shapely
 
+from lifecircle.geo import siting
 from lifecircle.geo.coverage import ANY, CoverageResult, tier_key
-
-from .whatif import StationReach
+from lifecircle.geo.errors import SitingError
 from .workspace import CANDIDATE_KIND, Workspace
 
 #: Layers the planner can switch on and off.
@@ -52,10 +53,8 @@ class Candidate:
     id
         ``"N1"``, ``"N2"``, ... in the order they were placed.
     lon, lat
-        WGS84, rounded to 7 decimals.
-    reach
-        What the site reaches (distances to the demand samples); its service
-        areas come from :meth:`PlannerState.candidate_areas`.
+        WGS84, rounded to 7 decimals; its service areas come from
+        :meth:`PlannerState.candidate_areas`, what it adds from :meth:`PlannerState.gains`.
     origin
         ``"click"`` or ``"suggested"``.
     """
@@ -63,7 +62,6 @@ class Candidate:
     id: str
     lon: float
     lat: float
-    reach: StationReach
     origin: str = "click"
 
 
@@ -148,14 +146,14 @@ class PlannerState(param.Parameterized):
         """
         started = time.perf_counter()
         lon, lat = round(float(lon), COORD_DECIMALS), round(float(lat), COORD_DECIMALS)
-        found = self.ws.search.evaluate(lon, lat, areas=False)
-        if not found.reachable:
+        cand = Candidate(self._peek_id(), lon, lat, origin)
+        try:
+            self.engine.add(lon, lat, cand.id)
+        except SitingError:  # off the network
             self.message = self._off_network_text()
             return None
         self._remember(steps=1)
-        cand = Candidate(self._new_id(), lon, lat, found, origin)
-        if self.engine is not None:
-            self.engine.add(lon, lat, cand.id)
+        self._new_id()
         self.candidates = [*self.candidates, cand]
         self._changed(started, cand.id)
         return cand
@@ -165,16 +163,15 @@ class PlannerState(param.Parameterized):
         started = time.perf_counter()
         idx = self._index(cid)
         lon, lat = round(float(lon), COORD_DECIMALS), round(float(lat), COORD_DECIMALS)
-        found = self.ws.search.evaluate(lon, lat, areas=False)
-        if not found.reachable:
+        try:
+            self.engine.move(cid, lon, lat)
+        except SitingError:  # off the network: the engine keeps the candidate where it was
             self.message = self._off_network_text()
             self.version += 1  # redraw the candidate where it was
             return None
         self._remember(steps=1)
-        if self.engine is not None:
-            self.engine.move(cid, lon, lat)
         old = self.candidates[idx]
-        moved = dataclasses.replace(old, lon=lon, lat=lat, reach=found)
+        moved = dataclasses.replace(old, lon=lon, lat=lat)
         self.candidates = [*self.candidates[:idx], moved, *self.candidates[idx + 1:]]
         self._changed(started, cid)
         return moved
@@ -184,8 +181,7 @@ class PlannerState(param.Parameterized):
         started = time.perf_counter()
         idx = self._index(cid)
         self._remember(steps=1)
-        if self.engine is not None:
-            self.engine.remove(cid)
+        self.engine.remove(cid)
         self.candidates = [*self.candidates[:idx], *self.candidates[idx + 1:]]
         self._changed(started, cid)
 
@@ -194,9 +190,8 @@ class PlannerState(param.Parameterized):
         if self.candidates:
             started = time.perf_counter()
             self._remember(steps=len(self.candidates))
-            if self.engine is not None:
-                for c in self.candidates:
-                    self.engine.remove(c.id)
+            for c in self.candidates:
+                self.engine.remove(c.id)
             self.candidates = []
             self._changed(started, "")
 
@@ -206,9 +201,8 @@ class PlannerState(param.Parameterized):
             return False
         started = time.perf_counter()
         self.candidates, self._counter, steps = self._history.pop()
-        if self.engine is not None:
-            for _ in range(steps):
-                self.engine.undo()
+        for _ in range(steps):
+            self.engine.undo()
         self._changed(started, "")
         return True
 
@@ -222,10 +216,17 @@ class PlannerState(param.Parameterized):
         self._history.append((list(self.candidates), self._counter, steps))
 
     def _new_id(self) -> str:
+        cid = self._peek_id()
+        self._counter = int(cid[1:])
+        return cid
+
+    def _peek_id(self) -> str:
+        """The id :meth:`_new_id` gives next, without taking it."""
         taken = set(self.ws.facilities["id"].astype(str)) | {c.id for c in self.candidates}
+        counter = self._counter
         while True:
-            self._counter += 1
-            cid = f"N{self._counter}"
+            counter += 1
+            cid = f"N{counter}"
             if cid not in taken:
                 return cid
 
@@ -254,11 +255,7 @@ class PlannerState(param.Parameterized):
         if "result" not in self._memo:
             base = self.ws.coverage
             dist = dict(base.sample_dist)
-            if self.engine is not None:
-                dist[CANDIDATE_KIND] = self.engine.dist.copy()
-            elif self.candidates:
-                extra = np.minimum.reduce([c.reach.sample_dist for c in self.candidates])
-                dist[CANDIDATE_KIND] = np.minimum(dist[CANDIDATE_KIND], extra)
+            dist[CANDIDATE_KIND] = self.engine.dist.copy()
             dist[ANY] = np.minimum(base.sample_dist[ANY], dist[CANDIDATE_KIND])
             counts = dict(base.facility_counts)
             counts[CANDIDATE_KIND] = counts.get(CANDIDATE_KIND, 0) + len(self.candidates)
@@ -288,14 +285,15 @@ class PlannerState(param.Parameterized):
         kind = self.gain_kind
         res = self.result()
         w = res.samples.weight
-        base = self.ws.coverage.sample_dist[kind]
+        now = res.sample_dist[kind]
         rows = []
-        for i, c in enumerate(self.candidates):
-            others = [o.reach.sample_dist for j, o in enumerate(self.candidates) if j != i]
-            without = np.minimum.reduce([base, *others]) if others else base
+        for c in self.candidates:
+            idx, without = self.engine.without(c.id)  # elsewhere removing it changes nothing
+            if kind == ANY:
+                without = np.minimum(without, self.ws.coverage.sample_dist[ANY][idx])
             row = {"id": c.id, "lon": c.lon, "lat": c.lat, "origin": c.origin}
             for tier in res.tiers:
-                row[f"gain_{tier_key(tier)}"] = float(w[res.sample_dist[kind] <= tier].sum() - w[without <= tier].sum())
+                row[f"gain_{tier_key(tier)}"] = float(w[idx][now[idx] <= tier].sum() - w[idx][without <= tier].sum())
             rows.append(row)
         return pd.DataFrame(rows, columns=["id", "lon", "lat", "origin", *[f"gain_{tier_key(t)}" for t in res.tiers]])
 
@@ -361,7 +359,7 @@ class PlannerState(param.Parameterized):
         """Service areas (WGS84, simplified by a metre) of a candidate per tier, built once per site."""
         key = (cand.lon, cand.lat)
         if key not in self._area_cache:
-            self._area_cache[key] = self.ws.search.areas(cand.lon, cand.lat, simplify_m=1.0)
+            self._area_cache[key] = self.engine.areas(cand.lon, cand.lat, simplify_m=1.0)
         return self._area_cache[key]
 
     # -------------------------------------------------------------- siting
@@ -382,8 +380,6 @@ class PlannerState(param.Parameterized):
         ValueError
             From :class:`geo.siting.SitingError` (no usable candidate, K too large).
         """
-        from lifecircle.geo import siting
-
         started = time.perf_counter()
         plan = siting.plan_sites(
             self.ws.net, self._stations_with_candidates(), self.ws.demand,
@@ -401,18 +397,20 @@ class PlannerState(param.Parameterized):
 
     def _add_many(self, points: list[tuple[float, float]], started: float) -> list[Candidate]:
         found = [(round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)) for lon, lat in points]
-        reaches = [self.ws.search.evaluate(lon, lat, areas=False) for lon, lat in found]
-        ok = [(p, r) for p, r in zip(found, reaches) if r.reachable]
-        if not ok:
-            return []
-        self._remember(steps=len(ok))
+        history, counter = list(self.candidates), self._counter
         added = []
-        for (lon, lat), r in ok:
-            cand = Candidate(self._new_id(), lon, lat, r, "suggested")
-            if self.engine is not None:
+        for lon, lat in found:
+            cand = Candidate(self._peek_id(), lon, lat, "suggested")
+            try:
                 self.engine.add(lon, lat, cand.id)
+            except SitingError:  # off the network
+                continue
+            self._new_id()
             self.candidates = [*self.candidates, cand]
             added.append(cand)
+        if not added:
+            return []
+        self._history.append((history, counter, len(added)))
         self._changed(started, "")
         return added
 
@@ -471,20 +469,9 @@ class PlannerState(param.Parameterized):
         return out
 
 
-def _what_if_engine(ws: Workspace):
-    """The siting engine's what-if object on the candidates' kind, or None without geo.siting."""
-    try:
-        from lifecircle.geo import siting
-    except ImportError:  # the adapter's own merge is used instead
-        return None
+def _what_if_engine(ws: Workspace) -> siting.WhatIf:
+    """The what-if engine of one session, on the candidates' kind."""
     return siting.WhatIf.from_frames(
         ws.net, ws.facilities, ws.demand, kinds=(CANDIDATE_KIND,), tiers=ws.tiers,
         samples=ws.coverage.samples, snap_limit_m=ws.snap_limit_m,
     )
-
-
-def siting_available() -> bool:
-    """True when geo.siting (the siting engine) is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("lifecircle.geo.siting") is not None

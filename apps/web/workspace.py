@@ -24,7 +24,6 @@ from lifecircle.geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork
 from lifecircle.geo.standards import DEFAULT_TIERS, KindRegistry
 from lifecircle.layers import geojson as lgj
 
-from .whatif import StationSearch
 
 #: Kind of the stations the planner adds.
 CANDIDATE_KIND = "micro_station"
@@ -72,7 +71,6 @@ class Workspace:
     residences: gpd.GeoDataFrame | None = None
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
     coverage: gcov.CoverageResult | None = None
-    search: StationSearch | None = None
     areas: gpd.GeoDataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
@@ -89,7 +87,6 @@ class Workspace:
             kinds=self.analysis_kinds(), snap_limit_m=self.snap_limit_m,
         )
         self.timings["coverage_s"] = time.perf_counter() - started
-        self.search = StationSearch(self.net, self.coverage.samples, self.tiers, snap_limit_m=self.snap_limit_m)
         say(f"coverage of {len(self.demand):,} demand units computed; building service areas ...")
         started = time.perf_counter()
         self.areas = self._facility_areas()
