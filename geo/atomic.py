@@ -225,16 +225,55 @@ def all_or_none() -> Iterator[list[tuple[Path, Path]]]:
         raise
     finally:
         _STAGED.reset(token)
-    done: list[Path] = []
-    for i, (tmp, final) in enumerate(staged):
-        try:
-            os.replace(tmp, final)
-            done.append(final)
-        except BaseException as exc:
-            for t, _ in staged[i:]:
-                _unlink(t)
-            for f in done:  # best effort: the set is incomplete, take back what was renamed
-                _unlink(f)
-            if isinstance(exc, OSError):
-                raise OutputError(final, describe(exc)) from None
+    _commit(staged)
+
+
+def _backup(final: Path) -> Path | None:
+    """A hard link (or copy) of an existing ``final``, to put back if a later rename fails."""
+    if not final.exists():
+        return None
+    bak = temp_name(final)
+    try:
+        os.link(final, bak)
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES, errno.EROFS):  # an immutable or read-only file
             raise
+        import shutil
+
+        shutil.copy2(final, bak)
+    return bak
+
+
+def _commit(staged: list[tuple[Path, Path]]) -> None:
+    """Rename every staged file over its final name; on any failure put the old files back."""
+    backups: list[Path | None] = []
+    done: list[int] = []
+    try:
+        for _, final in staged:  # first make sure every existing final can be replaced
+            try:
+                backups.append(_backup(final))
+            except OSError as exc:
+                raise OutputError(final, describe(exc)) from None
+        for i, (tmp, final) in enumerate(staged):
+            try:
+                os.replace(tmp, final)
+            except OSError as exc:
+                raise OutputError(final, describe(exc)) from None
+            done.append(i)
+    except BaseException:
+        for i in reversed(done):  # take back what was renamed: the old file, or nothing
+            _, final = staged[i]
+            if backups[i] is not None:
+                with contextlib.suppress(OSError):
+                    os.replace(backups[i], final)
+            else:
+                _unlink(final)
+        for tmp, _ in staged:
+            _unlink(tmp)
+        for bak in backups:
+            if bak is not None:
+                _unlink(bak)
+        raise
+    for bak in backups:
+        if bak is not None:
+            _unlink(bak)
