@@ -33,6 +33,11 @@ __all__ = [
     "DEFAULT_STATION_KINDS",
     "DEFAULT_STANDARD",
     "DEFAULT_SEED",
+    "MAX_CANDIDATES_PER_SESSION",
+    "MAX_SESSIONS",
+    "MAX_PENDING_SESSIONS",
+    "UNUSED_SESSION_LIFETIME_S",
+    "CHECK_UNUSED_SESSIONS_S",
 ]
 
 # ---------------------------------------------------------------- tiers and speeds
@@ -90,3 +95,19 @@ DEFAULT_WINDOW: str = "19:00-08:00"
 DEFAULT_STANDARD: str = "gb50180-2018"
 #: The demo district's seed.
 DEFAULT_SEED: int = 2026
+
+# ---------------------------------------------------------------- app server (lifecircle serve / demo)
+#: Most what-if candidates one planner's session holds (each keeps its walk distances to every
+#: demand sample, up to ~4 MB on a real district); beyond it the page says so. >= the largest K
+#: "suggest sites" offers (30).
+MAX_CANDIDATES_PER_SESSION: int = 40
+#: Most planner sessions (browsers connected, each ~1-2 MB plus its candidates) served at once;
+#: beyond it a new page gets HTTP 503 "busy, try again".
+MAX_SESSIONS: int = 40
+#: Most served pages whose browser has not connected yet (each a few tens of kB until it does).
+MAX_PENDING_SESSIONS: int = 200
+#: Seconds a session without a connected browser is kept (a page not yet connected, or a tab
+#: closed); Bokeh's default is 15 s, Panel's old setting here was 300 s.
+UNUSED_SESSION_LIFETIME_S: float = 20.0
+#: How often, in seconds, the server discards the sessions unused for that long.
+CHECK_UNUSED_SESSIONS_S: float = 5.0

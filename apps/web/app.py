@@ -1,8 +1,8 @@
 """The planner's page: a side panel and the map, one :class:`PlannerApp` per browser session.
 
-``serve_workspace`` starts the Panel server; the function it hands to
-``pn.serve`` builds a new :class:`~apps.web.state.PlannerState` and page for every
-session, over the :class:`~apps.web.workspace.Workspace` the process loaded once.
+``serve_workspace`` starts the Panel server (:mod:`apps.web.server`: access control,
+bounded sessions); every connected session gets a new :class:`~apps.web.state.PlannerState`
+and page over the :class:`~apps.web.workspace.Workspace` the process loaded once.
 Leaflet and every other script, style sheet and image are served by this
 server: nothing is fetched from a CDN.
 """
@@ -30,9 +30,9 @@ from .leaflet_map import LeafletMap, static_dirs
 from .state import LAYERS, TILES, PlannerState
 from .workspace import Workspace
 
+__all__ = ["PlannerApp", "serve_workspace"]
+
 HEADER_BG = "#16324f"
-#: How long a served page's session waits for its websocket (Bokeh's default is 15 s).
-UNUSED_SESSION_LIFETIME_MS = 300_000
 SIDEBAR_WIDTH = 390
 _HTML_STYLES = [views.CSS]
 
@@ -420,70 +420,8 @@ def _escape(text: str) -> str:
 
 
 # ------------------------------------------------------------------- serving
-#: The app of every live session, by Bokeh document (for tests and diagnostics).
-SESSIONS: dict[Any, PlannerApp] = {}
+def serve_workspace(workspace: Workspace, **kwargs: Any) -> None:
+    """Serve the planner's app until interrupted: see :func:`apps.web.server.serve_workspace`."""
+    from .server import serve_workspace as serve
 
-
-def session_page(workspace: Workspace) -> pn.viewable.Viewable:
-    """Build one session's page (called by ``pn.serve`` for every new browser session)."""
-    app = PlannerApp(workspace)
-    doc = pn.state.curdoc
-    if doc is not None:
-        SESSIONS[doc] = app
-        pn.state.on_session_destroyed(lambda _ctx: SESSIONS.pop(doc, None))
-    return app.view()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host if host not in ("", "0.0.0.0") else "127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve_workspace(
-    workspace: Workspace,
-    *,
-    port: int = 5006,
-    host: str = "127.0.0.1",
-    show: bool = False,
-    allow_origins: list[str] | None = None,
-    on_ready=None,
-) -> None:
-    """Serve the planner's app until interrupted.
-
-    Parameters
-    ----------
-    workspace
-        The prepared data.
-    port, host
-        Where to listen (port 0 picks a free port).
-    show
-        Open a browser tab.
-    allow_origins
-        Extra ``host:port`` origins allowed to open the app's websocket.
-    on_ready
-        Called with the URL once the server listens.
-    """
-    port = port or free_port(host)
-    origins = [f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *(allow_origins or [])]
-    def page() -> pn.viewable.Viewable:
-        return session_page(workspace)
-
-    server = pn.serve(
-        page,
-        port=port, address=host, websocket_origin=origins, show=False, start=False,
-        title=workspace.title, static_dirs=static_dirs(), threaded=False, verbose=False,
-        # A session whose page was served waits this long for its browser to connect; a busy
-        # browser that connects later would otherwise get a fresh, unpatched session.
-        unused_session_lifetime_milliseconds=UNUSED_SESSION_LIFETIME_MS,
-    )
-    server.start()
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}/"
-    if on_ready:
-        on_ready(url)
-    if show:
-        server.io_loop.add_callback(server.show, "/")
-    server.io_loop.start()
+    serve(workspace, **kwargs)

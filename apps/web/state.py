@@ -30,6 +30,7 @@ import pandas as pd
 import param
 import shapely
 
+from lifecircle.geo import settings
 from lifecircle.geo import siting
 from lifecircle.geo.coverage import ANY, CoverageResult, tier_key
 from lifecircle.geo.errors import SitingError
@@ -132,6 +133,8 @@ class PlannerState(param.Parameterized):
         self.engine = _what_if_engine(workspace)
         self._area_cache: dict[tuple[float, float], dict] = {}
         self.suggest_info: dict = {}
+        #: Most candidates this session holds (each keeps its distances to every demand sample).
+        self.max_candidates = int(settings.MAX_CANDIDATES_PER_SESSION)
 
     # ------------------------------------------------------------ candidates
     def add_candidate(self, lon: float, lat: float, *, origin: str = "click") -> Candidate | None:
@@ -145,6 +148,9 @@ class PlannerState(param.Parameterized):
             ``"click"`` or ``"suggested"``.
         """
         started = time.perf_counter()
+        if len(self.candidates) >= self.max_candidates:
+            self.message = self.full_text()
+            return None
         lon, lat = round(float(lon), COORD_DECIMALS), round(float(lat), COORD_DECIMALS)
         cand = Candidate(self._peek_id(), lon, lat, origin)
         try:
@@ -242,6 +248,16 @@ class PlannerState(param.Parameterized):
         self.last_seconds = time.perf_counter() - started
         self.message = ""
         self.version += 1
+
+    def full_text(self, k: int | None = None) -> str:
+        """The message when more candidates would exceed :attr:`max_candidates` (``k``: a suggestion's size)."""
+        cap, room = self.max_candidates, max(self.max_candidates - len(self.candidates), 0)
+        if self.lang == "en":
+            text = f"A session holds at most {cap} candidate sites"
+            more = f" ({room} more fit)" if k is not None else ""
+            return f"{text}{more}: remove or clear some before adding more."
+        more = f"（还可添加 {room} 个）" if k is not None else ""
+        return f"本会话最多保留 {cap} 个候选站点{more}：请先删除或清除部分站点再添加。"
 
     def _off_network_text(self) -> str:
         limit = f"{self.ws.snap_limit_m:g}"
@@ -380,6 +396,8 @@ class PlannerState(param.Parameterized):
         ValueError
             From :class:`geo.siting.SitingError` (no usable candidate, K too large).
         """
+        if len(self.candidates) + int(k) > self.max_candidates:
+            raise SitingError(self.full_text(int(k)))
         started = time.perf_counter()
         plan = siting.plan_sites(
             self.ws.net, self._stations_with_candidates(), self.ws.demand,
