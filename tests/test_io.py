@@ -374,18 +374,18 @@ def test_missing_kind_column_and_default(tmp_path):
     gdf = gio.read_points(path, role="facilities", kinds_default="社康中心")
     assert list(gdf["kind"]) == ["clinic"]
     with pytest.raises(ValueError, match="unknown default kind"):
-        gio.read_points(path, role="facilities", kinds_default="library")
+        gio.read_points(path, role="facilities", kinds_default="bookshop")  # not a built-in kind
 
 
 def test_unknown_kind_and_custom_registry(tmp_path):
-    rows = [ROWS[0], ("A2", "图书馆", "library", 114.0, 22.5)]
+    rows = [ROWS[0], ("A2", "书店", "bookshop", 114.0, 22.5)]  # not a built-in kind
     path = facilities_csv(tmp_path, rows)
     err = raises(gio.read_points, path, role="facilities")
     msg = str(err)
-    assert msg.startswith("facilities.csv, row 3, column '类型': unknown kind 'library': known kinds are ")
+    assert msg.startswith("facilities.csv, row 3, column '类型': unknown kind 'bookshop': known kinds are ")
     assert "party_center (党群服务中心)" in msg and "clinic (社康中心)" in msg and "--kinds" in msg
-    gdf = gio.read_points(path, role="facilities", kinds=KindRegistry(["library"]))
-    assert list(gdf["kind"]) == ["party_center", "library"]
+    gdf = gio.read_points(path, role="facilities", kinds=KindRegistry(["bookshop"]))
+    assert list(gdf["kind"]) == ["party_center", "bookshop"]
 
 
 def test_kind_not_required_for_other_roles(tmp_path):
@@ -437,11 +437,11 @@ def test_gbk_csv_error_names_chinese_column(tmp_path):
 
 def test_shapefile_feature_errors(tmp_path):
     gdf = points_layer()
-    gdf["类型"] = ["公园", "公园", "图书馆"]
+    gdf["类型"] = ["公园", "公园", "书店"]  # not a built-in kind
     path = tmp_path / "f.shp"
     gdf.to_file(path, engine="pyogrio")
     err = raises(gio.read_points, path, role="facilities")
-    assert str(err).startswith("f.shp, feature 3, column '类型': unknown kind '图书馆'")
+    assert str(err).startswith("f.shp, feature 3, column '类型': unknown kind '书店'")
 
 
 def test_lots_and_residences(tmp_path):
@@ -723,3 +723,29 @@ def test_real_boundaries_gcj02_vs_wgs84():
     futian = gcj[gcj["name"] == "福田区"].to_crs("EPSG:32650").geometry.iloc[0]
     truth = wgs[wgs["name"] == "福田"].to_crs("EPSG:32650").geometry.iloc[0]
     assert futian.symmetric_difference(truth).area / truth.area < 0.02
+
+
+def test_row_provenance_follows_derived_frames_and_is_shared(tmp_path):
+    import copy
+
+    lines = ["id,lon,lat,population", "a,114.00,22.50,1", ",,,", "b,114.01,22.50,2", "c,114.02,22.50,3", ",,,",
+             "d,114.03,22.50,4"]
+    gdf = gio.read_demand(write_csv(tmp_path / "d.csv", lines))
+    file_rows = {"a": 2, "b": 4, "c": 5, "d": 7}  # spreadsheet rows: the header is row 1, blanks skipped
+    assert list(gio.source_rows(gdf)) == [file_rows[i] for i in gdf["id"]]
+    picked = gdf[gdf["population"] > 1].iloc[::-1]  # a subset, reordered
+    assert list(gio.source_rows(picked)) == [file_rows[i] for i in picked["id"]]
+    assert [gio.source_row(picked, k) for k in range(len(picked))] == [file_rows[i] for i in picked["id"]]
+    assert gdf.attrs["row_label"] == "row"
+    # shared, never copied: every derived frame holds the same read-only object
+    rows = gdf.attrs["rows"]
+    assert picked.attrs["rows"] is rows and gdf["id"].attrs["rows"] is rows
+    assert copy.deepcopy(gdf.attrs)["rows"] is rows
+    with pytest.raises(ValueError):
+        rows.rows[0] = 99
+    # a frame built in Python has no file rows
+    assert gio.source_rows(gdf.reset_index(drop=True).set_index("id")) is None
+    boundaries = gpd.GeoDataFrame({"name": ["x", "y"]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
+                                  crs="EPSG:4326")
+    boundaries.to_file(tmp_path / "b.geojson", driver="GeoJSON")
+    assert list(gio.source_rows(gio.read_boundaries(tmp_path / "b.geojson"))) == [1, 2]  # feature numbers

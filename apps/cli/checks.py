@@ -37,9 +37,9 @@ def effective_outputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
             continue
         path = Path(value)
         if gcj and name in _GEOJSON_OUTPUTS and path.suffix.lower() in (".geojson", ".json"):
-            from lifecircle.geo.io import _gcj_name  # the writer's own naming rule
+            from lifecircle.geo.io import output_path  # the writer's own naming rule
 
-            path = _gcj_name(path, "gcj02")
+            path = output_path(path, "gcj02")
         found.append((_option(name), path))
     extra = getattr(args, "extra_outputs", None)
     if extra is not None:

@@ -194,7 +194,7 @@ def _check_candidates_reach(net, candidates, args: argparse.Namespace) -> None:
     xy = shapely.get_coordinates(layer.to_crs(net.crs).geometry.values)
     if len(xy) != len(candidates) or np.asarray(snap_xy(net, xy, limit_m=args.snap_limit).reachable).any():
         return
-    rows = candidates.attrs.get("rows")
+    rows = io.source_rows(candidates)  # the file row of each candidate, or None
     label = candidates.attrs.get("row_label", "row")
     first = ", ".join(f"id {candidates['id'].iloc[i]}" + (f" ({label} {rows[i]})" if rows is not None else "")
                       for i in range(min(3, len(candidates))))

@@ -77,12 +77,11 @@ def _where(frame: pd.DataFrame, default: str) -> tuple[str, str]:
 
 
 def _row_of(frame: pd.DataFrame, i: int) -> int:
-    """The row as the planner sees it (io keeps them in attrs, by the frame's index)."""
-    rows = frame.attrs.get("rows")
-    label = frame.index[i]
-    if rows is not None and isinstance(label, (int, np.integer)) and 0 <= label < len(rows):
-        return int(rows[label])
-    return i + 2
+    """The row as the planner sees it: the reader's provenance (:func:`geo.io.source_row`)."""
+    from ..io import source_row
+
+    row = source_row(frame, i)
+    return i + 2 if row is None else row
 
 
 def _column_of(frame: pd.DataFrame, field_name: str) -> str:
