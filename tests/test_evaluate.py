@@ -413,3 +413,45 @@ def test_missing_cohort_column_and_condition_column(grid, pack):
         E.evaluate(net, fac, dem, pack, cohorts=["elderly"])
     with pytest.raises(InputError, match="area_m2"):
         E.evaluate(net, fac.drop(columns="area_m2"), dem, pack)
+
+
+# ------------------------------------------------------------------ siting for completeness
+@pytest.mark.parametrize("k", [2, 3])
+def test_completeness_siting_exact_equals_brute_force(grid, pack, k):
+    """K clinics that complete the most people in 15min: HiGHS equals brute force over 24 candidates
+    (coverage by networkx distances; the residents who miss only clinics, by the engine)."""
+    import itertools
+
+    from geo.evaluate.complete import site_for_completeness
+
+    net, g = grid
+    rng = np.random.default_rng(31)
+    fac_pl, fac_xy, kind, area = _facilities(g, rng, 4)
+    keep = [i for i, kk in enumerate(kind) if kk != "clinic" or i < 4]  # one clinic: many miss only clinics
+    fac_pl, fac_xy = [fac_pl[i] for i in keep], fac_xy[keep]
+    kind, area = [kind[i] for i in keep], area[keep]
+    dem_pl, dem_xy = placements(g, rng, 300, "d", on_nodes=False)
+    weight = rng.integers(10, 200, len(dem_pl)).astype(float)
+    cand_pl, cand_xy = placements(g, rng, 24, "c", on_nodes=False)
+    fac = _gdf(fac_xy, id=[p[0] for p in fac_pl], kind=kind, area_m2=area)
+    dem = _gdf(dem_xy, id=[p[0] for p in dem_pl], weight=weight)
+    cands = _gdf(cand_xy, id=[p[0] for p in cand_pl])
+    ev = E.evaluate(net, fac, dem, pack)
+    only = ev.missing_only("15min", "clinic")
+    assert only.sum() >= 10
+    radius = 900.0
+    gg = ref.insert_points(g, cand_pl + dem_pl)
+    covers = []
+    for p in cand_pl:
+        d = nx.single_source_dijkstra_path_length(gg, p[0], cutoff=radius + 1, weight="length")
+        dist = np.array([d.get(q[0], np.inf) for q in dem_pl])
+        covers.append(dist <= radius)
+    covers = np.array(covers)
+    best = max(float(weight[only & covers[list(c)].any(axis=0)].sum()) for c in itertools.combinations(range(24), k))
+    exact = site_for_completeness(ev, "15min", "clinic", k, candidates=cands, method="exact")
+    assert exact.gain == pytest.approx(best, abs=1e-6) and exact.optimal
+    greedy = site_for_completeness(ev, "15min", "clinic", k, candidates=cands, method="greedy")
+    assert greedy.gain <= best + 1e-6 and greedy.gain >= 0.6 * best
+    before = float(weight[ev.complete("15min")].sum())
+    assert exact.complete_before == pytest.approx(before)
+    assert exact.summary()["complete_after"]["weight"] == pytest.approx(before + best, abs=1e-3)

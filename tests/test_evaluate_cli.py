@@ -139,3 +139,18 @@ def test_evaluate_demo_shows_a_ledger(capsys, tmp_path):
     assert len(s["units"]) >= 3
     led = gpd.read_file(tmp_path / "l.geojson")
     assert len(led) > 0 and list(led.columns[:11]) == ZH
+
+
+def test_site_objective_complete(capsys, tmp_path):
+    base = ["site", "--demo", "--objective", "complete", "--standard", "party-service-circle", "--tier", "15min",
+            "--kind", "micro_station", "--add", "2", "--out", tmp_path / "s.geojson", "--summary", tmp_path / "s.json"]
+    code, _, err = run_cli(base, capsys)
+    assert code == 0, err
+    s = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert s["objective"] == "complete" and len(s["sites"]) == 2 and s["optimal"]
+    assert s["complete_after"]["weight"] == pytest.approx(s["complete_before"]["weight"] + s["gain"], abs=1e-3)
+    code, _, err = run_cli(base[:-4] + ["--method", "greedy", "--out", tmp_path / "g.geojson", "--summary", tmp_path / "g.json"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "g.json").read_text(encoding="utf-8"))["gain"] <= s["gain"] + 1e-6
+    code, _, err = run_cli(base[:9] + ["library"] + base[10:], capsys)
+    assert code == 2 and "not a required kind" in err and len(err.strip().splitlines()) == 1

@@ -60,6 +60,90 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_standards, inputs=(), outputs=())
+    _extend_site(sub)
+
+
+def _extend_site(sub: argparse._SubParsersAction) -> None:
+    """Give ``lifecircle site`` the objective ``complete`` (issue 11), without touching its module:
+    ``--objective complete --standard S --tier T --kind K --add N`` sites N facilities of kind K
+    that make the most residents complete in tier T; other objectives run ``site`` as before."""
+    site = sub.choices.get("site")
+    if site is None or any("--objective" in a.option_strings for a in site._actions):
+        return
+    site.add_argument("--objective", choices=("cover", "complete"), default="cover",
+                      help="cover: new micro-stations covering the most people (default); complete: sites of --kind "
+                           "that make the most residents complete in --tier of --standard")
+    site.add_argument("--standard", default=settings.DEFAULT_STANDARD, help="rule pack for --objective complete")
+    site.add_argument("--tier", default=None, help="tier key for --objective complete (e.g. 15min)")
+    site.add_argument("--kind", default=None, help="facility kind to site for --objective complete (e.g. clinic)")
+    original = site.get_default("handler")
+
+    def handler(args: argparse.Namespace) -> int:
+        if getattr(args, "objective", "cover") == "complete":
+            return cmd_site_complete(args)
+        return original(args)
+
+    site.set_defaults(handler=handler)
+
+
+def cmd_site_complete(args: argparse.Namespace) -> int:
+    """Run ``lifecircle site --objective complete``."""
+    from lifecircle.geo import evaluate as ev_mod
+    from lifecircle.geo import io
+    from lifecircle.geo.errors import OptionError
+    from lifecircle.geo.evaluate.complete import site_for_completeness
+
+    rep = Reporter(args.quiet)
+    check_output(args.out, "--out", (".geojson", ".json"))
+    check_output(args.summary, "--summary", (".json",))
+    if args.add is None or args.add < 1:
+        raise OptionError("--add", "give the number of new sites (1 or more) for --objective complete")
+    if args.lscp or args.capacity is not None:
+        raise OptionError("--objective", "complete takes --add K; --lscp and --capacity are for the cover objective")
+    std = ev_mod.load_standard(args.standard)
+    if not args.tier or not args.kind:
+        raise OptionError("--tier" if not args.tier else "--kind",
+                          f"--objective complete needs --tier ({', '.join(t.key for t in std.tiers)}) and --kind")
+    tier = std.tier(args.tier)
+    if args.kind not in tier.required_kinds:
+        raise OptionError("--kind", f"{args.kind!r} is not a required kind of {tier.key} in {std.name}: "
+                                    f"{', '.join(tier.required_kinds)}")
+    registry = pack_registry(std, args.kinds)
+    inputs = Inputs(args, rep)
+    if args.facilities:
+        facilities = [read_facilities(args.facilities, registry, args.crs)]
+    elif args.demo:
+        facilities = [_demo_facilities(inputs.demo)]
+    else:
+        raise UsageError("give --facilities FILE, or --demo")
+    demand = inputs.demand()
+    units = inputs.units()
+    net = inputs.network()
+    if args.candidates:
+        candidates = io.read_points(args.candidates, role="candidates", crs=args.crs)
+    elif args.candidate_spacing is not None:
+        from lifecircle.geo.siting import grid_candidates
+
+        candidates = grid_candidates(net, units if units is not None else demand, args.candidate_spacing, min_distance_m=0.0)
+    elif args.demo:
+        candidates = inputs.demo.candidates
+    else:
+        raise UsageError("give --candidates FILE, or --candidate-spacing METRES, or --demo")
+    ev = ev_mod.evaluate(net, facilities, demand, std, units=units, snap_limit_m=args.snap_limit)
+    plan = site_for_completeness(ev, tier.key, args.kind, args.add, candidates=candidates, method=args.method,
+                                 time_limit=args.time_limit)
+    summary = plan.summary()
+    summary["standard"] = {"name": std.name, "version": std.version, "verified": std.verified}
+    with Outputs() as out:
+        out.geojson(plan.sites, args.out, out_crs=args.out_crs, metadata={"objective": "complete", "tier": tier.key,
+                                                                           "kind": args.kind})
+        if args.summary:
+            out.json(summary, args.summary)
+    b, a = summary["complete_before"], summary["complete_after"]
+    rep.note(f"{args.add} x {args.kind} for {tier.key} ({args.method}{', optimal' if plan.optimal else ''}): complete "
+             f"{b['share']:.1%} -> {a['share']:.1%} (+{plan.gain:,.0f} people)")
+    rep.note("wrote " + ", ".join(str(p) for p in out.written))
+    return 0
 
 
 # ------------------------------------------------------------------ inputs
