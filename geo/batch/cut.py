@@ -30,7 +30,6 @@ from typing import Callable, Mapping
 import numpy as np
 import pyproj
 import shapely
-from shapely.ops import transform
 
 from ..errors import NetworkError
 
@@ -74,8 +73,8 @@ def _metric(geom) -> tuple[pyproj.Transformer, pyproj.Transformer]:
 def grow(polygon, metres: float):
     """Return a WGS84 polygon grown by ``metres`` (buffered in its local UTM zone)."""
     fwd, back = _metric(polygon)
-    grown = transform(fwd.transform, polygon).buffer(metres, quad_segs=16)
-    return transform(back.transform, grown)
+    grown = shapely.transform(polygon, lambda c: np.column_stack(fwd.transform(c[:, 0], c[:, 1]))).buffer(metres, quad_segs=16)
+    return shapely.transform(grown, lambda c: np.column_stack(back.transform(c[:, 0], c[:, 1])))
 
 
 def cut_key(extract_digest: str, polygon, halo: float) -> str:
