@@ -188,7 +188,13 @@ def check_output(path: str | None, option: str, suffixes: Sequence[str]) -> None
     """Fail early (before any work) on an output that cannot be written."""
     if not path:
         return
+    from lifecircle.geo.atomic import MAX_NAME_BYTES
+
     p = Path(path)
+    if len(p.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise UsageError(f"{option} {path}: the file name is longer than {MAX_NAME_BYTES} bytes, the file system's limit")
+    if p.exists() and not p.is_file() and not p.is_dir():
+        raise UsageError(f"{option} {path}: this exists and is not a regular file (a device or a pipe); give a file name")
     if suffixes and p.suffix.lower() not in suffixes:
         raise UsageError(f"{option} {path}: the file name should end with {' or '.join(suffixes)}")
     if not p.parent.exists() and str(p.parent) not in ("", "."):
@@ -206,7 +212,7 @@ def warn_unreachable(reporter: Reporter, what: str, gdf, reachable, file: str | 
     bad = np.flatnonzero(~np.asarray(reachable))
     if bad.size == 0:
         return
-    rows = gdf.attrs.get("rows")
+    rows = io.source_rows(gdf)  # the file row of each point, or None
     label = gdf.attrs.get("row_label", "row")
     where = file or "demo"
     if bad.size == len(gdf):

@@ -24,7 +24,12 @@ def _same(a: Path, b: Path) -> bool:
             return os.path.samefile(a, b)
     except OSError:
         pass
-    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b)) or a.resolve() == b.resolve()
+    if os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b)):
+        return True
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def effective_outputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
@@ -49,7 +54,12 @@ def effective_outputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
 
 def check_collisions(args: argparse.Namespace) -> None:
     """Refuse, before any work, an output that is an input or that another output also names."""
+    from lifecircle.geo.atomic import MAX_NAME_BYTES
+
     outputs = effective_outputs(args)
+    for opt, path in outputs:
+        if len(path.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            raise UsageError(f"{opt} {path}: the file name is longer than {MAX_NAME_BYTES} bytes, the file system's limit")
     inputs = [(_option(n), Path(getattr(args, n))) for n in getattr(args, "inputs", ()) if getattr(args, n, None)]
     for i, (opt, path) in enumerate(outputs):
         for in_opt, in_path in inputs:

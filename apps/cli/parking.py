@@ -103,26 +103,23 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------ writing
-def table_paths(args: argparse.Namespace) -> dict[str, Path]:
-    """Where each CSV table goes for --tables DIR or --table-out FILE.csv."""
-    out: dict[str, Path] = {}
+def table_paths(args: argparse.Namespace) -> list[tuple[str, str, Path]]:
+    """(option, table, file) of each CSV table that --tables DIR and --table-out FILE.csv write."""
+    out: list[tuple[str, str, Path]] = []
     if args.tables:
         folder = Path(args.tables)
-        out.update({name: folder / f"{name}.csv" for name in ("residences", "lots", "pairs")})
+        out += [("--tables", name, folder / f"{name}.csv") for name in ("residences", "lots", "pairs")]
     if args.table_out and Path(args.table_out).suffix.lower() == ".csv":
         base = Path(args.table_out)
-        out.update({"residences": base, "lots": base.with_name(f"{base.stem}_lots.csv"),
-                    "pairs": base.with_name(f"{base.stem}_pairs.csv")})
+        out += [("--table-out", "residences", base), ("--table-out", "lots", base.with_name(f"{base.stem}_lots.csv")),
+                ("--table-out", "pairs", base.with_name(f"{base.stem}_pairs.csv"))]
     return out
 
 
 def table_outputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
-    """Every file the tables options write, with the option that names it (for collision checks)."""
-    found = []
-    for name, path in table_paths(args).items():
-        option = "--table-out" if args.table_out and Path(args.table_out).suffix.lower() == ".csv" else "--tables"
-        found.append((f"{option} ({name})", path))
-    return found
+    """Every file the tables options write besides --table-out itself, named by option (for collision checks)."""
+    return [(f"{option} ({name})", path) for option, name, path in table_paths(args)
+            if not (option == "--table-out" and name == "residences")]
 
 
 def _write_xlsx(tables: dict, path: str) -> Path:
@@ -150,7 +147,7 @@ def write_outputs(result, args: argparse.Namespace, meta: dict) -> list[Path]:
             out.geojson(result.to_geodataframe(), args.out, out_crs=args.out_crs, metadata=meta)
             if args.summary:
                 out.json({**result.summary(), "network": meta["network"]}, args.summary)
-            for name, path in table_paths(args).items():
+            for _, name, path in table_paths(args):
                 out.table(tables[name], path)
             if args.table_out and Path(args.table_out).suffix.lower() == ".xlsx":
                 out.add(_write_xlsx, tables, args.table_out)
