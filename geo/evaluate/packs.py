@@ -29,7 +29,6 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -335,7 +334,9 @@ class Standard:
 
 # ----------------------------------------------------------------- loading
 def _packs_dir() -> Path:
-    return Path(str(resources.files(__package__).joinpath("packs")))
+    # next to this module (package data in a wheel; importlib.resources trips over the
+    # checkout's short-name aliases, so the file's own folder is used)
+    return Path(__file__).resolve().parent / "packs"
 
 
 def list_standards() -> list[dict]:
