@@ -141,6 +141,8 @@ class WhatIf:
         self._without: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         _ = (net.node_tree, net.csr)  # build the cached indexes now, not on the first click
         self.dist = self._full(self._snapped)
+        w = samples.weight
+        self._cov = {t: float(w[self.dist <= t].sum()) for t in self.tiers}
 
     @classmethod
     def from_frames(
@@ -180,9 +182,8 @@ class WhatIf:
         return bool(self._history)
 
     def covered(self) -> dict[float, float]:
-        """``{tier: weight}`` within each tier of a station."""
-        w = self.samples.weight
-        return {t: float(w[self.dist <= t].sum()) for t in self.tiers}
+        """``{tier: weight}`` within each tier of a station (kept up to date by every step)."""
+        return dict(self._cov)
 
     def without(self, station_id: str) -> tuple[np.ndarray, np.ndarray]:
         """What one station adds: its samples' nearest-station distances were it removed.
@@ -257,10 +258,17 @@ class WhatIf:
         return list(self._ids), self._xy.copy(), self._snapped
 
     def _set(self, idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Write distances; return what they overwrote, for undo."""
+        """Write distances (and the covered weights they change); return what they overwrote, for undo."""
         old = (idx, self.dist[idx].copy())
-        self.dist[idx] = values
+        self._write(idx, values)
         return old
+
+    def _write(self, idx: np.ndarray, values: np.ndarray) -> None:
+        w = self.samples.weight[idx]
+        was = self.dist[idx]
+        for t in self.tiers:
+            self._cov[t] += float(w[values <= t].sum() - w[was <= t].sum())
+        self.dist[idx] = values
 
     def _touched(self, step: _Step, xy: np.ndarray) -> None:
         """A station appeared or went at ``xy``: forget what it may change (:meth:`without`)."""
@@ -413,6 +421,6 @@ class WhatIf:
         ids, xy, snapped = step.stations
         self._ids, self._xy, self._snapped = list(ids), xy, snapped
         for idx, old in reversed(step.changes):
-            self.dist[idx] = old
+            self._write(idx, old)
         self._reach.pop(step.station_id, None)
         self._forget_near(step.points, step.station_id)
