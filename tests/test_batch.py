@@ -312,3 +312,32 @@ def test_boundary_file_gives_one_area_per_polygon(world, cluster, tmp_path):
     for (_, row), geom in zip(table.iterrows(), communities.geometry):
         expected = float(dem["weight"][shapely.within(pts, geom)].sum())
         assert row["total_weight"] == pytest.approx(expected)
+
+
+def test_standard_gives_the_evaluate_files_as_run_alone(world, cluster, tmp_path):
+    """With a standard, the area's evaluation files equal `lifecircle evaluate` run alone."""
+    files = world["files"]
+    fac = pd.read_csv(files["facilities"])
+    fac[fac["kind"] != "park"].to_csv(tmp_path / "fac.csv", index=False)  # parks come as polygons
+    pd.read_csv(files["demand"]).sample(150, random_state=1).to_csv(tmp_path / "dem.csv", index=False)
+    plan = tmp_path / "plan.toml"
+    plan.write_text(f'[defaults]\nstandard = "gb50180-2018"\nno_remedies = true\n[[areas]]\nname = "ev"\n'
+                    f'network = "{files["network"]}"\nfacilities = "fac.csv"\nextra_facilities = ["{files["parks"]}"]\n'
+                    'demand = "dem.csv"\n', encoding="utf-8")
+    table = run_plan(plan, cluster, out_dir=tmp_path / "out", progress=False)
+    assert table.loc[0, "status"] == "ok", table.loc[0, "message"]
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    r = _lifecircle("evaluate", "--network", str(files["network"]), "--facilities", str(tmp_path / "fac.csv"),
+                    "--facilities", str(files["parks"]), "--demand", str(tmp_path / "dem.csv"), "--standard", "gb50180-2018",
+                    "--no-remedies", "--out", str(ref / "evaluation.geojson"), "--summary", str(ref / "evaluation.json"),
+                    "--ledger", str(ref / "ledger.xlsx"))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out" / "ev"
+    for name in ("evaluation.geojson", "evaluation.json"):
+        assert json.loads((out / name).read_text(encoding="utf-8")) == json.loads((ref / name).read_text(encoding="utf-8")), name
+    pd.testing.assert_frame_equal(pd.read_excel(out / "ledger.xlsx"), pd.read_excel(ref / "ledger.xlsx"))
+    summary = json.loads((ref / "evaluation.json").read_text(encoding="utf-8"))
+    for tier, cell in summary["complete"].items():
+        assert table.loc[0, f"complete_{tier}"] == cell["share"]
+    assert "5min 完整生活圈占比" in pd.read_excel(tmp_path / "out" / "areas.xlsx").columns

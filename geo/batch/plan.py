@@ -13,8 +13,10 @@ A plan needs no more than this::
 
 Paths are relative to the plan file.  Every ``lifecircle coverage`` option
 (``tiers``, ``speed``, ``snap_limit``, ``kinds``, ``crs``, ``out_crs``,
-``gap_kind``, ``gap_tier``, ``gaps = true``) and ``standard`` (the evaluation's
-rule pack) may stand in ``[defaults]`` or in one area, which wins.  Further
+``gap_kind``, ``gap_tier``, ``gaps = true``) and every ``lifecircle evaluate``
+one (``standard`` - a pack name or a .toml file -, ``touch``, ``cohorts``,
+``no_remedies``, ``lang``; with a standard the area is also evaluated) may
+stand in ``[defaults]`` or in one area, which wins.  Further
 keys:
 
 ``extract = "guangdong.osm.pbf"`` (top level)
@@ -26,6 +28,9 @@ keys:
     the snapping limit.  With ``split = true`` its facilities are those in the
     grown polygon, its demand and units those whose representative point lies
     in the polygon.
+``extra_facilities = ["parks.geojson"]`` (area or boundaries)
+    More facility files for the evaluation only (``lifecircle evaluate`` takes
+    several ``--facilities``; e.g. park polygons, whose area a standard measures).
 ``tiles = 4`` (area)
     Compute the area in this many tiles (a near-square grid), each its own
     task; the stitched result equals the one-process run exactly.
@@ -66,11 +71,15 @@ COVERAGE_OPTIONS: dict[str, tuple[type, ...]] = {
 EVALUATE_OPTIONS: dict[str, tuple[type, ...]] = {
     "standard": (str,),
     "touch": (int, float),
-    "weight_column": (str,),
+    "cohorts": (list, str),
+    "no_remedies": (bool,),
+    "lang": (str,),
 }
 #: Keys holding paths (relative to the plan file).
 FILE_KEYS = ("network", "facilities", "demand", "units", "boundary", "candidates")
-_AREA_KEYS = {"name", "split", "tiles", *FILE_KEYS}
+#: Keys holding lists of paths: further facility files for the evaluation (e.g. park polygons).
+LIST_FILE_KEYS = ("extra_facilities",)
+_AREA_KEYS = {"name", "split", "tiles", *FILE_KEYS, *LIST_FILE_KEYS}
 _TOP_KEYS = {"defaults", "areas", "boundaries", "extract"}
 
 
@@ -84,7 +93,8 @@ class Area:
         Unique name; the area's outputs go to ``DIR/<name>/``.
     files
         ``{key: Path}`` for network, facilities, demand, units, boundary,
-        candidates (absolute paths; missing keys are absent).
+        candidates, and ``extra_facilities`` (a list); absolute paths; missing
+        keys are absent.
     options
         The coverage / evaluate options (defaults overlaid by the area's own).
     split
@@ -245,6 +255,10 @@ def _area(plan: Path, table: dict, where: str, defaults: dict, extract: Path | N
     options = {**defaults, **own}
     _standard_value(plan, options, f"{where}.standard")
     files = {k: _path(plan, table[k], f"{where}.{k}") for k in FILE_KEYS if k in table}
+    for k in LIST_FILE_KEYS:
+        if k in table:
+            values = table[k] if isinstance(table[k], list) else [table[k]]
+            files[k] = [_path(plan, v, f"{where}.{k}[{i}]") for i, v in enumerate(values)]
     split = table.get("split", False)
     if not isinstance(split, bool):
         raise StandardError(plan, f"{split!r} should be true or false", key=f"{where}.split")

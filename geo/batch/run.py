@@ -79,13 +79,13 @@ def _opt_text(value: Any) -> str:
 
 def area_argv(area: Area, *, network: str, out: Path, files: dict[str, str] | None = None) -> list[str]:
     """The ``lifecircle coverage`` arguments of one area (writing into ``out``)."""
-    files = files if files is not None else {k: str(v) for k, v in area.files.items()}
+    files = files if files is not None else {k: str(v) for k, v in area.files.items() if not isinstance(v, list)}
     argv = ["coverage", "--network", network, "--facilities", files["facilities"], "--demand", files["demand"]]
     if files.get("units"):
         argv += ["--units", files["units"]]
     argv += ["--out", str(out / "coverage.geojson"), "--summary", str(out / "summary.json")]
     for key, value in area.options.items():
-        if key in ("standard", "touch", "weight_column"):
+        if key in ("standard", "touch", "cohorts", "no_remedies", "lang"):
             continue  # the evaluation's
         if key == "gaps":
             if value:
@@ -195,8 +195,9 @@ def _prepare(area: Area, plan: Plan, out_dir: Path) -> _Prepared:
     prep = _Prepared(area)
     tiers, snap = _tiers_and_snap(area)
     halo = halo_m(tiers, snap)
-    files = {k: str(v) for k, v in area.files.items()}
-    key_parts: dict[str, Any] = {"options": area.options, "tiles": area.tiles}
+    files: dict[str, Any] = {k: ([str(x) for x in v] if isinstance(v, list) else str(v)) for k, v in area.files.items()}
+    key_parts: dict[str, Any] = {"options": area.options, "tiles": area.tiles,
+                                 "extra_facilities": [file_digest(x) for x in files.get("extra_facilities", [])]}
     cut: dict[str, Any] = {}
     inputs = out_dir / _WORK / "inputs" / area.name
     if "boundary" in area.files or area.polygon is not None:
@@ -396,24 +397,40 @@ def run_area(job: AreaJob, cut_paths: dict[str, str] | None = None, tile_parts: 
     return row
 
 
+#: Plan keys that go to ``lifecircle evaluate`` (besides the inputs), and those it does not take.
+_EVALUATE_KEYS = ("snap_limit", "kinds", "touch", "crs", "out_crs", "cohorts", "no_remedies", "lang")
+
+
 def _evaluate(job: AreaJob, network: str, work: Path, row: dict) -> int:
-    """Hook for ``lifecircle evaluate``: runs it when the command exists, else says so in the row."""
+    """Run ``lifecircle evaluate`` on the area when it has a standard (the command's own code path).
+
+    Writes ``evaluation.geojson``, ``evaluation.json`` (its summary) and ``ledger.xlsx`` into
+    the area's folder.  A lifecircle without the command skips it and says so in the row.
+    """
     from lifecircle.apps import cli
 
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")  # noqa: SLF001 - argparse has no public accessor
     if "evaluate" not in sub.choices:
-        row["message"] = "standard given, but this lifecircle has no `evaluate` command yet: evaluation skipped"
+        row["message"] = "standard given, but this lifecircle has no `evaluate` command: evaluation skipped"
         return 0
     argv = ["evaluate", "--network", network, "--facilities", job.files["facilities"], "--demand", job.files["demand"],
-            "--standard", str(job.options["standard"]), "--out-dir", str(work / "evaluation")]
-    if job.files.get("units"):
-        argv += ["--units", job.files["units"]]
-    for key in ("tiers", "speed", "snap_limit", "crs", "kinds", "touch", "weight_column"):
-        if key in job.options:
-            argv += [_opt_flag(key), _opt_text(job.options[key])]
-    rc = _cli_run(argv)
-    return rc
+            "--standard", str(job.options["standard"]), "--out", str(work / "evaluation.geojson"),
+            "--summary", str(work / "evaluation.json"), "--ledger", str(work / "ledger.xlsx")]
+    for extra in job.files.get("extra_facilities", []):
+        argv += ["--facilities", extra]
+    for key in ("units", "candidates"):
+        if job.files.get(key):
+            argv += [f"--{key}", job.files[key]]
+    for key in _EVALUATE_KEYS:
+        if key not in job.options:
+            continue
+        value = job.options[key]
+        if isinstance(value, bool):
+            argv += [_opt_flag(key)] if value else []
+        else:
+            argv += [_opt_flag(key), _opt_text(value)]
+    return _cli_run(argv)
 
 
 def _summary_row(path: Path, work: Path) -> dict:
@@ -426,11 +443,12 @@ def _summary_row(path: Path, work: Path) -> dict:
     for kind, per_tier in summary["covered"].items():
         for tier, cell in per_tier.items():
             row[f"covered_{kind}_{tier}"] = cell["share"]
-    ev = work / "evaluation" / "summary.json"
+    ev = work / "evaluation.json"
     if ev.exists():
         evs = json.loads(ev.read_text(encoding="utf-8"))
-        for tier, share in (evs.get("complete_share") or {}).items():
-            row[f"complete_{tier}"] = share
+        row["standard"] = evs.get("standard", {}).get("name", "")
+        for tier, cell in (evs.get("complete") or {}).items():
+            row[f"complete_{tier}"] = cell.get("share") if isinstance(cell, dict) else cell
     return row
 
 
@@ -636,7 +654,7 @@ def _exc_message(exc: BaseException) -> str:
 # ------------------------------------------------------------ table
 _ZH = {
     "area": "区域", "status": "状态", "message": "说明", "recomputed": "本次计算", "total_weight": "需求总量",
-    "population": "人口", "unreachable_population": "不可达人口", "runtime_s": "耗时（秒）", "key": "输入哈希",
+    "population": "人口", "unreachable_population": "不可达人口", "runtime_s": "耗时（秒）", "key": "输入哈希", "standard": "标准",
 }
 
 
