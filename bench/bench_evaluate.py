@@ -40,14 +40,16 @@ def _pack(path: Path) -> Path:
     return path
 
 
-def run(quick: bool = False, *, networkx: bool = True) -> list[dict]:
+def run(quick: bool = False, *, networkx: bool = True, per_kind: int | None = None) -> list[dict]:
     """Run the benchmark; return rows (tool, seconds, complete counts per tier)."""
     import geopandas as gpd
 
     from geo import evaluate as E
     from geo import synthetic
 
-    cfg = QUICK if quick else FULL
+    cfg = dict(QUICK if quick else FULL)
+    if per_kind:
+        cfg["per_kind"] = per_kind
     t0 = time.perf_counter()
     net = synthetic.street_grid(cfg["nodes"], seed=0)
     load_s = time.perf_counter() - t0
@@ -66,7 +68,7 @@ def run(quick: bool = False, *, networkx: bool = True) -> list[dict]:
     lc_s = time.perf_counter() - t0
     lc = {k: int(ev.complete(k).sum()) for k, _ in TIERS}
     rows = [{"tool": "lifecircle", "seconds": round(lc_s, 3), "complete": lc, "network_load_s": round(load_s, 2),
-             "nodes": net.n_nodes, "demand": int(dem_nodes.size), "kinds": N_KINDS, "tiers": len(TIERS)}]
+             "nodes": net.n_nodes, "per_kind": cfg["per_kind"], "demand": int(dem_nodes.size), "kinds": N_KINDS, "tiers": len(TIERS)}]
     if networkx:
         import networkx as nx
 
@@ -93,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-networkx", action="store_true")
+    ap.add_argument("--per-kind", type=int, default=None, help=f"facilities per kind (default {PER_KIND})")
     a = ap.parse_args(argv)
-    rows = run(a.quick, networkx=not a.no_networkx)
+    rows = run(a.quick, networkx=not a.no_networkx, per_kind=a.per_kind)
     base = rows[0]["seconds"]
     for r in rows:
         ratio = f"  x{r['seconds'] / base:,.1f}" if r.get("seconds") else ""

@@ -9,16 +9,16 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
-import geopandas as gpd
 import pyproj
 import pytest
 import shapely
 
 from geo import evaluate as E
-from geo import network, synthetic
+from geo import synthetic
 from geo.errors import InputError, StandardError
 from tests import reference as ref
 from tests.utils import placements
@@ -218,7 +218,7 @@ def test_polygon_facilities_follow_the_touch_rule(grid):
     parks = gpd.GeoDataFrame({"id": [f"p{i}" for i in range(4)], "kind": "park"}, geometry=lonlat, crs="EPSG:4326")
     dem_pl, dem_xy = placements(g, rng, 300, "d", on_nodes=False)
     # and some demand on the streets inside the parks or within the touch distance
-    for u, v, d in list(g.edges(data=True)):
+    for u, v in list(g.edges()):
         line = shapely.LineString(ref.edge_coords(g, u, v))
         inter = line.intersection(boxes[0].buffer(touch)).union(line.intersection(boxes[3].buffer(touch)))
         if inter.length > 10:
@@ -232,7 +232,7 @@ def test_polygon_facilities_follow_the_touch_rule(grid):
     # reference: the edge pieces inside each box grown by the touch distance, found with shapely
     zones = [b.buffer(touch) for b in boxes]
     pieces = []
-    for u, v, d in g.edges(data=True):
+    for u, v in g.edges():
         line = shapely.LineString(ref.edge_coords(g, u, v))
         for z in zones:
             inter = line.intersection(z)
@@ -338,7 +338,7 @@ def test_e2sfca_equals_pysal_access(grid):
     res = A.enhanced_two_stage_fca(name="e2", cost="cost", max_cost=900, weight_fn=fn)
     expected = res.reindex([p[0] for p in dem_pl]).fillna(0.0).to_numpy().ravel() * 1000.0
     clear = np.ones(len(dem_pl), bool)
-    for (o, dst, c) in rows:
+    for o, _dst, c in rows:
         if np.abs(c - edges).min() <= 0.5:
             clear[[p[0] for p in dem_pl].index(o)] = False
     assert clear.sum() > 150

@@ -9,8 +9,8 @@
     ev.ledger()             # 问题台账: one row per 社区 x tier x missing kind, with a remedy
 """
 
-from .packs import CapacityRule, Cohort, Condition, KindRule, Standard, Tier, list_standards, load_standard
 from .engine import Evaluation, evaluate
+from .packs import CapacityRule, Cohort, Condition, KindRule, Standard, Tier, list_standards, load_standard
 
 __all__ = [
     "evaluate",

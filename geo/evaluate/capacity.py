@@ -59,7 +59,7 @@ def e2sfca(dist: np.ndarray, supply: np.ndarray, demand: np.ndarray, steps) -> n
     return ratio @ wgt
 
 
-def _rule_matrix(ev: "Evaluation", rule: CapacityRule) -> tuple[np.ndarray, np.ndarray]:
+def _rule_matrix(ev: Evaluation, rule: CapacityRule) -> tuple[np.ndarray, np.ndarray]:
     frame = ev.facilities.frame
     if rule.column not in frame:
         raise InputError("facilities", f"standard {ev.standard.name} needs column {rule.column!r} on the "
@@ -74,7 +74,7 @@ def _rule_matrix(ev: "Evaluation", rule: CapacityRule) -> tuple[np.ndarray, np.n
     return dist, supply
 
 
-def capacity_report(ev: "Evaluation") -> dict:
+def capacity_report(ev: Evaluation) -> dict:
     """Per capacity rule: per-sample supply per 1,000 and a summary."""
     out = {}
     w = ev.samples.weight

@@ -9,8 +9,8 @@ when every required kind is present.  Polygon demand counts the share of its sam
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -21,7 +21,7 @@ from ..coverage import DemandSamples, demand_samples
 from ..errors import InputError, OptionError
 from ..network import WalkNetwork
 from ..settings import DEFAULT_SAMPLE_SPACING_M, DEFAULT_SNAP_LIMIT_M, DEFAULT_TOUCH_M
-from .packs import Cohort, KindRule, Standard, Tier, load_standard
+from .packs import Cohort, Standard, Tier, load_standard
 from .sources import FacilitySources, prepare_facilities, selection_distances
 
 __all__ = ["Evaluation", "evaluate", "ALL"]
