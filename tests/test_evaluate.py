@@ -455,3 +455,43 @@ def test_completeness_siting_exact_equals_brute_force(grid, pack, k):
     before = float(weight[ev.complete("15min")].sum())
     assert exact.complete_before == pytest.approx(before)
     assert exact.summary()["complete_after"]["weight"] == pytest.approx(before + best, abs=1e-3)
+
+
+def test_ledger_rows_and_remedies_equal_brute_force(grid, pack):
+    """Ledger weights per 社区 x tier x kind by hand; each remedy's gain = the best candidate by networkx."""
+    from geo.evaluate.ledger import build_ledger
+
+    net, g = grid
+    rng = np.random.default_rng(17)
+    fac_pl, fac_xy, kind, area = _facilities(g, rng, 3)
+    dem_pl, dem_xy = placements(g, rng, 200, "d", on_nodes=False)
+    cand_pl, cand_xy = placements(g, rng, 15, "c", on_nodes=False)
+    weight = rng.integers(10, 200, len(dem_pl)).astype(float)
+    x0, y0 = net.node_xy.min(axis=0)
+    x1, y1 = net.node_xy.max(axis=0)
+    xm = (x0 + x1) / 2
+    units = gpd.GeoDataFrame({"id": ["W", "E"], "name": ["西社区", "东社区"]},
+                             geometry=[_to_lonlat(shapely.box(x0 - 50, y0 - 50, xm, y1 + 50)),
+                                       _to_lonlat(shapely.box(xm, y0 - 50, x1 + 50, y1 + 50))], crs="EPSG:4326")
+    fac = _gdf(fac_xy, id=[p[0] for p in fac_pl], kind=kind, area_m2=area)
+    dem = _gdf(dem_xy, id=[p[0] for p in dem_pl], weight=weight)
+    ev = E.evaluate(net, fac, dem, pack, units=units, candidates=_gdf(cand_xy, id=[p[0] for p in cand_pl]))
+    led = build_ledger(ev)
+    side = np.where(dem_xy[:, 0] < xm, "西社区", "东社区")
+    gg = ref.insert_points(g, cand_pl + dem_pl)
+    cand_d = []
+    for p in cand_pl:
+        d = nx.single_source_dijkstra_path_length(gg, p[0], cutoff=1000.0, weight="length")
+        cand_d.append(np.array([d.get(q[0], np.inf) for q in dem_pl]))
+    cand_d = np.array(cand_d)
+    rows = led[led["cohort"] == "all"]
+    assert len(rows) > 5
+    for _, r in rows.iterrows():
+        t = pack.tier(r["tier"])
+        miss = ~ev.present[("all", t.key, r["kind"])]
+        in_unit = side == r["unit"]
+        assert r["weight"] == pytest.approx(weight[in_unit & miss].sum(), abs=0.1)
+        only = ev.missing_only(t, r["kind"]) & in_unit
+        radius = max(x.metres for x in t.rules_of(r["kind"]))
+        gains = [(weight[only & (cand_d[c] <= radius)]).sum() for c in range(len(cand_pl))]
+        assert r["remedy_gain"] == pytest.approx(max(gains), abs=0.1)

@@ -124,18 +124,16 @@ def _best_sites(pc, ps, which, w, only, affected, n_units: int, n_cand: int):
     best_c = np.full(n_units, -1)
     best_g = np.zeros(n_units)
     u = which[ps]
-    ok = u >= 0
+    ok = (u >= 0) & affected[ps]
     pc, ps, u = pc[ok], ps[ok], u[ok]
     if pc.size == 0:
         return best_c, best_g
-    key = u.astype(np.int64) * n_cand + pc
-    g_only = np.bincount(key, weights=w[ps] * only[ps], minlength=n_units * n_cand).reshape(n_units, n_cand)
-    g_aff = np.bincount(key, weights=w[ps] * affected[ps], minlength=n_units * n_cand).reshape(n_units, n_cand)
-    score = g_only * (1.0 + 1e-6) + g_aff * 1e-9  # lexicographic for realistic weights
-    best = score.argmax(axis=1)
-    has = g_aff.max(axis=1) > 0
-    best_c[has] = best[has]
-    best_g[has] = g_only[np.flatnonzero(has), best[has]]
+    frame = pd.DataFrame({"u": u, "c": pc, "only": w[ps] * only[ps], "aff": w[ps]})
+    agg = frame.groupby(["u", "c"], sort=False).sum().reset_index()
+    agg = agg[agg["aff"] > 0].sort_values(["u", "only", "aff", "c"], ascending=[True, False, False, True], kind="stable")
+    top = agg.drop_duplicates("u", keep="first")
+    best_c[top["u"].to_numpy()] = top["c"].to_numpy()
+    best_g[top["u"].to_numpy()] = top["only"].to_numpy()
     return best_c, best_g
 
 
