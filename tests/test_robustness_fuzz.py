@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io as _pyio
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -181,6 +182,14 @@ def shp_garbage(path: Path) -> None:
     path.write_bytes(b"\x00garbage" * 20)
 
 
+def _polys():
+    import geopandas as gpd
+    import shapely
+
+    box = shapely.box(LON, LAT, LON + 2e-3, LAT + 2e-3)
+    return gpd.GeoDataFrame({"id": ["P1"], "population": [300]}, geometry=[box], crs="EPSG:4326")
+
+
 def nested_json(path: Path) -> None:
     path.write_text('{"type": "FeatureCollection", "features": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
 
@@ -293,6 +302,19 @@ CASES: dict[str, tuple] = {
     "network osm only motorways": ("network", "osm", "n.osm", text("<?xml version='1.0'?><osm version='0.6'><node id='1' version='1' lat='22.5' lon='114.0'/><node id='2' version='1' lat='22.501' lon='114.0'/><way id='9' version='1'><nd ref='1'/><nd ref='2'/><tag k='highway' v='motorway'/></way></osm>"), [], ["n.osm"]),
     "network unknown extension": ("areas", "network", "n.shp.zip", text("PK"), [], ["n.shp.zip"]),
     "network missing file": ("areas", "network", "gone.lcnet", None, [], ["gone.lcnet"]),
+    # ---- hostile paths
+    "input is a fifo": ("areas", "facilities", "f.csv", lambda p: os.mkfifo(p), [], ["--facilities", "f.csv", "not a regular file"]),
+    "input is /dev/zero": ("coverage", "demand", "zero.csv", lambda p: os.symlink("/dev/zero", p), [], ["--demand", "zero.csv", "not a regular file"]),
+    "input is a symlink loop": ("areas", "facilities", "loop.csv", lambda p: os.symlink(p, p), [], ["loop.csv", "symbolic link"]),
+    "input is a dangling symlink": ("areas", "facilities", "gone.csv", lambda p: os.symlink(p.parent / "nothing.csv", p), [], ["gone.csv", "nothing.csv"]),
+    "input is a symlink to a good file": ("areas", "facilities", "link.csv", lambda p: ((p.parent / "real.csv").write_text(HEAD + GOOD_ROW, encoding="utf-8"), os.symlink(p.parent / "real.csv", p)), [], OK),
+    "input name with spaces and 中文": ("areas", "facilities", "设施 清单 (v2).csv", text(HEAD + GOOD_ROW), [], OK),
+    "csv only an id column": ("areas", "facilities", "f.csv", text("id\nA\nB\n"), [], ["f.csv", "lon"]),
+    "xlsx demand": ("coverage", "demand", "d.xlsx", xlsx_rows([["编号", "人口", "经度", "纬度"], ["D1", 120, LON, LAT]]), [], OK),
+    "gpkg demand polygons": ("coverage", "demand", "d.gpkg", lambda p: _polys().to_file(p, driver="GPKG"), [], OK),
+    "shp demand polygons": ("coverage", "demand", "d.shp", lambda p: _polys().to_file(p, driver="ESRI Shapefile", encoding="utf-8"), [], OK),
+    "shp with a gbk .cpg": ("areas", "facilities", "f.shp", lambda p: _gdf([{**GOOD_PT, "name": "党群服务中心"}]).to_file(p, driver="ESRI Shapefile", encoding="gbk"), [], OK),
+    "geojson legacy crs member (EPSG:3857)": ("areas", "facilities", "f.geojson", geojson([point(12_696_000.0, 2_577_000.0)], crs={"type": "name", "properties": {"name": "EPSG:3857"}}), [], OK),
     # ---- project files (serve)
     "project missing": ("serve", "project", "p.toml", None, [], ["p.toml"]),
     "project invalid toml": ("serve", "project", "p.toml", text("title = \n[[["), [], ["p.toml"]),

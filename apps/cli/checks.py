@@ -57,6 +57,7 @@ def check_collisions(args: argparse.Namespace) -> None:
     from lifecircle.geo.atomic import MAX_NAME_BYTES
 
     outputs = effective_outputs(args)
+    _check_inputs(args)
     for opt, path in outputs:
         if len(path.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
             raise UsageError(f"{opt} {path}: the file name is longer than {MAX_NAME_BYTES} bytes, the file system's limit")
@@ -79,6 +80,21 @@ def check_collisions(args: argparse.Namespace) -> None:
                 raise UsageError(
                     f"{other_opt} and {opt} both name {path}: give each output its own file name"
                 )
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    """An input that is a device or a pipe (``/dev/zero``, a FIFO) would be read forever: refuse it."""
+    for name in getattr(args, "inputs", ()):
+        value = getattr(args, name, None)
+        if not value:
+            continue
+        path = Path(value)
+        try:
+            odd = path.exists() and not path.is_file() and not path.is_dir()
+        except OSError:  # a symlink loop, a name too long: the reader says so with the file's name
+            continue
+        if odd:
+            raise UsageError(f"{_option(name)} {path}: this is not a regular file (a device or a pipe); give a data file")
 
 
 def _companions(path: Path) -> list[Path]:

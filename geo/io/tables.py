@@ -86,7 +86,9 @@ def _more(n: int, label: str) -> str:
 def _check_path(path: Path) -> str:
     """Return the format of ``path`` or raise for missing, empty or unsupported files."""
     if not path.exists():
-        raise InputError(path, f"file not found (looked for {path.resolve()})")
+        if path.is_symlink():
+            raise InputError(path, f"is a symbolic link to {os.readlink(path)}, which does not exist or loops back")
+        raise InputError(path, f"file not found (looked for {path.absolute()})")
     if path.is_dir():
         raise InputError(path, "is a folder, not a file")
     fmt = _FORMATS.get(path.suffix.lower())
