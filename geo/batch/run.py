@@ -391,7 +391,8 @@ def run_area(job: AreaJob, cut_paths: dict[str, str] | None = None, tile_parts: 
             row.update(_summary_row(work / "summary.json", work))
     except Exception as exc:  # noqa: BLE001 - any bug in one area is that area's failure, not the batch's
         row.update(status="failed", message=f"internal error: {type(exc).__name__}: {exc}")
-    row["runtime_s"] = round(time.perf_counter() - started, 3)
+    tiles_s = sum(p.get("seconds", 0.0) for p in tile_parts) if tile_parts else 0.0  # the tiles' own tasks
+    row["runtime_s"] = round(time.perf_counter() - started + tiles_s, 3)
     row["key"] = job.key
     _publish(out_dir / job.name, work, job, row)
     return row
@@ -553,6 +554,8 @@ def run_plan(
             prepared.append(_prepare(area, plan, out))
         except LifecircleError as exc:
             prepared.append(_Prepared(area, error=str(exc)))
+        except OSError as exc:  # an unreadable input: that area's failure, not the batch's
+            prepared.append(_Prepared(area, error=f"{exc.filename or ''}: {exc.strerror or exc}"))
     rows: dict[str, dict] = {}
     for p in prepared:
         if p.error is not None:

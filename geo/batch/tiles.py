@@ -107,12 +107,17 @@ def _cli_inputs(argv: list[str]):
 
 def tile_task(job, index: int) -> dict[str, Any]:
     """A Dask task: read the area's inputs as ``lifecircle coverage`` does and compute tile ``index``."""
+    import time
+
+    started = time.perf_counter()
     argv = [a.replace("{network}", job.files["network"]).replace("{out}", "/nonexistent") for a in job.argv]
     try:
         args, net, facilities, demand, tiers = _cli_inputs(argv)
     except Exception:  # noqa: BLE001 - the stitch task reads the same inputs and reports the error
         return {"error": True}
-    return compute_tile(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit, n_tiles=job.tiles, index=index)
+    part = compute_tile(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit, n_tiles=job.tiles, index=index)
+    part["seconds"] = time.perf_counter() - started
+    return part
 
 
 def stitch(parts: list[dict], net, facilities, demand, *, tiers, snap_limit_m: float):
