@@ -39,7 +39,7 @@ from __future__ import annotations
 from ..settings import DEFAULT_SEED
 from ._base import METRIC_CRS, NAME_EN, NAME_ZH, SOURCE
 from .district import COHORT_COLUMNS, LAYERS, DemoDistrict, build_demo
-from .facilities import AMENITY_KINDS
+from .facilities import AMENITY_KINDS, MAP_KINDS
 from .files import write_boundaries, write_demo_files
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "LAYERS",
     "COHORT_COLUMNS",
     "AMENITY_KINDS",
+    "MAP_KINDS",
     "DemoDistrict",
     "build_demo",
     "write_boundaries",

@@ -5,9 +5,12 @@ clinics plus the park entrances (drawn with the district's main random stream),
 and the amenities an evaluation by GB 50180-2018 needs (schools, kindergartens,
 childcare, elderly care, nursing homes, culture, sports, markets, police,
 libraries, 驿站, pocket parks), drawn with a separate stream so that adding them
-changed nothing else.  The amenities are planned by hand around anchor points so
-that the 社区 differ: some have every kind of a tier within reach, others lack a
-middle school, a primary school or a day-care centre for the elderly.
+changed nothing else.  The amenities are planned by hand around anchor points
+(kindergartens at compound gates, 10-minute facilities in neighbourhood centres,
+15-minute ones beside the clinics, rooms of the party-mass centres and stations)
+so that the 社区 differ: by plain networkx, GB 50180-2018's 10-minute circle
+(with its park >= 1 ha) is complete for about 40 % of 翠湖, 15 % of 云杉 and 月桂
+and none of the others; the 15-minute one for about 20 % of 丹枫, 10 % of 月桂.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ._base import _COMMUNITIES, _Net
 from .blocks import _Zones
 from .streets import _inward, _open_sides, _side_point, _Snapper
 
-__all__ = ["AMENITY_KINDS"]
+__all__ = ["AMENITY_KINDS", "MAP_KINDS"]
 
 # Hand-placed facilities, local metres (snapped to the nearest public street).
 _FACILITY_PLAN = (
@@ -96,10 +99,10 @@ def _candidates(snap: _Snapper, street: Polygon, parks: list[Polygon],
     return recs, [Point(p) for p in keep]
 
 
-
-
 # --------------------------------------------------------------------------- amenities
 
+#: The demo's first four kinds (the planner's map and the siting examples use these).
+MAP_KINDS = ("party_center", "micro_station", "park", "clinic")
 #: The kinds added for the evaluation, in the order of the facilities table.
 AMENITY_KINDS = ("kindergarten", "primary_school", "middle_school", "childcare", "elderly_care",
                  "nursing_home", "culture", "sports", "market", "police", "library",
@@ -110,33 +113,40 @@ AMENITY_KINDS = ("kindergarten", "primary_school", "middle_school", "childcare",
 # "school": on the street side of the nearest large mixed cell (>= 4.4 ha);
 # "cell": on the street side of the nearest mixed cell;
 # "at:<facility ids>": beside those facilities (a room of the centre or station).
-# Anchors: a grid of ``spacing`` metres over the district without the ``gaps`` boxes
-# (x0, y0, x1, y1) where the kind is deliberately missing, so the 社区 differ.
-_AMENITY_PLAN: tuple[tuple[str, str, str, str, float, tuple[tuple[float, ...], ...]], ...] = (
-    ("kindergarten", "KG", "幼儿园", "gate", 520.0, ((2000, 1800, 3000, 2700),)),
-    ("primary_school", "PS", "小学", "school", 820.0, ((0, 900, 1000, 1800),)),
-    ("middle_school", "ZX", "中学", "school", 1400.0, ((0, 1800, 1000, 2700),)),
-    ("childcare", "TY", "托育中心", "cell", 900.0, ((1000, 0, 2000, 900),)),
+# Anchors (local metres) are set by hand beside the compounds and the village, where
+# the people are.  Like Shenzhen's 邻里中心, the 10-minute facilities (primary school,
+# market, sports ground) cluster in neighbourhood centres, several beside the parks,
+# and the 15-minute ones (middle school, nursing home, police) beside the clinics.
+# Gaps are deliberate, so that the 社区 differ: no middle school in 翠湖 (SQ05), no
+# childcare in 青榕 (SQ02), no kindergarten at the eastern compounds of 月桂 (SQ06),
+# no neighbourhood centre for the urban village (城中村).
+_P = tuple[tuple[float, float], ...]
+_CENTRES_10: _P = ((1500, 2000), (1560, 2440), (2380, 200), (2380, 520), (300, 2150), (450, 2450),
+                   (700, 400), (1700, 600), (1880, 1650), (2650, 1180), (1300, 1150))
+_CENTRES_15: _P = ((600, 850), (1450, 1330), (2250, 2300), (2400, 700), (1760, 2180))
+_AMENITY_PLAN: tuple[tuple[str, str, str, str, _P], ...] = (
+    ("kindergarten", "KG", "幼儿园", "gate",
+     ((150, 565), (150, 785), (392, 565), (1685, 766), (1888, 114), (1888, 338), (2134, 131),
+      (2134, 354), (2378, 770), (525, 1691), (720, 1225), (1313, 1024), (1313, 1463),
+      (1878, 1679), (2146, 1690), (2630, 1174), (2860, 1690), (302, 1931), (498, 2326),
+      (704, 1931), (1394, 1928), (1619, 2539), (1330, 2855), (250, 1250), (300, 1500))),
+    ("primary_school", "PS", "小学", "school", _CENTRES_10),
+    ("middle_school", "ZX", "中学", "school", _CENTRES_15[1:] + ((1150, 700),)),
+    ("childcare", "TY", "托育中心", "cell",
+     ((400, 600), (1400, 1250), (2200, 500), (1300, 2100), (2700, 1200), (600, 2000), (2850, 2000))),
     ("elderly_care", "EC", "长者日间照料中心",
-     "at:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07:MS-01:MS-02:MS-05:MS-07:MS-09", 0.0, ()),
-    ("nursing_home", "NH", "颐养院", "cell", 1500.0, ()),
+     "at:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07:MS-01:MS-02:MS-05:MS-07:MS-09", ()),
+    ("nursing_home", "NH", "颐养院", "cell", _CENTRES_15 + ((700, 2300),)),
     ("culture", "CU", "文化活动站",
      "at:PC-01:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07:MS-01:MS-02:MS-03:MS-04:MS-05:MS-06:MS-07:"
-     "MS-08:MS-09:MS-10", 0.0, ()),
-    ("sports", "SP", "社区运动场", "cell", 720.0, ((2000, 0, 3000, 900),)),
-    ("market", "MK", "农贸市场", "cell", 900.0, ()),
-    ("police", "JW", "警务室", "cell", 1000.0, ()),
-    ("library", "LB", "图书馆", "at:PC-01:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07", 0.0, ()),
-    ("post_station", "YZ", "党群驿站", "cell", 1200.0, ()),
+     "MS-08:MS-09:MS-10", ()),
+    ("sports", "SP", "社区运动场", "cell", _CENTRES_10 + ((2850, 2250), (1580, 2860))),
+    ("market", "MK", "农贸市场", "cell", _CENTRES_10 + ((250, 1050), (2700, 2450))),
+    ("police", "JW", "警务室", "cell", _CENTRES_15 + ((330, 1660), (700, 2420), (2800, 1500))),
+    ("library", "LB", "图书馆", "at:PC-01:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07", ()),
+    ("post_station", "YZ", "党群驿站", "cell",
+     ((1060, 1760), (1960, 960), (60, 880), (2000, 2600), (1000, 300))),
 )
-
-
-def _anchors(spacing: float, gaps: tuple[tuple[float, ...], ...]) -> list[tuple[float, float]]:
-    """Grid anchors over the district (and the cluster beyond the expressway) minus the gaps."""
-    xs = np.arange(spacing / 2, 3000.0, spacing)
-    ys = np.arange(spacing / 2, 2700.0, spacing)
-    pts = [(float(x), float(y)) for y in ys for x in xs] + [(1450.0, 2850.0)]
-    return [p for p in pts if not any(g[0] <= p[0] < g[2] and g[1] <= p[1] < g[3] for g in gaps)]
 
 
 _PLACE_WORDS = ("玉兰", "青榕", "云杉", "丹枫", "翠湖", "月桂", "锦绣", "鹏程", "梧桐", "荔香",
@@ -195,7 +205,7 @@ def _amenities(snap: _Snapper, zones: _Zones, pocket: list[dict],
     pts: list[tuple[float, float]] = []
     words = [_PLACE_WORDS[int(k)] for k in rng.permutation(len(_PLACE_WORDS))]
     taken: set[str] = set()
-    for kind, prefix, suffix, where, spacing, gaps in _AMENITY_PLAN:
+    for kind, prefix, suffix, where, anchors in _AMENITY_PLAN:
         if where.startswith("at:"):
             sites = where[3:].split(":")
             for k, fid in enumerate(sites):
@@ -207,7 +217,7 @@ def _amenities(snap: _Snapper, zones: _Zones, pocket: list[dict],
                     name = "示范街道" + ("文化活动中心" if kind == "culture" else suffix)
                 recs.append(dict(id=f"{prefix}-{k + 1:02d}", name=name, kind=kind, level=level))
             continue
-        for k, anchor in enumerate(_anchors(spacing, gaps)):
+        for k, anchor in enumerate(anchors):
             comp = _nearest_compound(zones, anchor, taken) if where == "gate" else None
             if comp is not None:
                 taken.add(comp["id"])
@@ -215,7 +225,7 @@ def _amenities(snap: _Snapper, zones: _Zones, pocket: list[dict],
                 name = f"{comp['name']}{suffix}"
             else:
                 cells = _near_cells(zones, anchor, 4.4e4 if where == "school" else 0.0)
-                cell = next(c for c in cells if used.get(id(c), 0) < 2)
+                cell = next(c for c in cells if used.get(id(c), 0) < 3)
                 used[id(cell)] = used.get(id(cell), 0) + 1
                 pts.append(_frontage_point(cell, anchor, rng))
                 name = f"{words[k % len(words)]}{suffix}"
