@@ -223,6 +223,18 @@ COLLISIONS = {
     "parking --tables and --table-out name the same file": (
         lambda w, d: parking(w, d / "m.geojson", "--tables", d, "--table-out", d / "pairs.csv"),
         ["--tables", "--table-out"]),
+    "evaluate --out is one of the --facilities": (
+        lambda w, d: ["evaluate", "--network", w.network, "--demand", w.demand, "--facilities", w.facilities,
+                      "--facilities", _geojson_facilities(w, d), "--out", d / "facilities.geojson"],
+        ["--out", "--facilities"]),
+    "evaluate --ledger is --out": (
+        lambda w, d: ["evaluate", "--network", w.network, "--demand", w.demand, "--facilities", w.facilities,
+                      "--out", d / "e.geojson", "--ledger", d / "e.geojson"],
+        ["--out", "--ledger"]),
+    "evaluate --report is --demand": (
+        lambda w, d: ["evaluate", "--network", w.network, "--facilities", w.facilities,
+                      "--demand", Path(shutil.copy(w.demand, d / "d.html")), "--out", d / "e.geojson", "--report", d / "d.html"],
+        ["--report", "--demand"]),
     "network --out is --osm (a .lcnet)": (
         lambda w, d: ["network", "--osm", Path(shutil.copy(w.network, d / "n.lcnet")), "--out", d / "n.lcnet"],
         ["--out", "--osm"]),

@@ -55,6 +55,18 @@ def command_args(world: World, command: str, out: Path, files: dict[str, Path], 
     elif command == "network":
         outs = [out / "net.lcnet"]
         args = ["network", "--osm", f["osm"], "--out", outs[0]]
+    elif command == "evaluate":
+        outs = [out / "eval.geojson", out / "eval.json", out / "ledger.xlsx"]
+        args = ["evaluate", "--network", f["network"], "--facilities", f["facilities"], "--demand", f["demand"],
+                "--out", outs[0], "--summary", outs[1], "--ledger", outs[2], "--no-remedies"]
+        if "standard" in f:
+            args += ["--standard", f["standard"]]
+    elif command == "standards":
+        outs = []
+        args = ["standards", f["standard"]]
+    elif command == "batch":
+        outs = []
+        args = ["batch", f["plan"], "--out-dir", out / "batch", "--workers", "1"]
     elif command == "serve":
         outs = []
         args = ["serve", f["project"]]
@@ -315,6 +327,17 @@ CASES: dict[str, tuple] = {
     "shp demand polygons": ("coverage", "demand", "d.shp", lambda p: _polys().to_file(p, driver="ESRI Shapefile", encoding="utf-8"), [], OK),
     "shp with a gbk .cpg": ("areas", "facilities", "f.shp", lambda p: _gdf([{**GOOD_PT, "name": "党群服务中心"}]).to_file(p, driver="ESRI Shapefile", encoding="gbk"), [], OK),
     "geojson legacy crs member (EPSG:3857)": ("areas", "facilities", "f.geojson", geojson([point(12_696_000.0, 2_577_000.0)], crs={"type": "name", "properties": {"name": "EPSG:3857"}}), [], OK),
+    # ---- evaluate, standards, batch
+    "evaluate standard pack not toml": ("evaluate", "standard", "pack.toml", text("[[[ not toml"), [], ["pack.toml"]),
+    "evaluate standard pack empty": ("evaluate", "standard", "pack.toml", text(""), [], ["pack.toml"]),
+    "evaluate standard pack with unknown kind": ("evaluate", "standard", "pack.toml", text('name = "x"\n[[tiers]]\nmetres = 300\nkinds = ["volcano"]\n'), [], ["pack.toml"]),
+    "evaluate missing standard file": ("evaluate", "standard", "gone.toml", None, [], ["gone.toml"]),
+    "evaluate facilities garbage": ("evaluate", "facilities", "f.geojson", text("{oops"), [], ["f.geojson"]),
+    "evaluate demand negative": ("evaluate", "demand", "d.csv", text(f"id,population,lon,lat\nD1,-5,{_at(2, 2)}\n"), [], ["d.csv", "row 2", "population"]),
+    "standards pack not toml": ("standards", "standard", "pack.toml", text("= = ="), [], ["pack.toml"]),
+    "batch plan not toml": ("batch", "plan", "plan.toml", text("[[areas]\nname="), [], ["plan.toml"]),
+    "batch plan missing": ("batch", "plan", "plan.toml", None, [], ["plan.toml"]),
+    "batch plan without areas": ("batch", "plan", "plan.toml", text('[defaults]\ntiers = "300"\n'), [], ["plan.toml"]),
     # ---- project files (serve)
     "project missing": ("serve", "project", "p.toml", None, [], ["p.toml"]),
     "project invalid toml": ("serve", "project", "p.toml", text("title = \n[[["), [], ["p.toml"]),

@@ -61,7 +61,7 @@ def check_collisions(args: argparse.Namespace) -> None:
     for opt, path in outputs:
         if len(path.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
             raise UsageError(f"{opt} {path}: the file name is longer than {MAX_NAME_BYTES} bytes, the file system's limit")
-    inputs = [(_option(n), Path(getattr(args, n))) for n in getattr(args, "inputs", ()) if getattr(args, n, None)]
+    inputs = _input_paths(args)
     for i, (opt, path) in enumerate(outputs):
         for in_opt, in_path in inputs:
             if _same(path, in_path):
@@ -82,19 +82,26 @@ def check_collisions(args: argparse.Namespace) -> None:
                 )
 
 
-def _check_inputs(args: argparse.Namespace) -> None:
-    """An input that is a device or a pipe (``/dev/zero``, a FIFO) would be read forever: refuse it."""
+def _input_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(option, file) of every input named on the command line (options given several times included)."""
+    found = []
     for name in getattr(args, "inputs", ()):
         value = getattr(args, name, None)
-        if not value:
-            continue
-        path = Path(value)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item:
+                found.append((_option(name), Path(item)))
+    return found
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    """An input that is a device or a pipe (``/dev/zero``, a FIFO) would be read forever: refuse it."""
+    for option, path in _input_paths(args):
         try:
             odd = path.exists() and not path.is_file() and not path.is_dir()
         except OSError:  # a symlink loop, a name too long: the reader says so with the file's name
             continue
         if odd:
-            raise UsageError(f"{_option(name)} {path}: this is not a regular file (a device or a pipe); give a data file")
+            raise UsageError(f"{option} {path}: this is not a regular file (a device or a pipe); give a data file")
 
 
 def _companions(path: Path) -> list[Path]:

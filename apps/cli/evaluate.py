@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_snap_limit(p)
     add_kinds(p)
     add_common(p)
-    p.set_defaults(handler=cmd_evaluate, inputs=("network", "demand", "units", "candidates"),
+    p.set_defaults(handler=cmd_evaluate, inputs=("network", "facilities", "demand", "units", "candidates"),
                    outputs=("out", "summary", "ledger", "report"))
 
     p = sub.add_parser("standards", help="list the shipped rule packs, or print one")
