@@ -30,6 +30,9 @@ __all__ = [
     "DEFAULT_CANDIDATE_MIN_DISTANCE_M",
     "DEFAULT_MAX_WALK_M",
     "DEFAULT_WINDOW",
+    "DEFAULT_FAIRNESS",
+    "DEFAULT_PORT",
+    "DEFAULT_HOST",
     "DEFAULT_STATION_KINDS",
     "DEFAULT_STANDARD",
     "DEFAULT_SEED",
@@ -89,6 +92,8 @@ DEFAULT_STATION_KINDS: str = "party_center,micro_station"
 DEFAULT_MAX_WALK_M: float = 500.0
 #: Default night window of residents' parking demand.
 DEFAULT_WINDOW: str = "19:00-08:00"
+#: Share of each compound's shortfall placed before any compound gets more (0: off).
+DEFAULT_FAIRNESS: float = 0.0
 
 # ---------------------------------------------------------------- evaluation and demo
 #: The rule pack used when none is named.
@@ -111,3 +116,6 @@ MAX_PENDING_SESSIONS: int = 200
 UNUSED_SESSION_LIFETIME_S: float = 20.0
 #: How often, in seconds, the server discards the sessions unused for that long.
 CHECK_UNUSED_SESSIONS_S: float = 5.0
+#: Port and address the app listens on by default (loopback: nobody else can reach it).
+DEFAULT_PORT: int = 5006
+DEFAULT_HOST: str = "127.0.0.1"

@@ -159,6 +159,10 @@ def test_defaults_come_from_settings():
     assert defaults["site"]["candidate_min_distance"] == settings.DEFAULT_CANDIDATE_MIN_DISTANCE_M
     assert defaults["site"]["station_kinds"] == settings.DEFAULT_STATION_KINDS
     assert defaults["parking"]["max_walk"] == settings.DEFAULT_MAX_WALK_M
+    assert defaults["parking"]["fairness"] == settings.DEFAULT_FAIRNESS
+    assert defaults["coverage"]["snap_limit"] == defaults["parking"]["snap_limit"] == settings.DEFAULT_SNAP_LIMIT_M
+    assert defaults["demo"]["port"] == defaults["serve"]["port"] == settings.DEFAULT_PORT
+    assert defaults["serve"]["host"] == settings.DEFAULT_HOST
 
 
 # ---------------------------------------------------------------- collisions

@@ -47,8 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-walk", type=float, default=walk, metavar="M",
                    help=f"walking limit between a gate and a lot's entrance, metres (default {walk:g})")
     p.add_argument("--window", default=None, help="hours every compound needs, overriding their own (e.g. 19:00-08:00)")
-    p.add_argument("--fairness", type=float, default=0.0, metavar="F",
-                   help="share 0-1 of each compound's shortfall placed before any compound gets more (default 0: off)")
+    p.add_argument("--fairness", type=float, default=settings.DEFAULT_FAIRNESS, metavar="F",
+                   help="share 0-1 of each compound's shortfall placed before any compound gets more "
+                        f"(default {settings.DEFAULT_FAIRNESS:g}: off)")
     p.add_argument("--price-limit", type=float, default=None, metavar="YUAN",
                    help="leave out lots whose price (yuan/night) is above this")
     p.add_argument("--lot-cap", type=int, default=None, metavar="N", help="most cars given to residents per lot")

@@ -17,9 +17,12 @@ __all__ = ["register", "cmd_demo", "cmd_serve"]
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006; 0 picks a free one)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; 0.0.0.0 serves the local network)")
+    from lifecircle.geo import settings
+
+    p.add_argument("--port", type=int, default=settings.DEFAULT_PORT,
+                   help=f"port to listen on (default {settings.DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--host", default=settings.DEFAULT_HOST,
+                   help=f"address to listen on (default {settings.DEFAULT_HOST}; 0.0.0.0 serves the local network)")
     p.add_argument("--show", action="store_true", help="open the app in a browser tab (default: only print the URL)")
     p.add_argument("--no-browser", dest="show", action="store_false", help="do not open a browser (the default)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="HOST:PORT",
