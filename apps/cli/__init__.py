@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "parking",
     "serve",
     "evaluate",
+    "scenarios",
     "batch",
 )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from .base import (
-    Inputs,
     Reporter,
     UsageError,
     add_common,
@@ -17,6 +16,7 @@ from .base import (
     warn_unreachable,
 )
 from .outputs import Outputs
+from .scenarios import add_scenario_option, scenario_inputs
 
 __all__ = ["register", "cmd_coverage"]
 
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gaps", help="gap polygons GeoJSON to write, ranked by unserved population")
     p.add_argument("--gap-kind", default="any", help="facility kind whose gaps to find (default any)")
     p.add_argument("--gap-tier", type=float, default=None, help="tier in metres for the gaps, one of --tiers (default the largest)")
+    add_scenario_option(p)
     add_tiers(p)
     add_common(p)
     p.set_defaults(handler=cmd_coverage, inputs=("network", "facilities", "demand", "units"),
@@ -55,11 +56,11 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", (".geojson", ".json"))
     check_output(args.summary, "--summary", (".json",))
     check_output(args.gaps, "--gaps", (".geojson", ".json"))
+    inputs = scenario_inputs(args, rep)  # --scenario P.toml:NAME: the project's files and tiers, the scenario applied
     tiers = parse_tiers(args)
     check_positive(args, "--snap-limit", "metres from a walkable street", allow_zero=True)
     _check_gap_tier(args, tiers)
     registry = kind_registry(args)
-    inputs = Inputs(args, rep)
     facilities = inputs.points("facilities", "facilities", "facilities", kinds=registry)
     demand = inputs.demand()
     units = inputs.units()
