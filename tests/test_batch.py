@@ -228,7 +228,7 @@ def _cut_facilities_changed(world, fac: pd.DataFrame) -> bool:
     return bool(shapely.within(pts, grow(world["box"], 350)).any())
 
 
-def test_failing_area_is_reported_and_others_go_on(world, cluster, tmp_path):
+def test_failing_area_is_reported_and_others_go_on(world, cluster, tmp_path, capsys):
     files = world["files"]
     bad = tmp_path / "facilities_bad.csv"
     bad.write_text("id,kind,lon,lat\nF1,clinic,abc,22.5\n", encoding="utf-8")
@@ -242,10 +242,15 @@ def test_failing_area_is_reported_and_others_go_on(world, cluster, tmp_path):
     msg = table.loc[1, "message"]
     assert "facilities_bad.csv" in msg and "row 2" in msg and "lon" in msg, msg
     assert (tmp_path / "out" / "bad" / "error.txt").read_text().strip() == msg
-    # the command: exit 2, one line naming the failed area
-    r = _lifecircle("batch", str(plan), "--out-dir", str(tmp_path / "out_cli"), "--workers", "1")
-    assert r.returncode == 2, r.stderr
-    assert "area bad failed: facilities_bad.csv" in r.stderr
+    # the command, on the running cluster through --scheduler: exit 2, one line naming the failed area
+    from lifecircle.apps.cli import main
+
+    capsys.readouterr()
+    rc = main(["batch", str(plan), "--out-dir", str(tmp_path / "out_cli"), "--scheduler", cluster.scheduler.address])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "area bad failed: facilities_bad.csv" in err
+    assert pd.read_csv(tmp_path / "out_cli" / "areas.csv")["status"].tolist() == ["ok", "failed"]
 
 
 def test_killed_worker_run_completes_with_unchanged_outputs(world, first_run, cluster, tmp_path):
