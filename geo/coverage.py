@@ -30,7 +30,7 @@ import shapely
 from . import reach
 from .errors import InputError, OptionError
 from .network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
-from .standards import DEFAULT_TIERS
+from .standards import DEFAULT_TIERS, parse_tiers
 from .settings import DEFAULT_SAMPLE_SPACING_M, DEFAULT_GAP_RADIUS_M  # noqa: F401 (re-exported)
 
 #: Streets that carry no homes: polygon demand is not spread along them.
@@ -545,7 +545,7 @@ def compute_coverage(
     -------
     CoverageResult
     """
-    tiers = tuple(sorted(float(t) for t in tiers))
+    tiers = parse_tiers(tiers)
     if not tiers:
         raise ValueError("at least one tier is needed")
     present = list(dict.fromkeys(facilities["kind"].astype(str))) if len(facilities) else []

@@ -311,3 +311,26 @@ def test_merged_pieces_cover_what_the_pieces_cover():
         assert (inside == inside_merged).all()
         mine = merged.start[merged.edge == e]
         assert (np.diff(mine) > 0).all() and (merged.start[merged.edge == e][1:] > merged.end[merged.edge == e][:-1]).all()
+
+
+def test_every_tiers_argument_goes_through_parse_tiers():
+    from geo import coverage, demo
+    from geo.errors import OptionError
+    from geo.standards import parse_tiers
+
+    d = demo.build_demo()
+    fac = d.facilities.iloc[:6]
+    scalar = reach.facility_service_areas(d.network, fac, tiers=300, workers=1)
+    named = service_areas.facility_service_areas(d.network, fac, tiers="5min", workers=1)
+    listed = service_areas.facility_service_areas(d.network, fac, tiers=[300.0, 300], workers=1)
+    assert list(scalar["tier_m"].unique()) == [300.0]
+    for other in (named, listed):
+        assert list(other["facility_id"]) == list(scalar["facility_id"])
+        assert other.geometry.geom_equals_exact(scalar.geometry, 1e-9).all()
+    cov = coverage.compute_coverage(d.network, d.facilities, d.demand, tiers="300,1000")
+    assert cov.tiers == (300.0, 1000.0)
+    assert parse_tiers(5, speed_m_per_min=60) == (300.0,)
+    for speed in (0, -80, float("nan")):
+        with pytest.raises(OptionError) as info:
+            parse_tiers("5", speed_m_per_min=speed)
+        assert info.value.option == "speed"

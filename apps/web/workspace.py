@@ -21,7 +21,7 @@ import shapely
 from lifecircle.geo import coverage as gcov
 from lifecircle.geo import reach
 from lifecircle.geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork
-from lifecircle.geo.standards import DEFAULT_TIERS, KindRegistry
+from lifecircle.geo.standards import DEFAULT_TIERS, KindRegistry, parse_tiers
 from lifecircle.layers import geojson as lgj
 
 
@@ -80,7 +80,7 @@ class Workspace:
     def prepare(self, progress: Callable[[str], None] | None = None) -> "Workspace":
         """Compute the baseline coverage and the existing facilities' service areas."""
         say = progress or (lambda _msg: None)
-        self.tiers = tuple(sorted(float(t) for t in self.tiers))
+        self.tiers = parse_tiers(self.tiers)
         started = time.perf_counter()
         self.coverage = gcov.compute_coverage(
             self.net, self.facilities, self.demand, tiers=self.tiers,

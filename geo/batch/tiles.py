@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..standards import parse_tiers
+
 __all__ = ["grid_shape", "assign_tiles", "compute_tile", "tile_task", "stitch", "stitch_hook"]
 
 
@@ -61,7 +63,7 @@ def compute_tile(net, facilities, demand, *, tiers, snap_limit_m: float, n_tiles
     from ..coverage import ANY, compute_coverage
     from .cut import cut_network
 
-    tiers = tuple(sorted(float(t) for t in tiers))
+    tiers = parse_tiers(tiers)
     kinds = list(dict.fromkeys(facilities["kind"].astype(str))) if len(facilities) else []
     mine = np.flatnonzero(assign_tiles(net, demand, n_tiles) == index)
     empty = {"units": mine, "unit": np.empty(0, np.int64), "weight": np.empty(0), "xy": np.empty((0, 2)),
@@ -125,7 +127,7 @@ def stitch(parts: list[dict], net, facilities, demand, *, tiers, snap_limit_m: f
     from ..coverage import ANY, CoverageResult, DemandSamples, snap_facilities
     from ..network import Snapped
 
-    tiers = tuple(sorted(float(t) for t in tiers))
+    tiers = parse_tiers(tiers)
     kinds = list(dict.fromkeys(facilities["kind"].astype(str))) if len(facilities) else []
     unit = np.concatenate([p["unit"] for p in parts]).astype(np.int64)
     order = np.argsort(unit, kind="stable")

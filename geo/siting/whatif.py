@@ -25,7 +25,7 @@ from ..errors import SitingError
 from ..network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
 from ..pairs import TargetIndex
 from ..settings import DEFAULT_BUFFER_M
-from ..standards import DEFAULT_TIERS
+from ..standards import DEFAULT_TIERS, parse_tiers
 from .candidates import STATION_KINDS, _metric_xy, _weights_column, station_frame
 
 __all__ = ["WhatIf", "WhatIfResult"]
@@ -125,7 +125,7 @@ class WhatIf:
     ) -> None:
         self.net = net
         self.samples = samples
-        self.tiers = tuple(sorted(float(t) for t in tiers))
+        self.tiers = parse_tiers(tiers)
         self.limit = self.tiers[-1]
         self.snap_limit_m = snap_limit_m
         xy = np.asarray(station_xy, dtype=float).reshape(-1, 2)
