@@ -19,6 +19,7 @@ service-area names stay reachable from here (``reach.facility_service_areas``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -73,9 +74,9 @@ def seed_costs(net: WalkNetwork, sources: Snapped) -> tuple[np.ndarray, np.ndarr
 
 
 def _with_super_source(
-    net: WalkNetwork, nodes: np.ndarray, costs: np.ndarray, csr: sp.csr_matrix | None = None
+    net: WalkNetwork, nodes: np.ndarray, costs: np.ndarray, csr: sp.csr_matrix | _CsrArrays | None = None
 ) -> sp.csr_matrix:
-    """Return the CSR matrix (the network's, or ``csr``) plus one extra row: a super source joined to ``nodes``."""
+    """Return the CSR matrix (the network's, or ``csr``'s arrays) plus one extra row: a super source joined to ``nodes``."""
     csr = net.csr if csr is None else csr
     order = np.lexsort((costs, nodes))
     nodes, costs = nodes[order], costs[order]
@@ -150,8 +151,13 @@ def local_node_distances(
     if not ok.any():
         return out
     if nodes is None:
-        hits = net.node_tree.query_ball_point(sources.xy[ok], limit * STRAIGHT_LINE_SLACK + 1.0)
-        nodes = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]))
+        radius = limit * STRAIGHT_LINE_SLACK + 1.0
+        xy = sources.xy[ok]
+        if xy.shape[0] == 1:  # one ball: its nodes are unique already
+            nodes = np.sort(np.asarray(net.node_tree.query_ball_point(xy[0], radius), dtype=np.int64))
+        else:
+            hits = net.node_tree.query_ball_point(xy, radius)
+            nodes = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]))
     seeds, costs = seed_costs(net, sources)
     pos = np.searchsorted(nodes, seeds)
     inside = (pos < nodes.size) & (nodes[np.minimum(pos, nodes.size - 1)] == seeds) & (costs <= limit)
@@ -162,18 +168,33 @@ def local_node_distances(
     return out
 
 
-def _subgraph(csr: sp.csr_matrix, nodes: np.ndarray) -> sp.csr_matrix:
+@dataclass
+class _CsrArrays:
+    """The three arrays of an (n x n) CSR matrix, not yet checked into a scipy matrix."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n = int(self.indptr.size - 1)
+        return n, n
+
+
+def _subgraph(csr: sp.csr_matrix, nodes: np.ndarray) -> _CsrArrays:
     """``csr[nodes][:, nodes]`` for sorted unique ``nodes``, in time that follows their edges only."""
     n = nodes.size
     starts = csr.indptr[nodes].astype(np.int64)
-    counts = csr.indptr[nodes + 1].astype(np.int64) - starts
-    pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    counts = csr.indptr[nodes + 1] - starts
+    ends = np.cumsum(counts)
+    pos = np.repeat(starts - ends + counts, counts) + np.arange(int(ends[-1]) if n else 0)
     cols = csr.indices[pos]
     j = np.minimum(np.searchsorted(nodes, cols), n - 1)
     keep = nodes[j] == cols
-    row = np.repeat(np.arange(n), counts)[keep]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n))]).astype(np.int32)
-    return sp.csr_matrix((csr.data[pos][keep], j[keep].astype(np.int32), indptr), shape=(n, n))
+    kept = np.concatenate([[0], np.cumsum(keep)])
+    indptr = kept[np.concatenate([[0], ends])].astype(np.int32)
+    return _CsrArrays(indptr, j[keep].astype(np.int32), csr.data[pos][keep])
 
 
 def point_distances(
