@@ -297,6 +297,38 @@ def test_compare_a_new_station_equals_networkx(district, demand):
     assert (res["change"] == "gain").all() and res["weight"].sum() == pytest.approx(w[gain].sum())
 
 
+def test_compare_completeness_equals_two_evaluations(district, demand):
+    """With a standard, the complete shares of each side are geo.evaluate's on that side's facilities."""
+    from geo import evaluate
+
+    fac, parks = district.facilities, district.parks
+    required = [k for k in evaluate.load_standard("gb50180-2018").tier("10min").required_kinds if k != "park" and (fac["kind"] == k).any()]
+    shut = fac[fac["kind"] == required[0]]  # close every facility of a kind the 10-minute circle needs
+    scen = sc.Scenario("关停", closed=[sc.Change(r.id, r.kind, r.name, r.geometry.x, r.geometry.y) for r in shut.itertuples()],
+                       added=[sc.Change("C1", "culture", "新文化站", 114.055, 22.5565)])
+
+    def with_parks(points):
+        return [points[points["kind"] != "park"], parks]
+
+    cmp = sc.compare(district.network, fac, demand, None, scen, tiers=(300, 500, 1000), units=district.communities,
+                     standard="gb50180-2018", evaluation_facilities=with_parks)
+    hand = fac[~fac["id"].isin(shut["id"])]
+    hand = gpd.GeoDataFrame(pd.concat([hand, gpd.GeoDataFrame({"id": ["C1"], "kind": ["culture"]}, geometry=[shapely.Point(114.055, 22.5565)], crs=4326)],
+                                      ignore_index=True), crs=4326)
+    before = evaluate.evaluate(district.network, with_parks(fac), demand, "gb50180-2018").summary()
+    after = evaluate.evaluate(district.network, with_parks(hand), demand, "gb50180-2018").summary()
+    moved = 0.0
+    for tier, v in cmp.completeness["complete"].items():
+        assert v["a"] == before["complete"][tier] and v["b"] == after["complete"][tier]
+        assert v["diff_weight"] == pytest.approx(after["complete"][tier]["weight"] - before["complete"][tier]["weight"])
+        moved += abs(v["diff_weight"])
+    assert after["complete"]["10min"]["weight"] == 0 < before["complete"]["10min"]["weight"], "nobody is complete without the kind"
+    res = cmp.residents(500.0)
+    assert res["delta_complete"].sum() == pytest.approx(cmp.completeness["complete"]["10min"]["diff_weight"], abs=0.5)
+    units = cmp.by_unit()
+    assert units["diff_complete_weight_10min"].sum() == pytest.approx(cmp.completeness["complete"]["10min"]["diff_weight"], abs=0.5)
+
+
 # -------------------------------------------------------------------- CLI
 def _cli(*args, env_extra=None, cwd=None):
     """Run the command line in a separate process (as a planner does)."""
@@ -395,6 +427,19 @@ def test_cli_list_export_compare_and_coverage_scenario(tmp_path, district, deman
     got = json.loads(cov.read_text())
     want = coverage.compute_coverage(district.network, a.apply(district.facilities), demand, tiers=(300, 1000)).summary()
     assert got["covered"]["any"] == want["covered"]["any"] and got["covered"]["clinic"] == want["covered"]["clinic"]
+
+    ev_out = tmp_path / "ev.json"
+    r = cli("evaluate", "--demo", "--scenario", "demo:两站方案", "--out", str(tmp_path / "ev.geojson"), "--summary", str(ev_out), "--no-remedies")
+    assert r.returncode == 0, r.stderr
+    from types import SimpleNamespace
+
+    from apps.cli.evaluate import _demo_facilities  # how the command hands the demo's parks in (gates + polygons)
+    from geo import evaluate
+
+    applied = _demo_facilities(SimpleNamespace(facilities=a.apply(district.facilities), parks=district.parks))
+    ref_ev = evaluate.evaluate(district.network, [applied], demand, "gb50180-2018").summary()
+    got_ev = json.loads(ev_out.read_text())
+    assert got_ev["complete"] == ref_ev["complete"] and got_ev["kinds"] == ref_ev["kinds"]
 
     # bad input: one message naming the option or file, exit 2, no traceback
     for args, words in [

@@ -23,6 +23,7 @@ from lifecircle.geo import settings
 
 from .base import Inputs, Reporter, UsageError, add_common, add_kinds, add_snap_limit, check_output, check_positive
 from .outputs import Outputs
+from .scenarios import add_scenario_option, apply_scenario, project_entry, scenario_inputs
 
 __all__ = ["register", "cmd_evaluate", "cmd_standards", "read_facilities", "pack_registry"]
 
@@ -48,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--touch", type=float, default=settings.DEFAULT_TOUCH_M,
                    help=f"polygon facilities are reached from streets within this many metres (default {settings.DEFAULT_TOUCH_M:g})")
     p.add_argument("--no-remedies", action="store_true", help="leave the ledger's remedy columns empty (faster)")
+    add_scenario_option(p)
     add_snap_limit(p)
     add_kinds(p)
     add_common(p)
@@ -225,13 +227,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_positive(args, "--touch", "metres from a polygon facility", allow_zero=True, upper=200.0)
     std = ev_mod.load_standard(args.standard)
     registry = pack_registry(std, args.kinds)
-    inputs = Inputs(args, rep)
+    inputs = scenario_inputs(args, rep)  # --scenario P.toml:NAME: the project's files, the scenario applied
     if args.facilities:
         facilities = [read_facilities(p, registry, args.crs) for p in args.facilities]
+    elif (entry := project_entry(inputs, "facilities")) is not None:
+        facilities = [read_facilities(entry["path"], registry, entry["crs"])]
     elif args.demo:
         facilities = [_demo_facilities(inputs.demo)]
     else:
         raise UsageError("give --facilities FILE (once per file), or --demo")
+    facilities = apply_scenario(inputs, facilities)
     demand = inputs.demand()
     units = inputs.units()
     candidates = None

@@ -21,14 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .base import Inputs, Reporter, UsageError, add_common, check_output
 from .outputs import Outputs
 
-__all__ = ["register", "cmd_scenarios", "add_scenario_option", "scenario_inputs", "ScenarioInputs", "TODAY_WORDS"]
+__all__ = ["register", "cmd_scenarios", "add_scenario_option", "scenario_inputs", "ScenarioInputs", "project_entry",
+           "apply_scenario", "TODAY_WORDS"]
 
 #: Words ``--compare`` takes for today's facilities (no scenario).
 TODAY_WORDS = ("today", "现状")
@@ -87,7 +88,7 @@ class _Base:
     units: Any = None
     tiers: tuple[float, ...] = ()
     standard: str | None = None
-    sources: list = field(default_factory=list)
+    evaluation_facilities: Any = None
     snap_limit_m: float = 300.0
 
 
@@ -109,14 +110,22 @@ def _base_data(args: argparse.Namespace, rep: Reporter) -> _Base:
         dem = io.read_demand(conf["demand"]["path"], crs=conf["demand"]["crs"])
         units = io.read_boundaries(conf["communities"]["path"], crs=conf["communities"]["crs"]) if "communities" in conf else None
         std = conf.get("standard") if isinstance(conf.get("standard"), str) else None
-        return _Base(net, fac, dem, units, tuple(conf["tiers"]), std, [], float(conf.get("snap_limit", settings.DEFAULT_SNAP_LIMIT_M)))
+        return _Base(net, fac, dem, units, tuple(conf["tiers"]), std, None, float(conf.get("snap_limit", settings.DEFAULT_SNAP_LIMIT_M)))
+    from types import SimpleNamespace
+
     from lifecircle.geo import demo
+
+    from .evaluate import _demo_facilities  # the demo's parks as polygons, their gates as entrances
 
     d = demo.build_demo()
     dem = d.demand.rename(columns={"population": "weight"}) if "weight" not in d.demand else d.demand
-    parks = getattr(d, "parks", None)
-    return _Base(d.network, d.facilities, dem, d.communities, tuple(settings.DEFAULT_TIERS), None,
-                 [parks] if parks is not None else [], settings.DEFAULT_SNAP_LIMIT_M)
+    parks = d.parks
+
+    def with_parks(points):
+        return _demo_facilities(SimpleNamespace(facilities=points, parks=parks))
+
+    return _Base(d.network, d.facilities, dem, d.communities, tuple(settings.DEFAULT_TIERS), None, with_parks,
+                 settings.DEFAULT_SNAP_LIMIT_M)
 
 
 # ----------------------------------------------------------------- command
@@ -195,7 +204,7 @@ def _compare(args: argparse.Namespace, rep: Reporter, store) -> int:
     base = _base_data(args, rep)
     standard = args.standard or base.standard
     cmp = sc.compare(base.net, base.facilities, base.demand, a, b, tiers=base.tiers, units=base.units,
-                     snap_limit_m=base.snap_limit_m, standard=standard, sources=base.sources)
+                     snap_limit_m=base.snap_limit_m, standard=standard, evaluation_facilities=base.evaluation_facilities)
     residents = cmp.residents()
     summary = cmp.summary()
     summary["store"] = str(store.path)
@@ -304,3 +313,40 @@ def scenario_inputs(args: argparse.Namespace, reporter: Reporter) -> Inputs:
     if getattr(args, "tiers", "absent") is None and conf.get("tiers"):
         args.tiers = ",".join(f"{t:g}" for t in conf["tiers"])  # the project's tiers unless --tiers is given
     return ScenarioInputs(args, reporter, scenario=scen, conf=conf, kinds=kinds)
+
+
+def project_entry(inputs: Inputs, key: str) -> dict | None:
+    """``{"path", "crs"}`` of the project's file ``key`` when ``--scenario PROJECT.toml:NAME`` is given
+    and the command line does not name that input; else None."""
+    conf = getattr(inputs, "conf", None)
+    if conf is None or getattr(inputs.args, key, None) or key not in conf:
+        return None
+    return conf[key]
+
+
+def apply_scenario(inputs: Inputs, frames: list) -> list:
+    """Apply ``--scenario`` to a command's facility frames (identity without it).
+
+    A moved or closed facility is changed in the frame that holds its id; added facilities join
+    the first frame. An id found in no frame raises :class:`~geo.errors.ScenarioError`.
+    """
+    if not isinstance(inputs, ScenarioInputs) or inputs.scenario is None:
+        return frames
+    from lifecircle.geo import scenarios as sc
+
+    scen = inputs.scenario
+    held = [set(f["id"].astype(str)) if "id" in f else set() for f in frames]
+    for element in ("moved", "closed"):
+        lost = [c.id for c in getattr(scen, element) if not any(c.id in h for h in held)]
+        if lost:
+            raise sc.ScenarioError(f"scenario '{scen.name}': {element} facilit{'y' if len(lost) == 1 else 'ies'} "
+                                   f"{', '.join(lost[:5])} not among the facilities (was the facilities file changed?)")
+    out = []
+    for i, (frame, ids) in enumerate(zip(frames, held)):
+        part = sc.Scenario(scen.name, added=scen.added if i == 0 else [],
+                           moved=[c for c in scen.moved if c.id in ids], closed=[c for c in scen.closed if c.id in ids])
+        out.append(part.apply(frame))
+    c = scen.counts
+    inputs.reporter.note(f"scenario '{scen.name}' v{scen.version} ({scen.saved_by}, {scen.saved_at}): "
+                         f"{c['added']} added, {c['moved']} moved, {c['closed']} closed")
+    return out

@@ -16,7 +16,7 @@ the differences are exact sample by sample. When :mod:`geo.evaluate` is importab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
+from ..standards import parse_tiers
 from ..coverage import ANY, CoverageResult, compute_coverage, tier_key
 from .model import Scenario
 
@@ -286,7 +287,7 @@ def compare(
     weight_column: str = "weight",
     snap_limit_m: float = settings.DEFAULT_SNAP_LIMIT_M,
     standard: str | None = None,
-    sources: Sequence[gpd.GeoDataFrame] = (),
+    evaluation_facilities: Callable[[gpd.GeoDataFrame], Any] | None = None,
 ) -> Comparison:
     """Compare scenario ``a`` with scenario ``b`` on the same network and demand.
 
@@ -311,11 +312,10 @@ def compare(
     standard
         A standard pack for :func:`geo.evaluate.evaluate` (complete life circles per tier); None
         compares coverage only.
-    sources
-        Further facility frames for the evaluation only, e.g. park polygons with ``area_m2``
-        (the touch rule); point facilities of a kind these frames hold are left out of the
-        evaluation (the polygons stand for them), so a scenario's park points change coverage
-        but not completeness.
+    evaluation_facilities
+        Turns a side's facilities (points, the scenario applied) into what
+        :func:`geo.evaluate.evaluate` takes, e.g. adding park polygons with ``area_m2`` whose
+        gates the points are; default: the points as they are.
 
     Returns
     -------
@@ -326,27 +326,23 @@ def compare(
     if a_name == b_name and a is not None:
         b_name = f"{b_name} (2)"
     kinds = list(dict.fromkeys([*fa["kind"].astype(str), *fb["kind"].astype(str)]))
-    tiers = tuple(sorted(float(t) for t in tiers))
+    tiers = parse_tiers(tiers)
     ra = compute_coverage(net, fa, demand, tiers=tiers, kinds=kinds, weight_column=weight_column, snap_limit_m=snap_limit_m)
     rb = compute_coverage(net, fb, demand, tiers=tiers, kinds=kinds, weight_column=weight_column, snap_limit_m=snap_limit_m,
                           samples=ra.samples)
     completeness = evaluations = None
     if standard is not None:
-        evaluations, completeness = _evaluate_both(net, fa, fb, demand, standard, units, weight_column, snap_limit_m, sources)
+        evaluations, completeness = _evaluate_both(net, fa, fb, demand, standard, units, weight_column, snap_limit_m,
+                                                   evaluation_facilities)
     return Comparison(a_name, b_name, tiers, kinds, ra, rb, fa, fb, units, completeness, evaluations)
 
 
 # ------------------------------------------------------------ completeness
-def _evaluate_both(net, fa, fb, demand, standard, units, weight_column, snap_limit_m, sources):
+def _evaluate_both(net, fa, fb, demand, standard, units, weight_column, snap_limit_m, evaluation_facilities):
     """Run geo.evaluate on both sides; return (evaluations, compact completeness summary)."""
     from .. import evaluate as gev
 
-    extra = [s for s in sources if s is not None and len(s)]
-    polygon_kinds = {str(k) for s in extra for k in s["kind"].astype(str).unique()}
-
-    def frames(points):
-        keep = points[~points["kind"].astype(str).isin(polygon_kinds)] if polygon_kinds else points
-        return [keep, *extra] if extra else keep
+    frames = evaluation_facilities or (lambda points: points)
 
     kw: dict[str, Any] = {"units": units, "weight_column": weight_column if weight_column in demand else None,
                           "snap_limit_m": snap_limit_m}
