@@ -124,18 +124,8 @@ def _celf(initial: np.ndarray, gain: Callable[[int], float], accept: Callable[[i
 
 
 def _greedy_cover(inst: _Instance, k: int) -> list[int]:
-    """Lazy greedy for maximal coverage."""
-    covered = np.zeros(inst.m, bool)
-    A, w = inst.A, inst.w
-
-    def gain(j: int) -> float:
-        idx = _row(A, j)
-        return float(w[idx][~covered[idx]].sum())
-
-    def accept(j: int) -> None:
-        covered[_row(A, j)] = True
-
-    return _celf(A @ w, gain, accept, k)
+    """Lazy greedy for maximal coverage (:func:`_fill` from nothing)."""
+    return _fill(inst, [], k)
 
 
 def _swap_improve(inst: _Instance, rows: list[int], *, max_rounds: int | None = None) -> list[int]:
