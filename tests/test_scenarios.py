@@ -197,6 +197,46 @@ def test_two_processes_saving_at_once(tmp_path):
     assert pyogrio.read_dataframe(path, layer="scenario_added").shape[0] == 6
 
 
+_SAVER = """
+import sys
+from geo import scenarios as s
+store = s.ScenarioStore(sys.argv[1])
+k = 0
+while True:
+    scen = s.Scenario(f"n{k % 3}", added=[s.Change(f"a{j}", "clinic", "x", 114.0 + j * 1e-4, 22.5) for j in range(k % 7 + 1)])
+    cur = store.load(scen.name).version if scen.name in store else 0
+    store.save(scen, expected_version=cur, saved_by="loop")
+    print(k, flush=True)
+    k += 1
+"""
+
+
+@pytest.mark.parametrize("delay", [0.9, 1.6])
+def test_a_killed_writer_never_leaves_a_half_written_store(tmp_path, delay):
+    """SIGKILL a process in the middle of its saves: the store reads whole, and the next save works."""
+    import signal
+    import time
+
+    path = tmp_path / "k.gpkg"
+    proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()  # one save done: the store exists
+    assert first.strip() == "0"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    store = sc.ScenarioStore(path)
+    listing = store.list()
+    assert len(listing) >= 1
+    with sqlite3.connect(path) as con:
+        rows = dict(con.execute("SELECT scenario, count(*) FROM scenario_added GROUP BY scenario").fetchall())
+    for rec in listing.itertuples():
+        scen = store.load(rec.name)
+        assert rows[rec.name] == rec.added == len(scen.added), "metadata and layers come from the same write"
+    # the lock died with the process; its temporary file is removed by the next save
+    assert store.save(sc.Scenario("after"), saved_by="me").version == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".lctmp.gpkg")] == []
+
+
 # ------------------------------------------------------------------ apply
 def test_apply_equals_a_hand_built_frame():
     base = gpd.GeoDataFrame(

@@ -251,7 +251,7 @@ class Scenario:
             if element not in parts:
                 raise ScenarioError(f"scenario '{name}': unknown element {element!r}; known: {', '.join(ELEMENTS)}")
             parts[element].append(change)
-        return cls(name, **parts, **meta)
+        return cls(name, added=parts["added"], moved=parts["moved"], closed=parts["closed"], **meta)
 
 
 def _points(lon, lat, crs) -> np.ndarray:

@@ -26,6 +26,7 @@ overwritten silently. A layer a planner adds to the file by hand is not kept by 
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as _dt
 import getpass
@@ -33,6 +34,7 @@ import os
 import re
 import secrets
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,7 +169,7 @@ class ScenarioStore:
         ]
         return pd.DataFrame(rows, columns=["name", "version", "saved_by", "saved_at", "added", "moved", "closed", "note"])
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         """The scenarios' names, sorted."""
         return sorted(self._read_meta())
 
@@ -483,7 +485,7 @@ def _lock(fh, path: Path) -> None:
     deadline = time.monotonic() + LOCK_TIMEOUT_S
     while True:
         try:
-            if os.name == "posix":
+            if sys.platform != "win32":
                 import fcntl
 
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -500,7 +502,7 @@ def _lock(fh, path: Path) -> None:
 
 
 def _unlock(fh) -> None:
-    if os.name == "posix":
+    if sys.platform != "win32":
         import fcntl
 
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
