@@ -19,8 +19,8 @@ scatter its steps over files a newcomer must read together.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import shapely
@@ -410,12 +410,12 @@ def service_areas(
     """
     if not 0 < buffer_m <= MAX_BUFFER_M:
         raise ValueError(f"buffer_m must be in (0, {MAX_BUFFER_M}] metres, got {buffer_m}")
-    tiers = list(parse_tiers(tiers))
+    metres = parse_tiers(tiers)
     total = int(sources.reachable.sum())
     rows: list[tuple[int, float, shapely.Geometry]] = []
-    for done, (i, dist) in enumerate(iter_source_node_distances(net, sources, tiers[-1]), start=1):
+    for done, (i, dist) in enumerate(iter_source_node_distances(net, sources, metres[-1]), start=1):
         where = source_join(sources, i, source_xy[i])
-        for tier in tiers:
+        for tier in metres:
             rows.append((i, tier, service_area_polygon(net, dist, tier, **where, buffer_m=buffer_m, quad_segs=quad_segs)))
         if progress and (done % 50 == 0 or done == total):
             progress(done, total)
@@ -721,14 +721,14 @@ def facility_service_areas(
 
     xy = shapely.get_coordinates(facilities.geometry.to_crs(net.crs).values)
     sources = snap_xy(net, xy, limit_m=snap_limit_m or DEFAULT_SNAP_LIMIT_M)
-    tiers = list(parse_tiers(tiers))
+    metres = list(parse_tiers(tiers))
     n_ok = int(sources.reachable.sum())
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if n_ok >= 200 else 1
     if workers > 1:
-        rows = _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progress)
+        rows = _parallel_areas(net, sources, xy, metres, buffer_m, quad_segs, workers, progress)
     else:
-        rows = _lonlat_rows(net, service_areas(net, sources, xy, tiers, buffer_m=buffer_m, quad_segs=quad_segs, progress=progress))
+        rows = _lonlat_rows(net, service_areas(net, sources, xy, metres, buffer_m=buffer_m, quad_segs=quad_segs, progress=progress))
     rows.sort(key=lambda r: (r[0], r[1]))
     idx = np.array([r[0] for r in rows], dtype=np.int64)
     ids = facilities["id"].astype(str).to_numpy()

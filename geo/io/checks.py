@@ -16,9 +16,8 @@ import shapely
 
 from .. import crs as _crs
 from ..standards import KindRegistry
-
 from .columns import WHAT, WHOLE_FIELDS, _names
-from .tables import _Source, _empty, _more, _show
+from .tables import _empty, _more, _show, _Source
 
 __all__: list[str] = []
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
-
-
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = ["COLUMN_ALIASES", "COORD_FALLBACK", "BOUNDARY_NAME_ALIASES", "ROLES", "NUMERIC_FIELDS", "WHOLE_FIELDS", "TEXT_FIELDS", "REQUIRED_FIELDS", "find_columns"]
 

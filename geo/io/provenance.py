@@ -18,7 +18,8 @@ provenance costs nothing per operation whatever the number of rows.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,10 +62,10 @@ class SourceRows:
         return self._rows if dtype is None else self._rows.astype(dtype)
 
     # immutable: a copy (pandas copies attrs into every derived frame) is the object itself
-    def __copy__(self) -> "SourceRows":
+    def __copy__(self) -> SourceRows:
         return self
 
-    def __deepcopy__(self, memo: dict) -> "SourceRows":
+    def __deepcopy__(self, memo: dict) -> SourceRows:
         return self
 
     def __reduce__(self) -> tuple:

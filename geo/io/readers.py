@@ -18,9 +18,27 @@ import pandas as pd
 
 from .. import crs as _crs
 from ..standards import KindRegistry
-
-from .checks import _check_coord_columns, _has_geometry, _ids, _kinds, _numeric_field, _table_points, _text, _vector_geometry
-from .columns import BOUNDARY_NAME_ALIASES, COLUMN_ALIASES, NUMERIC_FIELDS, REQUIRED_FIELDS, ROLES, _names, _norm, _pick, find_columns
+from .checks import (
+    _check_coord_columns,
+    _has_geometry,
+    _ids,
+    _kinds,
+    _numeric_field,
+    _table_points,
+    _text,
+    _vector_geometry,
+)
+from .columns import (
+    BOUNDARY_NAME_ALIASES,
+    COLUMN_ALIASES,
+    NUMERIC_FIELDS,
+    REQUIRED_FIELDS,
+    ROLES,
+    _names,
+    _norm,
+    _pick,
+    find_columns,
+)
 from .provenance import SourceRows
 from .tables import _read, _Source
 

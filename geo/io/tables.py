@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-
 from .columns import _TEXT_KEYS, _norm
 
 __all__ = ["read_table"]

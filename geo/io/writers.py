@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,7 +17,6 @@ import pandas as pd
 import shapely
 
 from .. import crs as _crs
-
 from ..atomic import atomic_path
 from .checks import _has_geometry
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -172,7 +173,8 @@ def _simple_edges(table: _EdgeTable, node_lonlat: Mapping[int, tuple[float, floa
     out = _EdgeTable()
     nodes = dict(node_lonlat)
     next_id = -1
-    prev_pair, kept = None, []
+    prev_pair: tuple[int, int] | None = None
+    kept: list[float] = []
     for i in order:
         pair = (int(lo[i]), int(hi[i]))
         if pair != prev_pair:

@@ -11,10 +11,11 @@ import json
 import os
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyproj
@@ -171,14 +172,14 @@ class WalkNetwork:
         return indptr, edges[order]
 
     @cached_property
-    def strokes(self) -> "Strokes":
+    def strokes(self) -> Strokes:
         """Edges chained into strokes: streets that run on straight through junctions."""
         from .strokes import build_strokes
 
         return build_strokes(self)
 
     @cached_property
-    def segment_index(self) -> "SegmentIndex":
+    def segment_index(self) -> SegmentIndex:
         """Exact nearest-segment index used by :func:`snap_xy`."""
         from .snapping import SegmentIndex
 
@@ -281,7 +282,7 @@ class WalkNetwork:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "WalkNetwork":
+    def load(cls, path: str | os.PathLike) -> WalkNetwork:
         """Read a network written by :meth:`save`.
 
         Raises

@@ -8,8 +8,9 @@ than the snapping limit from every edge is unreachable (``edge == -1``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -53,12 +54,12 @@ class Snapped:
         """Boolean mask of points that joined the network."""
         return self.edge >= 0
 
-    def subset(self, mask: np.ndarray) -> "Snapped":
+    def subset(self, mask: np.ndarray) -> Snapped:
         """Return the points selected by a boolean mask or index array."""
         return Snapped(self.edge[mask], self.offset[mask], self.gap[mask], self.xy[mask])
 
     @staticmethod
-    def concat(parts: Iterable["Snapped"]) -> "Snapped":
+    def concat(parts: Iterable[Snapped]) -> Snapped:
         """Join several snapped sets, in order."""
         parts = list(parts)
         return Snapped(
