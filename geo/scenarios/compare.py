@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
-from ..standards import parse_tiers
 from ..coverage import ANY, CoverageResult, compute_coverage, tier_key
+from ..standards import parse_tiers
 from .model import Scenario
 
 __all__ = ["Comparison", "compare", "TODAY"]
