@@ -80,6 +80,7 @@ def test_round_trip_through_a_real_gpkg(tmp_path, district):
     assert meta == [("两站方案", 1, "王工", 1, 1, 1)]
     listing = store.list()
     assert listing[["name", "version", "saved_by", "added", "moved", "closed"]].values.tolist() == [["两站方案", 1, "王工", 1, 1, 1]]
+    assert sc.Scenario.from_dict(json.loads(json.dumps(back.to_dict()))) == back
 
 
 def test_stale_save_is_refused_and_names_who_saved_since(tmp_path, district):

@@ -28,6 +28,7 @@ from .store import (
     demo_store_path,
     project_store_path,
     split_ref,
+    store_for,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "demo_store_path",
     "project_store_path",
     "split_ref",
+    "store_for",
     "compare",
     "Comparison",
     "TODAY",

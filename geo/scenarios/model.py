@@ -18,6 +18,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -72,6 +73,19 @@ class Change:
             raise ScenarioError(f"facility {self.id}: a scenario change needs a kind")
         if not (math.isfinite(self.lon) and math.isfinite(self.lat) and -180 <= self.lon <= 180 and -90 <= self.lat <= 90):
             raise ScenarioError(f"facility {self.id}: position ({self.lon}, {self.lat}) is not a WGS84 longitude/latitude")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Change):
+            return NotImplemented
+        return _key(self) == _key(other)
+
+    def __hash__(self) -> int:
+        return hash(_key(self))
+
+
+def _key(change: Change) -> tuple:
+    """The change's fields with NaN as None, so two unrecorded origins compare equal."""
+    return tuple(None if _isnan(v) else v for v in dataclasses.astuple(change))
 
 
 def _isnan(value) -> bool:
@@ -242,6 +256,34 @@ class Scenario:
         frame = pd.DataFrame(rows, columns=cols)
         geom = _points(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), "EPSG:4326")
         return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=geom, crs="EPSG:4326")
+
+    def to_dict(self) -> dict:
+        """The scenario as plain JSON-ready data (``Scenario.from_dict`` reads it back)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ELEMENTS}
+        for element in ELEMENTS:
+            out[element] = [
+                {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in dataclasses.asdict(c).items()}
+                for c in getattr(self, element)
+            ]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Scenario:
+        """Read :meth:`to_dict`'s output (missing ``from_lon``/``from_lat`` become NaN)."""
+        if not isinstance(data, dict) or "name" not in data:
+            raise ScenarioError("a scenario needs at least a 'name'")
+        known = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise ScenarioError(f"scenario '{data.get('name')}': unknown field(s) {', '.join(extra)}")
+        kw: dict[str, Any] = {k: v for k, v in data.items() if k not in ELEMENTS}
+        for element in ELEMENTS:
+            changes = []
+            for c in data.get(element) or []:
+                fields: dict[str, Any] = {k: (float("nan") if v is None and k in ("from_lon", "from_lat") else v) for k, v in c.items()}
+                changes.append(Change(**fields))
+            kw[element] = changes
+        return cls(**kw)
 
     @classmethod
     def from_changes(cls, name: str, changes: Iterable[tuple[str, Change]], **meta) -> Scenario:

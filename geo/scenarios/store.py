@@ -56,6 +56,7 @@ __all__ = [
     "demo_store_path",
     "project_store_path",
     "split_ref",
+    "store_for",
     "default_user",
 ]
 
@@ -102,6 +103,11 @@ def project_store_path(project: str | os.PathLike) -> Path:
     """Where a project's scenarios are kept: ``<stem>.scenarios.gpkg`` beside PROJECT.toml."""
     p = Path(project).expanduser().resolve()
     return p.parent / f"{p.stem}.scenarios.gpkg"
+
+
+def store_for(project: str | os.PathLike | None) -> ScenarioStore:
+    """The store of a project (``<stem>.scenarios.gpkg`` beside it), or the demo's when ``project`` is None."""
+    return ScenarioStore(demo_store_path() if project is None else project_store_path(project))
 
 
 def split_ref(ref: str) -> tuple[Path, str]:
