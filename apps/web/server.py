@@ -23,6 +23,7 @@ with three guards:
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import json
 import os
@@ -36,7 +37,7 @@ from typing import Any
 
 import panel as pn
 from panel.io.server import ComponentResourceHandler, DocHandler
-from tornado.web import HTTPError
+from tornado.web import HTTPError, authenticated
 
 from lifecircle.geo import settings
 from lifecircle.geo.errors import OptionError
@@ -239,6 +240,7 @@ class _BoundedDocHandler(DocHandler):
 
     limits: SessionLimits
 
+    @authenticated  # signing in comes first (a redirect to the login page when access control is on)
     async def get(self, *args, **kwargs):
         if self.limits.full():
             self.limits.refused += 1
@@ -248,7 +250,8 @@ class _BoundedDocHandler(DocHandler):
             self.set_header("Content-Type", "text/html; charset=utf-8")
             self.write(BUSY_PAGE)
             return None
-        return await super().get(*args, **kwargs)
+        result = super().get(*args, **kwargs)  # Panel's get: a coroutine, or None after a redirect
+        return await result if inspect.isawaitable(result) else result
 
 
 class _ComponentsGate(ComponentResourceHandler):
