@@ -81,6 +81,12 @@ def test_round_trip_through_a_real_gpkg(tmp_path, district):
     listing = store.list()
     assert listing[["name", "version", "saved_by", "added", "moved", "closed"]].values.tolist() == [["两站方案", 1, "王工", 1, 1, 1]]
     assert sc.Scenario.from_dict(json.loads(json.dumps(back.to_dict()))) == back
+    # an added park keeps its area (the standard's area condition needs it)
+    park = store.save(sc.Scenario("公园", added=[sc.Change("NP", "park", "新公园", 114.06, 22.55, area_m2=12000.0)]), saved_by="王工")
+    assert store.load("公园").added[0].area_m2 == 12000.0 == park.added[0].area_m2
+    assert pyogrio.read_dataframe(store.path, layer="scenario_added", where="scenario = '公园'")["area_m2"].tolist() == [12000.0]
+    applied = store.load("公园").apply(district.facilities)
+    assert applied["area_m2"].iloc[-1] == 12000.0 and applied["area_m2"].iloc[:-1].isna().all()
 
 
 def test_stale_save_is_refused_and_names_who_saved_since(tmp_path, district):

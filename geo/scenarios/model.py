@@ -51,6 +51,9 @@ class Change:
         WGS84 position: where it is (added, closed) or where it goes (moved).
     from_lon, from_lat
         For ``moved``: where it was (NaN when not recorded).
+    area_m2
+        For an ``added`` park (or any kind a standard gives an area condition): its area in m²
+        (NaN when not given).
     """
 
     id: str
@@ -60,12 +63,13 @@ class Change:
     lat: float
     from_lon: float = float("nan")
     from_lat: float = float("nan")
+    area_m2: float = float("nan")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "id", str(self.id))
         object.__setattr__(self, "kind", str(self.kind))
         object.__setattr__(self, "name", "" if self.name is None or _isnan(self.name) else str(self.name))
-        for attr in ("lon", "lat", "from_lon", "from_lat"):
+        for attr in ("lon", "lat", "from_lon", "from_lat", "area_m2"):
             object.__setattr__(self, attr, float(getattr(self, attr)))
         if not self.id.strip():
             raise ScenarioError("a scenario change needs a facility id")
@@ -228,12 +232,17 @@ class Scenario:
             geom[pos] = new
             out = out.set_geometry(gpd.GeoSeries(geom, index=out.index, crs=crs))
         if self.added:
+            columns: dict[str, list] = {
+                "id": [c.id for c in self.added],
+                "kind": [c.kind for c in self.added],
+                "name": [c.name for c in self.added],
+            }
+            if "area_m2" in out.columns or any(math.isfinite(c.area_m2) for c in self.added):
+                columns["area_m2"] = [c.area_m2 for c in self.added]
+                if "area_m2" not in out.columns:
+                    out["area_m2"] = np.nan
             extra = gpd.GeoDataFrame(
-                {
-                    "id": [c.id for c in self.added],
-                    "kind": [c.kind for c in self.added],
-                    "name": [c.name for c in self.added],
-                },
+                columns,
                 geometry=_points([c.lon for c in self.added], [c.lat for c in self.added], crs),
                 crs=crs,
             )
@@ -280,7 +289,8 @@ class Scenario:
         for element in ELEMENTS:
             changes = []
             for c in data.get(element) or []:
-                fields: dict[str, Any] = {k: (float("nan") if v is None and k in ("from_lon", "from_lat") else v) for k, v in c.items()}
+                fields: dict[str, Any] = {k: (float("nan") if v is None and k in ("from_lon", "from_lat", "area_m2") else v)
+                                          for k, v in c.items()}
                 changes.append(Change(**fields))
             kw[element] = changes
         return cls(**kw)

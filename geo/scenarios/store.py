@@ -5,7 +5,7 @@ Layout of the file (all geometries WGS84 points, EPSG:4326):
 ===================  ==========================================================================
 layer / table        columns
 ===================  ==========================================================================
-``scenario_added``   ``scenario``, ``id``, ``kind``, ``name`` - new facilities
+``scenario_added``   ``scenario``, ``id``, ``kind``, ``name``, ``area_m2`` - new facilities
 ``scenario_moved``   ``scenario``, ``id``, ``kind``, ``name``, ``from_lon``, ``from_lat`` - the
                      point is the new position
 ``scenario_closed``  ``scenario``, ``id``, ``kind``, ``name`` - facilities taken out
@@ -370,7 +370,10 @@ class ScenarioStore:
                 meta = {k: v for k, v in meta.items() if k == only}
             parts: dict[str, dict[str, list[Change]]] = {name: {e: [] for e in ELEMENTS} for name in meta}
             for element, layer in LAYERS.items():
-                extra = ", from_lon, from_lat" if element == "moved" else ""
+                columns = {r[1] for r in con.execute(f"PRAGMA table_info({layer})")}
+                wanted = {"moved": ["from_lon", "from_lat"], "added": ["area_m2"]}.get(element, [])
+                optional = [c for c in wanted if c in columns]  # stores written before a column existed lack it
+                extra = "".join(f", {c}" for c in optional)
                 geom_col = self._geometry_column(con, layer)
                 sql = f'SELECT scenario, id, kind, name, "{geom_col}"{extra} FROM {layer}'
                 args: tuple = ()
@@ -384,7 +387,7 @@ class ScenarioStore:
                     pt = _from_gpkg_blob(blob)
                     if pt is None:
                         raise ScenarioError(f"{self.path}: layer {layer}, scenario '{scen}', facility {fid} has no point")
-                    kw = {"from_lon": _num(row[5]), "from_lat": _num(row[6])} if element == "moved" else {}
+                    kw = {c: _num(v) for c, v in zip(optional, row[5:])}
                     parts[scen][element].append(Change(fid, kind, fname or "", pt[0], pt[1], **kw))
         return {
             name: Scenario(name, **parts[name], note=m["note"], saved_by=m["saved_by"], saved_at=m["saved_at"], version=m["version"])
@@ -417,6 +420,8 @@ class ScenarioStore:
                 if element == "moved":
                     data["from_lon"] = pd.Series([c.from_lon for _, c in rows], dtype=float)
                     data["from_lat"] = pd.Series([c.from_lat for _, c in rows], dtype=float)
+                if element == "added":
+                    data["area_m2"] = pd.Series([c.area_m2 for _, c in rows], dtype=float)
                 geom = shapely.points(np.array([c.lon for _, c in rows], float), np.array([c.lat for _, c in rows], float))
                 frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
                 pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG", geometry_type="Point", promote_to_multi=False)
