@@ -35,17 +35,32 @@ from pathlib import Path
 def _plan(folder: Path, files: dict, n: int) -> Path:
     text = "[defaults]\ntiers = [300, 1000]\n"
     for i in range(n):
-        text += (f'[[areas]]\nname = "area{i:02d}"\nnetwork = "{files["network"]}"\n'
-                 f'facilities = "{files["facilities"]}"\ndemand = "{files["demand"]}"\n')
+        text += (
+            f'[[areas]]\nname = "area{i:02d}"\nnetwork = "{files["network"]}"\n'
+            f'facilities = "{files["facilities"]}"\ndemand = "{files["demand"]}"\n'
+        )
     path = folder / "plan.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def _argv(files: dict, out: Path) -> list[str]:
-    return ["coverage", "--network", str(files["network"]), "--facilities", str(files["facilities"]),
-            "--demand", str(files["demand"]), "--tiers", "300,1000", "--quiet",
-            "--out", str(out / "coverage.geojson"), "--summary", str(out / "summary.json")]
+    return [
+        "coverage",
+        "--network",
+        str(files["network"]),
+        "--facilities",
+        str(files["facilities"]),
+        "--demand",
+        str(files["demand"]),
+        "--tiers",
+        "300,1000",
+        "--quiet",
+        "--out",
+        str(out / "coverage.geojson"),
+        "--summary",
+        str(out / "summary.json"),
+    ]
 
 
 def _warm() -> None:
@@ -64,8 +79,17 @@ def _dask(plan: Path, out: Path, workers: int) -> tuple[float, float, float, flo
     from geo.batch import run_plan
 
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=50) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=50,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.wait_for_workers(workers)
         client.run(_warm)
         t1 = time.perf_counter()
@@ -101,10 +125,13 @@ def run(n: int = 8) -> dict:
     # the largest area alone in a fresh process: its peak RSS
     out = tmp / "alone"
     out.mkdir()
-    code = ("import resource, sys; from lifecircle.apps.cli import main; rc = main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
-    r = subprocess.run([sys.executable, "-c", code, *_argv(files, out)], capture_output=True, text=True, check=True,
-                       env={**os.environ})
+    code = (
+        "import resource, sys; from lifecircle.apps.cli import main; rc = main(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, *_argv(files, out)], capture_output=True, text=True, check=True, env={**os.environ}
+    )
     alone_mb = int(r.stdout.strip().splitlines()[-1]) / 1024
 
     per_min = lambda s: round(n * 60.0 / s, 1)  # noqa: E731

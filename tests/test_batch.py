@@ -50,10 +50,22 @@ def _points_csv(net, folder: Path, stem: str, seed: int, n_fac: int, n_dem: int)
     kinds = ["clinic", "park", "kindergarten"]
     fi = rng.choice(net.n_nodes, n_fac, replace=False)
     di = rng.choice(net.n_nodes, n_dem, replace=False)
-    fac = pd.DataFrame({"id": [f"F{i}" for i in range(n_fac)], "kind": [kinds[i % 3] for i in range(n_fac)],
-                        "lon": net.node_lonlat[fi, 0] + 1e-5, "lat": net.node_lonlat[fi, 1] + 1e-5})
-    dem = pd.DataFrame({"id": [f"D{i}" for i in range(n_dem)], "population": rng.integers(10, 500, n_dem),
-                        "lon": net.node_lonlat[di, 0] - 1e-5, "lat": net.node_lonlat[di, 1]})
+    fac = pd.DataFrame(
+        {
+            "id": [f"F{i}" for i in range(n_fac)],
+            "kind": [kinds[i % 3] for i in range(n_fac)],
+            "lon": net.node_lonlat[fi, 0] + 1e-5,
+            "lat": net.node_lonlat[fi, 1] + 1e-5,
+        }
+    )
+    dem = pd.DataFrame(
+        {
+            "id": [f"D{i}" for i in range(n_dem)],
+            "population": rng.integers(10, 500, n_dem),
+            "lon": net.node_lonlat[di, 0] - 1e-5,
+            "lat": net.node_lonlat[di, 1],
+        }
+    )
     f, d = folder / f"{stem}_facilities.csv", folder / f"{stem}_demand.csv"
     fac.to_csv(f, index=False)
     dem.to_csv(d, index=False)
@@ -62,22 +74,42 @@ def _points_csv(net, folder: Path, stem: str, seed: int, n_fac: int, n_dem: int)
 
 def _lifecircle(*argv: str) -> subprocess.CompletedProcess:
     """`lifecircle ...` in its own process (the reference)."""
-    return subprocess.run([sys.executable, "-m", "lifecircle", *argv], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ})
+    return subprocess.run(
+        [sys.executable, "-m", "lifecircle", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
 
 
 def _reference(tmp: Path, name: str, network_path: str, facilities: str, demand: str, *extra: str) -> Path:
     out = tmp / "ref" / name
     out.mkdir(parents=True, exist_ok=True)
-    r = _lifecircle("coverage", "--network", network_path, "--facilities", facilities, "--demand", demand,
-                    "--out", str(out / "coverage.geojson"), "--summary", str(out / "summary.json"), *extra)
+    r = _lifecircle(
+        "coverage",
+        "--network",
+        network_path,
+        "--facilities",
+        facilities,
+        "--demand",
+        demand,
+        "--out",
+        str(out / "coverage.geojson"),
+        "--summary",
+        str(out / "summary.json"),
+        *extra,
+    )
     assert r.returncode == 0, r.stderr
     return out
 
 
 def _same_outputs(a: Path, b: Path) -> None:
     for name in ("coverage.geojson", "summary.json"):
-        assert json.loads((a / name).read_text(encoding="utf-8")) == json.loads((b / name).read_text(encoding="utf-8")), name
+        assert json.loads((a / name).read_text(encoding="utf-8")) == json.loads(
+            (b / name).read_text(encoding="utf-8")
+        ), name
 
 
 def _toml_list(values) -> str:
@@ -88,8 +120,12 @@ def _toml_list(values) -> str:
 def cluster():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=50) as lc, Client(lc) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=50
+        ) as lc,
+        Client(lc) as client,
+    ):
         yield client
 
 
@@ -102,8 +138,20 @@ def world(tmp_path_factory):
     hnet = network.load_network(helsinki)
     hf, hd = _points_csv(hnet, tmp, "helsinki", 1, 30, 200)
     box = shapely.box(*HELSINKI_BOX)
-    (tmp / "cut_area.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"id": "A", "name": "centre"}, "geometry": shapely.geometry.mapping(box)}]}))
+    (tmp / "cut_area.geojson").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"id": "A", "name": "centre"},
+                        "geometry": shapely.geometry.mapping(box),
+                    }
+                ],
+            }
+        )
+    )
     areas = [
         ("demo", files["network"], files["facilities"], files["demand"], ""),
         ("helsinki", helsinki, hf, hd, "tiers = [200, 500]\nsnap_limit = 100\n"),
@@ -118,12 +166,23 @@ def world(tmp_path_factory):
     text = f'extract = "{helsinki}"\n[defaults]\ntiers = [300, 1000]\n'
     for name, net, fac, dem, extra in areas:
         text += f'\n[[areas]]\nname = "{name}"\nnetwork = "{net}"\nfacilities = "{fac}"\ndemand = "{dem}"\n{extra}'
-    text += ('\n[[areas]]\nname = "helsinki_cut"\nboundary = "cut_area.geojson"\nsplit = true\n'
-             f'facilities = "{hf.name}"\ndemand = "{hd.name}"\ntiers = [150, 300]\nsnap_limit = 50\n')
+    text += (
+        '\n[[areas]]\nname = "helsinki_cut"\nboundary = "cut_area.geojson"\nsplit = true\n'
+        f'facilities = "{hf.name}"\ndemand = "{hd.name}"\ntiers = [150, 300]\nsnap_limit = 50\n'
+    )
     plan = tmp / "plan.toml"
     plan.write_text(text, encoding="utf-8")
-    return {"tmp": tmp, "plan": plan, "files": files, "helsinki": helsinki, "hnet": hnet, "hf": hf, "hd": hd,
-            "futian": futian, "box": box}
+    return {
+        "tmp": tmp,
+        "plan": plan,
+        "files": files,
+        "helsinki": helsinki,
+        "hnet": hnet,
+        "hf": hf,
+        "hd": hd,
+        "futian": futian,
+        "box": box,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -141,13 +200,29 @@ def test_plan_of_four_kinds_equals_coverage_run_alone(world, first_run):
         pytest.skip(f"real Futian graph not found at {FUTIAN_GRAPHML} (set LIFECIRCLE_SHARED_DATA)")
     assert list(table["status"]) == ["ok"] * len(table), table[["area", "message"]]
     assert len(table) >= 5
-    ref = _reference(tmp, "demo", str(files["network"]), str(files["facilities"]), str(files["demand"]), "--tiers", "300,1000")
+    ref = _reference(
+        tmp, "demo", str(files["network"]), str(files["facilities"]), str(files["demand"]), "--tiers", "300,1000"
+    )
     _same_outputs(out / "demo", ref)
     _same_outputs(out / "demo_tiles", ref)  # four tiles == the one-process run
     ff, fd = world["futian"]
-    _same_outputs(out / "futian", _reference(tmp, "futian", str(FUTIAN_GRAPHML), str(ff), str(fd), "--tiers", "300,1000"))
-    _same_outputs(out / "helsinki", _reference(tmp, "helsinki", str(world["helsinki"]), str(world["hf"]), str(world["hd"]),
-                                               "--tiers", "200,500", "--snap-limit", "100"))
+    _same_outputs(
+        out / "futian", _reference(tmp, "futian", str(FUTIAN_GRAPHML), str(ff), str(fd), "--tiers", "300,1000")
+    )
+    _same_outputs(
+        out / "helsinki",
+        _reference(
+            tmp,
+            "helsinki",
+            str(world["helsinki"]),
+            str(world["hf"]),
+            str(world["hd"]),
+            "--tiers",
+            "200,500",
+            "--snap-limit",
+            "100",
+        ),
+    )
     # the cut area: `lifecircle coverage` on its cut network and split inputs writes the same files
     cut = read_plan(world["plan"]).area("helsinki_cut")
     assert cut.split
@@ -155,8 +230,20 @@ def test_plan_of_four_kinds_equals_coverage_run_alone(world, first_run):
     assert state["status"] == "ok"
     inputs = out / ".lifecircle" / "inputs" / "helsinki_cut"
     cut_file = next((out / ".lifecircle" / "cuts").glob("helsinki_cut.*.osm.pbf"))
-    _same_outputs(out / "helsinki_cut", _reference(tmp, "helsinki_cut", str(cut_file), str(inputs / "facilities.geojson"),
-                                                   str(inputs / "demand.geojson"), "--tiers", "150,300", "--snap-limit", "50"))
+    _same_outputs(
+        out / "helsinki_cut",
+        _reference(
+            tmp,
+            "helsinki_cut",
+            str(cut_file),
+            str(inputs / "facilities.geojson"),
+            str(inputs / "demand.geojson"),
+            "--tiers",
+            "150,300",
+            "--snap-limit",
+            "50",
+        ),
+    )
     # the table: one row per area, shares as in each summary
     for _, row in table.iterrows():
         summary = json.loads((out / row["area"] / "summary.json").read_text())
@@ -193,7 +280,9 @@ def test_cut_keeps_every_street_of_the_grown_polygon(world, first_run):
     dem = io.read_demand(world["hd"])
     split_dem = io.read_demand(out / ".lifecircle" / "inputs" / "helsinki_cut" / "demand.geojson")
     assert sorted(split_dem["id"]) == sorted(dem["id"][shapely.within(dem.geometry.values, world["box"])])
-    split_fac = io.read_points(out / ".lifecircle" / "inputs" / "helsinki_cut" / "facilities.geojson", role="facilities")
+    split_fac = io.read_points(
+        out / ".lifecircle" / "inputs" / "helsinki_cut" / "facilities.geojson", role="facilities"
+    )
     assert sorted(split_fac["id"]) == sorted(fac["id"][shapely.within(fac.geometry.values, grown)])
     on_full = coverage.compute_coverage(full, split_fac, split_dem, tiers=(150, 300), snap_limit_m=50).summary()
     batch = json.loads((out / "helsinki_cut" / "summary.json").read_text())
@@ -216,8 +305,10 @@ def test_rerun_skips_and_redoes_only_the_changed_area(world, first_run, cluster)
         third = run_plan(world["plan"], cluster, out_dir=out, progress=False)
         redone = set(third.loc[third["recomputed"].astype(bool), "area"])
         assert redone == {"helsinki"} | ({"helsinki_cut"} if _cut_facilities_changed(world, fac) else set())
-        assert json.loads((out / "helsinki" / "summary.json").read_text())["facilities"] != \
-            json.loads((world["tmp"] / "ref" / "helsinki" / "summary.json").read_text())["facilities"]
+        assert (
+            json.loads((out / "helsinki" / "summary.json").read_text())["facilities"]
+            != json.loads((world["tmp"] / "ref" / "helsinki" / "summary.json").read_text())["facilities"]
+        )
     finally:
         hf.write_text(original)
 
@@ -236,7 +327,8 @@ def test_failing_area_is_reported_and_others_go_on(world, cluster, tmp_path, cap
     plan.write_text(
         f'[[areas]]\nname = "good"\nnetwork = "{files["network"]}"\nfacilities = "{files["facilities"]}"\ndemand = "{files["demand"]}"\n'
         f'[[areas]]\nname = "bad"\nnetwork = "{files["network"]}"\nfacilities = "{bad}"\ndemand = "{files["demand"]}"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     table = run_plan(plan, cluster, out_dir=tmp_path / "out", progress=False)
     assert list(table["status"]) == ["ok", "failed"]
     msg = table.loc[1, "message"]
@@ -264,7 +356,9 @@ def test_killed_worker_run_completes_with_unchanged_outputs(world, first_run, cl
     plan = tmp_path / "plan.toml"
     plan.write_text(text, encoding="utf-8")
     result: dict = {}
-    runner = threading.Thread(target=lambda: result.update(table=run_plan(plan, cluster, out_dir=tmp_path / "out", progress=False)))
+    runner = threading.Thread(
+        target=lambda: result.update(table=run_plan(plan, cluster, out_dir=tmp_path / "out", progress=False))
+    )
     runner.start()
     killed = None
     deadline = time.monotonic() + 60
@@ -294,8 +388,10 @@ def test_plan_errors_name_the_file_and_key(tmp_path, world):
     plan.write_text('[[areas]]\nname = "a"\nnetwork = "missing.graphml"\nfacilities = "f.csv"\ndemand = "d.csv"\n')
     with pytest.raises(StandardError, match=r"key 'areas\[0\]\.network': file missing\.graphml not found"):
         read_plan(plan)
-    plan.write_text(f'[[areas]]\nname = "a"\nnetwork = "{world["files"]["network"]}"\nfacilities = "{world["files"]["facilities"]}"\n'
-                    f'demand = "{world["files"]["demand"]}"\nsnap_limit = "far"\n')
+    plan.write_text(
+        f'[[areas]]\nname = "a"\nnetwork = "{world["files"]["network"]}"\nfacilities = "{world["files"]["facilities"]}"\n'
+        f'demand = "{world["files"]["demand"]}"\nsnap_limit = "far"\n'
+    )
     with pytest.raises(StandardError, match=r"key 'areas\[0\]\.snap_limit': 'far' should be a int or float"):
         read_plan(plan)
 
@@ -305,9 +401,11 @@ def test_boundary_file_gives_one_area_per_polygon(world, cluster, tmp_path):
     bounds = demo.write_boundaries(tmp_path)
     communities = io.read_boundaries(bounds["communities"])
     plan = tmp_path / "plan.toml"
-    plan.write_text(f'[defaults]\ntiers = [300, 1000]\n[[boundaries]]\nfile = "{bounds["communities"]}"\n'
-                    f'network = "{files["network"]}"\nfacilities = "{files["facilities"]}"\ndemand = "{files["demand"]}"\n',
-                    encoding="utf-8")
+    plan.write_text(
+        f'[defaults]\ntiers = [300, 1000]\n[[boundaries]]\nfile = "{bounds["communities"]}"\n'
+        f'network = "{files["network"]}"\nfacilities = "{files["facilities"]}"\ndemand = "{files["demand"]}"\n',
+        encoding="utf-8",
+    )
     p = read_plan(plan)
     assert [a.name for a in p.areas] == list(communities["name"])
     table = run_plan(p, cluster, out_dir=tmp_path / "out", progress=False)
@@ -326,21 +424,42 @@ def test_standard_gives_the_evaluate_files_as_run_alone(world, cluster, tmp_path
     fac[fac["kind"] != "park"].to_csv(tmp_path / "fac.csv", index=False)  # parks come as polygons
     pd.read_csv(files["demand"]).sample(150, random_state=1).to_csv(tmp_path / "dem.csv", index=False)
     plan = tmp_path / "plan.toml"
-    plan.write_text(f'[defaults]\nstandard = "gb50180-2018"\nno_remedies = true\n[[areas]]\nname = "ev"\n'
-                    f'network = "{files["network"]}"\nfacilities = "fac.csv"\nextra_facilities = ["{files["parks"]}"]\n'
-                    'demand = "dem.csv"\n', encoding="utf-8")
+    plan.write_text(
+        f'[defaults]\nstandard = "gb50180-2018"\nno_remedies = true\n[[areas]]\nname = "ev"\n'
+        f'network = "{files["network"]}"\nfacilities = "fac.csv"\nextra_facilities = ["{files["parks"]}"]\n'
+        'demand = "dem.csv"\n',
+        encoding="utf-8",
+    )
     table = run_plan(plan, cluster, out_dir=tmp_path / "out", progress=False)
     assert table.loc[0, "status"] == "ok", table.loc[0, "message"]
     ref = tmp_path / "ref"
     ref.mkdir()
-    r = _lifecircle("evaluate", "--network", str(files["network"]), "--facilities", str(tmp_path / "fac.csv"),
-                    "--facilities", str(files["parks"]), "--demand", str(tmp_path / "dem.csv"), "--standard", "gb50180-2018",
-                    "--no-remedies", "--out", str(ref / "evaluation.geojson"), "--summary", str(ref / "evaluation.json"),
-                    "--ledger", str(ref / "ledger.xlsx"))
+    r = _lifecircle(
+        "evaluate",
+        "--network",
+        str(files["network"]),
+        "--facilities",
+        str(tmp_path / "fac.csv"),
+        "--facilities",
+        str(files["parks"]),
+        "--demand",
+        str(tmp_path / "dem.csv"),
+        "--standard",
+        "gb50180-2018",
+        "--no-remedies",
+        "--out",
+        str(ref / "evaluation.geojson"),
+        "--summary",
+        str(ref / "evaluation.json"),
+        "--ledger",
+        str(ref / "ledger.xlsx"),
+    )
     assert r.returncode == 0, r.stderr
     out = tmp_path / "out" / "ev"
     for name in ("evaluation.geojson", "evaluation.json"):
-        assert json.loads((out / name).read_text(encoding="utf-8")) == json.loads((ref / name).read_text(encoding="utf-8")), name
+        assert json.loads((out / name).read_text(encoding="utf-8")) == json.loads(
+            (ref / name).read_text(encoding="utf-8")
+        ), name
     pd.testing.assert_frame_equal(pd.read_excel(out / "ledger.xlsx"), pd.read_excel(ref / "ledger.xlsx"))
     summary = json.loads((ref / "evaluation.json").read_text(encoding="utf-8"))
     for tier, cell in summary["complete"].items():
@@ -356,16 +475,22 @@ def test_tiles_with_polygon_demand_equal_one_run(n_tiles):
 
     d = demo.build_demo()
     net = d.network
-    dem = d.demand.rename(columns={"population": "weight"})
+    dem = d.demand.rename(columns={"population": "weight"}).iloc[::4].reset_index(drop=True)
     squares = dem.to_crs(net.crs).buffer(120, cap_style="square").to_crs(4326)
     polys = dem.set_geometry(squares.values)
     tiers = (300.0, 1000.0)
     whole = coverage.compute_coverage(net, d.facilities, polys, tiers=tiers, snap_limit_m=300)
-    parts = [compute_tile(net, d.facilities, polys, tiers=tiers, snap_limit_m=300, n_tiles=n_tiles, index=i)
-             for i in range(n_tiles)]
+    parts = [
+        compute_tile(net, d.facilities, polys, tiers=tiers, snap_limit_m=300, n_tiles=n_tiles, index=i)
+        for i in range(n_tiles)
+    ]
     assert sum(p["units"].size for p in parts) == len(polys)
     stitched = stitch(parts, net, d.facilities, polys, tiers=tiers, snap_limit_m=300)
     assert stitched.summary() == whole.summary()
     a, b = stitched.to_geodataframe(), whole.to_geodataframe()
     pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
-    assert stitched.by_unit(d.communities).drop(columns="geometry").equals(whole.by_unit(d.communities).drop(columns="geometry"))
+    assert (
+        stitched.by_unit(d.communities)
+        .drop(columns="geometry")
+        .equals(whole.by_unit(d.communities).drop(columns="geometry"))
+    )

@@ -19,16 +19,21 @@ __all__ = ["register", "cmd_batch"]
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``batch`` sub-command."""
     p = sub.add_parser(
-        "batch", help="run every area of a plan (PLAN.toml) on Dask",
+        "batch",
+        help="run every area of a plan (PLAN.toml) on Dask",
         description="Run the coverage (and evaluation) of every area of a plan as Dask tasks; "
-                    "write DIR/<area>/ and DIR/areas.csv, DIR/areas.xlsx. See docs/batch.md.",
+        "write DIR/<area>/ and DIR/areas.csv, DIR/areas.xlsx. See docs/batch.md.",
     )
     p.add_argument("plan", help="the plan file (TOML: [defaults] and [[areas]] / [[boundaries]])")
     p.add_argument("--out-dir", required=True, help="folder of the outputs (created if missing)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    where.add_argument("--workers", type=int, default=None,
-                       help="worker processes of the local cluster (default: the cores, at most 4)")
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the local cluster (default: the cores, at most 4)",
+    )
     p.add_argument("--lang", default="zh", choices=("zh", "en"), help="headers of areas.xlsx (default zh)")
     add_common(p, demo=False, crs=False)
     p.set_defaults(handler=cmd_batch, inputs=("plan",), outputs=())

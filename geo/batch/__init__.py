@@ -11,6 +11,7 @@ and one large area may be split into exact tiles (:mod:`.tiles`).
 from __future__ import annotations
 
 from .plan import Area, Plan, read_plan
-from .run import run_plan, write_table
+from .run import run_plan
+from .table import write_table
 
 __all__ = ["Area", "Plan", "read_plan", "run_plan", "write_table"]

@@ -24,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, cast
 
 import numpy as np
 import pyproj
@@ -73,7 +74,9 @@ def _metric(geom) -> tuple[pyproj.Transformer, pyproj.Transformer]:
 def grow(polygon, metres: float):
     """Return a WGS84 polygon grown by ``metres`` (buffered in its local UTM zone)."""
     fwd, back = _metric(polygon)
-    grown = shapely.transform(polygon, lambda c: np.column_stack(fwd.transform(c[:, 0], c[:, 1]))).buffer(metres, quad_segs=16)
+    grown = shapely.transform(polygon, lambda c: np.column_stack(fwd.transform(c[:, 0], c[:, 1]))).buffer(
+        metres, quad_segs=16
+    )
     return shapely.transform(grown, lambda c: np.column_stack(back.transform(c[:, 0], c[:, 1])))
 
 
@@ -153,11 +156,13 @@ def cut_extract(
             if m.any():
                 hit = shapely.contains_xy(g, x[m], y[m])
                 inside[k].append(a[m][hit])
-        ids.clear(), xs.clear(), ys.clear()
+        ids.clear()
+        xs.clear()
+        ys.clear()
 
     try:
         n_nodes = 0
-        for node in osmium.FileProcessor(str(extract), osmium.osm.NODE):
+        for node in cast(Iterable[Any], osmium.FileProcessor(str(extract), osmium.osm.NODE)):
             loc = node.location
             if not loc.valid():
                 continue
@@ -178,7 +183,7 @@ def cut_extract(
         needed: list[set[int]] = [set() for _ in todo]
         n_ways = 0
         processor = osmium.FileProcessor(str(extract), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
-        for way in processor:
+        for way in cast(Iterable[Any], processor):
             n_ways += 1
             refs = [nd.ref for nd in way.nodes]
             tags = None
@@ -193,7 +198,7 @@ def cut_extract(
         # pass 3: locations of the kept ways' nodes
         all_needed = set().union(*needed)
         where: dict[int, tuple[float, float]] = {}
-        for node in osmium.FileProcessor(str(extract), osmium.osm.NODE):
+        for node in cast(Iterable[Any], osmium.FileProcessor(str(extract), osmium.osm.NODE)):
             if node.id in all_needed and node.location.valid():
                 where[node.id] = (node.location.lon, node.location.lat)
     except RuntimeError as exc:
@@ -201,8 +206,10 @@ def cut_extract(
 
     for k, name in enumerate(todo):
         if not ways[k]:
-            raise NetworkError(f"{extract.name}: no street inside the boundary of area {name!r} (grown by {halos[name]:g} m); "
-                               "check that the boundary lies in the extract")
+            raise NetworkError(
+                f"{extract.name}: no street inside the boundary of area {name!r} (grown by {halos[name]:g} m); "
+                "check that the boundary lies in the extract"
+            )
         _write_cut(out[name], sorted(needed[k]), where, sorted(ways[k], key=lambda w: w[0]))
         say(f"cut {name}: {len(ways[k]):,} ways, {len(needed[k]):,} nodes -> {out[name].name}")
     return out

@@ -109,7 +109,7 @@ class Area:
     """
 
     name: str
-    files: dict[str, Path] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     split: bool = False
     tiles: int = 1
@@ -148,7 +148,9 @@ def _check_options(plan: Path, table: dict, where: str, allowed_extra: set[str])
         types = known.get(key)
         if types is None:
             options = ", ".join(sorted([*known, *sorted(allowed_extra)]))
-            raise StandardError(plan, f"unknown key; a plan area knows {options}", key=f"{where}.{key}" if where else key)
+            raise StandardError(
+                plan, f"unknown key; a plan area knows {options}", key=f"{where}.{key}" if where else key
+            )
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             names = " or ".join(t.__name__ for t in types)
             raise StandardError(plan, f"{value!r} should be a {names}", key=f"{where}.{key}" if where else key)
@@ -175,7 +177,9 @@ def _check_name(plan: Path, name: Any, key: str) -> str:
         raise StandardError(plan, f"{name!r} should be a non-empty text (the folder of its outputs)", key=key)
     name = name.strip()
     if _UNSAFE.search(name) or name in (".", "..") or name.startswith("."):
-        raise StandardError(plan, f"{name!r} cannot name a folder; use letters, digits, - and _ (Chinese is fine)", key=key)
+        raise StandardError(
+            plan, f"{name!r} cannot name a folder; use letters, digits, - and _ (Chinese is fine)", key=key
+        )
     return name
 
 
@@ -244,17 +248,21 @@ def read_plan(path: str | Path) -> Plan:
     seen: dict[str, str] = {}
     for a in areas:
         if a.name in seen:
-            raise StandardError(plan_path, f"area name {a.name!r} is used twice (also at {seen[a.name]})", key=f"{a.where}.name")
+            raise StandardError(
+                plan_path, f"area name {a.name!r} is used twice (also at {seen[a.name]})", key=f"{a.where}.name"
+            )
         seen[a.name] = a.where
     return Plan(plan_path, areas, extract, defaults)
 
 
-def _area(plan: Path, table: dict, where: str, defaults: dict, extract: Path | None, *, name: str | None = None) -> Area:
+def _area(
+    plan: Path, table: dict, where: str, defaults: dict, extract: Path | None, *, name: str | None = None
+) -> Area:
     name = _check_name(plan, table.get("name") if name is None else name, f"{where}.name")
     own = _check_options(plan, table, where, _AREA_KEYS | {"file", "name_field"})
     options = {**defaults, **own}
     _standard_value(plan, options, f"{where}.standard")
-    files = {k: _path(plan, table[k], f"{where}.{k}") for k in FILE_KEYS if k in table}
+    files: dict[str, Any] = {k: _path(plan, table[k], f"{where}.{k}") for k in FILE_KEYS if k in table}
     for k in LIST_FILE_KEYS:
         if k in table:
             values = table[k] if isinstance(table[k], list) else [table[k]]
@@ -266,18 +274,28 @@ def _area(plan: Path, table: dict, where: str, defaults: dict, extract: Path | N
     if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
         raise StandardError(plan, f"{tiles!r} should be a whole number of tiles, 1 or more", key=f"{where}.tiles")
     if "network" not in files and "boundary" not in files:
-        raise StandardError(plan, "give the area's network (a .lcnet, .graphml, .osm or .osm.pbf file), "
-                                  "or a boundary to cut from the plan's extract", key=f"{where}.network")
+        raise StandardError(
+            plan,
+            "give the area's network (a .lcnet, .graphml, .osm or .osm.pbf file), "
+            "or a boundary to cut from the plan's extract",
+            key=f"{where}.network",
+        )
     if "network" not in files and extract is None:
-        raise StandardError(plan, "an area with a boundary and no network is cut from the plan's extract; "
-                                  "add extract = \"region.osm.pbf\" at the top of the plan", key=f"{where}.boundary")
+        raise StandardError(
+            plan,
+            "an area with a boundary and no network is cut from the plan's extract; "
+            'add extract = "region.osm.pbf" at the top of the plan',
+            key=f"{where}.boundary",
+        )
     if split and "boundary" not in files:
         raise StandardError(plan, "split = true needs a boundary to split by", key=f"{where}.split")
     for k in ("facilities", "demand"):
         if k not in files:
             raise StandardError(plan, f"give the area's {k} file", key=f"{where}.{k}")
     if tiles > 1 and ("boundary" in files or split):
-        raise StandardError(plan, "tiles are for one large area with its own network; drop boundary/split", key=f"{where}.tiles")
+        raise StandardError(
+            plan, "tiles are for one large area with its own network; drop boundary/split", key=f"{where}.tiles"
+        )
     return Area(name, files, options, split, tiles, None, where)
 
 
@@ -287,7 +305,7 @@ def _boundary_areas(plan: Path, table: Any, where: str, defaults: dict, extract:
     if not isinstance(table, dict):
         raise StandardError(plan, "should be a table", key=where)
     if "file" not in table:
-        raise StandardError(plan, "give file = \"districts.geojson\" (one area per polygon)", key=f"{where}.file")
+        raise StandardError(plan, 'give file = "districts.geojson" (one area per polygon)', key=f"{where}.file")
     file = _path(plan, table["file"], f"{where}.file")
     name_field = table.get("name_field")
     if name_field is not None and not isinstance(name_field, str):
@@ -302,8 +320,14 @@ def _boundary_areas(plan: Path, table: Any, where: str, defaults: dict, extract:
     out = []
     for k, (name, geom) in enumerate(zip(polys["name"].astype(str), polys.geometry)):
         sub = {key: value for key, value in table.items() if key not in ("file", "name_field", "name")}
-        area = _area(plan, {**sub, "boundary": table["file"], "split": True}, f"{where}", defaults, extract,
-                     name=_safe_name(name))
+        area = _area(
+            plan,
+            {**sub, "boundary": table["file"], "split": True},
+            f"{where}",
+            defaults,
+            extract,
+            name=_safe_name(name),
+        )
         area.polygon = geom
         area.where = f"{where} (polygon {k + 1}, {name})"
         out.append(area)

@@ -20,7 +20,8 @@ command then writes its files exactly as for a one-process run.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -66,9 +67,17 @@ def compute_tile(net, facilities, demand, *, tiers, snap_limit_m: float, n_tiles
     tiers = parse_tiers(tiers)
     kinds = list(dict.fromkeys(facilities["kind"].astype(str))) if len(facilities) else []
     mine = np.flatnonzero(assign_tiles(net, demand, n_tiles) == index)
-    empty = {"units": mine, "unit": np.empty(0, np.int64), "weight": np.empty(0), "xy": np.empty((0, 2)),
-             "edge": np.empty(0, np.int64), "offset": np.empty(0), "gap": np.empty(0), "snap_xy": np.empty((0, 2)),
-             "dist": {k: np.empty(0) for k in [*kinds, ANY]}}
+    empty = {
+        "units": mine,
+        "unit": np.empty(0, np.int64),
+        "weight": np.empty(0),
+        "xy": np.empty((0, 2)),
+        "edge": np.empty(0, np.int64),
+        "offset": np.empty(0),
+        "gap": np.empty(0),
+        "snap_xy": np.empty((0, 2)),
+        "dist": {k: np.empty(0) for k in [*kinds, ANY]},
+    }
     if mine.size == 0:
         return empty
     sub_demand = demand.iloc[mine]
@@ -81,9 +90,17 @@ def compute_tile(net, facilities, demand, *, tiers, snap_limit_m: float, n_tiles
     result = compute_coverage(sub, facilities[inside], sub_demand, tiers=tiers, kinds=kinds, snap_limit_m=snap_limit_m)
     s = result.samples
     edge = np.where(s.snapped.edge >= 0, edges[np.maximum(s.snapped.edge, 0)], -1)
-    return {"units": mine, "unit": mine[s.unit], "weight": s.weight, "xy": s.xy, "edge": edge,
-            "offset": s.snapped.offset, "gap": s.snapped.gap, "snap_xy": s.snapped.xy,
-            "dist": {k: v for k, v in result.sample_dist.items()}}
+    return {
+        "units": mine,
+        "unit": mine[s.unit],
+        "weight": s.weight,
+        "xy": s.xy,
+        "edge": edge,
+        "offset": s.snapped.offset,
+        "gap": s.snapped.gap,
+        "snap_xy": s.snapped.xy,
+        "dist": {k: v for k, v in result.sample_dist.items()},
+    }
 
 
 def _cli_inputs(argv: list[str]):
@@ -117,7 +134,9 @@ def tile_task(job, index: int) -> dict[str, Any]:
         args, net, facilities, demand, tiers = _cli_inputs(argv)
     except Exception:  # noqa: BLE001 - the stitch task reads the same inputs and reports the error
         return {"error": True}
-    part = compute_tile(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit, n_tiles=job.tiles, index=index)
+    part = compute_tile(
+        net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit, n_tiles=job.tiles, index=index
+    )
     part["seconds"] = time.perf_counter() - started
     return part
 
