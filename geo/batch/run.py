@@ -385,7 +385,9 @@ def _compute(client, todo: list[_Prepared], out: Path, rows: dict, say: Callable
         rows[p.area.name] = row
         done += 1
         extra = f": {row['message']}" if row["status"] != "ok" else f" ({row.get('runtime_s', 0):.1f} s)"
-        say(f"[{p.area.name}] {row['status']}{extra}  -- {done}/{n_all} areas done")
+        filled = round(20 * done / max(n_all, 1))
+        bar = "#" * filled + "." * (20 - filled)
+        say(f"[{p.area.name}] {row['status']}{extra}  [{bar}] {done}/{n_all} areas done")
     if subscribed:
         with contextlib.suppress(Exception):
             client.unsubscribe_topic(TOPIC)

@@ -138,6 +138,9 @@ def tile_task(job, index: int) -> dict[str, Any]:
         net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit, n_tiles=job.tiles, index=index
     )
     part["seconds"] = time.perf_counter() - started
+    from .worker import _event
+
+    _event(job.name, f"tile {index + 1} of {job.tiles}: {part['units'].size:,} demand units in {part['seconds']:.1f} s")
     return part
 
 
