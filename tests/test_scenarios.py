@@ -512,3 +512,54 @@ def test_store_locations(tmp_path, monkeypatch):
         sc.split_ref("PROJECT.toml:")
     monkeypatch.delenv(sc.DATA_ENV)
     assert sc.data_dir().name == "lifecircle"
+
+
+# -------------------------------------------------------------------- app panel
+def test_app_panel_save_open_conflict_and_restart(tmp_path):
+    """Two sessions on one store: open gives the same figures, a stale save names who saved since,
+    and a new session (a restarted server) reopens the same figures."""
+    from apps.web.project import load_demo
+    from apps.web.scenarios_panel import ScenarioPanel
+    from apps.web.state import PlannerState
+
+    ws = load_demo()
+    path = tmp_path / "demo.scenarios.gpkg"
+    a, b = PlannerState(ws), PlannerState(ws)
+    pa, pb = ScenarioPanel(a, sc.ScenarioStore(path), user="王工"), ScenarioPanel(b, sc.ScenarioStore(path), user="李工")
+    assert a.add_candidate(114.0585, 22.5628, kind="clinic") is not None
+    assert a.close_facility("PC-01") == "PC-01"
+    pa.name_w.value = "方案一"
+    saved = pa.save()
+    assert saved is not None and saved.version == 1 and saved.counts == {"added": 1, "moved": 0, "closed": 1}
+    pb.refresh()
+    assert pb.pick_w.options == ["方案一"]
+    opened = pb.open("方案一")
+    assert opened is not None and "王工" in pb.message_w.object
+    assert [(c.kind, c.lon, c.lat) for c in b.candidates] == [("clinic", 114.0585, 22.5628)] and b.closed == ["PC-01"]
+    for kind in ("clinic", "party_center", "any"):
+        assert b.headline(kind).rows == a.headline(kind).rows
+
+    # A saves again; B's save, made on version 1, is refused and names A's planner
+    a.add_candidate(114.0600, 22.5600, kind="park")
+    assert pa.save().version == 2
+    b.add_candidate(114.0500, 22.5500, kind="library")
+    assert pb.save() is None
+    assert "王工" in pb.message_w.object and "version 2" in pb.message_w.object
+    assert len(sc.ScenarioStore(path).load("方案一").added) == 2, "B's save changed nothing"
+
+    # a new session (a restarted server) reopens version 2 with the same figures
+    c = PlannerState(load_demo())
+    pc = ScenarioPanel(c, sc.ScenarioStore(path), user="赵工")
+    pc.open("方案一")
+    assert sorted(x.kind for x in c.candidates) == ["clinic", "park"] and c.closed == ["PC-01"]
+    for kind in ("clinic", "park", "any"):
+        assert c.headline(kind).rows == a.headline(kind).rows
+
+    # rename, duplicate, delete from the panel
+    pc.pick_w.value, pc.new_name_w.value = "方案一", "方案二"
+    assert pc.duplicate().name == "方案二"
+    pc.pick_w.value, pc.new_name_w.value = "方案二", "方案三"
+    assert pc.rename().name == "方案三"
+    pc.pick_w.value = "方案三"
+    assert pc.delete() and sc.ScenarioStore(path).names() == ["方案一"]
+    assert "方案一" in pc.table_w.object and "王工" in pc.table_w.object
