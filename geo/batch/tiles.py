@@ -117,7 +117,12 @@ def _cli_inputs(argv: list[str]):
     args = parser.parse_args(argv)
     args.crs = parse_crs(args.crs)
     rep = base.Reporter(True)
-    inputs = base.Inputs(args, rep)
+    try:  # the coverage command reads through scenario_inputs (plain Inputs without --scenario)
+        from lifecircle.apps.cli.scenarios import scenario_inputs
+
+        inputs = scenario_inputs(args, rep)
+    except ImportError:
+        inputs = base.Inputs(args, rep)
     facilities = inputs.points("facilities", "facilities", "facilities", kinds=base.kind_registry(args))
     demand = inputs.demand()
     net = inputs.network()
