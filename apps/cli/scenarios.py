@@ -137,9 +137,9 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     if (args.export or args.compare) and not args.out:
         raise UsageError(f"{'--export' if args.export else '--compare'} needs --out FILE.geojson")
     if not (args.export or args.compare):
-        for opt in ("out", "summary", "units_table"):
+        for opt, goes in (("out", "--export NAME or --compare A B"), ("summary", "--compare A B"), ("units_table", "--compare A B")):
             if getattr(args, opt):
-                raise UsageError(f"--{opt.replace('_', '-')} goes with --export NAME or --compare A B")
+                raise UsageError(f"--{opt.replace('_', '-')} goes with {goes}")
     if args.export and (args.summary or args.units_table):
         raise UsageError(f"{'--summary' if args.summary else '--units-table'} goes with --compare A B, not --export")
     check_output(args.out, "--out", (".geojson", ".json"))
