@@ -100,16 +100,25 @@ def _load_project(path: Path, rep: Reporter) -> tuple[dict, Any]:
     return conf, wp._kinds(path, conf.get("kinds"))
 
 
+def _project_demand(project: Path, conf: dict):
+    """The project's demand by the app's rule (refused without a population column unless weight = "rows")."""
+    from lifecircle.apps.web import project as wp
+
+    return wp._demand(project, conf)
+
+
 def _base_data(args: argparse.Namespace, rep: Reporter) -> _Base:
+    from lifecircle.apps.web import project as wp
     from lifecircle.geo import io, network, settings
 
     if args.project:
-        conf, kinds = _load_project(Path(args.project), rep)
+        project = Path(args.project)
+        conf, kinds = _load_project(project, rep)
         net = network.load_network(conf["network"]["path"], progress=rep.note)
         fac = io.read_points(conf["facilities"]["path"], role="facilities", crs=conf["facilities"]["crs"], kinds=kinds)
-        dem = io.read_demand(conf["demand"]["path"], crs=conf["demand"]["crs"])
+        dem = _project_demand(project, conf)
         units = io.read_boundaries(conf["communities"]["path"], crs=conf["communities"]["crs"]) if "communities" in conf else None
-        std = conf.get("standard") if isinstance(conf.get("standard"), str) else None
+        std = wp._standard(project, conf["standard"]) if "standard" in conf else None
         return _Base(net, fac, dem, units, tuple(conf["tiers"]), std, None, float(conf.get("snap_limit", settings.DEFAULT_SNAP_LIMIT_M)))
     from types import SimpleNamespace
 
@@ -238,6 +247,7 @@ class ScenarioInputs(Inputs):
     scenario: Any = None
     conf: dict | None = None
     kinds: Any = None
+    project: Path | None = None
 
     def _given(self, option: str) -> bool:
         return bool(getattr(self.args, option, None)) or self.conf is None
@@ -268,9 +278,7 @@ class ScenarioInputs(Inputs):
     def demand(self):
         if self._given("demand"):
             return super().demand()
-        from lifecircle.geo import io
-
-        return io.read_demand(self.conf["demand"]["path"], crs=self.conf["demand"]["crs"])
+        return _project_demand(self.project or Path("PROJECT.toml"), self.conf)
 
     def units(self):
         if self._given("units") or "communities" not in self.conf:
@@ -312,7 +320,18 @@ def scenario_inputs(args: argparse.Namespace, reporter: Reporter) -> Inputs:
     scen = sc.ScenarioStore(sc.project_store_path(project)).load(name)
     if getattr(args, "tiers", "absent") is None and conf.get("tiers"):
         args.tiers = ",".join(f"{t:g}" for t in conf["tiers"])  # the project's tiers unless --tiers is given
-    return ScenarioInputs(args, reporter, scenario=scen, conf=conf, kinds=kinds)
+    if getattr(args, "standard", None) is not None and "standard" in conf and _is_default_standard(args):
+        from lifecircle.apps.web import project as wp
+
+        args.standard = wp._standard(project, conf["standard"])  # the project's pack unless --standard is given
+    return ScenarioInputs(args, reporter, scenario=scen, conf=conf, kinds=kinds, project=project)
+
+
+def _is_default_standard(args: argparse.Namespace) -> bool:
+    """True when ``--standard`` is the default pack (so the project's ``standard`` stands in for it)."""
+    from lifecircle.geo import settings
+
+    return args.standard == settings.DEFAULT_STANDARD
 
 
 def project_entry(inputs: Inputs, key: str) -> dict | None:
