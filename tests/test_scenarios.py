@@ -409,7 +409,7 @@ def project(tmp_path_factory):
     demo.write_demo_files(folder)
     demo.write_boundaries(folder)
     path = folder / "PROJECT.toml"
-    path.write_text('tiers = [300, 1000]\nnetwork = "network.graphml"\nfacilities = "facilities.csv"\n'
+    path.write_text('tiers = [300, 1000]\nstandard = "gb50180-2018"\nnetwork = "network.graphml"\nfacilities = "facilities.csv"\n'
                     'demand = "demand.csv"\ncommunities = "demo_communities.geojson"\n', encoding="utf-8")
     return path
 
@@ -434,6 +434,17 @@ def test_cli_with_a_project_file(project, tmp_path, cli):
     assert got["covered"]["any"] == want["covered"]["any"] and got["facilities"] == want["facilities"]
     r = cli("coverage", "--scenario", f"{project}:nope", "--out", str(tmp_path / "c2.geojson"))
     assert r.returncode == 2 and "PROJECT.scenarios.gpkg: no scenario named 'nope'" in r.stderr, r.stderr
+    # compare: the project's standard cannot be evaluated on park points without area_m2 -> coverage only, said so
+    diff = tmp_path / "d.geojson"
+    r = cli("scenarios", project, "--compare", "today", "两站方案", "--out", diff, "--summary", tmp_path / "d.json")
+    assert r.returncode == 0 and "complete life circles not compared" in r.stderr and "area_m2" in r.stderr, r.stderr
+    d = json.loads((tmp_path / "d.json").read_text())
+    assert "completeness" not in d and d["covered"]["any"]["300"]["diff_weight"] == pytest.approx(
+        round(coverage.compute_coverage(net, saved.apply(fac), dem, tiers=(300, 1000)).covered_weight("any", 300)
+              - coverage.compute_coverage(net, fac, dem, tiers=(300, 1000)).covered_weight("any", 300), 3))
+    # asked for explicitly, the same problem is an error naming the column
+    r = cli("scenarios", project, "--compare", "today", "两站方案", "--out", diff, "--standard", "gb50180-2018")
+    assert r.returncode == 2 and "area_m2" in r.stderr, r.stderr
 
 
 def test_cli_list_export_compare_and_coverage_scenario(tmp_path, district, demand, cli, monkeypatch):

@@ -208,12 +208,21 @@ def _side(store, name: str):
 def _compare(args: argparse.Namespace, rep: Reporter, store) -> int:
     from lifecircle.geo import scenarios as sc
     from lifecircle.geo.coverage import tier_key
+    from lifecircle.geo.errors import LifecircleError
 
     a, b = (_side(store, n) for n in args.compare)
     base = _base_data(args, rep)
     standard = args.standard or base.standard
-    cmp = sc.compare(base.net, base.facilities, base.demand, a, b, tiers=base.tiers, units=base.units,
-                     snap_limit_m=base.snap_limit_m, standard=standard, evaluation_facilities=base.evaluation_facilities)
+    kw = {"tiers": base.tiers, "units": base.units, "snap_limit_m": base.snap_limit_m,
+          "evaluation_facilities": base.evaluation_facilities}
+    try:
+        cmp = sc.compare(base.net, base.facilities, base.demand, a, b, standard=standard, **kw)
+    except LifecircleError as exc:
+        if args.standard or standard is None:
+            raise
+        # the project's standard cannot be evaluated on these facilities: compare coverage, and say why
+        rep.note(f"note: complete life circles not compared ({standard} from the project): {exc}")
+        cmp = sc.compare(base.net, base.facilities, base.demand, a, b, standard=None, **kw)
     residents = cmp.residents()
     summary = cmp.summary()
     summary["store"] = str(store.path)
