@@ -12,11 +12,11 @@ the one wrapper, :mod:`geo.solver`.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .. import solver
 
@@ -105,12 +105,12 @@ class ParkingProblem:
     @classmethod
     def from_arrays(
         cls,
-        demand: Sequence[int],
+        demand: ArrayLike,
         usable: np.ndarray,
         pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
         *,
         need: np.ndarray | None = None,
-        lot_cap: Sequence[int] | None = None,
+        lot_cap: ArrayLike | None = None,
     ) -> ParkingProblem:
         """Build a problem from plain arrays (spopt's ``from_cost_matrix`` in spirit).
 
@@ -331,6 +331,7 @@ def _build_model(p: ParkingProblem, idx: np.ndarray, bound: np.ndarray) -> tuple
         ent_c.append(sel)
         ent_r.append(row_of[lot[sel]])
         ent_v.append(np.ones(sel.size))
+        assert p.lot_cap is not None  # only capped lots get a row of their own
         upper.append(p.lot_cap[capped].astype(float))
         n_rows += capped.size
     n_cols = n_pairs + 2 * n_res

@@ -272,7 +272,7 @@ def _supply_total(supply: LotSupply, demand: ResidenceDemand) -> tuple[np.ndarra
     n = supply.usable.shape[0]
     if not active.any():
         return np.zeros(n, dtype=np.int64), 0, "no compound is short of spaces"
-    core = demand.need[active].all(axis=0)
+    core = np.asarray(demand.need[active].all(axis=0), dtype=bool)
     labels = slot_labels(supply.slot_minutes)
     if core.any():
         offered = supply.usable[:, core].min(axis=1)
@@ -304,7 +304,8 @@ def _names(frame: pd.DataFrame) -> np.ndarray:
 def _result(lots, residences, supply: LotSupply, demand: ResidenceDemand, pairs: WalkPairs,
             problem: ParkingProblem, a: Assignment, options: dict) -> ParkingResult:
     labels = np.array(slot_labels(supply.slot_minutes))
-    needed = demand.need[demand.demand > 0].any(axis=0) if (demand.demand > 0).any() else np.zeros(labels.size, bool)
+    needed = (np.asarray(demand.need[demand.demand > 0].any(axis=0), dtype=bool) if (demand.demand > 0).any()
+              else np.zeros(labels.size, bool))
     noon_first = np.roll(np.arange(labels.size), -(labels.size // 2))  # nights read in order
     cols = noon_first[needed[noon_first]]
     usable = pd.DataFrame(supply.usable[:, cols], index=supply.ids, columns=labels[cols])

@@ -410,7 +410,7 @@ def demand_windows(residences: pd.DataFrame, window: str | TimeWindow | None = N
         if w is not None and w.is_empty:
             raise _error(residences, "residences", f"window '{w.text}' has no hours; write it like {DEFAULT_WINDOW}", i, "window")
         out.append(w or default)
-    return out
+    return [w for w in out if w is not None]  # every entry is a window (the default is one)
 
 
 def residence_demand(

@@ -96,9 +96,9 @@ class TimeWindow:
         """
         per_slot = self.minute_mask().reshape(-1, slot_minutes)
         if mode == "overlap":
-            return per_slot.any(axis=1)
+            return np.asarray(per_slot.any(axis=1), dtype=bool)
         if mode == "within":
-            return per_slot.all(axis=1)
+            return np.asarray(per_slot.all(axis=1), dtype=bool)
         raise ValueError(f"mode must be 'overlap' or 'within', got {mode!r}")
 
     def boundaries(self) -> list[int]:

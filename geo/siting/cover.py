@@ -10,11 +10,12 @@ demand matrix is ever built.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .. import reach
 from ..errors import SitingError
@@ -107,15 +108,15 @@ class CoverSets:
     @classmethod
     def from_pairs(
         cls,
-        candidate: Sequence[int],
-        demand: Sequence[int],
-        weight: Sequence[float],
+        candidate: ArrayLike,
+        demand: ArrayLike,
+        weight: ArrayLike,
         *,
         n_candidates: int | None = None,
-        covered_before: Sequence[bool] | None = None,
-        blocked: Sequence[bool] | None = None,
+        covered_before: ArrayLike | None = None,
+        blocked: ArrayLike | None = None,
         radius: float = float("nan"),
-        dist: Sequence[float] | None = None,
+        dist: ArrayLike | None = None,
     ) -> CoverSets:
         """Build from (candidate, demand) covering pairs.
 
@@ -161,9 +162,9 @@ class CoverSets:
     def from_cost_matrix(
         cls,
         cost_matrix: np.ndarray | sp.spmatrix,
-        weights: Sequence[float] | None,
+        weights: ArrayLike | None,
         service_radius: float,
-        predefined_facilities_arr: Sequence[int] | None = None,
+        predefined_facilities_arr: ArrayLike | None = None,
     ) -> CoverSets:
         """Build from a (demand x facilities) cost matrix, as spopt's ``from_cost_matrix``.
 
@@ -251,7 +252,7 @@ class CoverSets:
             self._matrix = sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n_candidates, self.n_demand))
         return self._matrix
 
-    def covered_by(self, chosen: Sequence[int]) -> np.ndarray:
+    def covered_by(self, chosen: ArrayLike) -> np.ndarray:
         """Demand covered by the existing stations plus the ``chosen`` candidates."""
         out = self.covered_before.copy()
         out[_gather(self.indptr, self.indices, np.asarray(chosen, dtype=np.int64))] = True

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from ..pairs import gather as _gather
 from ..settings import GREEDY_BUDGET_S
@@ -58,7 +59,7 @@ class _Instance:
             self.__dict__["_csc"] = cached
         return cached
 
-    def covered(self, rows: Sequence[int]) -> np.ndarray:
+    def covered(self, rows: ArrayLike) -> np.ndarray:
         """Elements covered by the given rows."""
         out = np.zeros(self.m, bool)
         out[_gather(self.A.indptr, self.A.indices, np.asarray(rows, dtype=np.int64))] = True
@@ -268,10 +269,10 @@ def _fill(inst: _Instance, rows: list[int], k: int) -> list[int]:
     return list(rows) + _celf(initial, gain, accept, k - len(rows))
 
 
-def _sequence(inst: _Instance, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def _sequence(inst: _Instance, rows: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Order rows by marginal gain when added one after another; return (rows, gains)."""
     covered = np.zeros(inst.m, bool)
-    left = sorted(int(r) for r in rows)
+    left = [int(r) for r in np.sort(np.asarray(rows, dtype=np.int64))]
     order, gains = [], []
     while left:
         g = [float(inst.w[idx][~covered[idx]].sum()) for idx in (_row(inst.A, j) for j in left)]

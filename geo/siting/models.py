@@ -10,12 +10,12 @@ warm-started by the greedy, with a time limit.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .. import solver
 from ..errors import SitingError
@@ -54,12 +54,12 @@ class _Solution:
     assignment: _Assignment | None = None
 
 
-def _uncapacitated(inst: _Instance, rows: Sequence[int], **kw: Any) -> _Solution:
-    rows = np.array(sorted(int(r) for r in rows), dtype=np.int64)
-    return _Solution(rows, inst.covered(rows).astype(float), **kw)
+def _uncapacitated(inst: _Instance, rows: ArrayLike, **kw: Any) -> _Solution:
+    chosen = np.sort(np.asarray(rows, dtype=np.int64))
+    return _Solution(chosen, inst.covered(chosen).astype(float), **kw)
 
 
-def _bounded(inst: _Instance, rows: Sequence[int], bound: float) -> _Solution:
+def _bounded(inst: _Instance, rows: ArrayLike, bound: float) -> _Solution:
     """A heuristic solution with the gap its upper bound proves."""
     value = float(inst.w[inst.covered(rows)].sum())
     optimal = bound - value <= _integral_tolerance(inst.w)
@@ -270,14 +270,14 @@ class MCLP(_SitingModel):
     @classmethod
     def from_pairs(
         cls,
-        candidate: Sequence[int],
-        demand: Sequence[int],
-        weights: Sequence[float],
+        candidate: ArrayLike,
+        demand: ArrayLike,
+        weights: ArrayLike,
         k: int,
         *,
         n_candidates: int | None = None,
-        covered_before: Sequence[bool] | None = None,
-        blocked: Sequence[bool] | None = None,
+        covered_before: ArrayLike | None = None,
+        blocked: ArrayLike | None = None,
         capacity: float | None = None,
         name: str = "mclp",
     ) -> MCLP:
@@ -290,10 +290,10 @@ class MCLP(_SitingModel):
     def from_cost_matrix(
         cls,
         cost_matrix: np.ndarray | sp.spmatrix,
-        weights: Sequence[float],
+        weights: ArrayLike,
         service_radius: float,
         p_facilities: int,
-        predefined_facilities_arr: Sequence[int] | None = None,
+        predefined_facilities_arr: ArrayLike | None = None,
         *,
         capacity: float | None = None,
         name: str = "mclp",
@@ -348,6 +348,7 @@ class MCLP(_SitingModel):
 
     def _exact_capacitated(self, start: _Solution | None, time_limit: float, mip_gap: float) -> _Solution:
         inst = self.instance
+        assert self.capacity is not None  # the capacitated path
         mip, pairs = _cmclp_mip(inst, self.k, self.capacity)
         x0 = None if start is None else _capacitated_start(inst, start, pairs)
         res = solver.solve(mip, time_limit=time_limit, mip_gap=mip_gap, start=x0)
@@ -385,13 +386,13 @@ class LSCP(_SitingModel):
     @classmethod
     def from_pairs(
         cls,
-        candidate: Sequence[int],
-        demand: Sequence[int],
-        weights: Sequence[float],
+        candidate: ArrayLike,
+        demand: ArrayLike,
+        weights: ArrayLike,
         *,
         n_candidates: int | None = None,
-        covered_before: Sequence[bool] | None = None,
-        blocked: Sequence[bool] | None = None,
+        covered_before: ArrayLike | None = None,
+        blocked: ArrayLike | None = None,
         capacity: float | None = None,
         name: str = "lscp",
     ) -> LSCP:
@@ -405,8 +406,8 @@ class LSCP(_SitingModel):
         cls,
         cost_matrix: np.ndarray | sp.spmatrix,
         service_radius: float,
-        predefined_facilities_arr: Sequence[int] | None = None,
-        weights: Sequence[float] | None = None,
+        predefined_facilities_arr: ArrayLike | None = None,
+        weights: ArrayLike | None = None,
         *,
         capacity: float | None = None,
         name: str = "lscp",

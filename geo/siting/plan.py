@@ -252,7 +252,12 @@ def plan_sites(
     excluded = _excluded(candidates, cand, same)
     _check_candidates(candidates, cand, same, k if not lscp else None, snap_limit_m)
     cover = cover_sets(net, samples.snapped, samples.weight, cand, radius, existing=st, blocked=same, progress=progress)
-    model = LSCP(cover, capacity=capacity) if lscp else MCLP(cover, k, capacity=capacity)
+    model: LSCP | MCLP
+    if lscp:
+        model = LSCP(cover, capacity=capacity)
+    else:
+        assert k is not None  # checked above
+        model = MCLP(cover, k, capacity=capacity)
     model.solve(method, time_limit=time_limit)
     return SitingPlan(net, model, samples, demand.reset_index(drop=True), candidates.reset_index(drop=True),
                       stations.reset_index(drop=True), radius, excluded)
