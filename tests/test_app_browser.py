@@ -231,7 +231,7 @@ def expected_figures(lon: float, lat: float, kind: str = "micro_station") -> dic
     import pandas as pd
     import shapely
 
-    from geo import coverage, demo, network
+    from geo import coverage, demo
 
     district = demo.build_demo()
     net = district.network  # a WalkNetwork (district.graph is the networkx graph)
@@ -243,13 +243,22 @@ def expected_figures(lon: float, lat: float, kind: str = "micro_station") -> dic
     return {t: result.covered_weight(kind, t) for t in (300.0, 1000.0)}
 
 
+def _map_facility_count(exclude: str | None = None) -> int:
+    """The demo's facilities of the map's kinds (read from the demo itself, as it grows)."""
+    from geo import demo
+
+    fac = demo.build_demo().facilities
+    fac = fac[fac["kind"].isin(demo.MAP_KINDS)]
+    return int((fac["kind"] != exclude).sum())
+
+
 # -------------------------------------------------------------------- tests
 def test_page_loads_offline_with_the_map(page, demo_server, guard):
     open_app(page, demo_server.url)
     assert page.locator(".leaflet-container").count() == 1
     assert page.locator(".leaflet-container canvas").count() >= 1  # streets and demand
     assert page.locator(".leaflet-container svg path").count() > 10  # areas, boundaries, gaps
-    assert page.locator(".lc-fac").count() == 30  # the demo's facilities
+    assert page.locator(".lc-fac").count() == _map_facility_count()  # the demo's facilities of the map's kinds
     # the first page a fresh server renders may fill its header and cards a moment after the map
     wait_until(lambda: "生成的演示数据" in page.locator("[data-testid='demo-badge']").inner_text(), "the demo badge")
     assert page.locator(".lc-legend").count() == 1
@@ -320,9 +329,9 @@ def test_switch_layers_and_kind(page, demo_server):
     wait_until(lambda: page.locator(gaps).count() == 0, "the gaps layer to switch off")
     page.locator("label", has_text="居民（按步行距离着色）").first.click()
     wait_until(lambda: page.locator(demand_canvas).count() == 1, "the demand layer to come back")
-    assert page.locator(".lc-fac").count() == 30
+    assert page.locator(".lc-fac").count() == _map_facility_count()
     page.locator("label", has_text=re.compile("^公园$")).first.click()
-    wait_until(lambda: page.locator(".lc-fac").count() == 21, "the parks to be hidden")
+    wait_until(lambda: page.locator(".lc-fac").count() == _map_facility_count(exclude="park"), "the parks to be hidden")
     areas = ".leaflet-lcAreas-pane path"
     assert page.locator(areas).count() == 2  # the micro-stations' 5- and 15-minute footprints
     page.locator("button", has_text="15分钟 (1000 m)").last.click()

@@ -24,9 +24,10 @@ from lifecircle.layers import geojson as lgj
 from lifecircle.layers import maplayers as lml
 from lifecircle.layers import style as lstyle
 
+from . import complete_view as cview
 from . import exports, views
 from .i18n import map_labels, tr
-from .leaflet_map import LeafletMap, static_dirs
+from .leaflet_map import LeafletMap
 from .state import LAYERS, TILES, PlannerState
 from .workspace import Workspace
 
@@ -100,9 +101,65 @@ class PlannerApp:
         self.titles = {k: _html() for k in ("settings", "headline", "whatif", "units", "layers", "export")}
         self.captions = {k: pn.widgets.StaticText(margin=(0, 10))
                          for k in ("kind", "gap_tier", "tiles", "export_crs", "suggest_k", "kinds_shown", "tiers_shown")}
+        self._build_workbench_widgets()
         self.view_w = pn.widgets.RadioButtonGroup(options=self._view_options(), value="map", color="light",
                                                   margin=(12, 10, 0, 0), visible=self._has_parking())
         self._relabel()
+
+    def _build_workbench_widgets(self) -> None:
+        """Widgets of the complete view, every kind, closing, redo and input from the page."""
+        from lifecircle.geo.evaluate import list_standards
+
+        s = self.state
+        self.mapview_w = pn.widgets.RadioButtonGroup(options=self._mapview_options(), value=s.view, color="primary",
+                                                     sizing_mode="stretch_width")
+        names = [p["name"] for p in list_standards()]
+        if s.standard not in names:
+            names.append(s.standard)
+        self.std_w = pn.widgets.Select(options=names, value=s.standard, sizing_mode="stretch_width")
+        self.ctier_w = pn.widgets.RadioButtonGroup(options=self._ctier_options(), color="default", sizing_mode="stretch_width")
+        if self.ctier_w.options:
+            s.complete_tier = s.complete_tier or list(self.ctier_w.options.values())[-1]
+            self.ctier_w.value = s.complete_tier
+        self.edit_kind_w = pn.widgets.Select(options=self._edit_kind_options(), value=s.edit_kind, sizing_mode="stretch_width")
+        self.area_w = pn.widgets.FloatInput(value=float(s.new_area_m2), start=0, step=1000, sizing_mode="stretch_width",
+                                            visible=s.edit_kind == "park")
+        self.redo_w = pn.widgets.Button(color="default", disabled=True, sizing_mode="stretch_width")
+        self.objective_w = pn.widgets.Select(options=self._objective_options(), value="cover", sizing_mode="stretch_width")
+        self.target_w = pn.widgets.FloatInput(value=90.0, start=1, end=100, step=5, width=110, visible=False)
+        self.coord_w = pn.widgets.TextInput(placeholder="114.0585, 22.5628", sizing_mode="stretch_width")
+        self.coord_crs_w = pn.widgets.RadioButtonGroup(options={"WGS84": "wgs84", "GCJ-02": "gcj02"}, value="gcj02",
+                                                       color="default", sizing_mode="stretch_width")
+        self.place_w = pn.widgets.Button(color="primary", variant="outline", width=90, align="end")
+        self.upload_role_w = pn.widgets.RadioButtonGroup(options=self._role_options(), value="candidates",
+                                                         color="default", sizing_mode="stretch_width")
+        self.upload_w = pn.widgets.FileInput(accept=".csv,.xlsx,.xls,.geojson,.json", sizing_mode="stretch_width")
+        self.upload_msg_w = _html()
+        self.c_head_w, self.c_kinds_w, self.c_units_w, self.c_ledger_w = _html(), _html(), _html(), _html()
+        for key in ("complete", "complete_kinds", "complete_units", "ledger", "input"):
+            self.titles[key] = _html()
+        for key in ("standard", "complete_tier", "edit_kind", "park_area", "objective", "target", "coords",
+                    "coords_crs", "upload_role"):
+            self.captions[key] = pn.widgets.StaticText(margin=(0, 10))
+        self.captions["park_area"].visible = self.area_w.visible
+
+    def _mapview_options(self) -> dict[str, str]:
+        return {tr("mapview_kind", self.state.lang): "kind", tr("mapview_complete", self.state.lang): "complete"}
+
+    def _ctier_options(self) -> dict[str, str]:
+        comp = self.state.complete()
+        if comp is None:
+            return {}
+        return {t.label(self.state.lang): t.key for t in comp.base.standard.tiers}
+
+    def _edit_kind_options(self) -> dict[str, str]:
+        return {lstyle.kind_label(self.ws.kinds, k, self.state.lang): k for k in self.state.param.edit_kind.objects}
+
+    def _objective_options(self) -> dict[str, str]:
+        return {tr(f"obj_{k}", self.state.lang): k for k in ("cover", "complete", "lscp")}
+
+    def _role_options(self) -> dict[str, str]:
+        return {tr(f"role_{k}", self.state.lang): k for k in ("candidates", "facilities")}
 
     def _kind_options(self) -> dict[str, str]:
         kinds = self.state.param.kind.objects
@@ -145,6 +202,16 @@ class PlannerApp:
         self.add_w.name = tr("add_mode_on" if app.mode == "add" else "add_mode", lang)
         self.undo_w.name, self.clear_w.name = tr("undo", lang), tr("clear", lang)
         self.remove_w.name, self.suggest_w.name = tr("remove", lang), tr("suggest", lang)
+        self.redo_w.name, self.place_w.name = tr("redo", lang), tr("place", lang)
+        self.mapview_w.options = self._mapview_options()
+        self.mapview_w.value = app.view
+        self.ctier_w.options = self._ctier_options()
+        if app.complete_tier in self.ctier_w.options.values():
+            self.ctier_w.value = app.complete_tier
+        self.edit_kind_w.options = self._edit_kind_options()
+        self.edit_kind_w.value = app.edit_kind
+        self.objective_w.options = self._objective_options()
+        self.upload_role_w.options = self._role_options()
         for key, widget in self.titles.items():
             widget.object = views.section(tr(key, lang))
         for key, widget in self.captions.items():
@@ -169,6 +236,18 @@ class PlannerApp:
         self.clear_w.on_click(lambda _e: self._timed(s.clear_candidates))
         self.remove_w.on_click(lambda _e: self.pick_w.value and self._timed(s.remove_candidate, self.pick_w.value))
         self.suggest_w.on_click(self._on_suggest)
+        self.redo_w.on_click(lambda _e: self._timed(s.redo))
+        self.mapview_w.param.watch(lambda e: e.new and setattr(s, "view", e.new), "value")
+        self.std_w.param.watch(self._on_standard, "value")
+        self.ctier_w.param.watch(lambda e: e.new and setattr(s, "complete_tier", e.new), "value")
+        self.edit_kind_w.param.watch(self._on_edit_kind, "value")
+        self.area_w.param.watch(lambda e: e.new is not None and setattr(s, "new_area_m2", max(float(e.new), 0.0)), "value")
+        self.objective_w.param.watch(lambda e: setattr(self.target_w, "visible", e.new == "lscp")
+                                     or setattr(self.captions["target"], "visible", e.new == "lscp"), "value")
+        self.place_w.on_click(self._on_place)
+        self.upload_w.param.watch(self._on_upload, "value")
+        s.param.watch(self._on_mapview, "view")
+        s.param.watch(lambda _e: self._push_results(), "complete_tier")
         s.param.watch(self._on_lang, "lang")
         s.param.watch(self._on_kind, "kind")
         s.param.watch(lambda _e: self._push_gaps(), "gap_tier")
@@ -202,18 +281,52 @@ class PlannerApp:
         self.map.param.update(
             streets=ws.streets_text(crs),
             boundaries=ws.cached(("boundaries", crs), lambda: lml.boundaries_text(ws.boundary_frames(), crs=crs)),
-            facilities=ws.facilities_text(crs),
+            facilities=self._facilities_text(crs),
             demand=ws.demand_text(crs),
             bounds=[w2, s2, e2, n2],
         )
 
+    def _facilities_text(self, crs: str) -> str:
+        """The facility points drawn: the per-kind view's, or every kind's in the complete view."""
+        ws = self.ws
+        if self.state.view != "complete" or ws.eval_facilities is None:
+            return ws.facilities_text(crs)
+
+        def build() -> str:
+            from lifecircle.layers import geojson as lgj2
+
+            from .complete import point_sources
+
+            pts = point_sources(ws.eval_facilities)
+            names = pts["name"] if "name" in pts else pts["id"]
+            props = [{"id": str(i), "name": "" if n is None or n != n else str(n), "kind": str(k)}
+                     for i, n, k in zip(pts["id"], names, pts["kind"])]
+            return lgj2.feature_collection(pts.geometry.values, props, crs=crs)
+
+        return ws.cached(("all_facilities", crs), build)
+
+    def _present_kinds(self) -> list[str]:
+        s = self.state
+        if s.view == "complete":
+            return list(s.param.edit_kind.objects)
+        return [k for k in s.param.kind.objects if k != ANY]
+
     def _push_meta(self) -> None:
         s, ws = self.state, self.ws
-        present = [k for k in s.param.kind.objects if k != ANY]
+        present = self._present_kinds()
+        style = lml.map_style(ws.kinds, present, ws.tiers, s.lang)
+        legend = lstyle.legend(ws.kinds, present, ws.tiers, s.kind, s.lang)
+        comp = s.complete() if s.view == "complete" else None
+        if comp is not None:
+            tier = comp.base.standard.tier(s.complete_tier) if s.complete_tier else comp.base.standard.tiers[-1]
+            n = len(tier.required_kinds)
+            style = cview.complete_style(style, n, s.lang)
+            legend = [b for b in legend if b["layer"] not in ("demand", "areas", "gaps", "shares")]
+            legend.insert(1, cview.legend_block(n, tier.label(s.lang), s.lang))
         self.map.param.update(
             labels=json.dumps(map_labels(s.lang), ensure_ascii=False),
-            style=json.dumps(lml.map_style(ws.kinds, present, ws.tiers, s.lang), ensure_ascii=False),
-            legend=json.dumps(lstyle.legend(ws.kinds, present, ws.tiers, s.kind, s.lang), ensure_ascii=False),
+            style=json.dumps(style, ensure_ascii=False),
+            legend=json.dumps(legend, ensure_ascii=False),
         )
 
     def _push_kind(self) -> None:
@@ -225,15 +338,45 @@ class PlannerApp:
         """What depends on the current distances: figures and demand colours now; polygons next."""
         s, ws = self.state, self.ws
         classes = lstyle.distance_classes(ws.tiers)
-        dist = s.unit_distances()
-        self.map.param.update(
-            demand_classes=lml.demand_classes(classes.classify(dist, s.unit_reachable())),
-            demand_distances=lml.demand_distances(dist),
-        )
-        self.headline_w.object = views.headline_html(s.headline(), s.lang)
-        self.units_w.object = views.units_html(s.unit_table(), ws.tiers, s.lang)
+        comp = s.complete() if s.view == "complete" else None
+        if comp is not None:
+            self._push_complete(comp)
+        else:
+            dist = s.unit_distances()
+            self.map.param.update(
+                demand_classes=lml.demand_classes(classes.classify(dist, s.unit_reachable())),
+                demand_distances=lml.demand_distances(dist), demand_missing="[]",
+            )
+            self.headline_w.object = views.headline_html(s.headline(), s.lang)
+            self.units_w.object = views.units_html(s.unit_table(), ws.tiers, s.lang)
+        self.map.closed = json.dumps(s.closed_points() if s.closed else [])
         self.candidates_w.object = views.candidates_html(s.gains(), ws.tiers, s.lang)
         self._defer(self._push_polygons)
+
+    def _push_complete(self, comp) -> None:
+        """The complete view: residents coloured by the kinds they reach, its tables and the ledger."""
+        s, ws = self.state, self.ws
+        std = comp.base.standard
+        tier = std.tier(s.complete_tier) if s.complete_tier else std.tiers[-1]
+        have, missing, _share = comp.demand_units(tier)
+        labels = {k: lstyle.kind_label(ws.kinds, k, s.lang) for k in tier.required_kinds}
+        texts = ["、".join(labels[k] for k in m.split(",")) if m else "" for m in missing]
+        self.map.param.update(demand_classes=json.dumps(have), demand_distances="[]",
+                              demand_missing=json.dumps(texts, ensure_ascii=False))
+        total = float(comp.weight.sum())
+        self.c_head_w.object = cview.headline_html(comp.headline(), std, total, s.lang, tier.key)
+        self.c_kinds_w.object = cview.kinds_html(comp.kind_table(tier), ws.kinds, total, s.lang)
+        self.c_units_w.object = cview.units_html(comp.unit_table(ws.communities), std.tiers, s.lang)
+
+    def _push_ledger(self) -> None:
+        """The gap ledger of the complete view (after the figures: it takes a few tens of ms)."""
+        s, ws = self.state, self.ws
+        comp = s.complete() if s.view == "complete" else None
+        if comp is None:
+            return
+        ledger = comp.view().ledger(lang="en", remedies=False)
+        bounds = ws.cached(("unit_bounds", self.crs), lambda: cview.unit_bounds(ws.communities, self.crs))
+        self.c_ledger_w.object = cview.ledger_html(ledger, ws.kinds, comp.base.standard, bounds, s.lang)
 
     def _push_polygons(self) -> None:
         """The slower layers: candidates' service areas, gaps and community shares."""
@@ -246,6 +389,7 @@ class PlannerApp:
                 shares=lml.shares_text(ws.communities, table, ws.tiers, lang=s.lang, crs=crs) if len(table) else "",
             )
             self._push_gaps()
+            self._push_ledger()
 
     def _defer(self, fn) -> None:
         """Run ``fn`` on the server's next tick (after the figures went out), once however often asked."""
@@ -273,11 +417,16 @@ class PlannerApp:
             self.pick_w.value = ids[-1] if ids else None
             self.pick_w.disabled = self.remove_w.disabled = self.clear_w.disabled = not ids
             self.undo_w.disabled = not s.can_undo
+            self.redo_w.disabled = not s.can_redo
 
     # ----------------------------------------------------------------- events
     def _on_message(self, msg: dict) -> None:
         """Handle a map event: add, move or remove a candidate (coordinates in the map's CRS)."""
         kind = msg.get("type")
+        if kind in ("close", "reopen"):
+            fid = str(msg.get("id", ""))[:64]
+            self._timed(self.state.close_facility, fid, kind == "close")
+            return
         if kind == "remove":
             cid = str(msg.get("id", ""))[:32]
             if any(c.id == cid for c in self.state.candidates):
@@ -294,7 +443,7 @@ class PlannerApp:
             if any(c.id == cid for c in self.state.candidates):
                 self._timed(self.state.move_candidate, cid, lon, lat)
 
-    def _timed(self, action, *args) -> Any:
+    def _timed(self, action, *args, **kwargs) -> Any:
         """Run a what-if action; time it until the figures on the page are updated.
 
         The slower polygon layers follow on the server's next tick (outside a
@@ -303,7 +452,7 @@ class PlannerApp:
         started = time.perf_counter()
         self._timing = True
         try:
-            out = action(*args)
+            out = action(*args, **kwargs)
         finally:
             self._timing = False
             self.last_update_ms = (time.perf_counter() - started) * 1000.0
@@ -320,14 +469,115 @@ class PlannerApp:
 
     def _on_suggest(self, _event=None) -> None:
         s = self.state
+        objective = self.objective_w.value or "cover"
+        target = float(self.target_w.value or 90.0) / 100.0
         try:
-            added = self._timed(s.suggest, int(self.k_w.value or 1))
-        except ValueError as exc:  # SitingError: no usable candidate, K too large
+            added = self._timed(s.suggest, int(self.k_w.value or 1), objective=objective, target=target)
+        except ValueError as exc:  # SitingError / OptionError: no usable candidate, K too large, kind not required
             self._status(str(exc), error=True)
             return
         info = s.suggest_info
-        self._status(tr("suggested", s.lang, n=len(added), method=info.get("method", "")) + " · "
-                     + tr("timing", s.lang, ms=self.last_update_ms))
+        text = tr("suggested", s.lang, n=len(added), method=info.get("method", ""))
+        if info.get("why"):
+            text += " · " + info["why"]
+        self._status(text + " · " + tr("timing", s.lang, ms=self.last_update_ms))
+
+    def _on_mapview(self, _event=None) -> None:
+        with pn.io.hold():
+            self.mapview_w.value = self.state.view
+            complete = self.state.view == "complete"
+            for w in getattr(self, "_complete_parts", []):
+                w.visible = complete
+            for w in getattr(self, "_kind_parts", []):
+                w.visible = not complete
+            self.map.facilities = self._facilities_text(self.crs)
+            layers = list(self.state.layers)
+            if complete:
+                layers = [k for k in layers if k not in ("areas", "gaps", "shares")]
+                if "demand" not in layers:
+                    layers.append("demand")
+                self.map.kinds_on = None
+            else:
+                layers = list(self.state.layers)
+                self.map.kinds_on = list(self.state.kinds_shown)
+            self.map.layers_on = layers
+            self._push_meta()
+            self._push_results()
+
+    def _on_standard(self, event) -> None:
+        s = self.state
+        s.standard = str(event.new)
+        comp = s.complete()
+        if comp is None:
+            self._status(s.complete_error, error=True)
+            return
+        with pn.io.hold():
+            s._set_edit_kinds()
+            self.edit_kind_w.options = self._edit_kind_options()
+            self.edit_kind_w.value = s.edit_kind
+            self.ctier_w.options = self._ctier_options()
+            s.complete_tier = comp.base.standard.tiers[-1].key
+            self.ctier_w.value = s.complete_tier
+            self._push_meta()
+            self._push_candidates()
+
+    def _on_edit_kind(self, event) -> None:
+        if event.new:
+            self.state.edit_kind = event.new
+        park = self.state.edit_kind == "park"
+        self.area_w.visible = self.captions["park_area"].visible = park
+
+    def _on_place(self, _event=None) -> None:
+        """Place a facility at typed coordinates (WGS84 or GCJ-02, as copied from Amap)."""
+        from lifecircle.geo import crs as gcrs
+
+        s = self.state
+        text = (self.coord_w.value or "").replace("，", ",").replace(" ", ",")
+        parts = [p for p in text.split(",") if p.strip()]
+        try:
+            lon, lat = float(parts[0]), float(parts[1])
+            if len(parts) != 2 or not (math.isfinite(lon) and math.isfinite(lat)):
+                raise ValueError
+        except (ValueError, IndexError):
+            self._status(tr("bad_coords", s.lang), error=True)
+            return
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            self._status(tr("bad_coords", s.lang), error=True)
+            return
+        if self.coord_crs_w.value == "gcj02":
+            lon, lat = gcrs.gcj02_to_wgs84(lon, lat)
+        cand = self._timed(s.add_candidate, float(lon), float(lat), origin="typed")
+        if cand is not None:
+            x, y = lgj.point_to_map(cand.lon, cand.lat, self.crs)
+            self.map.fly_to(x, y)
+
+    def _on_upload(self, event) -> None:
+        """Read an uploaded candidate-sites or facilities file exactly as the command line does."""
+        from .upload import read_upload
+
+        s = self.state
+        data, name = event.new, self.upload_w.filename or "upload"
+        if not data:
+            return
+        role = self.upload_role_w.value
+        try:
+            frame = read_upload(bytes(data), name, role, self.ws, crs=self.coord_crs_w.value)
+        except ValueError as exc:  # InputError: file, row, column
+            self.upload_msg_w.object = f'<div class="lc-note" data-testid="upload-error" style="color:#b3261e">{_escape(str(exc))}</div>'
+            return
+        if role == "candidates":
+            s.uploaded_candidates = frame
+            self.upload_msg_w.object = (f'<div class="lc-note" data-testid="upload-ok">{_escape(tr("uploaded", s.lang, file=name, n=len(frame)))}</div>')
+        else:
+            added = 0
+            for r in frame.itertuples():
+                kind = str(getattr(r, "kind", s.edit_kind))
+                if kind not in s.param.edit_kind.objects:
+                    s.param.edit_kind.objects = [*s.param.edit_kind.objects, kind]
+                if s.add_candidate(float(r.geometry.x), float(r.geometry.y), origin="uploaded", kind=kind) is not None:
+                    added += 1
+            self.edit_kind_w.options = self._edit_kind_options()
+            self.upload_msg_w.object = (f'<div class="lc-note" data-testid="upload-ok">{_escape(tr("uploaded", s.lang, file=name, n=added))}</div>')
 
     def _on_lang(self, _event=None) -> None:
         with pn.io.hold():
@@ -375,15 +625,32 @@ class PlannerApp:
     # ------------------------------------------------------------------- layout
     def _sidebar(self) -> pn.Column:
         c = self.captions
-        whatif = [self.titles["whatif"], self.add_w, pn.Row(self.undo_w, self.clear_w, sizing_mode="stretch_width"),
+        whatif = [self.titles["whatif"], c["edit_kind"], self.edit_kind_w, c["park_area"], self.area_w, self.add_w,
+                  pn.Row(self.undo_w, self.redo_w, self.clear_w, sizing_mode="stretch_width"),
                   self.candidates_w, pn.Row(self.pick_w, self.remove_w, sizing_mode="stretch_width"),
-                  pn.Row(pn.Column(c["suggest_k"], self.k_w, margin=0), self.suggest_w, sizing_mode="stretch_width"),
-                  self.status_w]
+                  c["objective"], self.objective_w,
+                  pn.Row(pn.Column(c["suggest_k"], self.k_w, margin=0), pn.Column(c["target"], self.target_w, margin=0),
+                         self.suggest_w, sizing_mode="stretch_width"),
+                  self.status_w,
+                  self.titles["input"], c["coords"], pn.Row(self.coord_w, self.place_w, sizing_mode="stretch_width"),
+                  c["coords_crs"], self.coord_crs_w, c["upload_role"], self.upload_role_w, self.upload_w, self.upload_msg_w]
+        c["target"].visible = False
+        complete = [c["standard"], self.std_w, c["complete_tier"], self.ctier_w, self.titles["complete"], self.c_head_w,
+                    self.titles["complete_kinds"], self.c_kinds_w]
+        complete_after = [self.titles["complete_units"], self.c_units_w, self.titles["ledger"], self.c_ledger_w]
+        kind_parts = [c["kind"], self.kind_w, c["gap_tier"], self.gap_w, self.titles["headline"], self.headline_w]
+        kind_after = [self.titles["units"], self.units_w]
+        self._complete_parts = complete + complete_after
+        self._kind_parts = kind_parts + kind_after
+        on = self.state.view == "complete"
+        for w in self._complete_parts:
+            w.visible = on
+        for w in self._kind_parts:
+            w.visible = not on
         parts = [
-            self.titles["settings"], c["kind"], self.kind_w, c["gap_tier"], self.gap_w,
-            self.titles["headline"], self.headline_w,
+            self.titles["settings"], self.mapview_w, *kind_parts, *complete,
             *whatif,
-            self.titles["units"], self.units_w,
+            *kind_after, *complete_after,
             self.titles["layers"], self.layers_w, c["kinds_shown"], self.kinds_w, c["tiers_shown"], self.tiers_w,
             c["tiles"], self.tiles_w,
             self.titles["export"], c["export_crs"], self.crs_w,

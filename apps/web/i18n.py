@@ -142,6 +142,33 @@ UI: dict[str, dict[str, str]] = {
     },
 }
 
+# The workbench's words (complete life circles, every kind, input from the page).
+UI["zh"].update({
+    "mapview_kind": "按设施类型", "mapview_complete": "完整生活圈", "standard": "评价标准", "complete_tier": "生活圈层级",
+    "complete": "完整生活圈", "complete_kinds": "各项设施可达人口", "complete_units": "各社区完整比例",
+    "ledger": "问题台账", "edit_kind": "新增设施类型", "park_area": "新增公园面积（m²）", "redo": "↷ 重做",
+    "objective": "选址目标", "obj_cover": "覆盖人口最多（MCLP）", "obj_complete": "补全生活圈人口最多",
+    "obj_lscp": "达到目标覆盖率的最少站点（LSCP）", "target": "目标覆盖率（%）", "input": "输入坐标 / 上传文件",
+    "coords": "经度, 纬度", "coords_crs": "坐标系", "place": "放置", "upload_role": "文件内容",
+    "role_candidates": "候选点", "role_facilities": "设施", "uploaded": "已读取 {file}：{n} 行",
+    "bad_coords": "请输入“经度, 纬度”，例如 114.0585, 22.5628",
+    "close_facility": "关闭", "reopen_facility": "重新开放", "closed_word": "已关闭", "missing_word": "缺项",
+    "complete_word": "齐全", "whatif_any": "设施情景模拟（新增 / 移动 / 关闭）", "closed_list": "已关闭：{ids}",
+})
+UI["en"].update({
+    "mapview_kind": "By kind", "mapview_complete": "Complete circles", "standard": "Standard", "complete_tier": "Tier",
+    "complete": "Complete life circles", "complete_kinds": "People within reach of each kind",
+    "complete_units": "Complete share per community", "ledger": "Gap ledger", "edit_kind": "Kind to add",
+    "park_area": "Area of a new park (m²)", "redo": "↷ Redo", "objective": "Objective",
+    "obj_cover": "Most people covered (MCLP)", "obj_complete": "Most people made complete",
+    "obj_lscp": "Fewest sites for a target share (LSCP)", "target": "Target share (%)", "input": "Coordinates / upload",
+    "coords": "Lon, lat", "coords_crs": "Coordinates", "place": "Place", "upload_role": "The file holds",
+    "role_candidates": "candidate sites", "role_facilities": "facilities", "uploaded": "Read {file}: {n} rows",
+    "bad_coords": "Type \"lon, lat\", e.g. 114.0585, 22.5628",
+    "close_facility": "Close", "reopen_facility": "Reopen", "closed_word": "closed", "missing_word": "Missing",
+    "complete_word": "complete", "whatif_any": "What-if (add / move / close facilities)", "closed_list": "Closed: {ids}",
+})
+
 
 def tr(key: str, lang: str = "zh", **fmt: object) -> str:
     """Return the page's word for ``key`` in ``lang`` (formatted with ``fmt``)."""
@@ -156,6 +183,8 @@ def map_labels(lang: str = "zh") -> dict[str, str]:
         "kind": "kind_word", "id": "id", "population": "population", "distance": "distance",
         "gap": "gap", "unserved": "unserved_plain", "share_of_unserved": "share_of_unserved",
         "candidate": "candidate", "remove": "remove", "add_hint": "add_hint", "legend": "legend",
+        "close": "close_facility", "reopen": "reopen_facility", "closed": "closed_word", "missing": "missing_word",
+        "complete": "complete_word",
     }
     out = {k: tr(v, lang) for k, v in keys.items()}
     out["unserved"] = "未覆盖人口" if lang == "zh" else "unserved people"

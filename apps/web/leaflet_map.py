@@ -10,8 +10,9 @@ through :meth:`LeafletMap.on_message`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import param
 from panel.custom import ReactiveESM
@@ -61,6 +62,8 @@ class LeafletMap(ReactiveESM):
     demand = param.String(default="", doc="Demand units with index i, id, name, weight w")
     demand_classes = param.String(default="[]", doc="Distance class of each demand unit (JSON list)")
     demand_distances = param.String(default="[]", doc="Distance of each demand unit in metres (JSON list)")
+    demand_missing = param.String(default="[]", doc="Complete view: the kinds each demand unit misses (JSON list of text)")
+    closed = param.String(default="[]", doc="Ids of the facility points closed in the what-if (JSON list)")
     gaps = param.String(default="", doc="Gap polygons, ranked")
     candidates = param.String(default="", doc="Candidate stations with id and popup rows")
     candidate_areas = param.String(default="", doc="Service areas of the candidates")

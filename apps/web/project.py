@@ -24,8 +24,9 @@ column.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lifecircle.geo import crs as gcrs
 from lifecircle.geo import io as gio
@@ -43,6 +44,8 @@ PROJECT_KEYS = {
     "speed": "walking speed in m/min (tiers are then minutes)",
     "kinds": "extra facility kinds allowed in facilities, e.g. [\"library\"]",
     "snap_limit": "metres beyond which a point is unreachable (default 300)",
+    "standard": "standard pack of the complete life-circle view: a name (lifecircle standards) or a TOML file",
+    "weight": "\"rows\" to count each demand row as one resident when the demand has no population column",
     "network": "walking network: .lcnet, .graphml, .osm or .osm.pbf (required)",
     "facilities": "facilities with id, name, kind and coordinates (required)",
     "demand": "demand points or polygons with population (required)",
@@ -80,6 +83,8 @@ def load_demo(progress: Callable[[str], None] | None = None) -> Workspace:
     if not isinstance(net, network.WalkNetwork):  # a networkx graph (the demo before geo/demo/)
         net = network.from_graph(net, name="demo", source="lifecircle demo")
     demand = district.demand.rename(columns={"population": "weight"})
+    from .complete import demo_facilities
+
     ws = Workspace(
         title=f"{district.name} · {district.name_en}",
         is_demo=True,
@@ -87,6 +92,8 @@ def load_demo(progress: Callable[[str], None] | None = None) -> Workspace:
         # The map's four kinds, as before the demo gained the evaluation's amenities: their 128
         # points would make the start-up's service areas about five times slower.
         facilities=_map_facilities(district.facilities),
+        # the complete view evaluates every kind, parks as polygons with their gates as entrances
+        eval_facilities=demo_facilities(district),
         demand=demand,
         communities=district.communities,
         streets=district.streets,
@@ -94,7 +101,19 @@ def load_demo(progress: Callable[[str], None] | None = None) -> Workspace:
         lots=district.lots,
         residences=district.residences,
     )
-    return ws.prepare(say)
+    return _warm(ws.prepare(say), say)
+
+
+def _warm(ws: Workspace, say: Callable[[str], None]) -> Workspace:
+    """Evaluate the standard once at start-up, so a session's first click in the complete view is quick."""
+    from .complete import workspace_baseline
+
+    try:
+        workspace_baseline(ws, ws.standard)
+        say(f"complete life circles evaluated by {ws.standard}")
+    except ValueError as exc:  # shown in the page's complete view
+        say(f"complete life circles not available: {exc}")
+    return ws
 
 
 def read_project(path: str | Path) -> dict[str, Any]:
@@ -208,14 +227,48 @@ def load_project(path: str | Path, progress: Callable[[str], None] | None = None
         is_demo=False,
         net=net,
         facilities=gio.read_points(conf["facilities"]["path"], role="facilities", crs=conf["facilities"]["crs"], kinds=kinds),
-        demand=gio.read_demand(conf["demand"]["path"], crs=conf["demand"]["crs"]),
+        demand=_demand(Path(path), conf),
         kinds=kinds,
+        standard=_standard(Path(path), conf.get("standard")),
         tiers=conf["tiers"],
         snap_limit_m=_snap_limit(Path(path), conf.get("snap_limit")),
         **_optional_layers(conf),
     )
     _check_overlap(ws, conf)
-    return ws.prepare(say)
+    return _warm(ws.prepare(say), say)
+
+
+def _demand(project: Path, conf: dict):
+    """The demand; refused without a population column unless ``weight = "rows"`` says to count rows."""
+    weight = conf.get("weight")
+    if weight is not None and weight != "rows":
+        raise InputError(project, f"key 'weight': the only value is \"rows\" (count each demand row as one), got {weight!r}")
+    demand = gio.read_demand(conf["demand"]["path"], crs=conf["demand"]["crs"])
+    if demand.attrs.get("weight_column") is None and weight != "rows":
+        raise InputError(conf["demand"]["path"], "has no population column (population/人口, weight/权重 or "
+                         "households/户数): add one, or write weight = \"rows\" in the project file to count "
+                         "each row as one resident", column="population")
+    return demand
+
+
+def _standard(project: Path, value: Any) -> str:
+    """The standard pack: a shipped name, or a TOML file beside the project."""
+    from lifecircle.geo import settings
+    from lifecircle.geo.evaluate import load_standard
+
+    if value is None:
+        return settings.DEFAULT_STANDARD
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(project, f"key 'standard': expected a pack name or a .toml file, got {value!r}")
+    name = value.strip()
+    if name.lower().endswith(".toml"):
+        file = Path(name).expanduser()
+        name = str(file if file.is_absolute() else project.parent / file)
+    try:
+        load_standard(name)
+    except ValueError as exc:
+        raise InputError(project, f"key 'standard': {exc}") from None
+    return name
 
 
 def _kinds(project: Path, value: Any) -> KindRegistry:

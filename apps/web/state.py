@@ -30,10 +30,10 @@ import pandas as pd
 import param
 import shapely
 
-from lifecircle.geo import settings
-from lifecircle.geo import siting
+from lifecircle.geo import settings, siting
 from lifecircle.geo.coverage import ANY, CoverageResult, tier_key
 from lifecircle.geo.errors import SitingError
+
 from .workspace import CANDIDATE_KIND, Workspace
 
 #: Layers the planner can switch on and off.
@@ -64,6 +64,8 @@ class Candidate:
     lon: float
     lat: float
     origin: str = "click"
+    kind: str = CANDIDATE_KIND
+    area_m2: float | None = None
 
 
 @dataclass
@@ -108,6 +110,11 @@ class PlannerState(param.Parameterized):
     tiers_shown = param.ListSelector(default=[], objects=[], doc="Tiers (m) whose service areas are drawn")
     tiles = param.Selector(default="none", objects=list(TILES), doc="Background tiles (none = offline)")
     mode = param.Selector(default="pan", objects=["pan", "add"], doc="'add': a map click adds a candidate")
+    edit_kind = param.Selector(default=CANDIDATE_KIND, objects=[CANDIDATE_KIND], doc="Kind of the facility a click adds")
+    new_area_m2 = param.Number(default=10000.0, bounds=(0, None), doc="Area (m²) given to an added park (for area conditions)")
+    view = param.Selector(default="kind", objects=["kind", "complete"], doc="Per-kind coverage, or complete life circles")
+    standard = param.String(default=settings.DEFAULT_STANDARD, doc="Standard pack of the complete view")
+    complete_tier = param.String(default="", doc="Tier key of the complete view")
     version = param.Integer(default=0, doc="Bumped on every change of the candidates")
     message = param.String(default="", doc="Last status message for the planner")
 
@@ -130,86 +137,289 @@ class PlannerState(param.Parameterized):
         self._counter = 0
         self._memo: dict = {}
         self.last_seconds = 0.0
-        self.engine = _what_if_engine(workspace)
+        self.engines: dict[str, siting.WhatIf] = {}
+        self.closed: list[str] = []
+        self._redo: list = []
+        self._complete = None
+        self._complete_for = ""
+        self.complete_error = ""
+        if getattr(workspace, "standard", None):
+            self.standard = str(workspace.standard)
+        self._set_edit_kinds()
         self._area_cache: dict[tuple[float, float], dict] = {}
         self.suggest_info: dict = {}
         #: Most candidates this session holds (each keeps its distances to every demand sample).
         self.max_candidates = int(settings.MAX_CANDIDATES_PER_SESSION)
 
+    # ------------------------------------------------------------ engines
+    def _set_edit_kinds(self) -> None:
+        """Every kind the planner can add: the project's, the standard's and the candidates' kind."""
+        kinds = [k for k in self.param.kind.objects if k != ANY]
+        for k in self.ws_all_kinds():
+            if k not in kinds:
+                kinds.append(k)
+        try:
+            from lifecircle.geo.evaluate import load_standard
+
+            for k in load_standard(self.standard).kinds:
+                if k not in kinds:
+                    kinds.append(k)
+        except ValueError:  # a bad pack: said where the completeness is shown
+            pass
+        self.param.edit_kind.objects = kinds
+        if self.edit_kind not in kinds:
+            self.edit_kind = kinds[0]
+
+    def ws_all_kinds(self) -> list[str]:
+        """Kinds of every facility of the project (the evaluation's), in registry order."""
+        fac = getattr(self.ws, "eval_facilities", None)
+        fac = self.ws.facilities if fac is None else fac
+        present = set(fac["kind"].astype(str))
+        ordered = [k for k in self.ws.kinds.keys() if k in present]
+        return ordered + sorted(present - set(ordered))
+
+    def engine_of(self, kind: str) -> siting.WhatIf | None:
+        """The coverage what-if engine of ``kind`` (None for kinds the per-kind view does not show)."""
+        if kind not in self.ws.coverage.sample_dist or kind == ANY:
+            return None
+        if kind not in self.engines:
+            self.engines[kind] = _what_if_engine(self.ws, kind)
+        return self.engines[kind]
+
+    @property
+    def engine(self) -> siting.WhatIf:
+        """The engine of the candidates' kind (micro-stations)."""
+        return self.engine_of(CANDIDATE_KIND)
+
+    def complete(self):
+        """The session's completeness for :attr:`standard`, or None when it cannot be computed.
+
+        A :class:`apps.web.complete.CompletenessSession`; when the standard or the data cannot be
+        evaluated (a bad pack, parks without an area for an area condition), :attr:`complete_error`
+        says why and the per-kind figures go on without it.
+        """
+        from .complete import CompletenessSession, workspace_baseline
+
+        if self._complete is not None and self._complete_for == self.standard:
+            return self._complete
+        if self._complete_for == self.standard and self.complete_error:
+            return None
+        self._complete_for = self.standard
+        try:
+            base = workspace_baseline(self.ws, self.standard)
+        except ValueError as exc:  # LifecircleError: InputError, StandardError, OptionError
+            self._complete, self.complete_error = None, str(exc)
+            return None
+        self.complete_error = ""
+        self._complete = CompletenessSession(base)
+        self._replay()
+        return self._complete
+
+    def _replay(self) -> None:
+        """Apply the session's changes to a new standard's completeness (no undo across a change of standard)."""
+        comp = self._complete
+        for fid in self.closed:
+            comp.set_closed(fid, True)
+        for c in self.candidates:
+            comp.add(c.kind, c.lon, c.lat, c.id, self._attrs(c))
+        comp._ops.clear()
+        if self._history:
+            self._history.clear()
+            self._redo.clear()
+
+    def _attrs(self, cand: Candidate) -> dict:
+        return {"area_m2": float(cand.area_m2)} if cand.area_m2 is not None else {}
+
     # ------------------------------------------------------------ candidates
-    def add_candidate(self, lon: float, lat: float, *, origin: str = "click") -> Candidate | None:
-        """Place a candidate micro-station; return it, or None when the site is off the network.
+    def add_candidate(self, lon: float, lat: float, *, origin: str = "click", kind: str | None = None,
+                      _redo: bool = False) -> Candidate | None:
+        """Place a new facility of ``kind`` (default :attr:`edit_kind`); None when the site is off the network.
 
         Parameters
         ----------
         lon, lat
             The site in WGS84.
         origin
-            ``"click"`` or ``"suggested"``.
+            ``"click"``, ``"typed"`` or ``"suggested"``.
+        kind
+            Facility kind (default the kind chosen in the page).
         """
         started = time.perf_counter()
         if len(self.candidates) >= self.max_candidates:
             self.message = self.full_text()
             return None
+        kind = str(kind or self.edit_kind)
         lon, lat = round(float(lon), COORD_DECIMALS), round(float(lat), COORD_DECIMALS)
-        cand = Candidate(self._peek_id(), lon, lat, origin)
-        try:
-            self.engine.add(lon, lat, cand.id)
-        except SitingError:  # off the network
-            self.message = self._off_network_text()
+        area = float(self.new_area_m2) if kind == "park" else None
+        cand = Candidate(self._peek_id(), lon, lat, origin, kind, area)
+        steps = self._engine_steps(lambda: self._add_engines(cand))
+        if steps is None:
             return None
-        self._remember(steps=1)
+        self._remember(steps, ("add", (lon, lat), {"origin": origin, "kind": kind}), redo=_redo)
         self._new_id()
         self.candidates = [*self.candidates, cand]
         self._changed(started, cand.id)
         return cand
 
-    def move_candidate(self, cid: str, lon: float, lat: float) -> Candidate | None:
-        """Move a candidate to a new site (one bounded search); None when the site is off the network."""
+    def _add_engines(self, cand: Candidate) -> list[str]:
+        done: list[str] = []
+        eng = self.engine_of(cand.kind)
+        if eng is not None:
+            eng.add(cand.lon, cand.lat, cand.id)
+            done.append(cand.kind)
+        try:
+            if self.complete() is not None:
+                self.complete().add(cand.kind, cand.lon, cand.lat, cand.id, self._attrs(cand))
+        except SitingError:
+            for k in reversed(done):
+                self.engines[k].undo()
+            raise
+        return done
+
+    def _engine_steps(self, fn) -> list[str] | None:
+        """Run engine steps; on a site off the network say so and return None (nothing changed)."""
+        try:
+            return fn()
+        except SitingError:
+            self.message = self._off_network_text()
+            self.version += 1  # redraw a dragged marker where it was
+            return None
+
+    def move_candidate(self, cid: str, lon: float, lat: float, *, _redo: bool = False) -> Candidate | None:
+        """Move a new facility (bounded searches); None when the site is off the network."""
         started = time.perf_counter()
         idx = self._index(cid)
-        lon, lat = round(float(lon), COORD_DECIMALS), round(float(lat), COORD_DECIMALS)
-        try:
-            self.engine.move(cid, lon, lat)
-        except SitingError:  # off the network: the engine keeps the candidate where it was
-            self.message = self._off_network_text()
-            self.version += 1  # redraw the candidate where it was
-            return None
-        self._remember(steps=1)
         old = self.candidates[idx]
+        lon, lat = round(float(lon), COORD_DECIMALS), round(float(lat), COORD_DECIMALS)
+
+        def run() -> list[str]:
+            done: list[str] = []
+            eng = self.engine_of(old.kind)
+            if eng is not None:
+                eng.move(cid, lon, lat)
+                done.append(old.kind)
+            try:
+                if self.complete() is not None:
+                    self.complete().move(cid, lon, lat)
+            except SitingError:
+                for k in reversed(done):
+                    self.engines[k].undo()
+                raise
+            return done
+
+        steps = self._engine_steps(run)
+        if steps is None:
+            return None
+        self._remember(steps, ("move", (cid, lon, lat), {}), redo=_redo)
         moved = dataclasses.replace(old, lon=lon, lat=lat)
         self.candidates = [*self.candidates[:idx], moved, *self.candidates[idx + 1:]]
         self._changed(started, cid)
         return moved
 
-    def remove_candidate(self, cid: str) -> None:
-        """Remove a candidate."""
+    def remove_candidate(self, cid: str, *, _redo: bool = False) -> None:
+        """Remove a new facility."""
         started = time.perf_counter()
         idx = self._index(cid)
-        self._remember(steps=1)
-        self.engine.remove(cid)
+        cand = self.candidates[idx]
+        steps = []
+        eng = self.engine_of(cand.kind)
+        if eng is not None:
+            eng.remove(cid)
+            steps.append(cand.kind)
+        if self.complete() is not None:
+            self.complete().remove(cid)
+        self._remember(steps, ("remove", (cid,), {}), redo=_redo)
         self.candidates = [*self.candidates[:idx], *self.candidates[idx + 1:]]
         self._changed(started, cid)
 
     def clear_candidates(self) -> None:
-        """Remove every candidate (undoable)."""
+        """Remove every new facility (undoable)."""
         if self.candidates:
             started = time.perf_counter()
-            self._remember(steps=len(self.candidates))
+            steps = []
             for c in self.candidates:
-                self.engine.remove(c.id)
+                eng = self.engine_of(c.kind)
+                if eng is not None:
+                    eng.remove(c.id)
+                    steps.append(c.kind)
+                if self.complete() is not None:
+                    self.complete().remove(c.id)
+            self._remember(steps, ("clear", (), {}), comp=len(self.candidates))
             self.candidates = []
             self._changed(started, "")
 
+    # ------------------------------------------------------------ closing
+    def facility_points(self, fid: str) -> list[tuple[str, float, float, str]]:
+        """The map points (id, lon, lat, kind) of an existing facility or of the park an entrance opens."""
+        comp = self.complete()
+        row = comp.facility_row(fid) if comp is not None else None
+        fac = getattr(self.ws, "eval_facilities", None)
+        fac = self.ws.facilities if fac is None else fac
+        pts = fac[shapely.get_type_id(fac.geometry.values) == 0]
+        if row is None:
+            hit = pts[pts["id"].astype(str) == str(fid)]
+        elif comp is not None:
+            ids = [comp.base.point_ids[j] for j in np.flatnonzero(comp.base.point_row == row)]
+            hit = pts[pts["id"].astype(str).isin(ids)]
+        return [(str(r.id), float(r.geometry.x), float(r.geometry.y), str(r.kind)) for r in hit.itertuples()]
+
+    def close_facility(self, fid: str, closed: bool = True, *, _redo: bool = False) -> str | None:
+        """Close (关闭) an existing facility, or reopen it; return its id (a park for an entrance), None if unknown."""
+        started = time.perf_counter()
+        comp = self.complete()
+        points = self.facility_points(fid)
+        if not points and (comp is None or not (comp.base.ev.facilities.frame["id"].astype(str) == str(fid)).any()):
+            return None
+        steps = []
+        for pid, lon, lat, kind in points:
+            eng = self.engine_of(kind)
+            if eng is None:
+                continue
+            if closed and pid in eng.station_ids:
+                eng.remove(pid)
+                steps.append(kind)
+            elif not closed and pid not in eng.station_ids:
+                try:
+                    eng.add(lon, lat, pid)
+                    steps.append(kind)
+                except SitingError:
+                    pass
+        rid = comp.set_closed(fid, closed) if comp is not None else str(fid)
+        self._remember(steps, ("close", (fid, closed), {}), comp=1 if comp is not None else 0, redo=_redo)
+        self.closed = sorted(set(self.closed) | {rid}) if closed else [c for c in self.closed if c != rid]
+        self._changed(started, rid)
+        return rid
+
+    def closed_points(self) -> list[str]:
+        """Ids of the map points of the closed facilities."""
+        return [pid for fid in self.closed for pid, *_ in self.facility_points(fid)]
+
+    # ------------------------------------------------------------ history
     def undo(self) -> bool:
-        """Undo the last add, move, remove or clear; return False when there is nothing to undo."""
+        """Undo the last change; return False when there is nothing to undo."""
         if not self._history:
             return False
         started = time.perf_counter()
-        self.candidates, self._counter, steps = self._history.pop()
-        for _ in range(steps):
-            self.engine.undo()
+        entry = self._history.pop()
+        self.candidates, self._counter, self.closed = entry["candidates"], entry["counter"], entry["closed"]
+        for kind in reversed(entry["steps"]):
+            self.engines[kind].undo()
+        comp = self.complete()
+        for _ in range(entry["comp"] if comp is not None else 0):
+            comp.undo()
+        if entry["action"] is not None:
+            self._redo.append(entry["action"])
         self._changed(started, "")
+        return True
+
+    def redo(self) -> bool:
+        """Do again the last undone change; return False when there is nothing to redo."""
+        if not self._redo:
+            return False
+        name, args, kw = self._redo.pop()
+        fn = {"add": self.add_candidate, "move": self.move_candidate, "remove": self.remove_candidate,
+              "close": self.close_facility}[name]
+        fn(*args, **kw, _redo=True)
         return True
 
     @property
@@ -217,10 +427,17 @@ class PlannerState(param.Parameterized):
         """True when there is something to undo."""
         return bool(self._history)
 
-    def _remember(self, steps: int) -> None:
-        """Keep the candidates before a change, and how many engine steps the change takes."""
-        self._history.append((list(self.candidates), self._counter, steps))
+    @property
+    def can_redo(self) -> bool:
+        """True when there is something to redo."""
+        return bool(self._redo)
 
+    def _remember(self, steps: list[str], action=None, *, comp: int = 1, redo: bool = False) -> None:
+        """Keep the state before a change, the engine steps it took, and how to do it again."""
+        self._history.append({"candidates": list(self.candidates), "counter": self._counter,
+                              "closed": list(self.closed), "steps": list(steps), "comp": comp, "action": action})
+        if not redo:
+            self._redo.clear()
     def _new_id(self) -> str:
         cid = self._peek_id()
         self._counter = int(cid[1:])
@@ -228,13 +445,22 @@ class PlannerState(param.Parameterized):
 
     def _peek_id(self) -> str:
         """The id :meth:`_new_id` gives next, without taking it."""
-        taken = set(self.ws.facilities["id"].astype(str)) | {c.id for c in self.candidates}
+        taken = self._ws_ids() | {c.id for c in self.candidates}
         counter = self._counter
         while True:
             counter += 1
             cid = f"N{counter}"
             if cid not in taken:
                 return cid
+
+    def _ws_ids(self) -> set[str]:
+        """Ids of the project's facilities (new ones never take them)."""
+        def build() -> set[str]:
+            fac = getattr(self.ws, "eval_facilities", None)
+            ids = set(self.ws.facilities["id"].astype(str))
+            return ids | set(fac["id"].astype(str)) if fac is not None else ids
+
+        return self.ws.cached(("facility_ids",), build)
 
     def _index(self, cid: str) -> int:
         for i, c in enumerate(self.candidates):
@@ -267,14 +493,20 @@ class PlannerState(param.Parameterized):
 
     # --------------------------------------------------------------- figures
     def result(self) -> CoverageResult:
-        """The coverage with the candidates: the baseline distances merged with theirs."""
+        """The coverage with the changes: the baseline distances, with those of every changed kind's engine."""
         if "result" not in self._memo:
             base = self.ws.coverage
             dist = dict(base.sample_dist)
-            dist[CANDIDATE_KIND] = self.engine.dist.copy()
-            dist[ANY] = np.minimum(base.sample_dist[ANY], dist[CANDIDATE_KIND])
+            for kind, eng in self.engines.items():
+                dist[kind] = eng.dist.copy()
+            if self.engines:
+                kinds = [k for k in dist if k != ANY]
+                dist[ANY] = np.minimum.reduce([dist[k] for k in kinds]) if kinds else base.sample_dist[ANY]
             counts = dict(base.facility_counts)
-            counts[CANDIDATE_KIND] = counts.get(CANDIDATE_KIND, 0) + len(self.candidates)
+            for c in self.candidates:
+                counts[c.kind] = counts.get(c.kind, 0) + 1
+            for kind, eng in self.engines.items():
+                counts[kind] = len(eng.station_ids)
             self._memo["result"] = dataclasses.replace(base, sample_dist=dist, facility_counts=counts)
         return self._memo["result"]
 
@@ -291,32 +523,40 @@ class PlannerState(param.Parameterized):
                         res.total_weight - rows[-1]["covered"], res.total_weight - rows[-1]["base"])
 
     def gains(self) -> pd.DataFrame:
-        """What each candidate adds for the gain kind: covered weight lost if it were removed.
+        """What each new facility adds in its kind's coverage: covered weight lost if it were removed.
 
         Returns
         -------
         pandas.DataFrame
-            ``id``, ``lon``, ``lat``, ``origin`` and ``gain_<tier>`` per tier.
+            ``id``, ``kind``, ``lon``, ``lat``, ``origin`` and ``gain_<tier>`` per tier
+            (NaN for kinds the per-kind view does not cover).
         """
-        kind = self.gain_kind
         res = self.result()
         w = res.samples.weight
-        now = res.sample_dist[kind]
+        cols = ["id", "kind", "lon", "lat", "origin", *[f"gain_{tier_key(t)}" for t in res.tiers]]
         rows = []
         for c in self.candidates:
-            idx, without = self.engine.without(c.id)  # elsewhere removing it changes nothing
-            if kind == ANY:
-                without = np.minimum(without, self.ws.coverage.sample_dist[ANY][idx])
-            row = {"id": c.id, "lon": c.lon, "lat": c.lat, "origin": c.origin}
-            for tier in res.tiers:
-                row[f"gain_{tier_key(tier)}"] = float(w[idx][now[idx] <= tier].sum() - w[idx][without <= tier].sum())
+            row = {"id": c.id, "kind": c.kind, "lon": c.lon, "lat": c.lat, "origin": c.origin}
+            eng = self.engines.get(c.kind)
+            if eng is None:
+                row.update({f"gain_{tier_key(t)}": float("nan") for t in res.tiers})
+            else:
+                kind = ANY if self.kind == ANY else c.kind
+                idx, without = eng.without(c.id)  # elsewhere removing it changes nothing
+                if kind == ANY:
+                    others = [res.sample_dist[k][idx] for k in res.sample_dist if k not in (ANY, c.kind)]
+                    if others:
+                        without = np.minimum(without, np.minimum.reduce(others))
+                now = res.sample_dist[kind][idx]
+                for tier in res.tiers:
+                    row[f"gain_{tier_key(tier)}"] = float(w[idx][now <= tier].sum() - w[idx][without <= tier].sum())
             rows.append(row)
-        return pd.DataFrame(rows, columns=["id", "lon", "lat", "origin", *[f"gain_{tier_key(t)}" for t in res.tiers]])
+        return pd.DataFrame(rows, columns=cols)
 
     @property
     def gain_kind(self) -> str:
-        """The kind whose coverage candidates' gains are counted in."""
-        return self.kind if self.kind in (CANDIDATE_KIND, ANY) else CANDIDATE_KIND
+        """The kind whose coverage suggestions count in (the chosen edit kind, when the per-kind view covers it)."""
+        return self.edit_kind if self.edit_kind in self.ws.coverage.sample_dist else CANDIDATE_KIND
 
     def unit_table(self) -> pd.DataFrame:
         """Coverage per boundary unit (社区) for the selected kind, with the change candidates make.
@@ -375,52 +615,126 @@ class PlannerState(param.Parameterized):
         """Service areas (WGS84, simplified by a metre) of a candidate per tier, built once per site."""
         key = (cand.lon, cand.lat)
         if key not in self._area_cache:
-            self._area_cache[key] = self.engine.areas(cand.lon, cand.lat, simplify_m=1.0)
+            self._area_cache[key] = self.engine.areas(cand.lon, cand.lat, simplify_m=1.0)  # same net and tiers
         return self._area_cache[key]
 
     # -------------------------------------------------------------- siting
-    def suggest(self, k: int, *, method: str = "greedy") -> list[Candidate]:
-        """Add the best ``k`` new sites for the gain kind (:func:`geo.siting.plan_sites`), as one undoable step.
+    def suggest(self, k: int, *, method: str = "greedy", objective: str = "cover", target: float = 0.9) -> list[Candidate]:
+        """Add recommended sites of :attr:`edit_kind` (推荐选址) as one undoable step.
 
-        Sites come from the workspace's candidate layer, or from a 150 m grid
-        over the study area; the current candidates count as existing stations.
-        The service radius is :attr:`gap_tier`.
+        Parameters
+        ----------
+        k
+            Sites to add (the most, for ``objective="lscp"``).
+        method
+            ``"greedy"`` (greedy plus swaps, :mod:`geo.siting`) or ``"exact"`` (HiGHS).
+        objective
+            ``"cover"``: the most people within :attr:`gap_tier` (MCLP); ``"complete"``: the most
+            people made complete in :attr:`complete_tier` (:func:`geo.evaluate.complete.site_for_completeness`);
+            ``"lscp"``: the fewest sites (at most ``k``) that bring coverage to ``target``.
+        target
+            Share of the weight the ``"lscp"`` objective aims for.
 
         Returns
         -------
         list of Candidate
-            The candidates added (fewer than ``k`` when more would cover nobody new).
+            The facilities added; :attr:`suggest_info` says in words why there are fewer than ``k``.
 
         Raises
         ------
         ValueError
-            From :class:`geo.siting.SitingError` (no usable candidate, K too large).
+            From :class:`geo.siting.SitingError` or :class:`geo.errors.OptionError` (no usable
+            candidate, K too large, a kind the tier does not require).
         """
         if len(self.candidates) + int(k) > self.max_candidates:
             raise SitingError(self.full_text(int(k)))
         started = time.perf_counter()
-        plan = siting.plan_sites(
-            self.ws.net, self._stations_with_candidates(), self.ws.demand,
-            candidates=self.ws.candidates, candidate_spacing=None if self.ws.candidates is not None else 150.0,
-            candidate_area=self._study_area(), radius=float(self.gap_tier), k=int(k), method=method,
-            station_kinds=None if self.gain_kind == ANY else (CANDIDATE_KIND,),
-            samples=self.ws.coverage.samples, snap_limit_m=self.ws.snap_limit_m,
-        )
-        sites = plan.sites()
-        sites = sites[sites["gain"] > 0]
-        added = self._add_many([(float(r.lon), float(r.lat)) for r in sites.itertuples()], started)
-        self.suggest_info = {"method": plan.model.method, "optimal": bool(plan.model.optimal),
-                             "chosen": sites["id"].astype(str).tolist(), "seconds": time.perf_counter() - started}
+        kind, k = self.edit_kind, int(k)
+        if objective == "complete":
+            points, info = self._suggest_complete(kind, k, method)
+        else:
+            points, info = self._suggest_cover(kind, k, method, lscp_target=target if objective == "lscp" else None)
+        added = self._add_many(points, started, kind)
+        info.update(objective=objective, kind=kind, asked=k, added=len(added), seconds=time.perf_counter() - started)
+        info["why"] = self._fewer_text(info) if len(added) < k else ""
+        self.suggest_info = info
         return added
 
-    def _add_many(self, points: list[tuple[float, float]], started: float) -> list[Candidate]:
+    def _suggest_cover(self, kind: str, k: int, method: str, lscp_target: float | None):
+        cands = self._candidate_sites()
+        plan = siting.plan_sites(
+            self.ws.net, self._stations_with_candidates(), self.ws.demand,
+            candidates=cands, candidate_spacing=None if cands is not None else 150.0,
+            candidate_area=self._study_area(), radius=float(self.gap_tier), k=1 if lscp_target is not None else k,
+            method=method, station_kinds=(kind,), samples=self.ws.coverage.samples, snap_limit_m=self.ws.snap_limit_m,
+        )
+        model = plan.model
+        total = float(plan.samples.weight.sum())
+        info = {"method": model.method, "optimal": bool(model.optimal)}
+        if lscp_target is not None:
+            goal = lscp_target * total
+            info["target"] = lscp_target
+            best = None
+            for kk in range(1, k + 1):
+                m = siting.MCLP(model.cover, kk).solve(method)
+                best = m
+                if m.covered_after >= goal - 1e-9 or m.gains[-1] <= 0:
+                    break
+            model = best
+            info["reached"] = bool(model is not None and model.covered_after >= goal - 1e-9)
+            info["covered_share"] = model.covered_after / total if total else 0.0
+        chosen = np.asarray(model.chosen, dtype=np.int64)
+        gains = np.asarray(model.gains, float)
+        pts = plan.candidates.iloc[chosen]
+        keep = gains > 0
+        points = [(float(g.x), float(g.y)) for g, ok in zip(pts.geometry.values, keep) if ok]
+        info["chosen"] = pts["id"].astype(str).to_numpy()[keep].tolist() if "id" in pts else []
+        info["uncovered_reachable"] = float(model.cover.weight[np.setdiff1d(model.uncovered, model.uncoverable)].sum())
+        return points, info
+
+    def _suggest_complete(self, kind: str, k: int, method: str):
+        from lifecircle.geo.evaluate.complete import site_for_completeness
+
+        comp = self.complete()
+        if comp is None:
+            raise SitingError(self.complete_error)
+        tier = self.complete_tier or comp.base.standard.tiers[-1].key
+        plan = site_for_completeness(comp.view(), tier, kind, k, candidates=self._candidate_sites(), method=method)
+        sites = plan.sites[plan.sites["gain"] > 0]
+        points = [(float(g.x), float(g.y)) for g in sites.geometry.values]
+        info = {"method": plan.method, "optimal": plan.optimal, "tier": tier, "chosen": sites["id"].astype(str).tolist(),
+                "gain": plan.gain, "uncovered_reachable": 0.0 if len(sites) < k else None}
+        return points, info
+
+    def _candidate_sites(self) -> gpd.GeoDataFrame | None:
+        """The project's candidate sites, else those uploaded in the page (None: a grid)."""
+        up = getattr(self, "uploaded_candidates", None)
+        return up if up is not None else self.ws.candidates
+
+    def _fewer_text(self, info: dict) -> str:
+        """Why fewer sites than asked, in words."""
+        zh = self.lang != "en"
+        if info.get("objective") == "lscp" and info.get("reached"):
+            share = f"{100 * info['target']:.0f}%"
+            return (f"{info['added']} 个站点已使覆盖率达到目标 {share}，无需更多。" if zh else
+                    f"{info['added']} sites already bring coverage to the {share} target; more are not needed.")
+        if info.get("objective") == "complete":
+            return ("其余只缺这一类设施的居民都已被推荐站点补全；其余未完整的居民还缺其他类设施，再增此类设施也不能使其完整。" if zh else
+                    "Every resident missing only this kind is completed by the sites returned; the others also miss "
+                    "other kinds, so more sites of this kind would complete nobody.")
+        return ("可达范围内的居民都已被服务：再增加站点也覆盖不到新的居民（其余居民离任何候选点都超出步行距离）。" if zh else
+                "Everyone reachable is already served: another site would cover nobody new (the rest live beyond "
+                "walking distance of every candidate site).")
+
+    def _add_many(self, points: list[tuple[float, float]], started: float, kind: str = CANDIDATE_KIND) -> list[Candidate]:
         found = [(round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)) for lon, lat in points]
-        history, counter = list(self.candidates), self._counter
-        added = []
+        history, counter, closed = list(self.candidates), self._counter, list(self.closed)
+        added, steps = [], []
+        area = float(self.new_area_m2) if kind == "park" else None
         for lon, lat in found:
-            cand = Candidate(self._peek_id(), lon, lat, "suggested")
+            cand = Candidate(self._peek_id(), lon, lat, "suggested", kind, area)
             try:
-                self.engine.add(lon, lat, cand.id)
+                steps += self._add_engines(cand)
             except SitingError:  # off the network
                 continue
             self._new_id()
@@ -428,15 +742,22 @@ class PlannerState(param.Parameterized):
             added.append(cand)
         if not added:
             return []
-        self._history.append((history, counter, len(added)))
+        self._history.append({"candidates": history, "counter": counter, "closed": closed, "steps": steps,
+                              "comp": len(added), "action": None})
+        self._redo.clear()
         self._changed(started, "")
         return added
 
     def _stations_with_candidates(self) -> gpd.GeoDataFrame:
-        fac = self.ws.facilities[["id", "kind", "geometry"]]
+        """Every open facility point (closed ones left out) plus the new ones."""
+        fac = getattr(self.ws, "eval_facilities", None)
+        fac = self.ws.facilities if fac is None else fac
+        fac = fac[shapely.get_type_id(fac.geometry.values) == 0][["id", "kind", "geometry"]]
+        if self.closed:
+            fac = fac[~fac["id"].astype(str).isin(self.closed_points())]
         if not self.candidates:
             return fac
-        extra = gpd.GeoDataFrame({"id": [c.id for c in self.candidates], "kind": CANDIDATE_KIND},
+        extra = gpd.GeoDataFrame({"id": [c.id for c in self.candidates], "kind": [c.kind for c in self.candidates]},
                                  geometry=shapely.points([[c.lon, c.lat] for c in self.candidates]), crs="EPSG:4326")
         return gpd.GeoDataFrame(pd.concat([fac, extra], ignore_index=True), geometry="geometry", crs="EPSG:4326")
 
@@ -487,9 +808,9 @@ class PlannerState(param.Parameterized):
         return out
 
 
-def _what_if_engine(ws: Workspace) -> siting.WhatIf:
-    """The what-if engine of one session, on the candidates' kind."""
+def _what_if_engine(ws: Workspace, kind: str = CANDIDATE_KIND) -> siting.WhatIf:
+    """The what-if engine of one session and kind (the per-kind coverage of that kind's facilities)."""
     return siting.WhatIf.from_frames(
-        ws.net, ws.facilities, ws.demand, kinds=(CANDIDATE_KIND,), tiers=ws.tiers,
+        ws.net, ws.facilities, ws.demand, kinds=(kind,), tiers=ws.tiers,
         samples=ws.coverage.samples, snap_limit_m=ws.snap_limit_m,
     )

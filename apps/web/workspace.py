@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -23,7 +23,6 @@ from lifecircle.geo import reach
 from lifecircle.geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork
 from lifecircle.geo.standards import DEFAULT_TIERS, KindRegistry, parse_tiers
 from lifecircle.layers import geojson as lgj
-
 
 #: Kind of the stations the planner adds.
 CANDIDATE_KIND = "micro_station"
@@ -55,6 +54,11 @@ class Workspace:
         Optional point layers (candidate sites, parking lots, compounds).
     snap_limit_m
         Points farther from the network are unreachable.
+    eval_facilities
+        Every facility of the project for the complete life-circle view (points and polygons,
+        entrances with ``entrance_of``); None: :attr:`facilities`.
+    standard
+        The standard pack of the complete view (name or TOML path).
     """
 
     title: str
@@ -70,6 +74,8 @@ class Workspace:
     lots: gpd.GeoDataFrame | None = None
     residences: gpd.GeoDataFrame | None = None
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
+    eval_facilities: gpd.GeoDataFrame | None = None
+    standard: str = "gb50180-2018"
     coverage: gcov.CoverageResult | None = None
     areas: gpd.GeoDataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -77,7 +83,7 @@ class Workspace:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ------------------------------------------------------------ computing
-    def prepare(self, progress: Callable[[str], None] | None = None) -> "Workspace":
+    def prepare(self, progress: Callable[[str], None] | None = None) -> Workspace:
         """Compute the baseline coverage and the existing facilities' service areas."""
         say = progress or (lambda _msg: None)
         self.tiers = parse_tiers(self.tiers)

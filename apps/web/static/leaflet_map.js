@@ -146,12 +146,13 @@ function render({model, el: root}) {
 
   function drawFacilities() {
     groups.facilities.clearLayers()
+    const closed = new Set(parse(model.closed, []))
     L.geoJSON(geojson(model.facilities), {
       filter: (f) => kindOn(f.properties.kind),
       pointToLayer: (f, latlng) => {
         const info = kindInfo(f.properties.kind)
-        const badge = el("div", "lc-fac", info.glyph || "")
-        badge.style.background = info.color
+        const badge = el("div", closed.has(f.properties.id) ? "lc-fac lc-fac-closed" : "lc-fac", info.glyph || "")
+        badge.style.background = closed.has(f.properties.id) ? "#9e9e9e" : info.color
         return L.marker(latlng, {
           pane: "lcFacilities", keyboard: false, title: f.properties.name || f.properties.id || "",
           icon: L.divIcon({className: "lc-fac-icon", html: badge, iconSize: [20, 20], iconAnchor: [10, 10]}),
@@ -159,9 +160,23 @@ function render({model, el: root}) {
       },
       onEachFeature: (f, layer) => {
         const p = f.properties
-        const body = () => infoBox(p.name || p.id, [[T("kind"), kindInfo(p.kind).label], [T("id"), p.id]])
+        const isClosed = closed.has(p.id)
+        const rows = [[T("kind"), kindInfo(p.kind).label], [T("id"), p.id]]
+        if (isClosed) { rows.push(["", T("closed")]) }
+        const body = () => infoBox(p.name || p.id, rows)
         layer.bindTooltip(body, {direction: "top", offset: [0, -10]})
-        layer.bindPopup(body)
+        layer.bindPopup(() => {
+          const box = body()
+          const button = el("button", "lc-btn-remove lc-btn-close", isClosed ? T("reopen") : T("close"))
+          button.type = "button"
+          L.DomEvent.on(button, "click", (ev) => {
+            L.DomEvent.stop(ev)
+            map.closePopup()
+            model.send_msg({type: isClosed ? "reopen" : "close", id: p.id})
+          })
+          box.appendChild(button)
+          return box
+        })
       },
     }).addTo(groups.facilities)
   }
@@ -194,6 +209,12 @@ function render({model, el: root}) {
         layer.bindTooltip(() => {
           const cls = (state.classes || [])[p.i]
           const d = (state.distances || [])[p.i]
+          if (state.missing && state.missing.length) {
+            const miss = state.missing[p.i]
+            return infoBox(p.name || p.id, [
+              [T("population"), fmt(p.w)], [T("missing"), miss ? miss : T("complete")],
+            ], (state.style.class_labels || [])[cls])
+          }
           return infoBox(p.name || p.id, [
             [T("population"), fmt(p.w)],
             [T("distance"), d === null || d === undefined ? (state.style.class_labels || [])[cls] || "–" : `${fmt(d)} m`],
@@ -207,6 +228,7 @@ function render({model, el: root}) {
   function colorDemand() {
     state.classes = parse(model.demand_classes, [])
     state.distances = parse(model.demand_distances, [])
+    state.missing = parse(model.demand_missing, [])
     const colors = state.style.class_colors || []
     for (let i = 0; i < demandLayers.length; i++) {
       const layer = demandLayers[i]
@@ -430,7 +452,8 @@ function render({model, el: root}) {
   model.on("facilities", drawFacilities)
   model.on("areas", drawAreas)
   model.on("demand", drawDemand)
-  model.on(["demand_classes", "demand_distances"], colorDemand)
+  model.on(["demand_classes", "demand_distances", "demand_missing"], colorDemand)
+  model.on("closed", drawFacilities)
   model.on("gaps", drawGaps)
   model.on("candidates", () => { drawCandidates(); legend.update() })
   model.on("candidate_areas", drawCandidateAreas)
@@ -451,12 +474,24 @@ function render({model, el: root}) {
       map.flyTo([msg.lat, msg.lng], Math.max(map.getZoom(), msg.zoom || 16), {duration: 0.6})
     }
   })
+  // A click on a row with data-zoom="west,south,east,north" anywhere in the page (the ledger) zooms the map there.
+  const onZoomClick = (ev) => {
+    const path = ev.composedPath ? ev.composedPath() : []
+    const row = path.find((n) => n && n.dataset && n.dataset.zoom)
+    if (!row) { return }
+    const b = row.dataset.zoom.split(",").map(Number)
+    if (b.length === 4 && b.every(isFinite)) {
+      map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [20, 20], maxZoom: 17})
+      holder.dataset.zoomed = row.dataset.zoom
+    }
+  }
+  document.addEventListener("click", onZoomClick, true)
   const resized = () => { map.invalidateSize(); if (!state.fitted) { fit() } }
   const observer = new ResizeObserver(() => resized())
   observer.observe(holder)
   model.on("after_layout", resized)
   model.on("resize", resized)
-  model.on("remove", () => { observer.disconnect(); map.remove() })
+  model.on("remove", () => { observer.disconnect(); document.removeEventListener("click", onZoomClick, true); map.remove() })
   setTimeout(resized, 0)
 }
 
