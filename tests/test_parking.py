@@ -1,4 +1,4 @@
-"""Shared night parking (geo/parking.py, `lifecircle parking`) against independent references.
+"""Shared night parking (geo/parking/, `lifecircle parking`) against independent references.
 
 * The cars placed and the total walking equal networkx's ``max_flow_min_cost``
   on the same bipartite network (source -> lots, lots -> compounds with
