@@ -226,7 +226,8 @@ class ScenarioPanel:
             scen = self.store.load(name)
         except LifecircleError as exc:
             return self._say(str(exc), error=True)
-        problems = open_in_state(self.state, scen)
+        with pn.io.hold():  # one redraw of the page, not one per change
+            problems = open_in_state(self.state, scen)
         self.opened = scen
         self.name_w.value = scen.name
         text = w["opened"].format(name=scen.name, version=scen.version, by=scen.saved_by, at=_when(scen.saved_at))
