@@ -29,8 +29,8 @@ import errno
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import LifecircleError
 
@@ -77,7 +77,8 @@ _REASONS = {
 
 def describe(exc: OSError) -> str:
     """A short, planner-readable reason for an ``OSError``."""
-    return _REASONS.get(exc.errno, exc.strerror or str(exc))
+    reason = _REASONS.get(exc.errno) if exc.errno is not None else None
+    return reason or exc.strerror or str(exc)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -117,7 +118,7 @@ def remove_stale(final: str | os.PathLike) -> list[Path]:
     final = Path(final)
     folder = final.parent if str(final.parent) else Path(".")
     pattern = re.compile(re.escape(_prefix(final)) + r"\.(\d+)-[0-9a-f]{6}" + re.escape(TEMP_SUFFIX) + "$")
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -263,9 +264,10 @@ def _commit(staged: list[tuple[Path, Path]]) -> None:
     except BaseException:
         for i in reversed(done):  # take back what was renamed: the old file, or nothing
             _, final = staged[i]
-            if backups[i] is not None:
+            bak = backups[i]
+            if bak is not None:
                 with contextlib.suppress(OSError):
-                    os.replace(backups[i], final)
+                    os.replace(bak, final)
             else:
                 _unlink(final)
         for tmp, _ in staged:

@@ -250,7 +250,7 @@ CASES: dict[str, tuple] = {
     "demand all far away": ("coverage", "demand", "d.csv", text("id,population,lon,lat\nD1,5,116.4,39.9\n"), [], ["d.csv", "network"]),
     "demand population with thousands separators": ("coverage", "demand", "d.csv", text(f'id,population,lon,lat\nD1,"1,200",{_at(2, 2)}\n'), [], OK),
     # ---- candidates, lots, residences
-    "candidates all off the network": ("site", "candidates", "c.csv", text(f"id,name,lon,lat\nC1,a,116.4,39.9\nC2,b,116.41,39.91\n"), [], ["c.csv", "row 2", "C1", "candidate"]),
+    "candidates all off the network": ("site", "candidates", "c.csv", text("id,name,lon,lat\nC1,a,116.4,39.9\nC2,b,116.41,39.91\n"), [], ["c.csv", "row 2", "C1", "candidate"]),
     "candidates duplicate ids": ("site", "candidates", "c.csv", text(f"id,name,lon,lat\nC1,a,{_at(1, 1)}\nC1,b,{_at(3, 3)}\n"), [], ["c.csv", "row 3"]),
     "candidates empty": ("site", "candidates", "c.csv", text("id,name,lon,lat\n"), [], ["c.csv"]),
     "lots negative capacity": ("parking", "lots", "l.csv", text(f"id,capacity,lon,lat\nL1,-3,{_at(3, 3)}\n"), [], ["l.csv", "row 2", "capacity"]),

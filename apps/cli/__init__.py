@@ -21,7 +21,7 @@ import argparse
 import importlib
 import signal
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .base import EXIT_BAD_INPUT, Inputs, Reporter, UsageError
 
@@ -83,7 +83,7 @@ def _raise_terminated(signum, frame) -> None:  # noqa: ANN001 - signal handler s
 class _Signals:
     """Install the SIGTERM/SIGHUP handlers for one run, and put the old ones back."""
 
-    def __enter__(self) -> "_Signals":
+    def __enter__(self) -> _Signals:
         import threading
 
         self.saved = {}

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from lifecircle.geo import settings
 from lifecircle.geo.errors import LifecircleError, OptionError

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Outputs"]
 
@@ -24,7 +25,7 @@ class Outputs:
         self.written: list[Path] = []
         self._cm = None
 
-    def __enter__(self) -> "Outputs":
+    def __enter__(self) -> Outputs:
         from lifecircle.geo.atomic import all_or_none
 
         self._cm = all_or_none()

@@ -29,7 +29,16 @@ from pathlib import Path
 
 from lifecircle.geo import settings
 
-from .base import Inputs, Reporter, UsageError, add_common, add_snap_limit, check_output, check_positive, warn_unreachable
+from .base import (
+    Inputs,
+    Reporter,
+    UsageError,
+    add_common,
+    add_snap_limit,
+    check_output,
+    check_positive,
+    warn_unreachable,
+)
 from .outputs import Outputs
 
 __all__ = ["register", "cmd_parking", "check_args", "write_outputs", "table_paths", "TABLE_SUFFIXES"]

@@ -187,7 +187,6 @@ def _check_candidates_reach(net, candidates, args: argparse.Namespace) -> None:
     import shapely
 
     from lifecircle.geo import io
-
     from lifecircle.geo.network import snap_xy
 
     layer = candidates.set_crs("EPSG:4326") if candidates.crs is None else candidates
