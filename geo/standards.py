@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
 from .errors import OptionError
-from .settings import TIER_METRES, DEFAULT_TIERS, DEFAULT_SPEED_M_PER_MIN, ELDERLY_SPEED_M_PER_MIN  # noqa: F401 (re-exported)
-
-
-
-
+from .settings import DEFAULT_SPEED_M_PER_MIN, DEFAULT_TIERS, ELDERLY_SPEED_M_PER_MIN, TIER_METRES  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -198,10 +194,11 @@ def parse_tiers(
         _check_speed(speed_m_per_min)
     if text is None:
         return DEFAULT_TIERS
-    if isinstance(text, (int, float, np.integer, np.floating)) and not isinstance(text, bool):
-        text = [text]
+    parts: list[object]
     if isinstance(text, str):
         parts = [p.strip() for p in re.split(r"[,，;\s]+", text) if p.strip()]
+    elif isinstance(text, (int, float, np.integer, np.floating)):
+        parts = [text]  # a bool lands here too and is refused by _parse_one_tier
     else:
         parts = list(text)
     if not parts:

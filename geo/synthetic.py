@@ -58,7 +58,7 @@ def street_grid_arrays(n_nodes: int, *, seed: int = 0, spacing: float = 80.0) ->
     xy = np.vstack([xy, spur_xy])
     edges = np.vstack([edges, np.column_stack([base, spur_ids])])
     geometry = []
-    curved = rng.random(edges.shape[0]) < 0.15
+    curved = rng.random(int(edges.shape[0])) < 0.15
     for (a, b), bend in zip(edges, curved):
         if bend:
             mid = (xy[a] + xy[b]) / 2 + rng.normal(0, spacing * 0.08, 2)

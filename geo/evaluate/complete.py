@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import shapely
 
@@ -41,7 +42,7 @@ class CompletenessPlan:
     tier: str
     kind: str
     k: int
-    sites: object
+    sites: gpd.GeoDataFrame
     complete_before: float
     complete_after: float
     gain: float
@@ -120,8 +121,10 @@ def site_for_completeness(
         candidates = candidates.assign(id=[f"C{i + 1}" for i in range(len(candidates))])
     cover, weight, _ = completeness_cover(ev, tier, kind, candidates)
     model = MCLP(cover, k, name=f"complete-{tier}-{kind}")
-    kw = {} if time_limit is None else {"time_limit": time_limit}
-    model.solve(method, **kw)
+    if time_limit is None:
+        model.solve(method)
+    else:
+        model.solve(method, time_limit=time_limit)
     t = ev.standard.tier(tier)
     before = float(ev.samples.weight[ev.complete(t)].sum())
     chosen = np.asarray(model.chosen, dtype=np.int64)

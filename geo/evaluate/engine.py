@@ -434,8 +434,8 @@ def evaluate(
     for (kind, cond), limit in selections.items():
         mask = kinds_arr == kind
         if cond is not None:
-            c = cond_of[(kind, cond)]
-            missing_cols = [col for col in c.columns if col not in src.frame
+            condition = cond_of[(kind, cond)]
+            missing_cols = [col for col in condition.columns if col not in src.frame
                             or pd.to_numeric(src.frame[col][mask], errors="coerce").isna().all()]
             if missing_cols and mask.any():
                 raise InputError("facilities", f"the {kind} facilities have no value in column {missing_cols[0]!r}, "
@@ -443,7 +443,7 @@ def evaluate(
                                                "(give polygons, whose area is measured, or the column)",
                                  column=missing_cols[0])
             if mask.any():
-                mask = mask & c.evaluate(src.frame)
+                mask = mask & condition.evaluate(src.frame)
         dist[(kind, cond)] = selection_distances(net, src, mask, samples.snapped, limit)
     rule_dist = {r.key: dist[(r.kind, r.condition.text if r.condition else None)] for r in std.rules}
     kind_dist = {k: dist[(k, None)] for k in std.kinds}

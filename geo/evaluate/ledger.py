@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..network import snap_xy
+from ..network import Snapped, snap_xy
 from .engine import ALL, Evaluation
 from .packs import Tier
 
@@ -37,7 +37,7 @@ def candidate_sites(ev: Evaluation):
     return grid_candidates(ev.net, area, GRID_SPACING_M, min_distance_m=0.0)
 
 
-def remedy_pairs(ev: Evaluation, cand_snapped, radius: float) -> tuple[np.ndarray, np.ndarray]:
+def remedy_pairs(ev: Evaluation, cand_snapped: Snapped, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """(candidate, sample) pairs within ``radius`` (one bounded search per candidate)."""
     from ..siting import candidate_pairs
 
@@ -62,7 +62,8 @@ def build_ledger(ev: Evaluation, *, remedies: bool = True) -> pd.DataFrame:
     n = len(names)
     inside = which >= 0
     u_in = which[inside]
-    cand = cand_xy = None
+    cand: Snapped | None = None  # snapped candidates, when remedies are asked for and there are any
+    cand_xy = np.empty((0, 2))
     pairs_cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     if remedies:
         sites = candidate_sites(ev)

@@ -117,6 +117,7 @@ class Condition:
             return out
         if isinstance(node, ast.UnaryOp):
             return np.logical_not(self._eval(node.operand, frame))
+        assert isinstance(node, ast.Compare), node  # the parser let through only and/or, not, comparisons
         values = [self._value(v, frame) for v in [node.left, *node.comparators]]
         out = np.ones(len(frame), dtype=bool)
         for op, a, b in zip(node.ops, values[:-1], values[1:]):
@@ -290,8 +291,8 @@ class Standard:
             out.update(dict.fromkeys(t.kinds))
         for c in self.cohorts:
             out.update(dict.fromkeys(c.kinds))
-        for c in self.capacity:
-            out[c.kind] = None
+        for cap in self.capacity:
+            out[cap.kind] = None
         return list(out)
 
     @property

@@ -164,7 +164,7 @@ def prepare_facilities(
                 continue
             if key not in poly_ids:
                 raise InputError("facilities", f"entrance {gdf['id'].iloc[j]} names polygon {key!r}, which is not among the facilities",
-                                 row=j + 1, column=ENTRANCE_COLUMN, row_label="feature")
+                                 row=int(j) + 1, column=ENTRANCE_COLUMN, row_label="feature")
             parent[j] = poly_ids[key]
     has_entrance = np.zeros(len(gdf), bool)
     has_entrance[parent[parent >= 0]] = True

@@ -160,7 +160,7 @@ def _separator(text: str) -> str:
     if "," in header:
         return ","
     counts = {sep: header.count(sep) for sep in ("\t", ";", "|")}
-    sep = max(counts, key=counts.get)
+    sep = max(counts, key=lambda k: counts[k])
     return sep if counts[sep] else ","
 
 
