@@ -362,7 +362,7 @@ def test_concurrent_sessions_stay_isolated(demo_server):
             assert await page.locator(".lc-candidate").count() == got  # nobody else's arrived
             return got - want
         except BaseException:
-            barrier.abort()  # do not leave the others waiting
+            await barrier.abort()  # do not leave the others waiting
             raise
         finally:
             if ctx is not None:
