@@ -206,7 +206,7 @@ class _Net:
         for ln in self.lines:
             p0, d = np.array(ln.p0), np.array(ln.p1) - np.array(ln.p0)
             ts = {n: float(np.dot(np.array(self.xy[n]) - p0, d)) for n in ln.nodes}
-            order = sorted(ts, key=ts.get)
+            order = sorted(ts, key=ts.__getitem__)
             for a, b in zip(order, order[1:]):
                 self.edge(a, b, **dict(ln.tags))
         self.lines = []

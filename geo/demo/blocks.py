@@ -8,19 +8,34 @@ hangs on one footbridge.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from dataclasses import dataclass, field
-
 from ._base import (
-    _CLUSTER_X, _CLUSTER_Y, _COMPOUND_ENDS, _COMPOUND_WORDS, _EXPWY_NAME, _FOOTBRIDGE_X, _INSET,
-    _PARKS, _Y_EXPWY, _Y_FRONT, _Net, _split_integer,
+    _CLUSTER_X,
+    _CLUSTER_Y,
+    _COMPOUND_ENDS,
+    _COMPOUND_WORDS,
+    _EXPWY_NAME,
+    _FOOTBRIDGE_X,
+    _INSET,
+    _PARKS,
+    _Y_EXPWY,
+    _Y_FRONT,
+    _Net,
+    _split_integer,
 )
 from .streets import (
-    _Arterials, _Block, _inward, _lot_sides, _open_sides, _region_line, _side_point,
+    _Arterials,
+    _Block,
+    _inward,
+    _lot_sides,
+    _open_sides,
+    _region_line,
+    _side_point,
 )
 from .villages import _village
 
@@ -57,7 +72,8 @@ def _compound(net: _Net, rect: tuple[float, float, float, float],
     _compound_paths(net, nodes, len(gx), len(gy), cid, rng)
     order = rng.permutation(len(gate_options))
     n_gates = 1 if len(gate_options) == 1 or rng.random() < 0.4 else 2
-    gates, used = [], set()
+    gates: list[int] = []
+    used: set[tuple[str, int]] = set()
     for k in order[:n_gates]:
         gates.append(_gate(net, nodes, gx, gy, gate_options[int(k)], rect, used, rng, cid))
     if rng.random() < 0.45:
@@ -98,7 +114,7 @@ def _compound_paths(net: _Net, nodes: dict[tuple[int, int], int], nx_: int, ny: 
 
 def _gate(net: _Net, nodes: dict[tuple[int, int], int], gx: list[float], gy: list[float],
           option: tuple[str, int, float], rect: tuple[float, float, float, float],
-          used: set, rng: np.random.Generator, cid: str, private: bool = False) -> int:
+          used: set[tuple[str, int]], rng: np.random.Generator, cid: str, private: bool = False) -> int:
     """Add a gate (or a private car entrance) on one side of a compound; return its node."""
     side, line, street = option
     x0, y0, x1, y1 = rect
@@ -128,7 +144,7 @@ def _gate_options(block: _Block, a: int, b: int) -> list[tuple[str, int, float]]
     """(side, line, street coordinate) for every side of a cell that has a street."""
     x0, y0, x1, y1 = block.cell_box(a, b)
     coord = {"S": y0, "N": y1, "W": x0, "E": x1}
-    return [(s, block.side_line(a, b, s), coord[s]) for s in _open_sides(block, a, b)]
+    return [(s, block.open_line(a, b, s), coord[s]) for s in _open_sides(block, a, b)]
 
 
 def _compound_buildings(comp: dict, population: int, rng: np.random.Generator) -> list[dict]:
@@ -243,12 +259,12 @@ def _passage(net: _Net, block: _Block, a: int, b: int, rng: np.random.Generator)
     s0, s1 = pairs[int(rng.integers(len(pairs)))]
     t = float(rng.uniform(0.35, 0.65))
     p0, p1 = _side_point(block, a, b, s0, t), _side_point(block, a, b, s1, t)
-    u = net.attach(block.side_line(a, b, s0), *p0)
-    v = net.attach(block.side_line(a, b, s1), *p1)
+    u = net.attach(block.open_line(a, b, s0), *p0)
+    v = net.attach(block.open_line(a, b, s1), *p1)
     f = float(rng.uniform(0.3, 0.7))
     mid = net.node(p0[0] + f * (p1[0] - p0[0]), p0[1] + f * (p1[1] - p0[1]))
     tags: dict[str, Any] = dict(highway="footway", osmid=net.way())
-    name = net.lines[block.side_line(a, b, s0)].tags.get("name")
+    name = net.lines[block.open_line(a, b, s0)].tags.get("name")
     if name and rng.random() < 0.5:
         tags["name"] = f"{name}步行街"
     net.edge(u, mid, **tags)
@@ -265,11 +281,11 @@ def _dead_end(net: _Net, block: _Block, a: int, b: int, side: str,
     x0, y0, x1, y1 = block.cell_box(a, b)
     depth = float(rng.uniform(*depth_range)) * ((y1 - y0) if side in "SN" else (x1 - x0))
     ix, iy = _inward(side)
-    start = net.attach(block.side_line(a, b, side), x, y)
+    start = net.attach(block.open_line(a, b, side), x, y)
     mid = net.node(x + ix * depth * 0.5, y + iy * depth * 0.5)
     end = net.node(x + ix * depth, y + iy * depth)
     tags: dict[str, Any] = dict(highway="service")
-    street = net.lines[block.side_line(a, b, side)].tags.get("name")
+    street = net.lines[block.open_line(a, b, side)].tags.get("name")
     if rng.random() < 0.5 and street:
         tags = dict(highway="residential", name=f"{street}支巷")
     osm = net.way()

@@ -26,8 +26,17 @@ from .facilities import _amenities, _boundaries, _candidates, _facilities, _pock
 from .parking import _parking
 from .population import _cohorts, _demand, _zones_layer
 from .streets import (
-    _assign_compounds, _build_arterials, _build_block_streets, _frontage, _make_block,
-    _midblock_crossings, _motorway_spot, _Snapper, _street_names, _to_graph, _walk_lines,
+    _assign_compounds,
+    _build_arterials,
+    _build_block_streets,
+    _frontage,
+    _make_block,
+    _midblock_crossings,
+    _motorway_spot,
+    _Snapper,
+    _street_names,
+    _to_graph,
+    _walk_lines,
 )
 
 __all__ = ["DemoDistrict", "build_demo", "LAYERS", "COHORT_COLUMNS"]
@@ -203,6 +212,7 @@ def _build(seed: int) -> DemoDistrict:
     def ids(nodes: Iterable[int]) -> tuple[int, ...]:
         return tuple(_ID0 + n for n in nodes)
 
+    assert zones.footbridge is not None, "the cluster beyond the expressway always gets its footbridge"
     frames = {
         "facilities": _gdf(fac[0] + amen[0], fac[1] + amen[1], ["id", "name", "kind", "level"]),
         "demand": demand,
@@ -224,7 +234,7 @@ def _build(seed: int) -> DemoDistrict:
         gates=MappingProxyType({c["id"]: ids(c["gates"]) for c in zones.compounds}),
         compound_nodes=MappingProxyType({c["id"]: ids(c["nodes"]) for c in zones.compounds}),
         cluster_nodes=ids(zones.cluster_nodes),
-        footbridge=ids(zones.footbridge),
+        footbridge=(_ID0 + zones.footbridge[0], _ID0 + zones.footbridge[1]),
         motorway_spot=Point(_local_to_wgs(np.array([net.xy[spot]]))[0]),
         seed=seed,
     )

@@ -45,14 +45,15 @@ def _lots(snap: _Snapper, zones: _Zones, rng: np.random.Generator) -> tuple[list
                                           rng.choice(len(plain), size=min(26, len(plain)),
                                                      replace=False)})
     words = [_LOT_WORDS[int(k)] for k in rng.permutation(len(_LOT_WORDS))]
-    recs, pts = [], []
+    recs: list[dict] = []
+    pts: list[tuple[float, float]] = []
     for k in chosen:
         spot = spots[k]
         use = _lot_use(spot["use"], rng)
         suffix, cap, res, prices = _LOT_KINDS[use]
         capacity = int(rng.integers(cap[0] // 5, cap[1] // 5 + 1)) * 5
-        x, y = _side_point(spot["block"], *spot["cell"], spot["side"],
-                           float(rng.uniform(0.25, 0.75)))
+        a, b = spot["cell"]
+        x, y = _side_point(spot["block"], a, b, spot["side"], float(rng.uniform(0.25, 0.75)))
         ix, iy = _inward(spot["side"])
         pts.append((x + ix * 10.0, y + iy * 10.0))
         recs.append(dict(id=f"L{len(recs) + 1:02d}", name=f"{words.pop()}{suffix}",
@@ -100,8 +101,8 @@ def _matched(demand: np.ndarray, supply: np.ndarray, ok: np.ndarray) -> float:
     g = nx.DiGraph()
     for i, dem in enumerate(demand):
         g.add_edge("s", ("r", i), capacity=int(dem))
-        for j in np.flatnonzero(ok[i]):
-            g.add_edge(("r", i), ("l", int(j)))
+        for j in np.flatnonzero(ok[i]).tolist():
+            g.add_edge(("r", i), ("l", j))
     for j, sup in enumerate(supply):
         g.add_edge(("l", j), "t", capacity=int(sup))
     return float(nx.maximum_flow_value(g, "s", "t"))

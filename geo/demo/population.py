@@ -28,8 +28,10 @@ def _demand(zones: _Zones, rng: np.random.Generator) -> tuple[list[dict], list[A
     for comp, pop in zip(zones.compounds, parts[:nc]):
         comp["population"] = int(pop)
         rows += _compound_buildings(comp, int(pop), rng)
-    zones.village["population"] = int(parts[nc])
-    rows += _village_buildings(zones.village, int(parts[nc]), rng)
+    village = zones.village
+    assert village is not None, "the village is drawn before its residents"
+    village["population"] = int(parts[nc])
+    rows += _village_buildings(village, int(parts[nc]), rng)
     for k, (b, pop) in enumerate(zip(zones.buildings, parts[nc + 1:])):
         rows.append(dict(b, population=int(pop), name=f"沿街住宅{k + 1}号"))
     recs = [dict(id=f"B{k + 1:04d}", name=r["name"], population=r["population"],
@@ -46,6 +48,7 @@ def _zones_layer(zones: _Zones) -> tuple[list[dict], list[Any]]:
                          population=c["population"]))
         geoms.append(box(*c["rect"]))
     v = zones.village
+    assert v is not None, "the village is drawn before the zones layer"
     recs.append(dict(id=v["id"], name=v["name"], housing="village", population=v["population"]))
     geoms.append(box(*v["rect"]))
     return recs, geoms

@@ -19,9 +19,31 @@ from pyproj import Geod
 from shapely.geometry import LineString
 
 from ._base import (
-    _ARTERIALS_H, _ARTERIALS_V, _EXPWY_NAME, _EXT, _FRONTAGE_NAME, _GRID_NM, _ID0, _SPECIAL,
-    _SPOT, _STREET_ENDS, _STREET_WORDS, _SW, _VILLAGE_GRID, _XS, _Y_EXPWY, _Y_FRONT, _Y_RAMP,
-    _YS, NAME_EN, NAME_ZH, SOURCE, _local_to_wgs, _Net, _N_COMPOUNDS, _INSET,
+    _ARTERIALS_H,
+    _ARTERIALS_V,
+    _EXPWY_NAME,
+    _EXT,
+    _FRONTAGE_NAME,
+    _GRID_NM,
+    _ID0,
+    _INSET,
+    _N_COMPOUNDS,
+    _SPECIAL,
+    _SPOT,
+    _STREET_ENDS,
+    _STREET_WORDS,
+    _SW,
+    _VILLAGE_GRID,
+    _XS,
+    _Y_EXPWY,
+    _Y_FRONT,
+    _Y_RAMP,
+    _YS,
+    NAME_EN,
+    NAME_ZH,
+    SOURCE,
+    _local_to_wgs,
+    _Net,
 )
 
 __all__: list[str] = []  # internal to geo.demo: the public API is geo.demo itself
@@ -172,6 +194,13 @@ class _Block:
         if side == "W":
             return self.edges["W"] if a == 0 else self.vseg.get((a, b))
         return self.edges["E"] if a + 1 == self.n else self.vseg.get((a + 1, b))
+
+    def open_line(self, a: int, b: int, side: str) -> int:
+        """Return the line along a side that has a street (one of :func:`_open_sides`)."""
+        line = self.side_line(a, b, side)
+        if line is None:
+            raise ValueError(f"cell ({a}, {b}) has no street on its {side} side")
+        return line
 
     def is_boundary(self, a: int, b: int, side: str) -> bool:
         """Whether a cell side is the block's boundary (a sidewalk or frontage)."""
