@@ -11,6 +11,7 @@ demand: a demo-sized area each, about 3 x 2.7 km).  Reported:
 * areas per minute of each, the scaling ratio 1 -> 2 workers, and the overhead of the
   one-worker Dask run against the loop;
 * ``area_task_sum_*_s``: the areas' own task times summed (the rest of a run is Dask's);
+* every time is the best of ``--repeat`` runs (default 3): other load on the machine only slows runs down;
 * ``peak_worker_mb``: the largest peak RSS of a worker after the two-worker run, beside
   ``alone_mb``, the peak RSS of one process running the largest area alone.
 
@@ -72,7 +73,7 @@ def _warm() -> None:
     cli.build_parser()
 
 
-def _dask(plan: Path, out: Path, workers: int) -> tuple[float, float, float, float]:
+def _dask(plan: Path, out: Path, workers: int, repeat: int = 3) -> tuple[float, float, float, float]:
     """(start-up s incl. imports on the workers, run s, largest worker peak RSS in MB, sum of area runtimes s)."""
     from distributed import Client, LocalCluster
 
@@ -93,15 +94,19 @@ def _dask(plan: Path, out: Path, workers: int) -> tuple[float, float, float, flo
         client.wait_for_workers(workers)
         client.run(_warm)
         t1 = time.perf_counter()
-        table = run_plan(plan, client, out_dir=out, progress=False)
-        t2 = time.perf_counter()
-        assert (table["status"] == "ok").all(), table[["area", "message"]]
+        best = float("inf")
+        for k in range(repeat):  # best of `repeat`, each into a fresh folder (every area computed)
+            s0 = time.perf_counter()
+            table = run_plan(plan, client, out_dir=out / f"rep{k}", progress=False)
+            best = min(best, time.perf_counter() - s0)
+            assert (table["status"] == "ok").all(), table[["area", "message"]]
+            assert table["recomputed"].all()
         peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    return t1 - t0, t2 - t1, max(peaks.values()) / 1024, float(table["runtime_s"].sum())
+    return t1 - t0, best, max(peaks.values()) / 1024, float(table["runtime_s"].sum())
 
 
-def run(n: int = 8) -> dict:
-    """Run the benchmark on ``n`` demo-sized areas; return the figures."""
+def run(n: int = 8, repeat: int = 3) -> dict:
+    """Run the benchmark on ``n`` demo-sized areas, best of ``repeat`` runs each; return the figures."""
     from geo import demo, network
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_batch."))
@@ -112,15 +117,17 @@ def run(n: int = 8) -> dict:
 
     from lifecircle.apps.cli import main
 
-    t0 = time.perf_counter()
-    for i in range(n):
-        out = tmp / "loop" / f"area{i:02d}"
-        out.mkdir(parents=True)
-        assert main(_argv(files, out)) == 0
-    loop_s = time.perf_counter() - t0
+    loop_s = float("inf")
+    for k in range(repeat):
+        t0 = time.perf_counter()
+        for i in range(n):
+            out = tmp / f"loop{k}" / f"area{i:02d}"
+            out.mkdir(parents=True)
+            assert main(_argv(files, out)) == 0
+        loop_s = min(loop_s, time.perf_counter() - t0)
 
-    start1, dask1, _, busy1 = _dask(plan, tmp / "dask1", 1)
-    start2, dask2, peak, busy2 = _dask(plan, tmp / "dask2", 2)
+    start1, dask1, _, busy1 = _dask(plan, tmp / "dask1", 1, repeat)
+    start2, dask2, peak, busy2 = _dask(plan, tmp / "dask2", 2, repeat)
 
     # the largest area alone in a fresh process: its peak RSS
     out = tmp / "alone"
@@ -137,6 +144,7 @@ def run(n: int = 8) -> dict:
     per_min = lambda s: round(n * 60.0 / s, 1)  # noqa: E731
     return {
         "areas": n,
+        "repeat": repeat,
         "loop_s": round(loop_s, 2),
         "dask_1w_s": round(dask1, 2),
         "dask_2w_s": round(dask2, 2),
@@ -160,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     """Print the figures as JSON."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--areas", type=int, default=8, help="demo-sized areas in the plan (default 8)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each configuration; the best counts (default 3)")
     args = ap.parse_args(argv)
-    print(json.dumps(run(args.areas), indent=1))
+    print(json.dumps(run(args.areas, args.repeat), indent=1))
     return 0
 
 
