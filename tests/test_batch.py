@@ -193,6 +193,7 @@ def first_run(world, cluster):
     return out, table, lines
 
 
+@pytest.mark.slow
 def test_plan_of_four_kinds_equals_coverage_run_alone(world, first_run):
     out, table, lines = first_run
     tmp, files = world["tmp"], world["files"]
@@ -345,6 +346,7 @@ def test_failing_area_is_reported_and_others_go_on(world, cluster, tmp_path, cap
     assert pd.read_csv(tmp_path / "out_cli" / "areas.csv")["status"].tolist() == ["ok", "failed"]
 
 
+@pytest.mark.slow
 def test_killed_worker_run_completes_with_unchanged_outputs(world, first_run, cluster, tmp_path):
     """Kill one worker process while it computes: Dask's nanny replaces it, the task reruns."""
     out, _, _ = first_run
@@ -417,6 +419,7 @@ def test_boundary_file_gives_one_area_per_polygon(world, cluster, tmp_path):
         assert row["total_weight"] == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_standard_gives_the_evaluate_files_as_run_alone(world, cluster, tmp_path):
     """With a standard, the area's evaluation files equal `lifecircle evaluate` run alone."""
     files = world["files"]
@@ -467,6 +470,7 @@ def test_standard_gives_the_evaluate_files_as_run_alone(world, cluster, tmp_path
     assert "5min 完整生活圈占比" in pd.read_excel(tmp_path / "out" / "areas.xlsx").columns
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_tiles", [4, 7])
 def test_tiles_with_polygon_demand_equal_one_run(n_tiles):
     """Polygon demand (spread along streets) in 4 and 7 tiles: per-unit frame and summary equal one run."""
