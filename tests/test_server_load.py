@@ -375,13 +375,13 @@ def test_concurrent_sessions_stay_isolated(demo_server):
             try:
                 results = await asyncio.wait_for(
                     asyncio.gather(*(one(browser, i, guard, gate, barrier) for i in range(n)), return_exceptions=True),
-                    timeout=240)
+                    timeout=420)
             finally:
                 await browser.close()
         return guard, results
 
     started = time.perf_counter()
-    guard, results = _run_async(run(), timeout=280)
+    guard, results = _run_async(run(), timeout=480)
     seconds = time.perf_counter() - started
     guard.check()
     failures = [r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.BrokenBarrierError)]
