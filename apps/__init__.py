@@ -7,4 +7,4 @@ if __name__ == "apps":  # imported by its short name from a checkout: be lifecir
 
     _sys.modules[__name__] = _alias.become("apps")
 else:
-    pass
+    __all__ = ["cli", "web"]

@@ -24,7 +24,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from typing import TYPE_CHECKING, Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import pyproj
@@ -33,11 +34,18 @@ import shapely
 if TYPE_CHECKING:
     import geopandas as gpd
 
+__all__ = [
+    "Coords", "Pair", "Layer", "TOLERANCE_DEG", "MAX_ITERATIONS", "CHINA_BOX", "SHIFTED", "LABELS",
+    "in_china", "wgs84_to_gcj02", "gcj02_to_wgs84", "gcj02_to_bd09", "bd09_to_gcj02", "wgs84_to_bd09",
+    "bd09_to_wgs84", "parse_crs", "is_lonlat", "to_wgs84_lonlat", "from_wgs84_lonlat", "geometry_to_wgs84",
+    "geometry_from_wgs84", "local_metric_crs",
+]
+
 #: Scalars or array-likes of coordinates.
-Coords = Union[float, np.ndarray, Sequence[float]]
+Coords = float | np.ndarray | Sequence[float]
 
 #: A converted (lon, lat) pair: floats for scalar input, float64 arrays otherwise.
-Pair = tuple[Union[float, np.ndarray], Union[float, np.ndarray]]
+Pair = tuple[float | np.ndarray, float | np.ndarray]
 
 #: A layer: GeoDataFrame or GeoSeries.
 Layer = Union["gpd.GeoDataFrame", "gpd.GeoSeries"]

@@ -657,7 +657,7 @@ def _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progr
     ok = np.flatnonzero(sources.reachable)
     # small chunks keep both processes busy to the end
     chunks = [c for c in np.array_split(ok, max(workers * 4, ok.size // 20, 1)) if c.size]
-    net.csr, net.node_tree, net.strokes, net.incidence, net.edge_geom_length, net.geom_cum  # build once, share by fork
+    _ = (net.csr, net.node_tree, net.strokes, net.incidence, net.edge_geom_length, net.geom_cum)  # build once, share by fork
     _WORKER_STATE.update(net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs)
     out: list[tuple[int, float, float, shapely.Geometry]] = []
     try:

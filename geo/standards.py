@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import OptionError
-from .settings import DEFAULT_SPEED_M_PER_MIN, DEFAULT_TIERS, ELDERLY_SPEED_M_PER_MIN, TIER_METRES  # noqa: F401 (re-exported)
+from .settings import DEFAULT_SPEED_M_PER_MIN, DEFAULT_TIERS, ELDERLY_SPEED_M_PER_MIN, TIER_METRES
+
+__all__ = [
+    "FacilityKind", "BUILTIN_KINDS", "KindRegistry", "parse_tiers", "tier_label",
+    # re-exported from geo.settings, where they are defined
+    "TIER_METRES", "DEFAULT_TIERS", "DEFAULT_SPEED_M_PER_MIN", "ELDERLY_SPEED_M_PER_MIN",
+]
 
 
 @dataclass(frozen=True)

@@ -7,4 +7,4 @@ if __name__ == "layers":  # imported by its short name from a checkout: be lifec
 
     _sys.modules[__name__] = _alias.become("layers")
 else:
-    pass
+    __all__ = ["geojson", "maplayers", "report", "style"]

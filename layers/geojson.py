@@ -9,7 +9,8 @@ keeps a district's base layer small enough for every browser session.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +19,11 @@ import shapely
 
 from lifecircle.geo import crs as gcrs
 from lifecircle.geo.network import WalkNetwork
+
+__all__ = [
+    "PRECISION", "MAJOR_HIGHWAY", "MAP_CRS", "check_crs", "to_map_crs", "point_to_map", "point_from_map",
+    "feature_collection", "frame_collection", "streets_layer", "metric_to_wgs84", "fill_small_holes",
+]
 
 #: Decimal places of map coordinates (1e-6 degree is about 0.1 m).
 PRECISION = 6
@@ -109,8 +115,9 @@ def feature_collection(
         raise ValueError(f"{arr.size} geometries but {len(props)} property rows")
     gj = _geometry_strings(arr, crs, precision)
     feats = [
-        '{"type":"Feature","properties":%s,"geometry":%s}'
-        % (json.dumps({k: _jsonable(v) for k, v in p.items()}, ensure_ascii=False, separators=(",", ":")), g)
+        '{"type":"Feature","properties":'
+        + json.dumps({k: _jsonable(v) for k, v in p.items()}, ensure_ascii=False, separators=(",", ":"))
+        + ',"geometry":' + g + "}"
         for p, g in zip(props, gj)
     ]
     return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"

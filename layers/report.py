@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +25,8 @@ from lifecircle.geo.coverage import tier_key
 from lifecircle.geo.standards import KindRegistry, tier_label
 
 from . import style
+
+__all__ = ["ReportData", "leaflet_assets", "offline_html", "report_html"]
 
 _REMOTE_TAG = re.compile(
     r"<script[^>]+src=[\"']https?://[^\"']*[\"'][^>]*>\s*</script>\s*|<link[^>]+href=[\"']https?://[^\"']*[\"'][^>]*/?>\s*",

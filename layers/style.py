@@ -7,13 +7,20 @@ app, the static HTML report and the legends agree.  Labels exist in Chinese
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from lifecircle.geo.coverage import ANY
 from lifecircle.geo.standards import KindRegistry, tier_label
+
+__all__ = [
+    "CANDIDATE_COLOR", "GAP_COLOR", "STREET_COLOR", "STREET_BOUNDARY_COLOR", "COMMUNITY_BOUNDARY_COLOR",
+    "LOT_COLOR", "RESIDENCE_COLOR", "MATCH_COLOR", "UNREACHABLE_COLOR", "SHARE_BREAKS", "SHARE_COLORS",
+    "TEXT", "KIND_GLYPHS", "text", "kind_label", "kind_glyph", "kind_color", "DistanceClasses",
+    "distance_classes", "share_color", "share_labels", "legend", "tier_opacity",
+]
 
 #: Colour of candidate (proposed) micro-stations and their service areas.
 CANDIDATE_COLOR = "#c2185b"
@@ -183,7 +190,7 @@ def _ramp(n: int) -> tuple[str, ...]:
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, len(rgb) - 1)
     mix = rgb[lo] + (rgb[hi] - rgb[lo]) * (pos - lo)[:, None]
-    return tuple("#%02x%02x%02x" % tuple(int(round(v)) for v in row) for row in mix)
+    return tuple("#" + "".join(f"{int(round(v)):02x}" for v in row) for row in mix)
 
 
 def share_color(share: float) -> str:

@@ -52,7 +52,7 @@ def _add_streets(graph, streets, pos):
         if any(abs(length - k[2]) < 0.05 for k in kept):
             continue
         kept.append((u, v, length, coords))
-    for pair, items in by_pair.items():
+    for items in by_pair.values():
         items.sort(key=lambda item: item[2])
         for k, (u, v, length, coords) in enumerate(items):
             if u == v and length < 1.0:

@@ -15,7 +15,8 @@ import shapely
 from apps.web import exports, views
 from apps.web.project import load_demo, load_project, read_project
 from apps.web.state import PlannerState
-from geo import coverage, crs as gcrs
+from geo import coverage
+from geo import crs as gcrs
 from geo.io import InputError
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -9,7 +9,7 @@ import pyproj
 import pytest
 import shapely
 
-from geo import coverage, demo, network, reach
+from geo import coverage, demo, reach
 from tests import reference as ref
 from tests.utils import compare_nearest, placements, reference_nearest
 
@@ -170,8 +170,8 @@ def test_unreachable_demand_is_reported_not_dropped(demo_district, demo_net):
 
 def test_futian_traffic_zones_coverage(futian_net):
     """Real traffic zones with population (in place in ../shared/data) over the Futian graph."""
-    from tests.conftest import shared_file
     from geo import io
+    from tests.conftest import shared_file
 
     zones = gpd.read_file(shared_file("shenzhenbuscorr/sz_taz_491.geojson"))
     attrs = io.read_table(shared_file("shenzhenbuscorr/sz_taz_attributes_utf8.csv"))

@@ -490,7 +490,7 @@ def test_demo_network_is_the_walk_network_of_its_graph(d: demo.DemoDistrict, w: 
     net = d.network
     assert isinstance(net, network.WalkNetwork)
     assert net.n_nodes == w.number_of_nodes() and net.n_edges == w.number_of_edges()
-    assert abs(net.edge_length.sum() - sum(l for *_, l in w.edges(data="length"))) < 1e-3
+    assert abs(net.edge_length.sum() - sum(length for *_, length in w.edges(data="length"))) < 1e-3
 
 
 def test_parks_file(tmp_path: Path, d: demo.DemoDistrict) -> None:

@@ -17,8 +17,8 @@ from shapely.geometry import LineString, Point, Polygon
 from geo import crs as gc
 from geo import io as gio
 from geo.io import InputError
-from tests.conftest import SHARED_DATA
 from geo.standards import KindRegistry
+from tests.conftest import SHARED_DATA
 
 SHARED = SHARED_DATA  # ../shared/data, or $LIFECIRCLE_SHARED_DATA
 needs_shared = pytest.mark.skipif(

@@ -292,8 +292,8 @@ def test_download_failures_are_one_message(monkeypatch, tmp_path, capsys):
 
 
 def _stroke_networks():
-    from geo.synthetic import street_grid
     from geo import demo
+    from geo.synthetic import street_grid
 
     yield "grid", street_grid(10_000, seed=3)
     yield "demo", demo.build_demo().network  # a WalkNetwork (d.graph is its networkx graph)

@@ -175,7 +175,7 @@ def test_chained_lines_cover_exactly_the_reached_pieces(futian_net):
     """Joining pieces along strokes changes how many lines there are, never what they cover."""
     rng = np.random.default_rng(12)
     src = network.snap_xy(futian_net, futian_net.node_xy[rng.choice(futian_net.n_nodes, 5, replace=False)])
-    for i, dist in reach.iter_source_node_distances(futian_net, src, 800.0):
+    for _i, dist in reach.iter_source_node_distances(futian_net, src, 800.0):
         through, _ = service_areas.reached_pieces(futian_net, dist, 800.0)
         chained = service_areas.chained_lines(futian_net, through)
         single = service_areas.cut_pieces(futian_net, through)
@@ -270,7 +270,7 @@ def test_band_from_blocks_on_futian_and_the_demo(futian_net):
 
     nets = {"futian": futian_net, "demo": demo.build_demo().network}
     rng = np.random.default_rng(8)
-    for name, net in nets.items():
+    for net in nets.values():
         xy = net.node_xy[rng.choice(net.n_nodes, 6, replace=False)] + 9.0
         src = network.snap_xy(net, xy)
         for i, dist in reach.iter_source_node_distances(net, src, 1000.0):
