@@ -327,13 +327,16 @@ def test_failing_area_is_reported_and_others_go_on(world, cluster, tmp_path, cap
     plan = tmp_path / "plan.toml"
     plan.write_text(
         f'[[areas]]\nname = "good"\nnetwork = "{files["network"]}"\nfacilities = "{files["facilities"]}"\ndemand = "{files["demand"]}"\n'
-        f'[[areas]]\nname = "bad"\nnetwork = "{files["network"]}"\nfacilities = "{bad}"\ndemand = "{files["demand"]}"\n',
+        f'[[areas]]\nname = "bad"\nnetwork = "{files["network"]}"\nfacilities = "{bad}"\ndemand = "{files["demand"]}"\n'
+        f'[[areas]]\nname = "bad_option"\nnetwork = "{files["network"]}"\nfacilities = "{files["facilities"]}"\n'
+        f'demand = "{files["demand"]}"\nout_crs = "mars"\n',
         encoding="utf-8",
     )
     table = run_plan(plan, cluster, out_dir=tmp_path / "out", progress=False)
-    assert list(table["status"]) == ["ok", "failed"]
+    assert list(table["status"]) == ["ok", "failed", "failed"]
     msg = table.loc[1, "message"]
     assert "facilities_bad.csv" in msg and "row 2" in msg and "lon" in msg, msg
+    assert "--out-crs" in table.loc[2, "message"] and "mars" in table.loc[2, "message"]
     assert (tmp_path / "out" / "bad" / "error.txt").read_text().strip() == msg
     # the command, on the running cluster through --scheduler: exit 2, one line naming the failed area
     from lifecircle.apps.cli import main
@@ -343,7 +346,7 @@ def test_failing_area_is_reported_and_others_go_on(world, cluster, tmp_path, cap
     err = capsys.readouterr().err
     assert rc == 2, err
     assert "area bad failed: facilities_bad.csv" in err
-    assert pd.read_csv(tmp_path / "out_cli" / "areas.csv")["status"].tolist() == ["ok", "failed"]
+    assert pd.read_csv(tmp_path / "out_cli" / "areas.csv")["status"].tolist() == ["ok", "failed", "failed"]
 
 
 @pytest.mark.slow

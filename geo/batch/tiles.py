@@ -137,7 +137,7 @@ def tile_task(job, index: int) -> dict[str, Any]:
     argv = [a.replace("{network}", job.files["network"]).replace("{out}", "/nonexistent") for a in job.argv]
     try:
         args, net, facilities, demand, tiers = _cli_inputs(argv)
-    except Exception:  # noqa: BLE001 - the stitch task reads the same inputs and reports the error
+    except (Exception, SystemExit):  # noqa: BLE001 - the stitch task reads the same inputs and reports the error
         return {"error": True}
     part = compute_tile(
         net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit, n_tiles=job.tiles, index=index

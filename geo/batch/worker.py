@@ -158,7 +158,10 @@ def _cli_run(argv: list[str], hook: Callable | None = None) -> int:
     from lifecircle.apps import cli
 
     parser = cli.build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a plan option argparse refuses: it printed "... error: ..." (captured)
+        return int(exc.code) if isinstance(exc.code, int) else 2
     if hook is not None:
         args.compute_coverage = hook
     return cli.run(args, parser)
