@@ -242,7 +242,7 @@ def test_walk_pairs_are_exactly_those_within_the_limit(district, demo_net):
                                      sources=one, limit=LIMIT)
         for i in np.flatnonzero(np.isfinite(dist)):
             expected[(int(i), j)] = dist[i]
-    got = {(int(r), int(l)): w for r, l, w in zip(pairs.res, pairs.lot, pairs.walk_m)}
+    got = {(int(r), int(lot)): w for r, lot, w in zip(pairs.res, pairs.lot, pairs.walk_m)}
     assert got.keys() == expected.keys()
     assert max(abs(got[k] - expected[k]) for k in got) < 1e-6
     assert (pairs.walk_m <= LIMIT).all()
@@ -258,7 +258,7 @@ def _reference_for(result, lots, pairs, window):
     demand = dict(zip(result.residences["id"], result.residences["demand"]))
     lot_ids = lots["id"].astype(str).to_numpy()
     res_ids = result.residences["id"].to_numpy()
-    triples = [(res_ids[r], lot_ids[l], w) for r, l, w in zip(pairs.res, pairs.lot, pairs.walk_m)]
+    triples = [(res_ids[r], lot_ids[lot], w) for r, lot, w in zip(pairs.res, pairs.lot, pairs.walk_m)]
     return nx_reference(demand, supply, triples)
 
 
@@ -351,7 +351,7 @@ def _random_problem(seed: int, n_res: int = 7, n_lots: int = 4, cap: bool = Fals
     windows = ["19:00-07:30", "18:30-08:00", "20:00-07:00", "22:00-06:00", "07:00-19:00"]
     need = np.stack([parking.parse_window(windows[k]).slot_mask(30) for k in rng.integers(0, 5, n_res)])
     usable = rng.integers(0, 12, (n_lots, 1)) + rng.integers(0, 6, (n_lots, 48))
-    pairs = [(r, l, float(rng.integers(50, 500))) for r in range(n_res) for l in range(n_lots) if rng.random() < 0.6]
+    pairs = [(r, lot, float(rng.integers(50, 500))) for r in range(n_res) for lot in range(n_lots) if rng.random() < 0.6]
     res, lot, walk = (np.array(v) for v in zip(*pairs))
     lot_cap = rng.integers(3, 15, n_lots) if cap else None
     return parking.ParkingProblem.from_arrays(rng.integers(1, 15, n_res), usable, (res, lot, walk), need=need,
@@ -434,9 +434,9 @@ def test_price_limit_and_cap_in_the_match(district, demo_net, demo_pairs):
     result = parking.match_parking(demo_net, district.lots, district.residences, pairs=demo_pairs,
                                    price_limit=10, lot_cap=20)
     price = dict(zip(district.lots["id"], district.lots["price"]))
-    assert all(price[l] <= 10 for l in result.pairs["lot_id"])
+    assert all(price[lot] <= 10 for lot in result.pairs["lot_id"])
     assert (result.pairs.groupby("lot_id")["cars"].sum() <= 20).all()
-    assert set(result.summary()["price_excluded_lots"]) == {l for l, p in price.items() if p > 10}
+    assert set(result.summary()["price_excluded_lots"]) == {lot for lot, p in price.items() if p > 10}
 
 
 # --------------------------------------------------------------- edge cases

@@ -120,7 +120,7 @@ class ParkingResult:
             ``off_network_lots``, ``lots_used``, ``below_floor_residences``,
             ``profile_source``, ``stages``, ``notes``.
         """
-        r, l = self.residences, self.lots
+        r, lt = self.residences, self.lots
         short = r["demand"] > 0
         total_walk = round(self.assignment.total_walk_m, 1)
         return {
@@ -140,11 +140,11 @@ class ParkingResult:
             "out_of_reach_residences": r.loc[r["status"] == "out of reach", "id"].tolist(),
             "off_network_residences": r.loc[r["status"] == "off network", "id"].tolist(),
             "below_floor_residences": r.loc[r["placed"] < r["floor"], "id"].tolist(),
-            "lots": int(len(l)),
-            "lots_used": int((l["cars"] > 0).sum()),
-            "closed_lots": l.loc[l["status"] == "closed", "id"].tolist(),
-            "price_excluded_lots": l.loc[l["status"] == "above price limit", "id"].tolist(),
-            "off_network_lots": l.loc[l["status"] == "off network", "id"].tolist(),
+            "lots": int(len(lt)),
+            "lots_used": int((lt["cars"] > 0).sum()),
+            "closed_lots": lt.loc[lt["status"] == "closed", "id"].tolist(),
+            "price_excluded_lots": lt.loc[lt["status"] == "above price limit", "id"].tolist(),
+            "off_network_lots": lt.loc[lt["status"] == "off network", "id"].tolist(),
             "profile_source": PROFILE_SOURCE,
             "solve_seconds": round(self.assignment.seconds, 3),
             "stages": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in s.items()}
@@ -324,21 +324,21 @@ def _pair_table(lots, residences, demand: ResidenceDemand, pairs: WalkPairs, a: 
     import shapely
 
     k = np.flatnonzero(a.cars > 0)
-    r, l = pairs.res[k], pairs.lot[k]
+    r, lot_i = pairs.res[k], pairs.lot[k]
     lot_price = pd.to_numeric(lots["price"], errors="coerce").to_numpy(float) if "price" in lots.columns else np.full(len(lots), np.nan)
     table = pd.DataFrame({
         "residence_id": demand.ids[r],
-        "lot_id": _ids(lots)[l],
+        "lot_id": _ids(lots)[lot_i],
         "cars": a.cars[k],
         "walk_m": np.round(pairs.walk_m[k], 1),
         "window": [str(demand.windows[i]) for i in r],
         "hours": [demand.windows[i].hours for i in r],
         "residence_name": _names(residences)[r],
-        "lot_name": _names(lots)[l],
-        "price": lot_price[l],
+        "lot_name": _names(lots)[lot_i],
+        "price": lot_price[lot_i],
     })
     gate = shapely.get_coordinates(np.asarray(residences.geometry.values))[r]
-    entrance = shapely.get_coordinates(np.asarray(lots.geometry.values))[l]
+    entrance = shapely.get_coordinates(np.asarray(lots.geometry.values))[lot_i]
     coords = np.stack([gate, entrance], axis=1).reshape(-1, 2)
     lines = shapely.linestrings(coords, indices=np.repeat(np.arange(k.size), 2)) if k.size else np.empty(0, object)
     return table, lines
@@ -417,19 +417,19 @@ def _ids_text(ids: Sequence[str], limit: int = 8) -> str:
 def _notes(result: ParkingResult) -> list[str]:
     """Plain-language remarks for the planner."""
     notes = []
-    r, l = result.residences, result.lots
+    r, lt = result.residences, result.lots
     if result.demand_total == 0:
         notes.append("no compound is short of spaces (total demand 0): nothing to match, share of demand 0")
-    if result.supply_total == 0 and len(l):
+    if result.supply_total == 0 and len(lt):
         notes.append("the lots offer no usable space in the hours asked (zero supply): nothing can be matched")
-    if len(l) == 0:
+    if len(lt) == 0:
         notes.append("no lot given (zero supply): nothing can be matched")
     walk = result.options["max_walk_m"]
     groups = [
-        (l, l["status"] == "closed", "lot(s) {} have no open hours to residents and offer nothing"),
-        (l, l["status"] == "above price limit", "lot(s) {} are above the price limit and are left out"),
-        (l, l["status"] == "off network", "lot(s) {} are beyond the snapping limit of the walking network and offer nothing"),
-        (l, l["status"] == "no usable spaces", "lot(s) {} have no usable space in the hours compounds need "
+        (lt, lt["status"] == "closed", "lot(s) {} have no open hours to residents and offer nothing"),
+        (lt, lt["status"] == "above price limit", "lot(s) {} are above the price limit and are left out"),
+        (lt, lt["status"] == "off network", "lot(s) {} are beyond the snapping limit of the walking network and offer nothing"),
+        (lt, lt["status"] == "no usable spaces", "lot(s) {} have no usable space in the hours compounds need "
          "(occupancy, reserved spaces or open hours)"),
         (r, r["status"] == "out of reach", f"compound(s) {{}} have no lot within {walk:g} m walk and stay unmatched"),
         (r, r["status"] == "off network", "compound(s) {} are beyond the snapping limit of the walking network and stay unmatched"),
