@@ -19,8 +19,9 @@ service-area names stay reachable from here (``reach.facility_service_areas``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
