@@ -6,7 +6,9 @@ same changed facilities (the app updates incrementally; the reference never does
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -20,6 +22,8 @@ from apps.web.state import PlannerState
 from geo import crs as gcrs
 from geo import evaluate as gev
 from geo.io import InputError
+
+ART = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +281,51 @@ def test_remove_undo_then_move(ws, state):
     state.undo()
     assert [x.id for x in state.candidates] == [c.id]
     assert_same(state, reference(ws, state))
+
+
+def test_zone_demand_is_drawn_as_its_samples(ws):
+    """Demand given by zones is drawn as the residents it is spread into (points), never as filled zones."""
+    import dataclasses
+    import json
+
+    from apps.web.workspace import Workspace
+
+    zones = ws.communities[["id", "name", "geometry"]].assign(weight=1000.0)
+    z = Workspace(title="zones", is_demo=False, net=ws.net, facilities=ws.facilities, demand=zones,
+                  communities=ws.communities).prepare()
+    assert z.demand_zones and not ws.demand_zones
+    fc = json.loads(z.demand_text())
+    assert {f["geometry"]["type"] for f in fc["features"]} == {"Point"}
+    assert len(fc["features"]) == len(z.coverage.samples.weight) > len(zones)
+    assert float(z.coverage.samples.weight.sum()) == pytest.approx(1000.0 * len(zones))  # the zones' people, spread
+    assert {f["properties"]["id"] for f in fc["features"]} == set(zones["id"].astype(str))
+    state = PlannerState(z)
+    assert len(state.drawn_distances()) == len(fc["features"])
+    _ = dataclasses
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or shutil.which("pdftoppm") is None,
+                    reason="needs /usr/bin/chromium and pdftoppm (poppler-utils)")
+def test_a4_report_pdf_first_page(ws, tmp_path):
+    """The A4 landscape report prints with its map, legend, scale bar, north arrow and tables."""
+    import subprocess
+
+    from apps.web import exports
+
+    state = PlannerState(ws)
+    state.edit_kind = "clinic"
+    state.add_candidate(114.0585, 22.5628)
+    state.close_facility("PK-1a")
+    html = exports.a4_bytes(state, pdf=False).decode()
+    for words in ("完整生活圈", "各社区完整比例", "问题台账", "候选站点", "未核实", "N1", "1,000 m", ">N<", "缺 1 项",
+                  "gb50180-2018", "方法"):
+        assert words in html, words
+    pdf = exports.a4_bytes(state, pdf=True)
+    assert pdf.startswith(b"%PDF")
+    (tmp_path / "r.pdf").write_bytes(pdf)
+    info = subprocess.run(["pdfinfo", str(tmp_path / "r.pdf")], capture_output=True, text=True).stdout
+    assert "841.92 x 594.96" in info  # A4 landscape
+    out = ART / "report_a4_page1"
+    subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", str(tmp_path / "r.pdf"), str(out)], check=True)
+    png = Path(f"{out}-1.png")
+    assert png.is_file() and png.stat().st_size > 50_000

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="evaluation GeoJSON (one feature per demand unit)")
     p.add_argument("--summary", help="summary JSON to write")
     p.add_argument("--ledger", help="gap ledger (问题台账) to write: .xlsx, .csv or .geojson")
-    p.add_argument("--report", help="an HTML report to write")
+    p.add_argument("--report", help="a report to write: .html, or .pdf (A4 landscape, printed by headless Chromium)")
     p.add_argument("--lang", default="zh", choices=("zh", "en"), help="ledger headers: Chinese (default) or English")
     p.add_argument("--touch", type=float, default=settings.DEFAULT_TOUCH_M,
                    help=f"polygon facilities are reached from streets within this many metres (default {settings.DEFAULT_TOUCH_M:g})")
@@ -222,7 +222,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", (".geojson", ".json"))
     check_output(args.summary, "--summary", (".json",))
     check_output(args.ledger, "--ledger", (".xlsx", ".csv", ".geojson"))
-    check_output(args.report, "--report", (".html",))
+    check_output(args.report, "--report", (".html", ".pdf"))
     check_positive(args, "--snap-limit", "metres from a walkable street", allow_zero=True)
     check_positive(args, "--touch", "metres from a polygon facility", allow_zero=True, upper=200.0)
     std = ev_mod.load_standard(args.standard)
@@ -272,7 +272,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             from lifecircle.geo.atomic import atomic_path
 
             with atomic_path(args.report) as tmp:
-                tmp.write_text(_report_html(summary, ledger, ev), encoding="utf-8")
+                if args.report.lower().endswith(".pdf"):  # the A4 landscape report, printed by headless Chromium
+                    from lifecircle.layers import a4report
+
+                    doc = a4report.from_evaluation(
+                        ev, title=f"{std.title or std.name} · 完整生活圈评估", sources=[str(summary.get("network", ""))],
+                        facilities=facilities[0] if len(facilities) == 1 else None, units=units, ledger=ledger,
+                        lang=args.lang, is_demo=bool(args.demo))
+                    tmp.write_bytes(a4report.html_to_pdf(a4report.a4_html(doc)))
+                else:
+                    tmp.write_text(_report_html(summary, ledger, ev), encoding="utf-8")
             out.written.append(args.report)
     _headline(rep, summary, ev)
     rep.note("wrote " + ", ".join(str(p) for p in out.written))

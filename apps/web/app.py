@@ -35,6 +35,9 @@ __all__ = ["PlannerApp", "serve_workspace"]
 
 HEADER_BG = "#16324f"
 SIDEBAR_WIDTH = 390
+#: Below this window width (px) the side panel is narrower and starts folded (☰ opens it).
+NARROW_WIDTH = 1200
+NARROW_SIDEBAR_WIDTH = 330
 _HTML_STYLES = [views.CSS]
 
 
@@ -111,7 +114,7 @@ class PlannerApp:
         from lifecircle.geo.evaluate import list_standards
 
         s = self.state
-        self.mapview_w = pn.widgets.RadioButtonGroup(options=self._mapview_options(), value=s.view, color="primary",
+        self.mapview_w = pn.widgets.RadioButtonGroup(options=self._mapview_options(), value=s.view, color="default",
                                                      sizing_mode="stretch_width")
         names = [p["name"] for p in list_standards()]
         if s.standard not in names:
@@ -316,6 +319,12 @@ class PlannerApp:
         present = self._present_kinds()
         style = lml.map_style(ws.kinds, present, ws.tiers, s.lang)
         legend = lstyle.legend(ws.kinds, present, ws.tiers, s.kind, s.lang)
+        if s.kind == ANY and s.view != "complete":  # the all-kinds view draws each kind's areas in its colour
+            for block in legend:
+                if block["layer"] == "areas":
+                    block["items"] = [{"label": lstyle.kind_label(ws.kinds, k, s.lang), "color": lstyle.kind_color(ws.kinds, k),
+                                       "shape": "area", "opacity": 0.3} for k in present
+                                      if k in set(ws.areas["kind"].astype(str))]
         comp = s.complete() if s.view == "complete" else None
         if comp is not None:
             tier = comp.base.standard.tier(s.complete_tier) if s.complete_tier else comp.base.standard.tiers[-1]
@@ -342,9 +351,9 @@ class PlannerApp:
         if comp is not None:
             self._push_complete(comp)
         else:
-            dist = s.unit_distances()
+            dist = s.drawn_distances()
             self.map.param.update(
-                demand_classes=lml.demand_classes(classes.classify(dist, s.unit_reachable())),
+                demand_classes=lml.demand_classes(classes.classify(dist, s.drawn_reachable())),
                 demand_distances=lml.demand_distances(dist), demand_missing="[]",
             )
             self.headline_w.object = views.headline_html(s.headline(), s.lang)
@@ -358,7 +367,10 @@ class PlannerApp:
         s, ws = self.state, self.ws
         std = comp.base.standard
         tier = std.tier(s.complete_tier) if s.complete_tier else std.tiers[-1]
-        have, missing, _share = comp.demand_units(tier)
+        if ws.demand_zones:  # zones are drawn as the residents they are spread into
+            have, missing = comp.sample_classes(tier)
+        else:
+            have, missing, _share = comp.demand_units(tier)
         labels = {k: lstyle.kind_label(ws.kinds, k, s.lang) for k in tier.required_kinds}
         texts = ["、".join(labels[k] for k in m.split(",")) if m else "" for m in missing]
         self.map.param.update(demand_classes=json.dumps(have), demand_distances="[]",
@@ -423,6 +435,9 @@ class PlannerApp:
     def _on_message(self, msg: dict) -> None:
         """Handle a map event: add, move or remove a candidate (coordinates in the map's CRS)."""
         kind = msg.get("type")
+        if kind == "viewport":
+            self._on_viewport(msg)
+            return
         if kind in ("close", "reopen"):
             fid = str(msg.get("id", ""))[:64]
             self._timed(self.state.close_facility, fid, kind == "close")
@@ -442,6 +457,20 @@ class PlannerApp:
             cid = str(msg.get("id", ""))[:32]
             if any(c.id == cid for c in self.state.candidates):
                 self._timed(self.state.move_candidate, cid, lon, lat)
+
+    def _on_viewport(self, msg: dict) -> None:
+        """A laptop screen: a narrower side panel, folded away until the ☰ button opens it."""
+        try:
+            width = float(msg.get("width", 0))
+        except (TypeError, ValueError):
+            return
+        sidebar = getattr(self, "sidebar", None)
+        if sidebar is None or getattr(self, "_viewport_done", False) or not math.isfinite(width):
+            return
+        self._viewport_done = True
+        if width < NARROW_WIDTH:
+            sidebar.width = NARROW_SIDEBAR_WIDTH
+            self.panel_w.value = False
 
     def _timed(self, action, *args, **kwargs) -> Any:
         """Run a what-if action; time it until the figures on the page are updated.
@@ -661,9 +690,13 @@ class PlannerApp:
 
     def view(self) -> pn.Column:
         """The whole page."""
-        header = pn.Row(self.header_w, self.view_w, self.lang_w, height=56, margin=0,
+        self.panel_w = pn.widgets.Toggle(name="☰", value=True, width=44, height=34, margin=(11, 0, 0, 10),
+                                         button_type="light", stylesheets=[":host .bk-btn { font-size: 18px; }"])
+        header = pn.Row(self.panel_w, self.header_w, self.view_w, self.lang_w, height=56, margin=0,
                         sizing_mode="stretch_width", styles={"background": HEADER_BG})
-        self.main_area = pn.Row(self._sidebar(), self.map, sizing_mode="stretch_both", margin=0)
+        self.sidebar = self._sidebar()
+        self.panel_w.param.watch(lambda e: setattr(self.sidebar, "visible", bool(e.new)), "value")
+        self.main_area = pn.Row(self.sidebar, self.map, sizing_mode="stretch_both", margin=0)
         self.parking_area = pn.Column(sizing_mode="stretch_both", margin=0, visible=False)
         return pn.Column(header, self.main_area, self.parking_area, sizing_mode="stretch_both", margin=0,
                          styles={"height": "100vh"})

@@ -16,8 +16,10 @@ be closed and reopened.  Cohorts are not recomputed in the map (the all-resident
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -31,7 +33,8 @@ from lifecircle.geo.evaluate.packs import Condition, Standard
 from lifecircle.geo.evaluate.sources import selection_distances
 from lifecircle.geo.siting import WhatIf
 
-__all__ = ["Baseline", "CompletenessSession", "baseline", "demo_facilities", "point_sources", "workspace_baseline"]
+__all__ = ["Baseline", "CompletenessSession", "baseline", "demo_facilities", "fork_engine", "point_sources",
+           "workspace_baseline"]
 
 
 def demo_facilities(district) -> gpd.GeoDataFrame:
@@ -83,6 +86,28 @@ class Baseline:
     point_ids: list[str]
     unit_of_sample: np.ndarray | None
     snap_limit_m: float
+    templates: dict = field(default_factory=dict, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def engine(self, key) -> WhatIf:
+        """A session's own engine of a selection: a fork of the shared one (built once per process)."""
+        with self.lock:
+            if key not in self.templates:
+                cond, lim = self.selections[key]
+                frame = self.ev.facilities.frame
+                mask = self.ev.facilities.kinds == key[0]
+                if cond is not None and mask.any():
+                    mask &= cond.evaluate(frame)
+                pick = np.flatnonzero(mask[self.point_row])
+                ids = [self.point_ids[i] for i in pick]
+                self.templates[key] = WhatIf(self.ev.net, self.ev.samples, self.point_xy[pick], ids, tiers=(lim,),
+                                             snap_limit_m=self.snap_limit_m)
+            return fork_engine(self.templates[key])
+
+    def warm(self) -> None:
+        """Build every selection's shared engine now (start-up), so no click pays a full search."""
+        for key in self.selections:
+            self.engine(key)
 
 
 def baseline(net, facilities, demand, standard: str, *, samples, units=None, candidates=None,
@@ -187,18 +212,9 @@ class CompletenessSession:
         return m
 
     def _engine(self, key) -> WhatIf:
-        """The what-if engine of one selection, built on its first change (one full search)."""
+        """The session's what-if engine of one selection (a fork of the process's, see :meth:`Baseline.engine`)."""
         if key not in self._engines:
-            b = self.base
-            cond, lim = b.selections[key]
-            frame = b.ev.facilities.frame
-            mask = b.ev.facilities.kinds == key[0]
-            if cond is not None and mask.any():
-                mask &= cond.evaluate(frame)
-            pick = np.flatnonzero(mask[b.point_row])
-            ids = [b.point_ids[i] for i in pick]
-            self._engines[key] = WhatIf(b.ev.net, b.ev.samples, b.point_xy[pick], ids, tiers=(lim,),
-                                        snap_limit_m=b.snap_limit_m)
+            self._engines[key] = self.base.engine(key)
         return self._engines[key]
 
     def _refresh(self, kind: str) -> None:
@@ -418,6 +434,23 @@ class CompletenessSession:
             out[f"delta_{t.key}"] = now - before
         return out
 
+    def sample_classes(self, tier) -> tuple[list[int], list[str]]:
+        """Per sample: required kinds within reach, and the kinds missing (comma-separated)."""
+        t = tier if not isinstance(tier, str) else self.base.standard.tier(tier)
+        reach = self.base.ev.samples.reachable
+        have = self.n_kinds(t)
+        miss = np.stack([~(self.present[(t.key, k)] & reach) for k in t.required_kinds]) if t.required_kinds \
+            else np.zeros((0, len(reach)), bool)
+        kinds = t.required_kinds
+        cache: dict = {}
+        names = []
+        for col in miss.T:
+            key = col.tobytes()
+            if key not in cache:
+                cache[key] = ",".join(kinds[i] for i in np.flatnonzero(col))
+            names.append(cache[key])
+        return have.astype(int).tolist(), names
+
     def demand_units(self, tier) -> tuple[list[int], list[str], list[float]]:
         """Per demand unit: required kinds present for all of it, the kinds missing (comma-separated), share complete."""
         t = tier if not isinstance(tier, str) else self.base.standard.tier(tier)
@@ -435,6 +468,22 @@ class CompletenessSession:
         kinds = t.required_kinds
         names = [",".join(kinds[i] for i in np.flatnonzero(missing[:, j])) for j in range(n)]
         return have, names, share.round(4).tolist()
+
+
+def fork_engine(engine: WhatIf) -> WhatIf:
+    """A copy of a what-if engine that shares its read-only parts (network, sample index) and owns its state.
+
+    Forking costs a copy of the distance array, not a search over the network.
+    """
+    e = copy.copy(engine)
+    e.dist = engine.dist.copy()
+    e._ids = list(engine._ids)
+    e._xy = engine._xy.copy()
+    e._history = []
+    e._reach = dict(engine._reach)
+    e._without = {}
+    e._cov = dict(engine._cov)
+    return e
 
 
 def new_facility_id(taken: set[str], counter: int) -> tuple[str, int]:

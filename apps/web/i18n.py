@@ -15,7 +15,7 @@ UI: dict[str, dict[str, str]] = {
         "of_total": "占总人口 {share}",
         "total": "总人口 {total}，其中 {unreachable} 人距路网过远",
         "vs_base": "较现状 {delta}",
-        "whatif": "新增党群服务站（情景模拟）",
+        "whatif": "设施情景模拟（新增 / 移动 / 关闭）",
         "add_mode": "＋ 点击地图添加站点",
         "add_mode_on": "添加模式：点击地图放置站点",
         "undo": "↶ 撤销",
@@ -84,7 +84,7 @@ UI: dict[str, dict[str, str]] = {
         "of_total": "{share} of all residents",
         "total": "{total} residents, {unreachable} too far from the network",
         "vs_base": "{delta} vs. today",
-        "whatif": "New micro-stations (what-if)",
+        "whatif": "What-if: add, move or close facilities",
         "add_mode": "＋ Click the map to add a station",
         "add_mode_on": "Adding: click the map to place a station",
         "undo": "↶ Undo",
@@ -153,7 +153,7 @@ UI["zh"].update({
     "role_candidates": "候选点", "role_facilities": "设施", "uploaded": "已读取 {file}：{n} 行",
     "bad_coords": "请输入“经度, 纬度”，例如 114.0585, 22.5628",
     "close_facility": "关闭", "reopen_facility": "重新开放", "closed_word": "已关闭", "missing_word": "缺项",
-    "complete_word": "齐全", "whatif_any": "设施情景模拟（新增 / 移动 / 关闭）", "closed_list": "已关闭：{ids}",
+    "complete_word": "齐全", "exp_a4_html": "A4 报告 HTML", "exp_a4_pdf": "A4 报告 PDF", "whatif_any": "设施情景模拟（新增 / 移动 / 关闭）", "closed_list": "已关闭：{ids}",
 })
 UI["en"].update({
     "mapview_kind": "By kind", "mapview_complete": "Complete circles", "standard": "Standard", "complete_tier": "Tier",
@@ -166,7 +166,7 @@ UI["en"].update({
     "role_candidates": "candidate sites", "role_facilities": "facilities", "uploaded": "Read {file}: {n} rows",
     "bad_coords": "Type \"lon, lat\", e.g. 114.0585, 22.5628",
     "close_facility": "Close", "reopen_facility": "Reopen", "closed_word": "closed", "missing_word": "Missing",
-    "complete_word": "complete", "whatif_any": "What-if (add / move / close facilities)", "closed_list": "Closed: {ids}",
+    "complete_word": "complete", "exp_a4_html": "A4 report HTML", "exp_a4_pdf": "A4 report PDF", "whatif_any": "What-if (add / move / close facilities)", "closed_list": "Closed: {ids}",
 })
 
 

@@ -107,9 +107,12 @@ def load_demo(progress: Callable[[str], None] | None = None) -> Workspace:
 def _warm(ws: Workspace, say: Callable[[str], None]) -> Workspace:
     """Evaluate the standard once at start-up, so a session's first click in the complete view is quick."""
     from .complete import workspace_baseline
+    from .state import _what_if_engine
 
+    for kind in ws.analysis_kinds():  # the what-if engines every session forks
+        _what_if_engine(ws, kind)
     try:
-        workspace_baseline(ws, ws.standard)
+        workspace_baseline(ws, ws.standard).warm()
         say(f"complete life circles evaluated by {ws.standard}")
     except ValueError as exc:  # shown in the page's complete view
         say(f"complete life circles not available: {exc}")

@@ -603,6 +603,16 @@ class PlannerState(param.Parameterized):
             self._memo[key] = self.result().unit_distances(kind)
         return self._memo[key]
 
+    def drawn_distances(self, kind: str | None = None) -> np.ndarray:
+        """Distances of what the map draws: per demand unit, or per sample for demand given by zones."""
+        if self.ws.demand_zones:
+            return self.result().sample_dist[kind or self.kind]
+        return self.unit_distances(kind)
+
+    def drawn_reachable(self) -> np.ndarray:
+        """Reachability of what the map draws (see :meth:`drawn_distances`)."""
+        return self.ws.coverage.samples.reachable if self.ws.demand_zones else self.unit_reachable()
+
     def unit_reachable(self) -> np.ndarray:
         """True for demand units with at least one sample joined to the network."""
         def build() -> np.ndarray:
@@ -777,7 +787,7 @@ class PlannerState(param.Parameterized):
                 "id": gains["id"],
                 "rank": np.arange(1, len(gains) + 1),
                 "gain": gains[top].round(3) if len(gains) else [],
-                "kind": CANDIDATE_KIND,
+                "kind": gains["kind"],
                 "origin": gains["origin"],
                 **{c: gains[c].round(3) for c in gains.columns if c.startswith("gain_")},
                 "gain_kind": self.gain_kind,
@@ -809,8 +819,11 @@ class PlannerState(param.Parameterized):
 
 
 def _what_if_engine(ws: Workspace, kind: str = CANDIDATE_KIND) -> siting.WhatIf:
-    """The what-if engine of one session and kind (the per-kind coverage of that kind's facilities)."""
-    return siting.WhatIf.from_frames(
+    """The what-if engine of one session and kind: a fork of the process's (one full search per kind and process)."""
+    from .complete import fork_engine
+
+    template = ws.cached(("whatif", kind), lambda: siting.WhatIf.from_frames(
         ws.net, ws.facilities, ws.demand, kinds=(kind,), tiers=ws.tiers,
         samples=ws.coverage.samples, snap_limit_m=ws.snap_limit_m,
-    )
+    ))
+    return fork_engine(template)

@@ -35,6 +35,8 @@ table.lc-table th:first-child, table.lc-table td:first-child { text-align: left;
 table.lc-table td { text-align: right; padding: 4px 5px; border-bottom: 1px solid #f0f3f6; }
 table.lc-table tr:hover td { background: #f6f9fc; }
 .lc-share { display: inline-block; min-width: 42px; }
+.lc-scroll { overflow-x: auto; max-width: 100%; }
+table.lc-nowrap td { white-space: nowrap; }
 .lc-chip { display: inline-block; padding: 0 8px; height: 19px; line-height: 19px; border-radius: 10px; background: #c2185b; color: #fff;
            font-size: 11px; font-weight: 700; text-align: center; white-space: nowrap; }
 .lc-empty { color: #6b7785; font-size: 12px; line-height: 1.5; }
@@ -44,6 +46,11 @@ table.lc-table tr:hover td { background: #f6f9fc; }
 .lc-app { font-size: 17px; font-weight: 700; color: #fff; letter-spacing: 1px; white-space: nowrap; }
 .lc-title { font-size: 14px; color: #cfe3f5; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .lc-badge { background: #ffca28; color: #3e2723; font-size: 12px; font-weight: 700; padding: 3px 10px; border-radius: 12px; white-space: nowrap; }
+@media (max-width: 1200px) {
+  .lc-title { max-width: 260px; font-size: 13px; }
+  .lc-app { font-size: 15px; letter-spacing: 0; }
+  .lc-badge { max-width: 150px; overflow: hidden; text-overflow: ellipsis; }
+}
 .lc-section { font-size: 13px; font-weight: 700; color: #263238; border-left: 3px solid #1565c0; padding-left: 8px; margin: 2px 0 0 0; }
 """
 
@@ -112,11 +119,18 @@ def candidates_html(gains: pd.DataFrame, tiers, lang: str) -> str:
     head = "".join(f"<th>{escape(tr('gain', lang, tier=tier_label(t, lang)))}</th>" for t in tiers)
     rows = []
     for rec in gains.to_dict("records"):
-        cells = "".join(f"<td>+{rec[f'gain_{tier_key(t)}']:,.0f}</td>" for t in tiers)
+        cells = "".join(f"<td>{_gain(rec[f'gain_{tier_key(t)}'])}</td>" for t in tiers)
         mark = "★ " if rec.get("origin") == "suggested" else ""
         rows.append(f'<tr data-id="{escape(str(rec["id"]))}"><td><span class="lc-chip">{mark}{escape(str(rec["id"]))}</span></td>{cells}</tr>')
-    return (f'<table class="lc-table" data-testid="candidates"><thead><tr><th>{escape(tr("cand_id", lang))}</th>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    return (f'<div class="lc-scroll"><table class="lc-table lc-nowrap" data-testid="candidates"><thead><tr>'
+            f'<th>{escape(tr("cand_id", lang))}</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def _gain(value: float) -> str:
+    """A gain as "+12,345" ("–" for a kind the per-kind figures do not cover)."""
+    if value != value:  # NaN
+        return "–"
+    return f"+{value:,.0f}"
 
 
 def units_html(table: pd.DataFrame, tiers, lang: str) -> str:

@@ -163,8 +163,22 @@ class Workspace:
 
         return self.cached(("areas", crs), build)
 
+    @property
+    def demand_zones(self) -> bool:
+        """True when the demand is given by zones (polygons): the map draws the residents they are spread into."""
+        types = shapely.get_type_id(self.demand.geometry.values)
+        return bool(np.isin(types, (3, 6)).any())
+
     def demand_text(self, crs: str = "wgs84") -> str:
-        """The demand units' geometry with ``id``, ``name`` and ``weight`` (classes are sent apart)."""
+        """The demand drawn: points with ``i``, ``id``, ``name``, ``w`` (classes are sent apart).
+
+        Demand given by zones is drawn as the sample points its people are spread into (one
+        dot per sample, ``i`` its sample index, ``w`` its share of the zone's people), never as
+        filled zones that would hide the service areas.
+        """
+        if self.demand_zones:
+            return self.cached(("demand_samples", crs), lambda: self._samples_text(crs))
+
         def build() -> str:
             names = self.demand["name"] if "name" in self.demand else self.demand["id"]
             props = [{"i": i, "id": str(a), "name": _text(n), "w": round(float(w), 1)}
@@ -172,6 +186,15 @@ class Workspace:
             return lgj.feature_collection(self.demand.geometry.values, props, crs=crs)
 
         return self.cached(("demand", crs), build)
+
+    def _samples_text(self, crs: str) -> str:
+        smp = self.coverage.samples
+        lonlat = self.net.to_lonlat(smp.xy)
+        names = (self.demand["name"] if "name" in self.demand else self.demand["id"]).to_numpy()
+        ids = self.demand["id"].astype(str).to_numpy()
+        props = [{"i": i, "id": ids[u], "name": _text(names[u]), "w": round(float(w), 1)}
+                 for i, (u, w) in enumerate(zip(smp.unit, smp.weight))]
+        return lgj.feature_collection(shapely.points(lonlat), props, crs=crs)
 
     def bounds(self) -> tuple[float, float, float, float]:
         """WGS84 (west, south, east, north) of the study area."""
