@@ -329,3 +329,23 @@ def test_a4_report_pdf_first_page(ws, tmp_path):
     subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", str(tmp_path / "r.pdf"), str(out)], check=True)
     png = Path(f"{out}-1.png")
     assert png.is_file() and png.stat().st_size > 50_000
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or shutil.which("pdftoppm") is None,
+                    reason="needs /usr/bin/chromium and pdftoppm (poppler-utils)")
+def test_cli_evaluate_writes_the_pdf_report(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    pdf = tmp_path / "R.pdf"
+    proc = subprocess.run([sys.executable, "-m", "lifecircle", "evaluate", "--demo", "--out", str(tmp_path / "e.geojson"),
+                           "--report", str(pdf)], cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert pdf.read_bytes().startswith(b"%PDF")
+    out = ART / "report_cli_page1"
+    subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", str(pdf), str(out)], check=True)
+    assert Path(f"{out}-1.png").stat().st_size > 30_000
+    bad = subprocess.run([sys.executable, "-m", "lifecircle", "evaluate", "--demo", "--out", str(tmp_path / "e.geojson"),
+                          "--report", str(tmp_path / "R.docx")], cwd=root, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--report" in bad.stderr

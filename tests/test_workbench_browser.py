@@ -168,6 +168,9 @@ def test_complete_view_add_and_close_park_and_clinic_equal_evaluate(page, server
     wait_until(lambda: page.locator(".lc-fac-closed").count() == 1, "undo closes it again")
     page.locator("button", has_text="重做").first.click()
     wait_until(lambda: page.locator(".lc-fac-closed").count() == 0, "redo reopens it")
+    # the A4 report, from the page
+    name, pdf = download(page, "A4 报告 PDF")
+    assert name == "report_a4.pdf" and pdf.startswith(b"%PDF")
     # a ledger row zooms the map to its 社区
     page.locator("[data-testid='ledger'] tr.lc-zoom").first.click()
     wait_until(lambda: page.locator(".lc-map[data-zoomed]").count() == 1, "the ledger row to zoom the map")
