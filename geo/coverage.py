@@ -28,6 +28,7 @@ import pandas as pd
 import shapely
 
 from . import reach
+from .discs import disc_union, points_in_polygons
 from .errors import InputError, OptionError
 from .network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
 from .standards import DEFAULT_TIERS, parse_tiers
@@ -368,11 +369,9 @@ class CoverageResult:
             ``covered_<kind>_<tier>`` (weight) and ``share_<kind>_<tier>``.
         """
         polys = units.geometry.to_crs(self.net.crs).values
-        tree = shapely.STRtree(polys)
-        pts = shapely.points(self.samples.xy)
-        s_idx, u_idx = tree.query(pts, predicate="within")
-        first = np.unique(s_idx, return_index=True)[1]
-        s_idx, u_idx = s_idx[first], u_idx[first]
+        unit_of = points_in_polygons(self.samples.xy, np.asarray(polys))
+        s_idx = np.flatnonzero(unit_of >= 0)
+        u_idx = unit_of[s_idx]
         n = len(units)
         w = self.samples.weight[s_idx]
         out = {
@@ -402,7 +401,8 @@ class CoverageResult:
 
         The reachable samples farther than ``tier`` from every facility of
         ``kind`` are each given a ``radius_m`` disc; overlapping discs merge
-        into one gap polygon.
+        into one gap polygon (traced from the distance to the nearest unserved
+        sample, :func:`geo.discs.disc_union`, not overlaid disc by disc).
 
         Parameters
         ----------
@@ -433,11 +433,8 @@ class CoverageResult:
         xy = self.samples.xy[miss]
         w = self.samples.weight[miss]
         units = self.samples.unit[miss]
-        blobs = shapely.get_parts(shapely.union_all(shapely.buffer(shapely.points(xy), radius_m, quad_segs=4)))
-        tree = shapely.STRtree(blobs)
-        s_idx, b_idx = tree.query(shapely.points(xy), predicate="intersects")
-        first = np.unique(s_idx, return_index=True)[1]
-        s_idx, b_idx = s_idx[first], b_idx[first]
+        blobs, b_idx = disc_union(xy, radius_m)  # no buffer per sample: see geo.discs
+        s_idx = np.arange(xy.shape[0])
         nb = blobs.shape[0]
         weight = np.bincount(b_idx, weights=w[s_idx], minlength=nb)
         cx = np.bincount(b_idx, weights=w[s_idx] * xy[s_idx, 0], minlength=nb)

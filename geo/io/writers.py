@@ -18,6 +18,7 @@ import shapely
 
 from .. import crs as _crs
 from ..atomic import atomic_path
+from . import streaming as _streaming
 from .checks import _has_geometry
 
 __all__ = ["output_path", "write_json", "geojson_text", "write_geojson", "write_table"]
@@ -110,21 +111,36 @@ def _properties_json(df: pd.DataFrame) -> list[str]:
     return text.rstrip("\n").split("\n")
 
 
-def geojson_text(gdf: gpd.GeoDataFrame, *, out_crs: str = "wgs84", metadata: Mapping | None = None) -> str:
-    """Serialise a layer as an RFC 7946 FeatureCollection (see :func:`write_geojson`)."""
-    system = _crs.parse_crs(out_crs)
+def _layer(gdf: gpd.GeoDataFrame, system: str) -> gpd.GeoDataFrame:
     if system not in ("wgs84", "gcj02"):
-        raise ValueError(f"unknown --out-crs value {out_crs!r}: use wgs84 or gcj02")
+        raise ValueError(f"unknown --out-crs value {system!r}: use wgs84 or gcj02")
     layer = gdf.set_crs("EPSG:4326") if gdf.crs is None else gdf.to_crs("EPSG:4326")
     if system == "gcj02":
         layer = _crs.geometry_from_wgs84(layer, "gcj02")
-    geometry = _geometry_json(layer.geometry)
-    props = _properties_json(pd.DataFrame(layer.drop(columns=layer.geometry.name)))
-    features = ",\n".join(
-        f'{{"type":"Feature","properties":{p},"geometry":{g}}}' for p, g in zip(props, geometry)
-    )
+    return layer
+
+
+def _write_collection(fh, layer: gpd.GeoDataFrame, system: str, metadata: Mapping | None) -> None:
+    """The FeatureCollection text, its features streamed in chunks (:mod:`.streaming`)."""
     meta = _dumps({"crs": _crs.LABELS[system], **(metadata or {})}, indent=None)
-    return f'{{"type":"FeatureCollection","lifecircle":{meta},"features":[\n{features}\n]}}\n'
+    fh.write(f'{{"type":"FeatureCollection","lifecircle":{meta},"features":[\n')
+    props = pd.DataFrame(layer.drop(columns=layer.geometry.name))
+    _streaming.write_features(fh, props, np.asarray(layer.geometry.values), _geometry_array_json, _jsonable)
+    fh.write("\n]}\n")
+
+
+def _geometry_array_json(arr: np.ndarray) -> np.ndarray:
+    return _geometry_json(gpd.GeoSeries(arr))
+
+
+def geojson_text(gdf: gpd.GeoDataFrame, *, out_crs: str = "wgs84", metadata: Mapping | None = None) -> str:
+    """Serialise a layer as an RFC 7946 FeatureCollection (see :func:`write_geojson`)."""
+    import io as _io
+
+    system = _crs.parse_crs(out_crs)
+    buf = _io.StringIO()
+    _write_collection(buf, _layer(gdf, system), system, metadata)
+    return buf.getvalue()
 
 
 def write_geojson(
@@ -157,14 +173,24 @@ def write_geojson(
     Notes
     -----
     Coordinates are rounded to 7 decimals (about 1 cm), polygons' outer rings
-    are counter-clockwise, NaN properties are null. Vectorised: 100k points
-    take a fraction of a second.
+    are counter-clockwise, NaN properties are null.  Features are written in
+    chunks straight from the columns (:mod:`geo.io.streaming`): a million
+    points take about a second and no more memory than a chunk.  A path
+    ending in ``.parquet``/``.geoparquet`` (GeoParquet, needs pyarrow) or
+    ``.gpkg`` (GeoPackage) writes that format instead, ``metadata`` going to
+    the GeoPackage layer's description.
     """
     system = _crs.parse_crs(out_crs)
     target = Path(path) if system != "gcj02" else output_path(Path(path), "gcj02")
-    text = geojson_text(gdf, out_crs=system, metadata=metadata)
+    layer = _layer(gdf, system)
+    suffix = "".join(target.suffixes[-1:]).lower()
     with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        if _streaming.is_columnar(target):
+            _streaming.write_columnar(layer, tmp, suffix, layer_name=target.name[: -len(suffix)] or "layer",
+                                      metadata={"crs": _crs.LABELS[system], **(metadata or {})})
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                _write_collection(fh, layer, system, metadata)
     return target
 
 

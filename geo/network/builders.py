@@ -398,10 +398,27 @@ def _split_ways(ways: list[tuple[np.ndarray, str]], node_lonlat: Mapping[int, tu
             coords = np.array([node_lonlat[int(r)] for r in piece], dtype=float)
             table.u.append(int(piece[0]))
             table.v.append(int(piece[-1]))
-            table.length.append(_haversine_m(coords))
             table.highway.append(highway)
             table.coords.append(coords)
+    table.length = _polyline_lengths(table.coords).tolist()  # all edges at once, not one numpy call per edge
     return table
+
+
+def _polyline_lengths(polylines: list[np.ndarray]) -> np.ndarray:
+    """Great-circle length in metres of each lon/lat polyline (osmnx's formula, :func:`_haversine_m`), vectorised."""
+    if not polylines:
+        return np.empty(0)
+    counts = np.fromiter((len(c) for c in polylines), dtype=np.int64, count=len(polylines))
+    pts = np.radians(np.concatenate(polylines))
+    lon, lat = pts[:, 0], pts[:, 1]
+    a = np.sin(np.diff(lat) / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(np.diff(lon) / 2) ** 2
+    seg = 2 * 6_371_009 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    ends = np.cumsum(counts)
+    seg = np.append(seg, 0.0)
+    seg[ends - 1] = 0.0  # the step from one polyline's last point to the next one's first
+    out = np.add.reduceat(seg, ends - counts)
+    out[counts < 2] = 0.0
+    return out
 
 
 def from_place(query: str, *, crs: str | None = None) -> WalkNetwork:

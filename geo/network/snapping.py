@@ -142,22 +142,52 @@ class SegmentIndex:
         self.half = float(np.max(self.seg_len / n_sub) / 2.0) + 1e-6
         self.k = int(min(k, mid.shape[0]))
         self.tree = cKDTree(mid)
+        # per-segment terms of the exact distance, one flat array each
+        self._ax, self._ay = self.seg_a[:, 0].copy(), self.seg_a[:, 1].copy()
+        self._dx, self._dy = d[:, 0].copy(), d[:, 1].copy()
+        len2 = self.seg_len**2
+        self._inv_len2 = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
 
     def _exact(self, pts: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Distance and parameter of each point to each candidate segment, shape (K, C)."""
-        a = self.seg_a[cand]
-        ab = self.seg_b[cand] - a
-        ap = pts[:, None, :] - a
-        denom = np.einsum("kcd,kcd->kc", ab, ab)
-        t = np.divide(np.einsum("kcd,kcd->kc", ap, ab), denom, out=np.zeros(denom.shape), where=denom > 0)
-        t = np.clip(t, 0.0, 1.0)
-        diff = ap - t[..., None] * ab
-        return np.hypot(diff[..., 0], diff[..., 1]), t, cand
+        px = pts[:, 0, None] - self._ax[cand]
+        py = pts[:, 1, None] - self._ay[cand]
+        dx, dy = self._dx[cand], self._dy[cand]
+        t = (px * dx + py * dy) * self._inv_len2[cand]
+        np.clip(t, 0.0, 1.0, out=t)
+        px -= t * dx
+        py -= t * dy
+        return np.hypot(px, py), t, cand
 
     def nearest(self, pts: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (segment, distance, parameter t) of the nearest segment; -1 beyond ``limit``."""
+        """Return (segment, distance, parameter t) of the nearest segment; -1 beyond ``limit``.
+
+        Points go through in chunks of :data:`_CHUNK` (the candidate arrays stay
+        a few dozen MB whatever the number of points).  A point whose ``k``
+        nearest midpoints could hide a nearer segment is asked again, in bulk,
+        with 8 times as many midpoints; only the few still unsure after that are
+        checked one by one against every sub-segment in range.
+        """
+        pts = np.asarray(pts, dtype=float).reshape(-1, 2)
+        n = pts.shape[0]
+        seg = np.empty(n, dtype=np.int64)
+        bd = np.empty(n)
+        bt = np.empty(n)
+        # neighbours asked one after another walk the same branches of the tree: in
+        # 250 m strips the queries run 3-4 times faster than in the input's order
+        order = _spatial_order(pts) if n > _CHUNK // 8 else np.arange(n)
+        for lo in range(0, n, _CHUNK):
+            rows = order[lo : lo + _CHUNK]
+            seg[rows], bd[rows], bt[rows] = self._nearest_chunk(pts[rows], limit)
+        far = ~np.isfinite(bd) | (bd > limit)
+        seg = np.where(far, -1, seg)
+        return seg, bd, bt
+
+    def _candidates(self, pts: np.ndarray, k: int, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest of ``k`` candidate segments: (segment, distance, t, unsure mask)."""
         n_sub = self.sub_seg.shape[0]
-        mid_d, mid_i = self.tree.query(pts, k=self.k, distance_upper_bound=limit + self.half, workers=-1)
+        k = int(min(k, n_sub))
+        mid_d, mid_i = self.tree.query(pts, k=k, distance_upper_bound=limit + self.half, workers=-1)
         mid_d = mid_d.reshape(len(pts), -1)
         mid_i = mid_i.reshape(len(pts), -1)
         valid = mid_i < n_sub
@@ -166,20 +196,38 @@ class SegmentIndex:
         dist[~valid] = np.inf
         best = np.argmin(dist, axis=1)
         rows = np.arange(len(pts))
-        seg = cand[rows, best]
         bd = dist[rows, best]
-        bt = t[rows, best]
-        # a farther midpoint may still hide a nearer segment: check those points fully
-        unsure = valid[:, -1] & (mid_d[:, -1] < np.minimum(bd, limit) + self.half)
-        for i in np.flatnonzero(unsure):
+        # a farther midpoint may still hide a nearer segment
+        unsure = valid[:, -1] & (mid_d[:, -1] < np.minimum(bd, limit) + self.half) if k < n_sub else np.zeros(len(pts), bool)
+        return cand[rows, best], bd, t[rows, best], unsure
+
+    def _nearest_chunk(self, pts: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        seg, bd, bt, unsure = self._candidates(pts, self.k, limit)
+        again = np.flatnonzero(unsure)
+        if again.size:
+            s2, d2, t2, u2 = self._candidates(pts[again], self.k * 8, limit)
+            seg[again], bd[again], bt[again] = s2, d2, t2
+            again = again[u2]
+        for i in again:  # rare: a point among very many short segments
             near = self.tree.query_ball_point(pts[i], min(bd[i], limit) + self.half)
             cands = np.unique(self.sub_seg[near])
             d1, t1, _ = self._exact(pts[i : i + 1], cands[None, :])
             j = int(np.argmin(d1[0]))
             seg[i], bd[i], bt[i] = cands[j], d1[0, j], t1[0, j]
-        far = ~np.isfinite(bd) | (bd > limit)
-        seg = np.where(far, -1, seg)
         return seg, bd, bt
+
+
+#: Points per chunk in :meth:`SegmentIndex.nearest`.
+_CHUNK = 1 << 17
+
+
+def _spatial_order(pts: np.ndarray, cell: float = 250.0) -> np.ndarray:
+    """Indices of ``pts`` strip by strip (``cell``-wide in x), then by ``cell`` in y; NaN rows last."""
+    ok = np.isfinite(pts).all(axis=1)
+    g = np.zeros(pts.shape, dtype=np.int64)
+    if ok.any():
+        g[ok] = np.floor((pts[ok] - pts[ok].min(axis=0)) / cell).astype(np.int64)
+    return np.lexsort((g[:, 1], g[:, 0], ~ok))
 
 
 def snap_lonlat(

@@ -1,0 +1,213 @@
+"""The union of equal discs around many points, without overlaying one buffer per point.
+
+:func:`disc_union` returns what ``shapely.union_all(shapely.buffer(points, r))``
+would, split into its connected parts, at a cost that grows with the area
+covered rather than with the overlaps of hundreds of thousands of buffers:
+
+* the outline is the level ``r`` of the distance to the nearest point,
+  sampled on a grid of ``r / 4`` cells near the points (a KD-tree query per
+  cell) and traced by contourpy's filled contours;
+* which points belong together comes from the disc graph, exactly: two discs
+  overlap when their centres are less than ``2 r`` apart (a KD-tree's pairs,
+  connected components); where cells near two groups touch, they are set
+  outside so no outline joins two groups across a gap narrower than a cell;
+* a larger extent than :data:`MAX_CELLS` is cut into overlapping strips whose
+  outlines are joined group by group.  The traced outline lies
+  within about ``cell² / (8 r)`` (0.6 m for 80 m discs) of the true circles,
+  closer than a 16-sided buffer's own 1.5 m.
+
+:func:`points_in_polygons` says which polygon holds each of many points from
+their coordinates (a sort by x, each polygon's bounding box, then prepared
+``contains_xy``), with no shapely object per point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+
+__all__ = ["disc_union", "points_in_polygons", "MAX_CELLS"]
+
+#: Largest grid (cells) sampled at once; a larger extent is cut into tiles.
+MAX_CELLS = 16_000_000
+
+
+def _components(xy: np.ndarray, radius: float) -> np.ndarray:
+    """Group of each point: two discs overlap when their centres are under ``2 radius`` apart."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    n = xy.shape[0]
+    pairs = cKDTree(xy).query_pairs(2.0 * radius, output_type="ndarray")
+    graph = coo_matrix((np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _traced(xy: np.ndarray, group: np.ndarray, radius: float, cell: float, lo: np.ndarray,
+            shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Outlines of {distance to the nearest point <= radius} over one grid tile, and each one's group.
+
+    Where neighbouring cells are nearest to points of different groups the
+    sampled field would join them across a gap narrower than a cell: those
+    cells count as outside, so no outline holds two groups.
+    """
+    from contourpy import FillType, contour_generator
+    from scipy import ndimage
+    from scipy.spatial import cKDTree
+
+    ny, nx = shape
+    far = 2.0 * radius
+    ij = np.floor((xy - lo) / cell).astype(np.int64)
+    near = np.zeros((ny, nx), dtype=np.uint8)
+    near[ij[:, 1], ij[:, 0]] = 1
+    reach = int(np.ceil(radius / cell)) + 2
+    # a square around each point's cell (separable, so cheap) holds its disc
+    near = ndimage.maximum_filter1d(ndimage.maximum_filter1d(near, 2 * reach + 1, axis=0), 2 * reach + 1, axis=1)
+    near[[0, -1], :] = 0  # a border of far cells closes every outline
+    near[:, [0, -1]] = 0
+    rows, cols = np.nonzero(near)
+    del near
+    centres = np.column_stack([lo[0] + (cols + 0.5) * cell, lo[1] + (rows + 0.5) * cell])
+    tree = cKDTree(xy)
+    dist, nearest = tree.query(centres, k=1, distance_upper_bound=far, workers=-1)
+    del centres
+    z = np.full((ny, nx), far)
+    z[rows, cols] = np.minimum(dist, far)
+    inside = dist <= radius
+    rows, cols, nearest = rows[inside], cols[inside], nearest[inside]
+    cell_group = np.full((ny, nx), -1, dtype=np.int64)
+    cell_group[rows, cols] = group[nearest]
+    del rows, cols, dist, nearest
+    for dr, dc in ((1, 0), (0, 1), (1, 1), (1, -1)):  # cells beside (or diagonal to) a cell of another group
+        a = cell_group[: ny - dr, max(0, -dc) : nx - max(0, dc)]
+        b = cell_group[dr:, max(0, dc) : nx - max(0, -dc) if dc < 0 else nx]
+        clash = (a >= 0) & (b >= 0) & (a != b)
+        if clash.any():
+            r, c = np.nonzero(clash)
+            c = c + max(0, -dc)
+            z[r, c] = far
+            z[r + dr, c + dc] = far
+    del cell_group
+    gen = contour_generator(x=lo[0] + (np.arange(nx) + 0.5) * cell, y=lo[1] + (np.arange(ny) + 0.5) * cell, z=z,
+                            fill_type=FillType.ChunkCombinedOffsetOffset)
+    filled: Any = gen.filled(-1.0, radius)  # ChunkCombinedOffsetOffset: (points, ring offsets, outer offsets)
+    points, ring_offsets, outer_offsets = filled
+    del z, gen
+    if points[0] is None:
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    polys = shapely.from_ragged_array(shapely.GeometryType.POLYGON, points[0],
+                                      (ring_offsets[0].astype(np.int64), outer_offsets[0].astype(np.int64)))
+    bad = ~shapely.is_valid(polys)
+    if bad.any():
+        polys[bad] = shapely.make_valid(polys[bad])
+    # an outline holds one group: the group of the point nearest to a point inside it
+    probe = shapely.get_coordinates(shapely.point_on_surface(polys))
+    return polys, group[tree.query(probe, k=1)[1]]
+
+
+def _tiles(xy: np.ndarray, radius: float, cell: float) -> list[tuple[np.ndarray, tuple[int, int], np.ndarray]]:
+    """Grid tiles that hold every point's disc, each a (origin, shape, points' indices)."""
+    pad = radius + 4 * cell
+    lo, hi = xy.min(axis=0) - pad, xy.max(axis=0) + pad
+    n_x, n_y = np.ceil((hi - lo) / cell).astype(np.int64)
+    if n_x * n_y <= MAX_CELLS:
+        return [(lo, (int(n_y), int(n_x)), np.arange(xy.shape[0]))]
+    # cut along x into strips that overlap; each strip takes the points inside it
+    width = max(8, MAX_CELLS // int(n_y) - 2 * int(np.ceil(pad / cell))) * cell
+    out = []
+    x0 = lo[0]
+    while x0 < hi[0]:
+        idx = np.flatnonzero((xy[:, 0] >= x0 - pad) & (xy[:, 0] < x0 + width + pad))
+        if idx.size:
+            sub = xy[idx]
+            y0 = lo[1] + np.floor((sub[:, 1].min() - pad - lo[1]) / cell) * cell  # the whole grid's cells
+            s_lo = np.array([x0 - 2 * pad, y0])
+            s_hi = np.array([x0 + width + 2 * pad, sub[:, 1].max() + pad])
+            nx_, ny_ = np.ceil((s_hi - s_lo) / cell).astype(np.int64)
+            out.append((s_lo, (int(ny_), int(nx_)), idx))
+        x0 += width
+    return out
+
+
+def disc_union(xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """The connected parts of the union of ``radius`` discs around ``xy``, and each point's part.
+
+    Parameters
+    ----------
+    xy
+        Metric points, shape (n, 2).
+    radius
+        Disc radius in metres.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The parts (shapely polygons, one per group of overlapping discs) and,
+        for every point, the index of its part.
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    n = xy.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    group = _components(xy, radius)
+    n_groups = int(group.max()) + 1
+    cell = radius / 4.0
+    polys, owner = [], []
+    for lo, shape, idx in _tiles(xy, radius, cell):
+        p, g = _traced(xy[idx], group[idx], radius, cell, lo, shape)
+        polys.append(p)
+        owner.append(g)
+    all_polys, poly_group = np.concatenate(polys), np.concatenate(owner)
+    order = np.argsort(poly_group, kind="stable")
+    starts = np.searchsorted(poly_group[order], np.arange(n_groups + 1))
+    parts = np.empty(n_groups, dtype=object)
+    for c in range(n_groups):
+        mine = order[starts[c] : starts[c + 1]]
+        if mine.size == 1:
+            parts[c] = all_polys[mine[0]]
+        elif mine.size > 1:  # a group cut by a strip's edge, or split where a lens is thinner than a cell
+            parts[c] = shapely.union_all(all_polys[mine])
+        else:  # a group no outline was traced for (a tiny one beside another group): its own buffers
+            parts[c] = shapely.union_all(shapely.buffer(shapely.points(xy[group == c]), radius, quad_segs=4))
+    return parts, group
+
+
+def points_in_polygons(xy: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """The index of the polygon holding each point (the lowest when several do), -1 for none.
+
+    A point on a polygon's boundary is not inside it (as ``within``).
+
+    Parameters
+    ----------
+    xy
+        Points, shape (n, 2), in the polygons' CRS.
+    polygons
+        Shapely polygons (None and empty ones hold nothing).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape (n,).
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    out = np.full(xy.shape[0], -1, dtype=np.int64)
+    if xy.shape[0] == 0 or len(polygons) == 0:
+        return out
+    order = np.argsort(xy[:, 0], kind="stable")
+    xs, ys = xy[order, 0], xy[order, 1]
+    polygons = np.asarray(polygons, dtype=object)
+    valid = ~(shapely.is_missing(polygons) | shapely.is_empty(polygons))
+    bounds = shapely.bounds(polygons)
+    for u in np.flatnonzero(valid)[::-1]:  # the lowest index written last wins
+        x0, y0, x1, y1 = bounds[u]
+        lo, hi = np.searchsorted(xs, x0, "left"), np.searchsorted(xs, x1, "right")
+        cand = lo + np.flatnonzero((ys[lo:hi] >= y0) & (ys[lo:hi] <= y1))
+        if cand.size == 0:
+            continue
+        shapely.prepare(polygons[u])
+        hit = cand[shapely.contains_xy(polygons[u], xs[cand], ys[cand])]
+        out[order[hit]] = u
+    return out
