@@ -285,6 +285,7 @@ def session_page(workspace: Workspace, limits: SessionLimits | None = None) -> p
     if doc is None or doc.session_context is None:
         return PlannerApp(workspace).view()
     limits = limits or SessionLimits()
+    _serve_css_locally(doc)
     holder = pn.Column(pn.pane.HTML(_note_html("正在加载规划地图…", "Loading the planner's map ...", "#6b7785"),
                                     sizing_mode="stretch_width"),
                        sizing_mode="stretch_both", margin=0)
@@ -309,6 +310,19 @@ def session_page(workspace: Workspace, limits: SessionLimits | None = None) -> p
     pn.state.onload(build)
     pn.state.on_session_destroyed(destroyed)
     return holder
+
+
+def _serve_css_locally(doc: Any) -> None:
+    """Make the widgets' stylesheets of ``doc`` resolve to this server, never to Panel's CDN.
+
+    Panel sets ``dist_url`` when it renders the HTML page of a session; a session that a browser
+    opens over the websocket without that page (its first session expired before the browser
+    connected, common under load) has none, and Panel then points every widget stylesheet at
+    cdn.holoviz.org, which an intranet cannot reach.
+    """
+    from panel.io.resources import LOCAL_DIST
+
+    doc._template_variables.setdefault("dist_url", LOCAL_DIST)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
