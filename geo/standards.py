@@ -80,6 +80,13 @@ BUILTIN_KINDS: tuple[FacilityKind, ...] = (
         "#2980b9",
         ("社康中心", "社区健康服务中心", "社康", "health_centre", "health_center"),
     ),
+    FacilityKind(
+        "health_station",
+        "社区健康服务站",
+        "Community health station",
+        "#5dade2",
+        ("社区健康服务站", "社区卫生服务站", "社康站", "卫生服务站", "health_station"),
+    ),
     FacilityKind("kindergarten", "幼儿园", "Kindergarten", "#f1c40f", ("幼儿园", "幼稚园", "kindergarten", "preschool")),
     FacilityKind("primary_school", "小学", "Primary school", "#9b59b6", ("小学", "primary", "primary school")),
     FacilityKind("middle_school", "初中", "Middle school", "#6c3483", ("初中", "中学", "初级中学", "middle", "middle school", "junior_high")),

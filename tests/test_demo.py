@@ -400,7 +400,7 @@ def test_amenity_kinds_are_registered_and_plentiful(d: demo.DemoDistrict) -> Non
         assert (f.kind == kind).sum() >= 2, kind
     assert {"kindergarten", "primary_school", "middle_school", "elderly_care", "nursing_home",
             "culture", "sports", "market", "police", "library", "post_station",
-            "childcare"} == set(demo.AMENITY_KINDS)
+            "childcare", "health_station"} == set(demo.AMENITY_KINDS)
     # schools and kindergartens sit on the street frontage of the blocks, inside the street
     street = d.streets.to_crs(METRIC).geometry.iloc[0]
     pts = f[f.kind.isin(demo.AMENITY_KINDS)].to_crs(METRIC)
@@ -421,6 +421,84 @@ def test_amenities_leave_a_mixed_ledger(d: demo.DemoDistrict, w: nx.Graph) -> No
                         for c in sorted(set(comm))}
         assert max(shares[kind].values()) - min(shares[kind].values()) > 0.2, (kind, shares)
     assert shares["middle_school"]["SQ05"] < 0.1  # deliberately without a middle school
+
+
+#: GB 50180-2018 as the default pack states it (kind, metres, smallest park area), written
+#: out again here so that the check does not read the pack through geo.evaluate.
+GB50180_TIERS = {
+    "5min": [("kindergarten", 300, 0), ("health_station", 300, 0), ("elderly_care", 300, 0),
+             ("childcare", 300, 0), ("culture", 300, 0), ("sports", 300, 0), ("park", 300, 4000)],
+    "10min": [("primary_school", 500, 0), ("sports", 500, 0), ("market", 500, 0),
+              ("park", 500, 10000)],
+    "15min": [("middle_school", 1000, 0), ("clinic", 1000, 0), ("nursing_home", 1000, 0),
+              ("culture", 1000, 0), ("sports", 1000, 0), ("police", 1000, 0), ("park", 1000, 50000)],
+}
+
+
+@pytest.fixture(scope="module")
+def gb50180_complete(d: demo.DemoDistrict, w: nx.Graph) -> dict:
+    """Per building and tier: all of GB 50180-2018's kinds in reach, by plain networkx.
+
+    One multi-source Dijkstra per (kind, park size) from the facility points joined at their
+    nearest walkable edge; a park gate ``PK-<n>x`` carries the area of park ``P<n>``.
+    """
+    fac, dem = d.facilities, d.demand
+    area = dict(zip(d.parks.id, d.parks.area_m2))
+    gate_of = fac.id.str.extract(r"^PK-(\d+)[a-z]$", expand=False)
+    fac_area = np.array([area.get(f"P{n}", np.nan) if isinstance(n, str) else np.nan
+                         for n in gate_of])
+    dist = {}
+    out = {}
+    for tier, rules in GB50180_TIERS.items():
+        ok = np.ones(len(dem), dtype=bool)
+        for kind, metres, min_area in rules:
+            if (kind, min_area) not in dist:
+                sel = (fac.kind == kind).to_numpy() & (fac_area >= min_area if min_area else True)
+                assert sel.any(), kind
+                dist[kind, min_area] = walk_distances(w, d.graph, fac.geometry[sel], dem.geometry,
+                                                      cutoff=1100.0)
+            ok &= dist[kind, min_area] <= metres
+        out[tier] = ok
+    return out
+
+
+def test_gb50180_ledger_is_mixed(d: demo.DemoDistrict, gb50180_complete: dict) -> None:
+    """The default pack's circles are complete in some 社区 and not in others (plain networkx):
+    the 翠湖 pilot far ahead at 5 minutes, the urban village and the cluster beyond the
+    expressway with nobody complete."""
+    dem = d.demand
+    comm = gpd.sjoin(dem[["geometry"]], d.communities[["id", "geometry"]], how="left",
+                     predicate="within")["id"].to_numpy()
+    pop = dem.population.to_numpy().astype(float)
+
+    def shares(ok: np.ndarray) -> dict[str, float]:
+        return {c: pop[(comm == c) & ok].sum() / pop[comm == c].sum() for c in sorted(set(comm))}
+
+    five, ten, fifteen = (shares(gb50180_complete[t]) for t in ("5min", "10min", "15min"))
+    assert five["SQ05"] > 0.30 and max(five.values()) == five["SQ05"], five
+    assert min(five.values()) < 0.05, five
+    assert sum(0.05 < v < 0.30 for v in five.values()) >= 2, five  # partial 社区
+    assert max(ten.values()) > 0.35 and min(ten.values()) < 0.05, ten
+    assert max(fifteen.values()) > 0.15 and min(fifteen.values()) < 0.05, fifteen
+    cluster = set(d.cluster_nodes)
+    beyond = [c for c, nodes in d.compound_nodes.items() if nodes and set(nodes) <= cluster]
+    assert beyond  # the compound(s) beyond the expressway
+    poor = (dem.housing == "village").to_numpy() | dem.compound_id.isin(beyond).to_numpy()
+    for tier in ("5min", "10min", "15min"):
+        assert not gb50180_complete[tier][poor].any(), tier
+
+
+def test_gb50180_pack_asks_for_health_stations(d: demo.DemoDistrict) -> None:
+    """The 5-minute tier needs a 社区卫生服务站, the 15-minute one a 社康中心; the demo has both."""
+    import tomllib
+
+    pack = tomllib.loads((ROOT / "geo" / "evaluate" / "packs" / "gb50180-2018.toml").read_text("utf-8"))
+    kinds = {t["key"]: set(t.get("kinds", [])) | {r["kind"] for r in t.get("rules", [])}
+             for t in pack["tiers"]}
+    assert "health_station" in kinds["5min"] and "clinic" not in kinds["5min"]
+    assert "clinic" in kinds["15min"] and "health_station" not in kinds["15min"]
+    counts = d.facilities.kind.value_counts()
+    assert counts["health_station"] >= 10 and counts["clinic"] == 4
 
 
 def test_cohorts(d: demo.DemoDistrict) -> None:

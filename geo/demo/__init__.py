@@ -12,10 +12,12 @@ about 3 x 2.7 km north of Futian, named "示范街道（生成的演示数据）
   streets with dead ends and missing links, an urban village (城中村) of narrow
   alleys, gated compounds (小区) reachable only through their gates, and parks
   with loop paths (:mod:`.streets`, :mod:`.blocks`, :mod:`.villages`);
-* facilities of 16 kinds with realistic gaps (:mod:`.facilities`): 党群服务中心,
+* facilities of 17 kinds with realistic gaps (:mod:`.facilities`): 党群服务中心,
   党群服务站, 公园, 社康中心, and the schools, kindergartens, childcare, elderly
-  care, nursing homes, culture, sports, markets, police, libraries and 驿站 an
-  evaluation by GB 50180-2018 needs; parks as polygons with their area;
+  care, nursing homes, culture, sports, markets, police, libraries, 驿站 and
+  社康站 (community health stations) an evaluation by GB 50180-2018 needs, placed
+  so that its 5-, 10- and 15-minute circles are complete in some 社区 and not in
+  others; parks as polygons with their area;
 * residential buildings with population and generated age cohorts
   (:mod:`.population`), the compounds and the village as polygons, the street
   and community (社区) boundaries, candidate sites for new micro-stations, and

@@ -22,7 +22,17 @@ from ..network import WalkNetwork, from_graph
 from ..settings import DEFAULT_SEED
 from ._base import _ID0, _N_COMPOUNDS, METRIC_CRS, NAME_EN, NAME_ZH, _gdf, _local_to_wgs, _Net
 from .blocks import _cluster, _compound_names, _fill_block, _Zones
-from .facilities import _amenities, _boundaries, _candidates, _facilities, _pocket_parks
+from .facilities import (
+    _STREET_PARK_NAMES,
+    _STREET_PARKS,
+    _amenities,
+    _boundaries,
+    _candidates,
+    _facilities,
+    _park_gates,
+    _pocket_parks,
+    _service_hubs,
+)
 from .parking import _parking
 from .population import _cohorts, _demand, _zones_layer
 from .streets import (
@@ -69,11 +79,11 @@ class DemoDistrict:
         The osmnx-style ``MultiDiGraph`` in WGS84 (graph attribute
         ``crs="epsg:4326"``) with the driving network too; frozen.
     facilities
-        ``id, name, kind, level, geometry`` points of 16 kinds (the 4 first ones:
+        ``id, name, kind, level, geometry`` points of 17 kinds (the 4 first ones:
         party_center, micro_station, park, clinic; then kindergarten,
         primary_school, middle_school, childcare, elderly_care, nursing_home,
-        culture, sports, market, police, library, post_station). A park's
-        points are its entrances.
+        culture, sports, market, police, library, post_station,
+        health_station). A park's points are its entrances.
     demand
         Residential buildings: ``id, name, population, housing, compound_id, zone_id``
         and the generated age cohorts ``pop_60plus, pop_0_3, pop_3_6, pop_6_12``.
@@ -201,9 +211,20 @@ def _build(seed: int) -> DemoDistrict:
     cohorts = _cohorts(dem[0], extra)
     pocket = _pocket_parks(net, zones, [*cand[1], *dem[1], *lots[1]], extra)
     amen = _amenities(snap, zones, pocket, extra)
+    # --- the 5-minute services and street parks (drawn after all of the above)
+    first: dict[str, int] = {}
+    for rec in amen[0]:
+        prefix = rec["id"].split("-")[0]
+        first[prefix] = first.get(prefix, 0) + 1
+    street_parks = _pocket_parks(net, zones, [*cand[1], *dem[1], *lots[1], *amen[1]],
+                                 extra, _STREET_PARKS, _STREET_PARK_NAMES,
+                                 tuple(p["polygon"] for p in pocket))
+    hubs = _service_hubs(snap, zones, first, extra)  # on the streets, so never in a park
+    gates = _park_gates(snap, zones, street_parks)
+    small = pocket + street_parks
     parks = [dict(id=p["id"], name=p["name"], kind="park") for p in zones.parks]
-    parks += [dict(id=p["id"], name=p["name"], kind="park") for p in pocket]
-    park_layer = _gdf(parks, park_polys + [p["polygon"] for p in pocket], ["id", "name", "kind"])
+    parks += [dict(id=p["id"], name=p["name"], kind="park") for p in small]
+    park_layer = _gdf(parks, park_polys + [p["polygon"] for p in small], ["id", "name", "kind"])
     park_layer["area_m2"] = park_layer.to_crs(METRIC_CRS).area.round(1).to_numpy()
     demand = _gdf(*dem, ["id", "name", "population", "housing", "compound_id", "zone_id"])
     for col, values in cohorts.items():
@@ -214,7 +235,8 @@ def _build(seed: int) -> DemoDistrict:
 
     assert zones.footbridge is not None, "the cluster beyond the expressway always gets its footbridge"
     frames = {
-        "facilities": _gdf(fac[0] + amen[0], fac[1] + amen[1], ["id", "name", "kind", "level"]),
+        "facilities": _gdf(fac[0] + amen[0] + hubs[0] + gates[0], fac[1] + amen[1] + hubs[1] + gates[1],
+                           ["id", "name", "kind", "level"]),
         "demand": demand,
         "residential_zones": _gdf(*zon, ["id", "name", "housing", "population"]),
         "streets": _gdf([dict(id="demo", name=NAME_ZH)], [street_poly], ["id", "name"]),
@@ -244,8 +266,8 @@ _DESCRIPTION = (
     "Generated demo district (not real data): a dense Shenzhen-like street of about "
     "3 x 2.7 km north of Futian with arterials and sidewalks, an expressway with one "
     "footbridge, gated compounds, an urban village, parks and pocket parks, party-mass "
-    "service centres, micro-stations, clinics, schools, kindergartens, elderly care, "
-    "markets, sports grounds, candidate sites and shared-parking lots."
+    "service centres, micro-stations, clinics and health stations, schools, kindergartens, "
+    "elderly care, markets, sports grounds, candidate sites and shared-parking lots."
 )
 
 

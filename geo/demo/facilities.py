@@ -1,16 +1,24 @@
-"""The demo's facilities, boundaries and candidate sites.
+"""The demo's facilities, boundaries and candidate sites (generated data, not real).
 
 Two sets of facilities: the hand-placed party-mass centres, micro-stations and
 clinics plus the park entrances (drawn with the district's main random stream),
 and the amenities an evaluation by GB 50180-2018 needs (schools, kindergartens,
 childcare, elderly care, nursing homes, culture, sports, markets, police,
-libraries, 驿站, pocket parks), drawn with a separate stream so that adding them
-changed nothing else.  The amenities are planned by hand around anchor points
-(kindergartens at compound gates, 10-minute facilities in neighbourhood centres,
-15-minute ones beside the clinics, rooms of the party-mass centres and stations)
-so that the 社区 differ: by plain networkx, GB 50180-2018's 10-minute circle
-(with its park >= 1 ha) is complete for about 40 % of 翠湖, 15 % of 云杉 and 月桂
-and none of the others; the 15-minute one for about 20 % of 丹枫, 10 % of 月桂.
+libraries, 驿站, pocket parks, community health stations), drawn with a separate
+stream so that adding them changed nothing else.  The amenities are planned by
+hand around anchor points (kindergartens at compound gates, 10-minute facilities
+in neighbourhood centres, 15-minute ones beside the clinics, rooms of the
+party-mass centres and stations), and then, after all of those, the 5-minute
+services (社康站 health stations, 长者服务站, 托育点, 文化室, small sports grounds) at
+the gates of chosen compounds with three street parks of 0.47-1.1 ha, so that a
+GB 50180-2018 ledger differs from 社区 to 社区.  The intent, by plain networkx
+(tests/test_demo.py): 翠湖 (SQ05) is the model 完整社区 pilot, about a third of
+its residents in a complete 5-minute circle; 月桂 and 丹枫 are partial (10-20 %);
+青榕 and 云杉 have the services but few homes within 300 m of a park >= 0.4 ha
+(about 1 %); 玉兰 with the urban village and the cluster beyond the expressway
+get none.  The 10-minute circle (park >= 1 ha within 500 m) is complete for
+about 45 % of 翠湖, 15 % of 云杉 and 月桂 and nearly none of the others; the
+15-minute one (park >= 5 ha: only 翠峰公园) for about 20 % of 丹枫, 10 % of 月桂.
 """
 
 from __future__ import annotations
@@ -106,7 +114,7 @@ MAP_KINDS = ("party_center", "micro_station", "park", "clinic")
 #: The kinds added for the evaluation, in the order of the facilities table.
 AMENITY_KINDS = ("kindergarten", "primary_school", "middle_school", "childcare", "elderly_care",
                  "nursing_home", "culture", "sports", "market", "police", "library",
-                 "post_station")
+                 "post_station", "health_station")
 
 # kind -> (id prefix, name suffix, placement, anchors).  Placement:
 # "gate": at the main gate of the compound nearest the anchor (小区配套, one per compound);
@@ -237,29 +245,111 @@ def _amenities(snap: _Snapper, zones: _Zones, pocket: list[dict],
     return recs, geoms
 
 
-def _pocket_parks(net: _Net, zones: _Zones, avoid: list[Any],
-                  rng: np.random.Generator) -> list[dict]:
-    """Pocket parks (口袋公园) on the street side of mixed cells, clear of streets and points.
+# --------------------------------------------------------------------------- 5-minute services
 
-    Returns dicts with ``id`` (P4...), ``name``, ``polygon`` (local metres) and
-    ``entrance`` (the middle of the side facing the street).
+_HUB = ("health_station", "elderly_care", "childcare", "culture", "sports")
+_HS = ("health_station",)
+#: 5-minute services at compound gates (社区嵌入式服务设施 and the compound's 社康站): the
+#: 翠湖 pilot 完整社区 (every compound), the compounds beside 翠峰公园 (月桂) and 荔枝湾公园
+#: (云杉), one compound of 丹枫 and 青榕 beside their new street parks, and health stations
+#: alone at a few more compounds.  None in the urban village or beyond the expressway.
+_HUBS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("C18", _HUB), ("C19", _HUB), ("C20", _HUB), ("C21", _HUB), ("C22", _HUB), ("C07", _HUB),
+    ("C08", _HUB), ("C13", _HUB), ("C04", _HUB), ("C03", _HS), ("C10", _HS), ("C14", _HS),
+    ("C16", _HS), ("C23", _HS), ("C05", _HS))
+_HUB_NAMES = {"health_station": ("HS", "社康站"), "elderly_care": ("EC", "长者服务站"),
+              "childcare": ("TY", "托育点"), "culture": ("CU", "文化室"),
+              "sports": ("SP", "小型多功能运动场")}
+#: 10-minute services added on the street side of the mixed cell nearest an anchor: the
+#: pilot's fresh market and sports ground, 丹枫's market and 月桂's second primary school.
+_EXTRA_10: tuple[tuple[str, str, tuple[float, float]], ...] = (
+    ("market", "翠湖生鲜超市", (600, 2150)), ("sports", "翠湖社区运动场", (650, 2100)),
+    ("market", "丹枫生鲜超市", (1300, 1300)), ("primary_school", "阳光小学", (1480, 2530)))
+_EXTRA_PREFIX = {"market": "MK", "sports": "SP", "primary_school": "PS"}
+#: Gates added to the big parks on the side of the compounds that face them (park id, gate,
+#: local metres).
+_EXTRA_GATES = (("P1", "西南门", (1330.0, 2054.0)), ("P2", "西南门", (2265.0, 275.0)))
+#: Street parks of a 5-minute circle (>= 0.4 ha) and the pilot's 1.1 ha 社区公园 (翠湖).
+_STREET_PARKS = ((11000.0, (700, 2150)), (5200.0, (1320, 1240)), (4800.0, (1680, 560)))
+_STREET_PARK_NAMES = ("翠湖社区公园", "丹枫街心公园", "青榕街心公园")
+
+
+def _service_hubs(snap: _Snapper, zones: _Zones, first: dict[str, int],
+                  rng: np.random.Generator) -> tuple[list[dict], list[Any]]:
+    """The 5-minute services of :data:`_HUBS` at the compounds' main gates.
+
+    ``first`` maps an id prefix to the number of facilities it already has, so
+    ids continue (``EC-12`` after ``EC-11``).
+    """
+    comps = {c["id"]: c for c in zones.compounds}
+    count = dict(first)
+    recs: list[dict] = []
+    pts: list[tuple[float, float]] = []
+    for cid, kinds in _HUBS:
+        comp = comps[cid]
+        gx, gy = comp["gate_xy"][0]
+        for kind in kinds:
+            prefix, suffix = _HUB_NAMES[kind]
+            count[prefix] = count.get(prefix, 0) + 1
+            pts.append((gx + float(rng.uniform(-20, 20)), gy + float(rng.uniform(-20, 20))))
+            recs.append(dict(id=f"{prefix}-{count[prefix]:02d}", name=f"{comp['name']}{suffix}",
+                             kind=kind, level=None))
+    for kind, name, anchor in _EXTRA_10:
+        prefix = _EXTRA_PREFIX[kind]
+        count[prefix] = count.get(prefix, 0) + 1
+        cell = _near_cells(zones, anchor)[0]
+        pts.append(_frontage_point(cell, anchor, rng))
+        recs.append(dict(id=f"{prefix}-{count[prefix]:02d}", name=name, kind=kind, level=None))
+    return recs, [Point(p) for p in snap.snap(np.array(pts, dtype=float), 10.0)]
+
+
+def _park_gates(snap: _Snapper, zones: _Zones, parks: list[dict]) -> tuple[list[dict], list[Any]]:
+    """The gates of :data:`_EXTRA_GATES` and one entrance per small park (kind ``park``).
+
+    Ids follow the parks' own: ``PK-<n><letter>`` opens into park ``P<n>``.
+    """
+    big = {p["id"]: p for p in zones.parks}
+    recs: list[dict] = []
+    pts: list[tuple[float, float]] = []
+    for pid, gate, xy in _EXTRA_GATES:
+        letter = chr(97 + len(big[pid]["entrances"]))
+        recs.append(dict(id=f"PK-{pid[1:]}{letter}", name=f"{big[pid]['name']}（{gate}）",
+                         kind="park", level=None))
+        pts.append(xy)
+    for park in parks:
+        recs.append(dict(id=f"PK-{park['id'][1:]}a", name=park["name"], kind="park", level=None))
+        pts.append(park["entrance"])
+    return recs, [Point(p) for p in snap.snap(np.array(pts, dtype=float), 6.0)]
+
+
+def _pocket_parks(net: _Net, zones: _Zones, avoid: list[Any], rng: np.random.Generator,
+                  plan: tuple[tuple[float, tuple[float, float]], ...] = _POCKET_PARKS,
+                  names: tuple[str, ...] | None = None,
+                  taken: tuple[Polygon, ...] = ()) -> list[dict]:
+    """Small parks on the street side of mixed cells, clear of streets, points and ``taken``.
+
+    ``plan`` gives each park's target area (m2) and anchor.  Returns dicts with
+    ``id`` (numbered after the parks and ``taken``), ``name``, ``polygon`` (local
+    metres) and ``entrance`` (the middle of the side facing the street).
     """
     lines = [shapely.LineString([net.xy[u], net.xy[v]]) for u, v in net.edges]
     edges = shapely.STRtree(lines)
     points = shapely.STRtree(np.asarray(avoid, dtype=object))
     out: list[dict] = []
-    taken: list[Polygon] = []
-    for k, (area, anchor) in enumerate(_POCKET_PARKS):
+    if names is None:
+        names = tuple(f"{name}口袋公园" for name in _POCKET_NAMES)
+    first = len(zones.parks) + len(taken) + 1
+    taken_list: list[Polygon] = list(taken)
+    for k, (area, anchor) in enumerate(plan):
         area *= float(rng.uniform(0.97, 1.03))
         for cell in _near_cells(zones, anchor):
-            poly, entrance = _try_pocket(cell, area, edges, points, taken, rng)
+            poly, entrance = _try_pocket(cell, area, edges, points, taken_list, rng)
             if poly is not None:
                 break
         else:  # pragma: no cover - the layout always has room
             raise RuntimeError("no room for a pocket park")
-        taken.append(poly)
-        out.append(dict(id=f"P{len(zones.parks) + k + 1}", name=f"{_POCKET_NAMES[k]}口袋公园",
-                        polygon=poly, entrance=entrance))
+        taken_list.append(poly)
+        out.append(dict(id=f"P{first + k}", name=names[k], polygon=poly, entrance=entrance))
     return out
 
 
