@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--facilities", help="facilities file (id, kind, lon/lat or point geometry)")
     p.add_argument("--demand", help="demand: points or polygons with population (人口)")
     p.add_argument("--units", help="boundary polygons (街道/社区) to summarise coverage by")
-    p.add_argument("--out", required=True, help="coverage GeoJSON to write (one feature per demand unit)")
+    p.add_argument("--out", required=True, help="coverage layer to write, one feature per demand unit: .geojson, .gpkg or .parquet (GeoParquet, needs pyarrow)")
     p.add_argument("--summary", help="summary JSON to write")
     p.add_argument("--gaps", help="gap polygons GeoJSON to write, ranked by unserved population")
     p.add_argument("--gap-kind", default="any", help="facility kind whose gaps to find (default any)")
@@ -53,9 +53,10 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from lifecircle.geo import coverage
 
     rep = Reporter(args.quiet)
-    check_output(args.out, "--out", (".geojson", ".json"))
+    layers = (".geojson", ".json", ".gpkg", ".parquet", ".geoparquet")  # GeoPackage / GeoParquet by extension
+    check_output(args.out, "--out", layers)
     check_output(args.summary, "--summary", (".json",))
-    check_output(args.gaps, "--gaps", (".geojson", ".json"))
+    check_output(args.gaps, "--gaps", layers)
     inputs = scenario_inputs(args, rep)  # --scenario P.toml:NAME: the project's files and tiers, the scenario applied
     tiers = parse_tiers(args)
     check_positive(args, "--snap-limit", "metres from a walkable street", allow_zero=True)
