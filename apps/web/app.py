@@ -35,8 +35,8 @@ __all__ = ["PlannerApp", "serve_workspace"]
 
 HEADER_BG = "#16324f"
 SIDEBAR_WIDTH = 390
-#: Below this window width (px) the side panel is narrower and starts folded (☰ opens it).
-NARROW_WIDTH = 1200
+#: Below this window width (px) the side panel is narrower and starts folded (☰ opens it): a 1024 px laptop.
+NARROW_WIDTH = 1080
 NARROW_SIDEBAR_WIDTH = 330
 _HTML_STYLES = [views.CSS]
 
@@ -387,7 +387,7 @@ class PlannerApp:
         if comp is None:
             return
         ledger = comp.view().ledger(lang="en", remedies=False)
-        bounds = ws.cached(("unit_bounds", self.crs), lambda: cview.unit_bounds(ws.communities, self.crs))
+        bounds: dict = ws.cached(("unit_bounds", self.crs), lambda: cview.unit_bounds(ws.communities, self.crs))  # type: ignore[assignment]
         self.c_ledger_w.object = cview.ledger_html(ledger, ws.kinds, comp.base.standard, bounds, s.lang)
 
     def _push_polygons(self) -> None:

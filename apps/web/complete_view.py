@@ -128,7 +128,7 @@ def units_html(table: pd.DataFrame, tiers, lang: str) -> str:
 
 def unit_bounds(units, crs: str) -> dict[str, str]:
     """``{社区 name: "west,south,east,north"}`` in the map's CRS."""
-    out = {}
+    out: dict[str, str] = {}
     if units is None:
         return out
     for name, geom in zip(units["name"].astype(str), units.geometry.values):

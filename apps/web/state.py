@@ -141,6 +141,8 @@ class PlannerState(param.Parameterized):
         self.closed: list[str] = []
         self._redo: list = []
         self._complete = None
+        #: Candidate sites uploaded in the page (``推荐选址`` uses them before the project's).
+        self.uploaded_candidates: gpd.GeoDataFrame | None = None
         self._complete_for = ""
         self.complete_error = ""
         if getattr(workspace, "standard", None):
@@ -718,7 +720,7 @@ class PlannerState(param.Parameterized):
 
     def _candidate_sites(self) -> gpd.GeoDataFrame | None:
         """The project's candidate sites, else those uploaded in the page (None: a grid)."""
-        up = getattr(self, "uploaded_candidates", None)
+        up = self.uploaded_candidates
         return up if up is not None else self.ws.candidates
 
     def _fewer_text(self, info: dict) -> str:

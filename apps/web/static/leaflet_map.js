@@ -398,7 +398,7 @@ function render({model, el: root}) {
   }
   legend.addTo(map)
   // a laptop screen: the legend starts folded, and the page is told the window's size
-  if (window.innerWidth < 1200 || window.innerHeight < 760) { legend._box.classList.add("lc-collapsed"); legend.update() }
+  if (window.innerWidth < 1080 || window.innerHeight < 720) { legend._box.classList.add("lc-collapsed"); legend.update() }
   setTimeout(() => model.send_msg({type: "viewport", width: window.innerWidth, height: window.innerHeight}), 0)
 
   // ------------------------------------------------------------ add-mode hint
