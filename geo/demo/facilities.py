@@ -12,13 +12,14 @@ party-mass centres and stations), and then, after all of those, the 5-minute
 services (社康站 health stations, 长者服务站, 托育点, 文化室, small sports grounds) at
 the gates of chosen compounds with three street parks of 0.47-1.1 ha, so that a
 GB 50180-2018 ledger differs from 社区 to 社区.  The intent, by plain networkx
-(tests/test_demo.py): 翠湖 (SQ05) is the model 完整社区 pilot, about a third of
-its residents in a complete 5-minute circle; 月桂 and 丹枫 are partial (10-20 %);
-青榕 and 云杉 have the services but few homes within 300 m of a park >= 0.4 ha
-(about 1 %); 玉兰 with the urban village and the cluster beyond the expressway
-get none.  The 10-minute circle (park >= 1 ha within 500 m) is complete for
-about 45 % of 翠湖, 15 % of 云杉 and 月桂 and nearly none of the others; the
-15-minute one (park >= 5 ha: only 翠峰公园) for about 20 % of 丹枫, 10 % of 月桂.
+(tests/test_demo.py): 翠湖 (SQ05) is the model 完整社区 pilot, about 35 % of its
+residents in a complete 5-minute circle; 月桂 is partial (about 25 %, the compounds
+beside 翠峰公园); 丹枫 and 云杉 have the services at a few compounds but few homes
+within 300 m of a park >= 0.4 ha (about 6 %), 青榕 about 1 %; 玉兰 with the urban
+village, and the cluster beyond the expressway, get none.  The 10-minute circle
+(park >= 1 ha within 500 m holds it back) is complete for about 45 % of 翠湖, 39 %
+of 月桂, 16 % of 云杉 and nearly none of the others; the 15-minute one (park >= 5 ha:
+only 翠峰公园) for about 20 % of 丹枫, 10 % of 月桂 and none of the others.
 """
 
 from __future__ import annotations
