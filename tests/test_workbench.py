@@ -349,3 +349,23 @@ def test_cli_evaluate_writes_the_pdf_report(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "lifecircle", "evaluate", "--demo", "--out", str(tmp_path / "e.geojson"),
                           "--report", str(tmp_path / "R.docx")], cwd=root, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--report" in bad.stderr
+
+
+def test_closing_an_area_without_entrances_is_refused_in_words(ws):
+    """A park given only as a polygon is reached by its outline: the map says it cannot close it (nothing changes)."""
+    fac = ws.eval_facilities
+    gates = fac[fac["kind"] == "park"].dropna(subset=["entrance_of"])
+    parks = fac[(fac["kind"] == "park") & (shapely.get_type_id(fac.geometry.values) == 3)]
+    park = parks[parks["id"].astype(str) == "P1"]
+    frame = pd.concat([fac[~fac["id"].astype(str).isin(gates[gates["entrance_of"] == "P1"]["id"].astype(str))]],
+                      ignore_index=True)
+    from apps.web.complete import CompletenessSession, baseline
+
+    base = baseline(ws.net, gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326"), ws.demand, "gb50180-2018",
+                    samples=ws.coverage.samples, snap_limit_m=ws.snap_limit_m)
+    s = CompletenessSession(base)
+    before = [r["complete"] for r in s.headline()]
+    assert len(park) == 1
+    with pytest.raises(ValueError, match="without entrance points"):
+        s.set_closed("P1", True)
+    assert [r["complete"] for r in s.headline()] == before and not s.closed

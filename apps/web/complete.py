@@ -311,6 +311,9 @@ class CompletenessSession:
             return rid
         kind = str(frame["kind"].iloc[row])
         pts = np.flatnonzero(self.base.point_row == row)
+        if not pts.size:  # reached by its outline (touch rule), which the engines do not redo
+            raise SitingError(f"facility {rid} is an area without entrance points: close it in the data "
+                              "(or give its entrances with entrance_of) and reload")
         steps = []
         for key, (cond, _lim) in self.base.selections.items():
             if key[0] != kind or (cond is not None and not bool(cond.evaluate(frame.iloc[[row]])[0])):

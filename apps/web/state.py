@@ -386,7 +386,13 @@ class PlannerState(param.Parameterized):
                     steps.append(kind)
                 except SitingError:
                     pass
-        rid = comp.set_closed(fid, closed) if comp is not None else str(fid)
+        try:
+            rid = comp.set_closed(fid, closed) if comp is not None else str(fid)
+        except SitingError as exc:  # an area facility without entrances
+            for kind in reversed(steps):
+                self.engines[kind].undo()
+            self.message = str(exc)
+            return None
         self._remember(steps, ("close", (fid, closed), {}), comp=1 if comp is not None else 0, redo=_redo)
         self.closed = sorted(set(self.closed) | {rid}) if closed else [c for c in self.closed if c != rid]
         self._changed(started, rid)
