@@ -1,8 +1,9 @@
 """Sparse (source, target) pairs within a walking distance, for siting and parking.
 
-:func:`pairs_within` runs one bounded search per source on a local subgraph
-(:func:`geo.reach.local_node_distances`, whose cost is what it reaches) and
-joins the targets on the edges it reaches exactly as :mod:`geo.coverage`
+:func:`pairs_within` runs one bounded search per batch of neighbouring
+sources on the local subgraph of their balls (one scipy Dijkstra call, a row
+per source, so its cost is what the batch reaches, without a Python round per
+source) and joins the targets on the edges it reaches exactly as :mod:`geo.coverage`
 does (:func:`geo.reach.point_distances`, the same-edge walk included).  Siting
 pairs candidate sites with demand samples (:func:`geo.siting.candidate_pairs`),
 parking pairs compounds with lots (:func:`geo.parking.walk_pairs`).  No dense
@@ -130,16 +131,89 @@ def pairs_within(
     index = index or TargetIndex.build(net, targets)
     parts_s, parts_t, parts_d = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
     ok = np.flatnonzero(sources.reachable)
-    if index.order.size:
-        for done, i in enumerate(ok, start=1):
-            one = sources.subset(np.array([i]))
-            idx, dist = index.reached(net, reach.local_node_distances(net, one, limit), one, limit)
-            order = np.argsort(idx, kind="stable")
-            parts_s.append(np.full(idx.size, i, dtype=np.int64))
-            parts_t.append(idx[order].astype(np.int64))
-            parts_d.append(dist[order])
-            if progress and (done % 100 == 0 or done == ok.size):
+    if index.order.size and ok.size:
+        # sources in batches of neighbours: one search per batch on the union of their balls
+        ok = ok[_spatial_order(sources.xy[ok], limit)]
+        done = 0
+        for lo in range(0, ok.size, BATCH):
+            rows = ok[lo : lo + BATCH]
+            s, t, d = _batch_pairs(net, index, sources, rows, limit)
+            parts_s.append(s)
+            parts_t.append(t)
+            parts_d.append(d)
+            done += rows.size
+            if progress and (done // 100 > (done - rows.size) // 100 or done == ok.size):
                 progress(done, ok.size)
     elif progress and ok.size:
         progress(ok.size, ok.size)
-    return np.concatenate(parts_s), np.concatenate(parts_t), np.concatenate(parts_d)
+    src, tgt, dist = np.concatenate(parts_s), np.concatenate(parts_t), np.concatenate(parts_d)
+    order = np.lexsort((tgt, src))
+    return src[order], tgt[order], dist[order]
+
+
+#: Sources searched together by :func:`pairs_within`.
+BATCH = 32
+
+
+def _spatial_order(xy: np.ndarray, cell: float) -> np.ndarray:
+    """Indices of ``xy`` in strips ``cell`` wide, boustrophedon, so a batch's balls overlap."""
+    g = np.floor((xy - xy.min(axis=0)) / max(cell, 1.0)).astype(np.int64)
+    y = np.where(g[:, 0] % 2 == 0, xy[:, 1], -xy[:, 1])
+    return np.lexsort((y, g[:, 0]))
+
+
+def _batch_pairs(
+    net: WalkNetwork, index: TargetIndex, sources: Snapped, rows: np.ndarray, limit: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source, target, dist) of one batch of sources: one Dijkstra call over their local subgraph.
+
+    The subgraph holds every node within straight-line reach of a source in
+    the batch, so each source's walks of at most ``limit`` stay inside it and
+    its distances are exact; each source gets its own row (a super source
+    joined to both ends of its edge), and targets are joined on their edges
+    as :func:`geo.reach.point_distances` does, the same-edge walk included.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    b = rows.size
+    hits = net.node_tree.query_ball_point(sources.xy[rows], limit * reach.STRAIGHT_LINE_SLACK + 1.0)
+    nodes = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]))
+    e = sources.edge[rows]
+    gap, off, length = sources.gap[rows], sources.offset[rows], net.edge_length[e]
+    seeds = np.column_stack([net.edge_u[e], net.edge_v[e]]).astype(np.int64)
+    costs = np.maximum(np.column_stack([gap + off, gap + (length - off)]), 1e-9)
+    pos = np.searchsorted(nodes, seeds) if nodes.size else np.zeros_like(seeds)
+    inside = (pos < nodes.size) & (nodes[np.minimum(pos, max(nodes.size - 1, 0))] == seeds) & (costs <= limit)
+    n = nodes.size
+    sub = reach._subgraph(net.csr, nodes)
+    per_row = inside.sum(axis=1)
+    indptr = np.concatenate([sub.indptr, sub.indptr[-1] + np.cumsum(per_row)]).astype(np.int32)
+    indices = np.concatenate([sub.indices, pos[inside].astype(np.int32)])
+    data = np.concatenate([sub.data, costs[inside]])
+    graph = csr_matrix((data, indices, indptr), shape=(n + b, n + b))
+    node_d = dijkstra(graph, directed=True, indices=n + np.arange(b), limit=limit)[:, :n] if n else np.zeros((b, 0))
+    reached = nodes[np.isfinite(node_d).any(axis=0)] if n else nodes
+    edges = np.union1d(reach.incident_edges(net, reached), e)
+    tgt = np.unique(gather(index.indptr, index.order, edges))
+    if tgt.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    t = index.targets
+    te = t.edge[tgt]
+    t_len, t_off = net.edge_length[te], t.offset[tgt]
+
+    def node_cols(end: np.ndarray) -> np.ndarray:
+        p = np.searchsorted(nodes, end)
+        ok = (p < n) & (nodes[np.minimum(p, max(n - 1, 0))] == end)
+        col = np.full((b, end.size), np.inf)
+        col[:, ok] = node_d[:, p[ok]]
+        return col
+
+    dist = t.gap[tgt] + np.minimum(node_cols(net.edge_u[te]) + t_off, node_cols(net.edge_v[te]) + (t_len - t_off))
+    same = te[None, :] == e[:, None]  # a target on the source's own edge: walk along it directly
+    if same.any():
+        r, c = np.nonzero(same)
+        direct = t.gap[tgt[c]] + gap[r] + np.abs(t_off[c] - off[r])
+        dist[r, c] = np.minimum(dist[r, c], direct)
+    r, c = np.nonzero(dist <= limit)
+    return rows[r].astype(np.int64), tgt[c].astype(np.int64), dist[r, c]
