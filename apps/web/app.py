@@ -670,7 +670,8 @@ class PlannerApp:
         kind_parts = [c["kind"], self.kind_w, c["gap_tier"], self.gap_w, self.titles["headline"], self.headline_w]
         kind_after = [self.titles["units"], self.units_w]
         self._complete_parts = complete + complete_after
-        self._kind_parts = kind_parts + kind_after
+        # the complete view draws every kind (its own legend), so the per-kind view's kind filter goes with it
+        self._kind_parts = kind_parts + kind_after + [c["kinds_shown"], self.kinds_w]
         on = self.state.view == "complete"
         for w in self._complete_parts:
             w.visible = on
