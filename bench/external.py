@@ -129,3 +129,53 @@ def parking_section(quick: bool) -> Section:
             s.targets.append(Target(f"parking, {case}, {ours.get('compounds')} x {ours.get('lots')}: < {goal:g} s (issue 5)",
                                     f"{secs:.2f} s", f"< {goal:g} s", status, secs))
     return s
+
+
+def city_section(quick: bool) -> Section:
+    """Issue 15's command-line rows (bench/bench_city.py): coverage, parking and the network build at city size."""
+    s = Section("city")
+    try:
+        from . import bench_city
+
+        log("city: bench_city.run ...")
+        raw = bench_city.run(quick, only=("coverage", "parking", "network"))
+    except Exception as exc:  # noqa: BLE001 - a disagreement or crash marks the section FAILED
+        s.check("city rows run and agree with their references", False, f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(limit=3))
+        return s
+    by_case: dict[str, list[dict]] = {}
+    for r in raw:
+        by_case.setdefault(r["case"], []).append(r)
+    for case, rows in by_case.items():
+        ours = next((r for r in rows if r["tool"].startswith("lifecircle")), None)
+        for r in rows:
+            ratio = None
+            if ours is not None and r is not ours and r.get("seconds") and ours.get("seconds"):
+                ratio = float(r["seconds"]) / float(ours["seconds"])
+            note = "; ".join(f"{k} {r[k]}" for k in ("peak_rss_mib", "floor_s", "ratio_to_floor", "within_0_5m", "pairs",
+                                                      "matched", "checked_by", "nodes") if k in r)
+            s.rows.append(Row(section="city", task=f"city: {case}", tool=r["tool"], median_s=r.get("seconds"),
+                              runs=len(r.get("times_s", [1])), times_s=r.get("times_s", []), ratio=ratio,
+                              ratio_to=ours["tool"] if ratio is not None and ours else "", agree=bool(r.get("same_result", True)),
+                              note=note, extra=dict(r)))
+    s.check("city: every row agrees with its reference", all(r.get("same_result", True) for r in raw), f"{len(raw)} rows")
+    if quick:
+        return s
+    for case, rows in by_case.items():
+        ours = next((r for r in rows if r["tool"].startswith("lifecircle")), None)
+        if ours is None:
+            continue
+        secs, mib = float(ours["seconds"]), float(ours.get("peak_rss_mib", 0) or 0)
+        if case == "coverage":
+            s.targets.append(Target("city coverage 1M residents < 8 s and < 1.5 GB (issue 15)", f"{secs:.1f} s, {mib:.0f} MiB",
+                                    "< 8 s, < 1536 MiB", "PASS" if secs < 8 and mib < 1536 else "MISS", secs))
+        elif case.startswith("parking"):
+            s.targets.append(Target(f"city {case} < 10 s (issue 15)", f"{secs:.1f} s", "< 10 s", "PASS" if secs < 10 else "MISS", secs))
+        elif case.startswith("network") and "osmnx_s" in ours:
+            ratio = float(ours["osmnx_s"]) / secs
+            s.targets.append(Target("network build >= 4x osmnx (issue 15)", f"{ratio:.1f}x ({case})", ">= 4x",
+                                    "PASS" if ratio >= 4 else "MISS", ratio))
+        elif case.startswith("network"):
+            s.targets.append(Target(f"{case} < 30 s and < 1.5 GB (issue 15)", f"{secs:.1f} s, {mib:.0f} MiB",
+                                    "< 30 s, < 1536 MiB", "PASS" if secs < 30 and mib < 1536 else "MISS", secs))
+    return s

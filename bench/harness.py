@@ -31,7 +31,7 @@ from .common import Section, log
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 FUTIAN = Path(os.environ.get("LIFECIRCLE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "transbigdata" / "futian_sw_osmnx_G.graphml"
-ALL_SECTIONS = ("coverage", "areas", "whatif", "memory", "futian", "growth", "siting", "parking")
+ALL_SECTIONS = ("coverage", "areas", "whatif", "memory", "futian", "growth", "siting", "parking", "city")
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 VERSIONED = ("numpy", "scipy", "shapely", "networkx", "osmnx", "pandana", "spopt", "PuLP", "highspy", "geopandas")
 
@@ -120,6 +120,7 @@ def run(cfg: sections.Config) -> list[Section]:
         "growth": lambda: sections.growth_section(cfg, main),
         "siting": lambda: _external("siting", cfg.quick),
         "parking": lambda: _external("parking", cfg.quick),
+        "city": lambda: _external("city", cfg.quick),
     }
     for name in ALL_SECTIONS:
         if name not in cfg.sections:
@@ -142,6 +143,8 @@ def run(cfg: sections.Config) -> list[Section]:
 def _external(name: str, quick: bool) -> Section:
     from . import external
 
+    if name == "city":
+        return external.city_section(quick)
     return external.siting_section(quick) if name == "siting" else external.parking_section(quick)
 
 
