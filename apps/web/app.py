@@ -691,7 +691,7 @@ class PlannerApp:
 
     def view(self) -> pn.Column:
         """The whole page."""
-        self.panel_w = pn.widgets.Toggle(name="☰", value=True, width=44, height=34, margin=(11, 0, 0, 10),
+        self.panel_w = pn.widgets.Toggle(label="☰", value=True, width=44, height=34, margin=(11, 0, 0, 10),
                                          button_type="light", stylesheets=[":host .bk-btn { font-size: 18px; }"])
         header = pn.Row(self.panel_w, self.header_w, self.view_w, self.lang_w, height=56, margin=0,
                         sizing_mode="stretch_width", styles={"background": HEADER_BG})
