@@ -113,8 +113,8 @@ def pulp_solve(problem: parking.ParkingProblem, *, time_limit: float = 600.0) ->
     model = pulp.LpProblem("parking", pulp.LpMaximize)
     for r, ks in _groups(p.pair_res).items():
         model += pulp.lpSum(x[k] for k in ks) <= int(p.demand[r])
-    for (l, s), ks in _slot_members(p).items():
-        model += pulp.lpSum(x[k] for k in ks) <= int(p.usable[l, s])
+    for (lot, s), ks in _slot_members(p).items():
+        model += pulp.lpSum(x[k] for k in ks) <= int(p.usable[lot, s])
     cars = pulp.lpSum(x)
     model += cars
     solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit)
@@ -143,9 +143,9 @@ def _slot_members(p: parking.ParkingProblem) -> dict[tuple[int, int], list[int]]
     """Pairs counted in each (lot, slot) capacity row, for every slot some pair covers."""
     out: dict[tuple[int, int], list[int]] = {}
     for k in range(p.pair_res.shape[0]):
-        l = int(p.pair_lot[k])
+        lot = int(p.pair_lot[k])
         for s in np.flatnonzero(p.need[p.pair_res[k]]):
-            out.setdefault((l, int(s)), []).append(k)
+            out.setdefault((lot, int(s)), []).append(k)
     return out
 
 

@@ -8,6 +8,7 @@ checks that they agree, then times them in interleaved rounds (see
 from __future__ import annotations
 
 import cProfile
+import functools
 import io
 import pstats
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import shapely
 
 from geo import reach
 from geo.network import Snapped, WalkNetwork, snap_xy
+from geo.synthetic import network_from_arrays, random_points_near, street_grid, street_grid_arrays
 
 from . import anchors, reference
 from .common import (
@@ -36,7 +38,6 @@ from .common import (
     timed,
     traced,
 )
-from geo.synthetic import network_from_arrays, random_points_near, street_grid, street_grid_arrays
 
 
 # ------------------------------------------------------------------ config
@@ -136,7 +137,7 @@ def _profile(fn, top: int = 8) -> list[str]:
     stats = pstats.Stats(prof, stream=stream)
     total = sum(v[2] for v in stats.stats.values())  # tottime
     lines = []
-    for (file, line, name), (_, ncalls, tottime, cumtime, _) in sorted(
+    for (file, line, name), (_, ncalls, tottime, _cumtime, _) in sorted(
         stats.stats.items(), key=lambda kv: kv[1][2], reverse=True
     )[:top]:
         where = f"{Path(file).parent.name}/{Path(file).name}:{line}" if file != "~" else "builtin"
@@ -568,11 +569,11 @@ def whatif_section(sc: Scenario, cfg: Config) -> Section:
     add_t, full_t = [], []
     for i in range(len(sites)):
         if i % 2:
-            tf, ref = timed(lambda: full(i))
-            ta, got = timed(lambda: add(i))
+            tf, ref = timed(functools.partial(full, i))
+            ta, got = timed(functools.partial(add, i))
         else:
-            ta, got = timed(lambda: add(i))
-            tf, ref = timed(lambda: full(i))
+            ta, got = timed(functools.partial(add, i))
+            tf, ref = timed(functools.partial(full, i))
         reset()
         ok, diff, bad = distances_agree(got, ref, limit)
         cov_ok, _ = coverage_agrees(got, ref, sc.weights, tiers)
@@ -710,8 +711,8 @@ def growth_section(cfg: Config, main: Scenario | None) -> Section:
         net.segment_index  # noqa: B018
         sf, sd = snap_xy(net, net.node_xy[sc.fac_nodes]), snap_xy(net, net.node_xy[sc.dem_nodes])
         cov = {
-            "ours_cov": lambda: reach.nearest_distances(net, sf, sd, limit=limit),
-            "nx_cov": lambda: anchors.networkx_nearest(graph, sc.fac_nodes, sc.dem_nodes, limit),
+            "ours_cov": functools.partial(reach.nearest_distances, net, sf, sd, limit=limit),
+            "nx_cov": functools.partial(anchors.networkx_nearest, graph, sc.fac_nodes, sc.dem_nodes, limit),
         }
         ok, diff, _ = distances_agree(cov["ours_cov"](), cov["nx_cov"](), limit)
         s.check(f"coverage = networkx at {_fmt_n(net.n_nodes)} nodes", ok, f"max |diff| {diff:.4f} m")
@@ -721,8 +722,8 @@ def growth_section(cfg: Config, main: Scenario | None) -> Section:
             "EPSG:4326"
         )
         areas = {
-            "ours_areas": lambda: reach.facility_service_areas(net, frame, cfg.tiers, buffer_m=cfg.buffer_m),
-            "osmnx_areas": lambda: anchors.osmnx_isochrones(graph, fac, cfg.tiers),
+            "ours_areas": functools.partial(reach.facility_service_areas, net, frame, cfg.tiers, buffer_m=cfg.buffer_m),
+            "osmnx_areas": functools.partial(anchors.osmnx_isochrones, graph, fac, cfg.tiers),
         }
         got = areas["ours_areas"]().to_crs(net.crs)
         hulls = areas["osmnx_areas"]()
