@@ -19,8 +19,8 @@ Typical use::
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -31,8 +31,15 @@ from . import reach
 from .discs import disc_union, points_in_polygons
 from .errors import InputError, OptionError
 from .network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
+from .settings import DEFAULT_GAP_RADIUS_M, DEFAULT_SAMPLE_SPACING_M  # noqa: F401 (re-exported)
 from .standards import DEFAULT_TIERS, parse_tiers
-from .settings import DEFAULT_SAMPLE_SPACING_M, DEFAULT_GAP_RADIUS_M  # noqa: F401 (re-exported)
+
+__all__ = [
+    "NON_RESIDENTIAL_HIGHWAY", "ANY", "WEIGHT_COLUMNS", "ROWS", "tier_key", "resolve_weights", "DemandSamples",
+    "demand_samples", "CoverageResult", "snap_facilities", "kind_distances", "compute_coverage",
+    # re-exported from geo.settings, where they are defined
+    "DEFAULT_SAMPLE_SPACING_M", "DEFAULT_GAP_RADIUS_M",
+]
 
 #: Streets that carry no homes: polygon demand is not spread along them.
 NON_RESIDENTIAL_HIGHWAY = frozenset(
@@ -88,6 +95,7 @@ def resolve_weights(demand, weight_column: str | None = None) -> tuple[np.ndarra
     found = ", ".join(repr(c) for c in columns) or "none"
     if weight_column == ROWS and ROWS not in demand.columns:
         return np.ones(len(demand)), ROWS
+    col: Hashable | None  # a column label (str in files; any hashable in a DataFrame built in code)
     if weight_column is not None:
         if weight_column not in demand.columns:
             raise OptionError("weight_column", f"no demand column {weight_column!r}; the columns are {found} "
@@ -288,7 +296,7 @@ class CoverageResult:
             "unreachable_facilities"}``
         """
         total = self.total_weight
-        covered = {}
+        covered: dict[str, dict[str, dict[str, float]]] = {}
         for kind in [*self.kinds, ANY]:
             covered[kind] = {}
             for tier in self.tiers:

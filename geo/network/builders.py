@@ -354,7 +354,7 @@ def from_osm_file(
     try:
         processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         for obj in processor.with_locations():
-            if not obj.is_way() or "highway" not in obj.tags:
+            if not isinstance(obj, osmium.osm.Way) or "highway" not in obj.tags:
                 continue
             tags = {k: v for k, v in obj.tags}
             if not is_walkable(tags):
