@@ -120,7 +120,8 @@ def _ids(src: _Source, df: pd.DataFrame, cols: dict, prefix: str) -> pd.Series:
         raise src.error(f"id is empty: every {src.row_label} needs an id "
                         f"(or remove the column to number them){_more(len(rows) - 1, src.row_label)}",
                         row=rows[0], column=col)
-    if ids.str.fullmatch(r"-?\d+\.0").all():  # a whole column of Excel floats saved as text
+    excel_float = r"-?\d+\.0"  # a whole column of Excel floats saved as text (the first row tells)
+    if ids.iloc[:1].str.fullmatch(excel_float).all() and ids.str.fullmatch(excel_float).all():
         ids = ids.str[:-2]
     dup = ids.duplicated(keep=False)
     if dup.any():

@@ -109,6 +109,7 @@ def write_features(
     jsonable: Callable[[Any], Any],
     *,
     chunk: int | None = None,
+    columns: list | None = None,
 ) -> int:
     """Write ``{"type":"Feature",...}`` texts joined by ``",\\n"`` to ``fh``, chunk by chunk.
 
@@ -117,7 +118,7 @@ def write_features(
     fh
         An open text file.
     frame
-        The properties, one row per feature (no geometry column).
+        The properties, one row per feature.
     geoms
         The geometries (WGS84), one per row.
     geometry_json
@@ -126,6 +127,8 @@ def write_features(
         See :func:`column_json`.
     chunk
         Rows per chunk (default :data:`CHUNK_ROWS`).
+    columns
+        The columns of ``frame`` to write, in order (default all).
 
     Returns
     -------
@@ -134,12 +137,13 @@ def write_features(
     """
     n = len(frame)
     chunk = int(chunk or CHUNK_ROWS)
-    keys = [json.dumps(str(c), ensure_ascii=False).replace("%", "%%") for c in frame.columns]
+    columns = list(frame.columns) if columns is None else list(columns)
+    where = [frame.columns.get_loc(c) for c in columns]
+    keys = [json.dumps(str(c), ensure_ascii=False).replace("%", "%%") for c in columns]
     props = ",".join(f"{k}:%s" for k in keys)
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
-        part = frame.iloc[lo:hi]
-        cols = [column_json(part.iloc[:, j], jsonable) for j in range(part.shape[1])]
+        cols = [column_json(frame.iloc[lo:hi, j], jsonable) for j in where]
         g = geoms[lo:hi]
         xy = _point_coords(g)
         if xy is not None:

@@ -114,7 +114,12 @@ def _properties_json(df: pd.DataFrame) -> list[str]:
 def _layer(gdf: gpd.GeoDataFrame, system: str) -> gpd.GeoDataFrame:
     if system not in ("wgs84", "gcj02"):
         raise ValueError(f"unknown --out-crs value {system!r}: use wgs84 or gcj02")
-    layer = gdf.set_crs("EPSG:4326") if gdf.crs is None else gdf.to_crs("EPSG:4326")
+    if gdf.crs is None:
+        layer = gdf.set_crs("EPSG:4326")
+    elif gdf.crs.to_epsg() == 4326:
+        layer = gdf  # already WGS84: no copy of a million geometries
+    else:
+        layer = gdf.to_crs("EPSG:4326")
     if system == "gcj02":
         layer = _crs.geometry_from_wgs84(layer, "gcj02")
     return layer
@@ -124,8 +129,9 @@ def _write_collection(fh, layer: gpd.GeoDataFrame, system: str, metadata: Mappin
     """The FeatureCollection text, its features streamed in chunks (:mod:`.streaming`)."""
     meta = _dumps({"crs": _crs.LABELS[system], **(metadata or {})}, indent=None)
     fh.write(f'{{"type":"FeatureCollection","lifecircle":{meta},"features":[\n')
-    props = pd.DataFrame(layer.drop(columns=layer.geometry.name))
-    _streaming.write_features(fh, props, np.asarray(layer.geometry.values), _geometry_array_json, _jsonable)
+    geom = layer.geometry.name
+    props = [c for c in layer.columns if c != geom]  # the columns themselves, chunk by chunk: no copy of the frame
+    _streaming.write_features(fh, layer, np.asarray(layer.geometry.values), _geometry_array_json, _jsonable, columns=props)
     fh.write("\n]}\n")
 
 
