@@ -20,6 +20,8 @@ from lifecircle.layers import style as lstyle
 
 from .state import PlannerState
 
+__all__ = ["EXPORTS", "filename", "geojson_bytes", "units_bytes", "report_bytes", "a4_report", "a4_bytes", "export_bytes"]
+
 #: Export key -> (file stem, suffix).
 EXPORTS = {
     "coverage": ("coverage", ".geojson"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["UI", "tr", "map_labels"]
+
 UI: dict[str, dict[str, str]] = {
     "zh": {
         "app": "社区生活圈规划",

@@ -17,6 +17,8 @@ from typing import Any
 import param
 from panel.custom import ReactiveESM
 
+__all__ = ["LEAFLET_ROUTE", "STATIC_ROUTE", "STATIC_DIR", "leaflet_dir", "static_dirs", "LeafletMap"]
+
 #: URL prefix of Leaflet's files and of the app's own static files.
 LEAFLET_ROUTE = "lc-leaflet"
 STATIC_ROUTE = "lc-static"

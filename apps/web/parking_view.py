@@ -24,6 +24,8 @@ from .i18n import map_labels, tr
 from .leaflet_map import LeafletMap
 from .workspace import Workspace
 
+__all__ = ["MAX_WALK_M", "DEFAULT_WALK_M", "parking_available", "parking_result", "ParkingView"]
+
 #: Longest walk the slider offers (metres); pairs are searched up to it once.
 MAX_WALK_M = 1000
 DEFAULT_WALK_M = 500

@@ -36,6 +36,8 @@ from lifecircle.geo.standards import KindRegistry, parse_tiers
 
 from .workspace import Workspace
 
+__all__ = ["PROJECT_KEYS", "REQUIRED", "FILE_KEYS", "load_demo", "read_project", "load_project"]
+
 #: Keys a project file may hold, with what they are.
 PROJECT_KEYS = {
     "title": "text shown in the page header",

@@ -12,6 +12,8 @@ from lifecircle.geo.standards import tier_label
 from .i18n import tr
 from .state import Headline
 
+__all__ = ["CSS", "section", "header_html", "headline_html", "candidates_html", "units_html"]
+
 #: Styles of the HTML fragments (each pane has its own shadow root, so each gets them).
 CSS = """
 :host { width: 100%; }

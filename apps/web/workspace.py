@@ -24,6 +24,8 @@ from lifecircle.geo.network import DEFAULT_SNAP_LIMIT_M, WalkNetwork
 from lifecircle.geo.standards import DEFAULT_TIERS, KindRegistry, parse_tiers
 from lifecircle.layers import geojson as lgj
 
+__all__ = ["CANDIDATE_KIND", "Workspace"]
+
 #: Kind of the stations the planner adds.
 CANDIDATE_KIND = "micro_station"
 
