@@ -300,7 +300,7 @@ class Guard:
 
 
 async def _open(browser, url: str, guard: Guard):
-    ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await ctx.new_page()
     await page.route("**/*", guard.route)
     page.on("pageerror", lambda e: guard.errors.append(str(e)))
