@@ -141,7 +141,7 @@ class SegmentIndex:
         mid = self.seg_a[self.sub_seg] + frac[:, None] * d[self.sub_seg]
         self.half = float(np.max(self.seg_len / n_sub) / 2.0) + 1e-6
         self.k = int(min(k, mid.shape[0]))
-        self.tree = cKDTree(mid)
+        self.tree = cKDTree(mid, balanced_tree=False)  # sliding-midpoint build: about half the time, queries as fast
         # per-segment terms of the exact distance, one flat array each
         self._ax, self._ay = self.seg_a[:, 0].copy(), self.seg_a[:, 1].copy()
         self._dx, self._dy = d[:, 0].copy(), d[:, 1].copy()
