@@ -18,16 +18,18 @@ from typing import Any
 
 import panel as pn
 
+from lifecircle.geo import scenarios as gsc
 from lifecircle.geo.coverage import ANY
 from lifecircle.geo.standards import tier_label
 from lifecircle.layers import geojson as lgj
 from lifecircle.layers import maplayers as lml
 from lifecircle.layers import style as lstyle
 
+from . import compare_view, exports, views
 from . import complete_view as cview
-from . import exports, views
 from .i18n import map_labels, tr
 from .leaflet_map import LeafletMap
+from .scenarios_panel import ScenarioPanel
 from .state import LAYERS, TILES, PlannerState
 from .workspace import Workspace
 
@@ -105,6 +107,7 @@ class PlannerApp:
         self.captions = {k: pn.widgets.StaticText(margin=(0, 10))
                          for k in ("kind", "gap_tier", "tiles", "export_crs", "suggest_k", "kinds_shown", "tiers_shown")}
         self._build_workbench_widgets()
+        self._build_scenario_widgets()
         self.view_w = pn.widgets.RadioButtonGroup(options=self._view_options(), value="map", color="light",
                                                   margin=(12, 10, 0, 0), visible=self._has_parking())
         self._relabel()
@@ -145,6 +148,22 @@ class PlannerApp:
                     "coords_crs", "upload_role"):
             self.captions[key] = pn.widgets.StaticText(margin=(0, 10))
         self.captions["park_area"].visible = self.area_w.visible
+
+    def _build_scenario_widgets(self) -> None:
+        """The scenarios card (save, open, ...) and the comparison card, over the project's (or the demo's) store."""
+        ws, s = self.ws, self.state
+        store = gsc.store_for(None if ws.is_demo else ws.project_path)
+        user = getattr(pn.state, "user", None) or gsc.default_user()
+        self.compare = compare_view.ComparePanel(s, store, on_changes=self._on_changes)
+        self.scenarios = ScenarioPanel(s, store, user=user, on_open=self._on_scenario_open, on_change=self.compare.refresh)
+
+    def _on_scenario_open(self, _scenario) -> None:
+        """A scenario was opened into the session: its figures are on the page; say how long it took."""
+        self._status(tr("timing", self.state.lang, ms=self.state.last_seconds * 1000.0))
+
+    def _on_changes(self, residents) -> None:
+        self._changes = residents
+        self.map.changes = compare_view.changes_text(residents, self.crs, self.state.lang)
 
     def _mapview_options(self) -> dict[str, str]:
         return {tr("mapview_kind", self.state.lang): "kind", tr("mapview_complete", self.state.lang): "complete"}
@@ -221,6 +240,9 @@ class PlannerApp:
             widget.value = tr(key, lang)
         for key, widget in self.downloads.items():
             widget.label = tr(f"exp_{key}", lang)
+        if hasattr(self, "scenarios"):
+            self.scenarios.relabel()
+            self.compare.relabel()
 
     # ------------------------------------------------------------------ binding
     def _bind(self) -> None:
@@ -333,7 +355,8 @@ class PlannerApp:
             legend = [b for b in legend if b["layer"] not in ("demand", "areas", "gaps", "shares")]
             legend.insert(1, cview.legend_block(n, tier.label(s.lang), s.lang))
         self.map.param.update(
-            labels=json.dumps(map_labels(s.lang), ensure_ascii=False),
+            labels=json.dumps({**map_labels(s.lang), **compare_view.MAP_WORDS.get(s.lang, compare_view.MAP_WORDS["zh"])},
+                              ensure_ascii=False),
             style=json.dumps(style, ensure_ascii=False),
             legend=json.dumps(legend, ensure_ascii=False),
         )
@@ -625,6 +648,8 @@ class PlannerApp:
 
     def _on_tiles(self, _event=None) -> None:
         with pn.io.hold():
+            if getattr(self, "_changes", None) is not None:  # the comparison's residents in the map's CRS
+                self.map.changes = compare_view.changes_text(self._changes, self.crs, self.state.lang)
             self._push_static()
             self._push_kind()
             self._push_candidates()
@@ -681,6 +706,7 @@ class PlannerApp:
             self.titles["settings"], self.mapview_w, *kind_parts, *complete,
             *whatif,
             *kind_after, *complete_after,
+            self.scenarios.view(), self.compare.view(),
             self.titles["layers"], self.layers_w, c["kinds_shown"], self.kinds_w, c["tiers_shown"], self.tiers_w,
             c["tiles"], self.tiles_w,
             self.titles["export"], c["export_crs"], self.crs_w,
@@ -692,7 +718,7 @@ class PlannerApp:
     def view(self) -> pn.Column:
         """The whole page."""
         self.panel_w = pn.widgets.Toggle(label="☰", value=True, width=44, height=34, margin=(11, 0, 0, 10),
-                                         button_type="light", stylesheets=[":host .bk-btn { font-size: 18px; }"])
+                                         color="light", stylesheets=[":host .bk-btn { font-size: 18px; }"])
         header = pn.Row(self.panel_w, self.header_w, self.view_w, self.lang_w, height=56, margin=0,
                         sizing_mode="stretch_width", styles={"background": HEADER_BG})
         self.sidebar = self._sidebar()

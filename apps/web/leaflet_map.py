@@ -70,6 +70,7 @@ class LeafletMap(ReactiveESM):
     candidates = param.String(default="", doc="Candidate stations with id and popup rows")
     candidate_areas = param.String(default="", doc="Service areas of the candidates")
     parking = param.String(default="", doc="Parking lots, compounds and matching lines")
+    changes = param.String(default="", doc="Scenario comparison: residents who gain or lose (change, w, gained, lost)")
     legend = param.String(default="[]", doc="Legend blocks (JSON)")
     labels = param.String(default="{}", doc="Interface words (JSON)")
     style = param.String(default="{}", doc="Colours and classes (JSON)")

@@ -237,6 +237,7 @@ def load_project(path: str | Path, progress: Callable[[str], None] | None = None
         standard=_standard(Path(path), conf.get("standard")),
         tiers=conf["tiers"],
         snap_limit_m=_snap_limit(Path(path), conf.get("snap_limit")),
+        project_path=Path(path).expanduser().resolve(),
         **_optional_layers(conf),
     )
     _check_overlap(ws, conf)

@@ -19,6 +19,8 @@ import panel as pn
 from lifecircle.geo import scenarios as sc
 from lifecircle.geo.errors import LifecircleError, ScenarioConflict
 
+from .views import CSS, section
+
 __all__ = ["ScenarioPanel", "scenario_from_state", "open_in_state", "WORDS"]
 
 #: The panel's words, Chinese (default) and English.
@@ -47,6 +49,7 @@ WORDS: dict[str, dict[str, str]] = {
         "skipped": "；{n} 处未能恢复：{what}",
         "cols": "名称|版本|保存人|保存时间|新增|移动|关闭",
         "store": "保存在 {path}",
+        "conflict": "未保存（有人在你打开之后保存了此方案）：",
     },
     "en": {
         "title": "Scenarios",
@@ -72,6 +75,7 @@ WORDS: dict[str, dict[str, str]] = {
         "skipped": "; {n} change(s) could not be restored: {what}",
         "cols": "name|version|saved by|saved at|added|moved|closed",
         "store": "Stored in {path}",
+        "conflict": "Not saved (someone saved this scenario after you opened it): ",
     },
 }
 
@@ -102,52 +106,66 @@ def scenario_from_state(state, name: str, *, base: sc.Scenario | None = None) ->
     Returns
     -------
     geo.scenarios.Scenario
-        ``added``: the new facilities; ``closed``: the map points of the closed facilities.
+        ``added``: the new facilities; ``closed``: the map points of the closed facilities;
+        ``moved``: an existing facility closed where it was and placed anew (opened from a
+        scenario that moved it), with its old position.
     """
-    added = [
-        sc.Change(c.id, c.kind, f"{c.kind} {c.id}", c.lon, c.lat, area_m2=c.area_m2 if c.area_m2 is not None else float("nan"))
-        for c in state.candidates
-    ]
+    closed_ids = list(dict.fromkeys(state.closed_points()))
+    moved_from = dict(getattr(state, "moved_from", {}) or {})
+    added, moved = [], []
+    taken: set[str] = set()
+    for c in state.candidates:
+        fid = moved_from.get(c.id)
+        row = _facility(state, fid) if fid is not None and fid in closed_ids and fid not in taken else None
+        if row is not None and row["kind"] == c.kind:
+            taken.add(str(fid))
+            moved.append(sc.Change(str(fid), c.kind, row["name"], c.lon, c.lat, from_lon=row["lon"], from_lat=row["lat"]))
+            continue
+        added.append(sc.Change(c.id, c.kind, f"{c.kind} {c.id}", c.lon, c.lat,
+                               area_m2=c.area_m2 if c.area_m2 is not None else float("nan")))
     closed = []
-    for pid in dict.fromkeys(state.closed_points()):
+    for pid in closed_ids:
         row = _facility(state, pid)
-        if row is not None:
+        if row is not None and pid not in taken:
             closed.append(sc.Change(pid, row["kind"], row["name"], row["lon"], row["lat"]))
-    same = base is not None and base.name == sc.check_name(name)
-    return sc.Scenario(name, added=added, closed=closed, note=base.note if same else "",
-                       version=base.version if same else 0)
+    kept = base if base is not None and base.name == sc.check_name(name) else None
+    return sc.Scenario(name, added=added, moved=moved, closed=closed, note=kept.note if kept is not None else "",
+                       version=kept.version if kept is not None else 0)
 
 
 def open_in_state(state, scenario: sc.Scenario) -> list[str]:
-    """Replace the session's changes by a scenario's; return what could not be restored.
+    """Replace the session's changes by a scenario's, as one undo step; return what could not be restored.
 
-    New facilities are placed again (a site now off the network is skipped), closed facilities
-    closed, and a moved facility closed where it was and placed as new where it goes.
+    The what-if steps the page's clicks take: the session's new facilities are cleared and its
+    closed ones reopened, then the scenario's closed facilities are closed, its new ones placed
+    (a site now off the network is skipped), and a moved facility closed where it was and placed
+    where it goes (saved again as moved). Undo goes back to the session before the scenario.
     """
     problems: list[str] = []
-    state.clear_candidates()
-    for fid in list(state.closed):
-        state.close_facility(fid, False)
-    done: set[str] = set()
-    for change in [*scenario.closed, *scenario.moved]:
-        if change.id in done:
-            continue
-        rid = state.close_facility(change.id, True)
-        if rid is None:
-            problems.append(f"{change.id} ({change.kind})")
-            continue
-        done.add(change.id)
-        done.update(pid for pid, *_ in state.facility_points(rid))
-    area = state.new_area_m2
-    try:
-        for change in [*scenario.added, *scenario.moved]:
-            if change.area_m2 == change.area_m2:  # not NaN
-                state.new_area_m2 = float(change.area_m2)
-            if state.add_candidate(change.lon, change.lat, origin="scenario", kind=change.kind) is None:
+    moved_from: dict[str, str] = {}
+    with state.one_step():
+        state.clear_candidates()
+        for fid in list(state.closed):
+            state.close_facility(fid, False)
+        done: set[str] = set()
+        for change in [*scenario.closed, *scenario.moved]:
+            if change.id in done:
+                continue
+            rid = state.close_facility(change.id, True)
+            if rid is None:
                 problems.append(f"{change.id} ({change.kind})")
-            state.new_area_m2 = area
-    finally:
-        state.new_area_m2 = area
+                continue
+            done.add(change.id)
+            done.update(pid for pid, *_ in state.facility_points(rid))
+        moved_ids = {c.id for c in scenario.moved}
+        for change in [*scenario.added, *scenario.moved]:
+            area = float(change.area_m2) if change.area_m2 == change.area_m2 else None  # NaN: the page's default
+            cand = state.add_candidate(change.lon, change.lat, origin="scenario", kind=change.kind, area_m2=area)
+            if cand is None:
+                problems.append(f"{change.id} ({change.kind})")
+            elif change.id in moved_ids:
+                moved_from[cand.id] = change.id
+    state.moved_from = moved_from
     return problems
 
 
@@ -165,15 +183,19 @@ class ScenarioPanel:
         The planner's name (default the logged-in user, if any).
     on_open
         Called after a scenario was opened into the session (to redraw the page).
+    on_change
+        Called after the store changed (a save, rename, duplicate or delete), e.g. to refresh a
+        comparison's pick lists.
     """
 
-    def __init__(self, state, store: sc.ScenarioStore, *, user: str | None = None, on_open=None) -> None:
+    def __init__(self, state, store: sc.ScenarioStore, *, user: str | None = None, on_open=None, on_change=None) -> None:
         self.state = state
         self.store = store
         self.on_open = on_open
+        self.on_change = on_change
         self.opened: sc.Scenario | None = None
         w = self.words
-        logged_in = getattr(pn.state, "user", None) if user is None else user
+        logged_in = (getattr(pn.state, "user", None) or sc.default_user()) if user is None else user
         self.user_w = pn.widgets.TextInput(label=w["user"], value=str(logged_in or ""), placeholder=w["user"], sizing_mode="stretch_width")
         self.name_w = pn.widgets.TextInput(label=w["name"], placeholder=w["name"], sizing_mode="stretch_width")
         self.save_w = pn.widgets.Button(label=w["save"], color="primary", sizing_mode="stretch_width")
@@ -183,14 +205,14 @@ class ScenarioPanel:
         self.rename_w = pn.widgets.Button(label=w["rename"], color="default")
         self.duplicate_w = pn.widgets.Button(label=w["duplicate"], color="default")
         self.delete_w = pn.widgets.Button(label=w["delete"], color="danger", variant="outline")
-        self.title_w = pn.pane.HTML(f"<h3>{html.escape(w['title'])}</h3>", margin=(0, 5))
-        self.message_w = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.table_w = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.title_w = pn.pane.HTML(section(w["title"]), margin=(8, 10, 0, 10), stylesheets=[CSS], sizing_mode="stretch_width")
+        self.message_w = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
+        self.table_w = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
         self.save_w.on_click(lambda _e: self.save())
         self.open_w.on_click(lambda _e: self.open())
         self.rename_w.on_click(lambda _e: self.rename())
         self.duplicate_w.on_click(lambda _e: self.duplicate())
-        self.delete_w.on_click(lambda _e: self.delete())
+        self.delete_w.on_click(lambda _e: None if self.delete() else None)
         self.refresh()
 
     @property
@@ -201,7 +223,7 @@ class ScenarioPanel:
     def save(self) -> sc.Scenario | None:
         """Save the session's changes under the name typed; a stale save shows who saved since."""
         w = self.words
-        name, user = self.name_w.value.strip(), self.user_w.value.strip()
+        name, user = (self.name_w.value or '').strip(), (self.user_w.value or '').strip()
         if not name:
             return self._say(w["need_name"], error=True)
         if not user:
@@ -209,6 +231,9 @@ class ScenarioPanel:
         try:
             scen = scenario_from_state(self.state, name, base=self.opened)
             saved = self.store.save(scen, saved_by=user)
+        except ScenarioConflict as exc:
+            self.refresh()  # the list shows who saved it since
+            return self._say(w["conflict"] + str(exc), error=True)
         except LifecircleError as exc:
             return self._say(str(exc), error=True)
         self.opened = saved
@@ -241,14 +266,14 @@ class ScenarioPanel:
     def rename(self) -> sc.Scenario | None:
         """Rename the picked scenario to the new name typed."""
         w = self.words
-        name, new = self.pick_w.value, self.new_name_w.value.strip()
+        name, new = self.pick_w.value, (self.new_name_w.value or '').strip()
         if not name:
             return self._say(w["need_pick"], error=True)
         if not new:
             return self._say(w["need_new"], error=True)
         try:
             expected = self.opened.version if self.opened is not None and self.opened.name == name else None
-            done = self.store.rename(name, new, expected_version=expected, by=self.user_w.value.strip() or None)
+            done = self.store.rename(name, new, expected_version=expected, by=(self.user_w.value or '').strip() or None)
         except LifecircleError as exc:
             return self._say(str(exc), error=True)
         if self.opened is not None and self.opened.name == name:
@@ -262,13 +287,13 @@ class ScenarioPanel:
     def duplicate(self) -> sc.Scenario | None:
         """Copy the picked scenario under the new name typed."""
         w = self.words
-        name, new = self.pick_w.value, self.new_name_w.value.strip()
+        name, new = self.pick_w.value, (self.new_name_w.value or '').strip()
         if not name:
             return self._say(w["need_pick"], error=True)
         if not new:
             return self._say(w["need_new"], error=True)
         try:
-            done = self.store.duplicate(name, new, by=self.user_w.value.strip() or None)
+            done = self.store.duplicate(name, new, by=(self.user_w.value or '').strip() or None)
         except LifecircleError as exc:
             return self._say(str(exc), error=True)
         self.new_name_w.value = ""
@@ -297,8 +322,10 @@ class ScenarioPanel:
 
     # -------------------------------------------------------------- drawing
     def refresh(self, select: str | None = None) -> None:
-        """Re-read the store: the pick list and the table."""
+        """Re-read the store: the pick list and the table (and tell :attr:`on_change`)."""
         w = self.words
+        if self.on_change is not None:
+            self.on_change()
         try:
             table = self.store.list()
         except LifecircleError as exc:
@@ -328,13 +355,13 @@ class ScenarioPanel:
     def relabel(self) -> None:
         """Put the panel's words in the session's language (call when the page's language changes)."""
         w = self.words
-        self.title_w.object = f"<h3>{html.escape(w['title'])}</h3>"
+        self.title_w.object = section(w["title"])
         for widget, key in ((self.user_w, "user"), (self.name_w, "name"), (self.new_name_w, "new_name")):
             widget.label, widget.placeholder = w[key], w[key]
         self.pick_w.label = w["list"]
-        for widget, key in ((self.save_w, "save"), (self.open_w, "open"), (self.rename_w, "rename"),
+        for button, key in ((self.save_w, "save"), (self.open_w, "open"), (self.rename_w, "rename"),
                             (self.duplicate_w, "duplicate"), (self.delete_w, "delete")):
-            widget.label = w[key]
+            button.label = w[key]
         self.refresh()
 
     def view(self) -> pn.Column:

@@ -20,8 +20,10 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -133,13 +135,15 @@ class PlannerState(param.Parameterized):
         self.tiers_shown = list(shown["tiers_shown"] if shown["tiers_shown"] is not None else tiers)
         self.ws = workspace
         self.candidates: list[Candidate] = []
-        self._history: list[tuple[list[Candidate], int, int]] = []
+        self._history: list[dict] = []
         self._counter = 0
         self._memo: dict = {}
         self.last_seconds = 0.0
         self.engines: dict[str, siting.WhatIf] = {}
         self.closed: list[str] = []
         self._redo: list = []
+        #: New facilities standing for a moved existing one (opened from a scenario): new id -> existing id.
+        self.moved_from: dict[str, str] = {}
         self._complete = None
         #: Candidate sites uploaded in the page (``推荐选址`` uses them before the project's).
         self.uploaded_candidates: gpd.GeoDataFrame | None = None
@@ -234,7 +238,7 @@ class PlannerState(param.Parameterized):
 
     # ------------------------------------------------------------ candidates
     def add_candidate(self, lon: float, lat: float, *, origin: str = "click", kind: str | None = None,
-                      _redo: bool = False) -> Candidate | None:
+                      area_m2: float | None = None, _redo: bool = False) -> Candidate | None:
         """Place a new facility of ``kind`` (default :attr:`edit_kind`); None when the site is off the network.
 
         Parameters
@@ -245,6 +249,8 @@ class PlannerState(param.Parameterized):
             ``"click"``, ``"typed"`` or ``"suggested"``.
         kind
             Facility kind (default the kind chosen in the page).
+        area_m2
+            Its area (default: :attr:`new_area_m2` for a park, none for other kinds).
         """
         started = time.perf_counter()
         if len(self.candidates) >= self.max_candidates:
@@ -252,12 +258,12 @@ class PlannerState(param.Parameterized):
             return None
         kind = str(kind or self.edit_kind)
         lon, lat = round(float(lon), COORD_DECIMALS), round(float(lat), COORD_DECIMALS)
-        area = float(self.new_area_m2) if kind == "park" else None
+        area = float(area_m2) if area_m2 is not None else (float(self.new_area_m2) if kind == "park" else None)
         cand = Candidate(self._peek_id(), lon, lat, origin, kind, area)
         steps = self._engine_steps(lambda: self._add_engines(cand))
         if steps is None:
             return None
-        self._remember(steps, ("add", (lon, lat), {"origin": origin, "kind": kind}), redo=_redo)
+        self._remember(steps, ("add", (lon, lat), {"origin": origin, "kind": kind, "area_m2": area}), redo=_redo)
         self._new_id()
         self.candidates = [*self.candidates, cand]
         self._changed(started, cand.id)
@@ -334,7 +340,7 @@ class PlannerState(param.Parameterized):
         self.candidates = [*self.candidates[:idx], *self.candidates[idx + 1:]]
         self._changed(started, cid)
 
-    def clear_candidates(self) -> None:
+    def clear_candidates(self, *, _redo: bool = False) -> None:
         """Remove every new facility (undoable)."""
         if self.candidates:
             started = time.perf_counter()
@@ -346,7 +352,7 @@ class PlannerState(param.Parameterized):
                     steps.append(c.kind)
                 if self.complete() is not None:
                     self.complete().remove(c.id)
-            self._remember(steps, ("clear", (), {}), comp=len(self.candidates))
+            self._remember(steps, ("clear", (), {}), comp=len(self.candidates), redo=_redo)
             self.candidates = []
             self._changed(started, "")
 
@@ -424,11 +430,37 @@ class PlannerState(param.Parameterized):
         """Do again the last undone change; return False when there is nothing to redo."""
         if not self._redo:
             return False
-        name, args, kw = self._redo.pop()
-        fn = {"add": self.add_candidate, "move": self.move_candidate, "remove": self.remove_candidate,
-              "close": self.close_facility}[name]
-        fn(*args, **kw, _redo=True)
+        self._do_again(self._redo.pop())
         return True
+
+    def _do_again(self, action: tuple) -> None:
+        name, args, kw = action
+        if name == "batch":
+            with self.one_step():
+                for inner in args[0]:
+                    self._do_again(inner)
+            return
+        fn = {"add": self.add_candidate, "move": self.move_candidate, "remove": self.remove_candidate,
+              "close": self.close_facility, "clear": self.clear_candidates}[name]
+        fn(*args, **kw, _redo=True)
+
+    @contextlib.contextmanager
+    def one_step(self) -> Iterator[None]:
+        """Make the changes done inside one undo step (opening a scenario); redo does them again together."""
+        mark = len(self._history)
+        try:
+            yield
+        finally:
+            entries = self._history[mark:]
+            if len(entries) > 1:
+                del self._history[mark:]
+                actions = [e["action"] for e in entries]
+                first = entries[0]
+                self._history.append({
+                    "candidates": first["candidates"], "counter": first["counter"], "closed": first["closed"],
+                    "steps": [k for e in entries for k in e["steps"]], "comp": sum(e["comp"] for e in entries),
+                    "action": ("batch", (actions,), {}) if all(a is not None for a in actions) else None,
+                })
 
     @property
     def can_undo(self) -> bool:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -61,6 +62,9 @@ class Workspace:
         entrances with ``entrance_of``); None: :attr:`facilities`.
     standard
         The standard pack of the complete view (name or TOML path).
+    project_path
+        The PROJECT.toml this workspace was loaded from (its scenarios live beside it); None for
+        the demo.
     """
 
     title: str
@@ -78,6 +82,7 @@ class Workspace:
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
     eval_facilities: gpd.GeoDataFrame | None = None
     standard: str = "gb50180-2018"
+    project_path: Path | None = None
     coverage: gcov.CoverageResult | None = None
     areas: gpd.GeoDataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)

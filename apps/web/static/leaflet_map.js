@@ -259,6 +259,26 @@ function render({model, el: root}) {
     }).addTo(groups.gaps)
   }
 
+  // Scenario comparison: residents who gain (green), lose (red) or both (orange); shown whenever set.
+  const changes = L.layerGroup().addTo(map)
+  function drawChanges() {
+    changes.clearLayers()
+    const colors = {gain: "#1b7f3b", loss: "#c62828", mixed: "#ef6c00"}
+    L.geoJSON(geojson(model.changes), {
+      pane: "lcLabels",
+      pointToLayer: (f, ll) => L.circleMarker(ll, {
+        radius: 6, weight: 2, color: "#212121", fillColor: colors[f.properties.change] || "#555", fillOpacity: 0.95,
+        className: `lc-change lc-change-${f.properties.change}`, pane: "lcLabels",
+      }),
+      onEachFeature: (f, layer) => {
+        const p = f.properties
+        layer.bindTooltip(() => infoBox(`${p.id} · ${T("change_" + p.change)}`, [
+          [T("population"), fmt(p.w)], [T("change_gained"), p.gained || "-"], [T("change_lost"), p.lost || "-"],
+        ]), {sticky: true})
+      },
+    }).addTo(changes)
+  }
+
   const candAreas = L.layerGroup().addTo(groups.candidates)
   const candMarkers = L.layerGroup().addTo(groups.candidates)
 
@@ -461,6 +481,7 @@ function render({model, el: root}) {
   model.on("candidates", () => { drawCandidates(); legend.update() })
   model.on("candidate_areas", drawCandidateAreas)
   model.on("parking", drawParking)
+  model.on("changes", drawChanges)
   model.on("layers_on", refreshVisible)
   model.on("kinds_on", () => { drawFacilities(); legend.update() })
   model.on("tiers_on", () => { drawAreas(); drawCandidateAreas() })
