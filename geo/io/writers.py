@@ -95,7 +95,7 @@ def _geometry_json(geoms: gpd.GeoSeries) -> np.ndarray:
     arr = np.asarray(geoms.values)
     arr = shapely.transform(arr, lambda xy: np.round(xy, 7))
     arr = shapely.orient_polygons(arr, exterior_cw=False)
-    arr = np.where(shapely.is_empty(arr), None, arr)
+    arr[shapely.is_empty(arr)] = None
     out = shapely.to_geojson(arr)
     return np.where(pd.isna(out), "null", out)
 
