@@ -126,9 +126,15 @@ def choose_kind(page, label: str) -> None:
 
 def close_facility(page, name: str) -> None:
     n = page.locator(".lc-fac-closed").count()
-    page.locator(f".leaflet-marker-icon[title='{name}']").first.click()
+    button = page.locator(".lc-btn-close", has_text="关闭")
+    for _ in range(5):  # the markers are redrawn after each change: click again until its popup is open
+        page.locator(f".leaflet-marker-icon[title='{name}']").first.dispatch_event("click")
+        try:
+            wait_until(lambda: button.count() > 0, "the facility's popup", timeout=4)
+            break
+        except AssertionError:
+            continue
     # the popup may open under the legend: press its button directly
-    wait_until(lambda: page.locator(".lc-btn-close", has_text="关闭").count() > 0, "the facility's popup")
     page.locator(".lc-btn-close", has_text="关闭").first.dispatch_event("click")
     wait_until(lambda: page.locator(".lc-fac-closed").count() > n, f"{name} drawn as closed")
 
@@ -313,5 +319,32 @@ def test_compare_two_scenarios_equals_geo_compare(servers, pages):
         assert page.locator(f".lc-change-{change}").count() == int((res["change"] == change).sum())
     note = page.locator("[data-testid='compare-residents']").first
     assert float(note.get_attribute("data-loss")) == pytest.approx(res.loc[res["change"] == "loss", "weight"].sum(), abs=0.01)
+    # complete life circles per tier: geo.evaluate on each side's facilities (parks as polygons, gone when all gates close)
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo import evaluate as gev
+
+    every = demo_facilities(d)
+    polys = every[shapely.get_type_id(every.geometry.values) != 0]
+    had = set(every["entrance_of"].dropna().astype(str))
+
+    def complete(scenario) -> dict:
+        pts = scenario.apply(points)
+        keep = polys[~polys["id"].astype(str).isin(had) | polys["id"].astype(str).isin(set(pts["entrance_of"].dropna().astype(str)))]
+        frame = gpd.GeoDataFrame(pd.concat([pts, keep], ignore_index=True), geometry="geometry", crs="EPSG:4326")
+        s = gev.evaluate(d.network, frame, d.demand.rename(columns={"population": "weight"}), standard="gb50180-2018",
+                         weight_column="weight").summary()
+        return {t: v["weight"] for t, v in s["complete"].items()}
+
+    ca, cb = complete(st.load("甲")), complete(st.load("乙"))
+    crow = page.locator("[data-testid='compare-complete'] tr[data-tier]")
+    assert crow.count() == len(ca) == 3
+    for i in range(crow.count()):
+        r = crow.nth(i)
+        t = r.get_attribute("data-tier")
+        assert float(r.get_attribute("data-a")) == pytest.approx(ca[t], abs=0.01), t
+        assert float(r.get_attribute("data-b")) == pytest.approx(cb[t], abs=0.01), t
+        assert float(r.get_attribute("data-diff")) == pytest.approx(cb[t] - ca[t], abs=0.01), t
     page.locator("[data-testid='compare-headline']").first.scroll_into_view_if_needed()
     page.screenshot(path=str(ART / "scenario_compare.png"))

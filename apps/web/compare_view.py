@@ -13,6 +13,7 @@ import html
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import panel as pn
 import shapely
 
@@ -25,7 +26,7 @@ from lifecircle.layers import style as lstyle
 
 from .views import CSS, section
 
-__all__ = ["ComparePanel", "compare_facilities", "run_compare", "changes_text", "WORDS", "MAP_WORDS"]
+__all__ = ["ComparePanel", "compare_facilities", "evaluation_frames", "run_compare", "changes_text", "WORDS", "MAP_WORDS"]
 
 #: The card's words, Chinese (default) and English.
 WORDS: dict[str, dict[str, str]] = {
@@ -44,6 +45,8 @@ WORDS: dict[str, dict[str, str]] = {
         "residents": "地图：{tier}内获益 {gain} 人、受损 {loss} 人、有得有失 {mixed} 人的居民点",
         "tier": "地图显示的范围",
         "kind": "社区表的设施类型",
+        "complete": "完整生活圈人口（{standard}，B − A）",
+        "ccols": "层级|A|B|差值",
         "done": "已比较“{a}”与“{b}”",
     },
     "en": {
@@ -61,6 +64,8 @@ WORDS: dict[str, dict[str, str]] = {
         "residents": "Map: residents within {tier} gaining ({gain}), losing ({loss}), mixed ({mixed})",
         "tier": "Tier drawn on the map",
         "kind": "Kind of the community table",
+        "complete": "People in a complete life circle ({standard}, B − A)",
+        "ccols": "tier|A|B|difference",
         "done": "Compared '{a}' with '{b}'",
     },
 }
@@ -83,10 +88,29 @@ def compare_facilities(ws) -> gpd.GeoDataFrame:
     return pts.reset_index(drop=True)
 
 
-def run_compare(ws, a: sc.Scenario | None, b: sc.Scenario | None) -> sc.Comparison:
-    """:func:`geo.scenarios.compare` on the workspace's data (None stands for today)."""
+def evaluation_frames(ws):
+    """Turn a side's facility points into what :func:`geo.evaluate.evaluate` takes: the project's area
+    facilities (park polygons) are added back, except those whose every entrance the side closed."""
+    fac = getattr(ws, "eval_facilities", None)
+    if fac is None or "entrance_of" not in fac:
+        return None
+    polys = fac[shapely.get_type_id(fac.geometry.values) != 0]
+    had = set(fac["entrance_of"].dropna().astype(str))
+
+    def frames(points: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        left = set(points["entrance_of"].dropna().astype(str)) if "entrance_of" in points else set()
+        ids = polys["id"].astype(str)
+        keep = polys[~ids.isin(had) | ids.isin(left)]
+        return gpd.GeoDataFrame(pd.concat([points, keep], ignore_index=True), geometry="geometry", crs="EPSG:4326")
+
+    return frames
+
+
+def run_compare(ws, a: sc.Scenario | None, b: sc.Scenario | None, standard: str | None = None) -> sc.Comparison:
+    """:func:`geo.scenarios.compare` on the workspace's data (None stands for today); with a standard,
+    the complete life circles per tier too."""
     return sc.compare(ws.net, compare_facilities(ws), ws.demand, a, b, tiers=ws.tiers, units=ws.communities,
-                      snap_limit_m=ws.snap_limit_m)
+                      snap_limit_m=ws.snap_limit_m, standard=standard, evaluation_facilities=evaluation_frames(ws))
 
 
 def _num(v: float) -> str:
@@ -114,6 +138,7 @@ class ComparePanel:
     def __init__(self, state, store: sc.ScenarioStore, *, on_changes=None) -> None:
         self.state, self.store, self.on_changes = state, store, on_changes
         self.result: sc.Comparison | None = None
+        self.complete_error = ""
         w = self.words
         self.title_w = pn.pane.HTML("", margin=(8, 10, 0, 10), stylesheets=[CSS], sizing_mode="stretch_width")
         self.a_w = pn.widgets.Select(label=w["a"], options={}, sizing_mode="stretch_width")
@@ -164,8 +189,11 @@ class ComparePanel:
             self.kind_w.value = kind
             self._draw()
 
-    def _side(self, value: str) -> sc.Scenario | None:
-        return None if value in (None, _TODAY) else self.store.load(value)
+    def _side_or_error(self, value: str) -> sc.Scenario | None | str:
+        try:
+            return None if value in (None, _TODAY) else self.store.load(value)
+        except LifecircleError as exc:
+            return str(exc)
 
     def compare(self) -> sc.Comparison | None:
         """Compare the two sides picked; show the tables and send the residents layer."""
@@ -173,8 +201,20 @@ class ComparePanel:
         if self.a_w.value == self.b_w.value:
             self.out_w.object = f"<div class='lc-note' style='color:#b3261e'>{html.escape(w['same'])}</div>"
             return None
+        a, b = self._side_or_error(self.a_w.value), self._side_or_error(self.b_w.value)
+        if isinstance(a, str) or isinstance(b, str):
+            self.out_w.object = f"<div class='lc-note' style='color:#b3261e'>{html.escape(a if isinstance(a, str) else str(b))}</div>"
+            return None
+        self.complete_error = ""
         try:
-            self.result = run_compare(self.state.ws, self._side(self.a_w.value), self._side(self.b_w.value))
+            try:
+                self.result = run_compare(self.state.ws, a, b, standard=self.state.standard)
+            except ValueError as exc:  # the standard cannot be evaluated on these data: coverage only
+                if not isinstance(exc, sc.ScenarioError):
+                    self.complete_error = str(exc)
+                    self.result = run_compare(self.state.ws, a, b)
+                else:
+                    raise
         except LifecircleError as exc:  # a scenario whose facilities left the data, a store that cannot be read
             self.out_w.object = f"<div class='lc-note' style='color:#b3261e'>{html.escape(str(exc))}</div>"
             return None
@@ -221,12 +261,30 @@ class ComparePanel:
         parts = [title, f"<div class='lc-section'>{html.escape(w['head'])}</div>",
                  f"<div class='lc-scroll'><table class='lc-table' data-testid='compare-headline'><thead><tr>{cols}</tr></thead>"
                  f"<tbody>{''.join(rows)}</tbody></table></div>"]
+        parts.append(self._complete_html(cmp))
         if same:
             parts.append(f"<div class='lc-note'>{html.escape(w['unchanged'].format(kinds='、'.join(lstyle.kind_label(kinds, k, s.lang) for k in same)))}</div>")
         parts.append(self._residents_note(cmp))
         self.out_w.object = "".join(parts)
         self.units_w.object = self._units_html(cmp)
         self._push_changes()
+
+    def _complete_html(self, cmp: sc.Comparison) -> str:
+        """People in a complete life circle per tier of the standard, both sides and the difference."""
+        w, s = self.words, self.state
+        if cmp.completeness is None:
+            err = getattr(self, "complete_error", "")
+            return f"<div class='lc-note'>{html.escape(err)}</div>" if err else ""
+        std = cmp.completeness.get("standard")
+        name = std.get("name", "") if isinstance(std, dict) else str(std or s.standard)
+        cols = "".join(f"<th>{html.escape(c)}</th>" for c in w["ccols"].split("|"))
+        rows = "".join(
+            f"<tr data-tier='{html.escape(t)}' data-a='{float(v['a']['weight']):.3f}' data-b='{float(v['b']['weight']):.3f}' "
+            f"data-diff='{float(v['diff_weight']):.3f}'><td>{html.escape(t)}</td><td>{_num(float(v['a']['weight']))}</td>"
+            f"<td>{_num(float(v['b']['weight']))}</td><td>{_diff(float(v['diff_weight']))}</td></tr>"
+            for t, v in cmp.completeness["complete"].items())
+        return (f"<div class='lc-section'>{html.escape(w['complete'].format(standard=name))}</div>"
+                f"<table class='lc-table' data-testid='compare-complete'><thead><tr>{cols}</tr></thead><tbody>{rows}</tbody></table>")
 
     def _units_html(self, cmp: sc.Comparison) -> str:
         units = cmp.by_unit()
