@@ -38,7 +38,7 @@ __all__ = [
     "nearest_distances",
     "iter_source_node_distances",
     "incident_edges",
-    "facility_service_areas",
+    "facility_service_areas",  # noqa: F822 - answered by __getattr__ (geo.service_areas)
 ]
 
 #: Planar distance in the metric CRS over walking length never exceeds this
