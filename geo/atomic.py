@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .errors import LifecircleError
 
-__all__ = ["OutputError", "atomic_path", "all_or_none", "temp_name", "remove_stale", "TEMP_SUFFIX", "MAX_NAME_BYTES"]
+__all__ = ["OutputError", "atomic_path", "all_or_none", "temp_name", "remove_stale", "pid_alive", "TEMP_SUFFIX", "MAX_NAME_BYTES"]
 
 #: Ending of every temporary file lifecircle writes.
 TEMP_SUFFIX = ".lctmp"
@@ -81,7 +81,8 @@ def describe(exc: OSError) -> str:
     return reason or exc.strerror or str(exc)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (this process included); a temp file of a dead one is stale."""
     if pid == os.getpid():
         return True
     try:
@@ -125,7 +126,7 @@ def remove_stale(final: str | os.PathLike) -> list[Path]:
         return removed
     for entry in entries:
         m = pattern.match(entry.name)
-        if m and not _pid_alive(int(m.group(1))):
+        if m and not pid_alive(int(m.group(1))):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))

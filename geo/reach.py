@@ -38,6 +38,7 @@ __all__ = [
     "nearest_distances",
     "iter_source_node_distances",
     "incident_edges",
+    "same_edge_pairs",
     "facility_service_areas",  # noqa: F822 - answered by __getattr__ (geo.service_areas)
 ]
 
@@ -240,25 +241,42 @@ def point_distances(
     return out
 
 
+def same_edge_pairs(sorted_edges: np.ndarray, targets: Snapped) -> tuple[np.ndarray, np.ndarray]:
+    """Every (target, item) pair whose item lies on the target's edge.
+
+    Parameters
+    ----------
+    sorted_edges
+        The edge of each item (sources, or touched pieces), sorted ascending.
+    targets
+        Snapped targets; unreachable ones are skipped.
+
+    Returns
+    -------
+    rep_t, rep_i
+        Target indices and positions into ``sorted_edges``, one entry per pair.
+    """
+    t_idx = np.flatnonzero(targets.reachable)
+    t_edge = targets.edge[t_idx]
+    lo = np.searchsorted(sorted_edges, t_edge, side="left")
+    counts = np.searchsorted(sorted_edges, t_edge, side="right") - lo
+    has = counts > 0
+    t_idx, lo, counts = t_idx[has], lo[has], counts[has]
+    rep_t = np.repeat(t_idx, counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rep_t, np.repeat(lo, counts) + within
+
+
 def _same_edge_min(out: np.ndarray, targets: Snapped, sources: Snapped) -> None:
     """Lower ``out`` where a target shares an edge with a source (walk along it directly)."""
     s_ok = np.flatnonzero(sources.reachable)
     if s_ok.size == 0:
         return
     order = s_ok[np.argsort(sources.edge[s_ok], kind="stable")]
-    s_edge = sources.edge[order]
-    t_idx = np.flatnonzero(targets.reachable)
-    t_edge = targets.edge[t_idx]
-    lo = np.searchsorted(s_edge, t_edge, side="left")
-    hi = np.searchsorted(s_edge, t_edge, side="right")
-    counts = hi - lo
-    has = counts > 0
-    if not has.any():
+    rep_t, rep_i = same_edge_pairs(sources.edge[order], targets)
+    if rep_t.size == 0:
         return
-    t_idx, lo, counts = t_idx[has], lo[has], counts[has]
-    rep_t = np.repeat(t_idx, counts)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    rep_s = order[np.repeat(lo, counts) + within]
+    rep_s = order[rep_i]
     direct = (
         targets.gap[rep_t] + sources.gap[rep_s] + np.abs(targets.offset[rep_t] - sources.offset[rep_s])
     )

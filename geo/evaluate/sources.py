@@ -217,18 +217,9 @@ def _inside_pieces(out: np.ndarray, targets: Snapped, e: np.ndarray, a: np.ndarr
     """Targets joined inside a touched piece are at their snapping gap."""
     order = np.argsort(e, kind="stable")
     e, a, b = e[order], a[order], b[order]
-    t_idx = np.flatnonzero(targets.reachable)
-    t_edge = targets.edge[t_idx]
-    lo = np.searchsorted(e, t_edge, side="left")
-    hi = np.searchsorted(e, t_edge, side="right")
-    counts = hi - lo
-    has = counts > 0
-    if not has.any():
+    rep_t, rep_p = reach.same_edge_pairs(e, targets)
+    if rep_t.size == 0:
         return
-    t_idx, lo, counts = t_idx[has], lo[has], counts[has]
-    rep_t = np.repeat(t_idx, counts)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    rep_p = np.repeat(lo, counts) + within
     off = targets.offset[rep_t]
     inside = (off >= a[rep_p] - 1e-9) & (off <= b[rep_p] + 1e-9)
     np.minimum.at(out, rep_t[inside], targets.gap[rep_t[inside]])

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..atomic import pid_alive
 from ..errors import ScenarioConflict, ScenarioError
 from .model import ELEMENTS, Change, Scenario, check_name
 
@@ -528,7 +529,7 @@ def _remove_stale(folder: Path, name: str) -> None:
     """Remove temporary files of saves whose process died (run under the lock)."""
     for tmp in folder.glob(f".{_glob_escape(name)}.*{_TMP_SUFFIX}"):
         m = re.search(r"\.(\d+)-[0-9a-f]+" + re.escape(_TMP_SUFFIX) + "$", tmp.name)
-        if m and not _alive(int(m.group(1))):
+        if m and not pid_alive(int(m.group(1))):
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
@@ -536,15 +537,4 @@ def _remove_stale(folder: Path, name: str) -> None:
 def _glob_escape(text: str) -> str:
     """``text`` with glob's special characters escaped."""
     return re.sub(r"([\[\]*?])", r"[\1]", text)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
     return True
