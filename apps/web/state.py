@@ -38,6 +38,8 @@ from lifecircle.geo.errors import SitingError
 
 from .workspace import CANDIDATE_KIND, Workspace
 
+__all__ = ["LAYERS", "DEFAULT_LAYERS", "TILES", "COORD_DECIMALS", "Candidate", "Headline", "PlannerState"]
+
 #: Layers the planner can switch on and off.
 LAYERS = ("facilities", "areas", "candidates", "demand", "gaps", "boundaries", "shares")
 DEFAULT_LAYERS = ["facilities", "areas", "candidates", "demand", "gaps", "boundaries"]
