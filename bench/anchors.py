@@ -92,7 +92,9 @@ class PandanaAnchor:
             {"from": net.edge_u.astype(np.int64), "to": net.edge_v.astype(np.int64), "length": net.edge_length}
         )
         with quiet_stdout():  # pandana prints its progress from C++
-            self.network = pandana.Network(nodes["x"], nodes["y"], edges["from"], edges["to"], edges[["length"]], twoway=True)
+            self.network = pandana.Network(
+                nodes["x"], nodes["y"], edges["from"], edges["to"], edges[["length"]], twoway=True
+            )
         self.node_xy = net.node_xy
 
     def nearest(self, fac_nodes: np.ndarray, dem_nodes: np.ndarray, limit: float) -> np.ndarray:
@@ -135,6 +137,8 @@ def osmnx_street_buffers(graph, edge_geom, fac_nodes, tiers, *, edge_buff: float
             sub = nx.ego_graph(graph, node, radius=tier, distance="length")
             pts = shapely.points([(d["x"], d["y"]) for _, d in sub.nodes(data=True)])
             lines = np.array([edge_geom[(u, v)] for u, v in sub.edges()], dtype=object)
-            parts = np.concatenate([shapely.buffer(pts, node_buff, quad_segs=3), shapely.buffer(lines, edge_buff, quad_segs=3)])
+            parts = np.concatenate(
+                [shapely.buffer(pts, node_buff, quad_segs=3), shapely.buffer(lines, edge_buff, quad_segs=3)]
+            )
             out.append((k, float(tier), shapely.union_all(parts)))
     return out

@@ -85,26 +85,44 @@ def write_city(folder: Path, p: dict, seed: int = 15) -> dict:
     from geo.synthetic import random_points_near, street_grid
 
     net = street_grid(p["nodes"], seed=seed)
-    paths = {"network": folder / "city.lcnet", "facilities": folder / "facilities.csv",
-             "demand": folder / "residents.csv", "units": folder / "communities.geojson"}
+    paths = {
+        "network": folder / "city.lcnet",
+        "facilities": folder / "facilities.csv",
+        "demand": folder / "residents.csv",
+        "units": folder / "communities.geojson",
+    }
     net.save(paths["network"])
     rng = np.random.default_rng(seed)
     fac_xy = random_points_near(net, p["facilities"], seed=seed + 1, jitter=20.0)
     lonlat = net.to_lonlat(fac_xy)
-    pd.DataFrame({"id": [f"F{i}" for i in range(len(fac_xy))], "name": [f"设施{i}" for i in range(len(fac_xy))],
-                  "kind": np.array(KINDS)[rng.integers(0, len(KINDS), len(fac_xy))],
-                  "lon": np.round(lonlat[:, 0], 7), "lat": np.round(lonlat[:, 1], 7)}).to_csv(paths["facilities"], index=False)
+    pd.DataFrame(
+        {
+            "id": [f"F{i}" for i in range(len(fac_xy))],
+            "name": [f"设施{i}" for i in range(len(fac_xy))],
+            "kind": np.array(KINDS)[rng.integers(0, len(KINDS), len(fac_xy))],
+            "lon": np.round(lonlat[:, 0], 7),
+            "lat": np.round(lonlat[:, 1], 7),
+        }
+    ).to_csv(paths["facilities"], index=False)
     res_xy = random_points_near(net, p["residents"], seed=seed + 2, jitter=40.0)
     lonlat = net.to_lonlat(res_xy)
-    pd.DataFrame({"id": np.char.add("R", np.arange(len(res_xy)).astype(str)),
-                  "population": rng.integers(1, 6, len(res_xy)),
-                  "lon": np.round(lonlat[:, 0], 7), "lat": np.round(lonlat[:, 1], 7)}).to_csv(paths["demand"], index=False)
+    pd.DataFrame(
+        {
+            "id": np.char.add("R", np.arange(len(res_xy)).astype(str)),
+            "population": rng.integers(1, 6, len(res_xy)),
+            "lon": np.round(lonlat[:, 0], 7),
+            "lat": np.round(lonlat[:, 1], 7),
+        }
+    ).to_csv(paths["demand"], index=False)
     lo, hi = net.node_xy.min(axis=0) - 50, net.node_xy.max(axis=0) + 50
     nx_, ny_ = _factor(p["units"])
     xs, ys = np.linspace(lo[0], hi[0], nx_ + 1), np.linspace(lo[1], hi[1], ny_ + 1)
     boxes = [shapely.box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for i in range(nx_) for j in range(ny_)]
-    units = gpd.GeoDataFrame({"id": [f"C{i}" for i in range(len(boxes))], "name": [f"社区{i}" for i in range(len(boxes))]},
-                             geometry=boxes, crs=net.crs).to_crs("EPSG:4326")
+    units = gpd.GeoDataFrame(
+        {"id": [f"C{i}" for i in range(len(boxes))], "name": [f"社区{i}" for i in range(len(boxes))]},
+        geometry=boxes,
+        crs=net.crs,
+    ).to_crs("EPSG:4326")
     units.to_file(paths["units"], driver="GeoJSON")
     return {k: str(v) for k, v in paths.items()}
 
@@ -118,10 +136,26 @@ def _factor(n: int) -> tuple[int, int]:
 
 # ------------------------------------------------------------------ coverage
 def coverage_argv(paths: dict, out: Path, fmt: str = "geojson") -> list[str]:
-    return _lifecircle("coverage", "--network", paths["network"], "--facilities", paths["facilities"],
-                       "--demand", paths["demand"], "--units", paths["units"], "--tiers", ",".join(f"{t:g}" for t in TIERS),
-                       "--out", str(out / f"coverage.{fmt}"), "--gaps", str(out / "gaps.geojson"),
-                       "--summary", str(out / "summary.json"), "--quiet")
+    return _lifecircle(
+        "coverage",
+        "--network",
+        paths["network"],
+        "--facilities",
+        paths["facilities"],
+        "--demand",
+        paths["demand"],
+        "--units",
+        paths["units"],
+        "--tiers",
+        ",".join(f"{t:g}" for t in TIERS),
+        "--out",
+        str(out / f"coverage.{fmt}"),
+        "--gaps",
+        str(out / "gaps.geojson"),
+        "--summary",
+        str(out / "summary.json"),
+        "--quiet",
+    )
 
 
 _FLOOR = r"""
@@ -156,8 +190,14 @@ def coverage_floor(paths: dict) -> tuple[float, float, dict]:
     code = _FLOOR % {"limit": max(TIERS), "tiers": list(TIERS)}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     started = time.perf_counter()
-    proc = subprocess.Popen([_python(), "-c", code, json.dumps(paths)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [_python(), "-c", code, json.dumps(paths)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out, err = proc.communicate()
     if proc.returncode:
         raise RuntimeError(f"coverage floor failed: {err[-2000:]}")
@@ -210,9 +250,13 @@ def reference_sample(paths: dict, out_geojson: Path, n_sample: int = 20_000, see
         seeds = np.concatenate([net.edge_u[fe], net.edge_v[fe]])
         costs = np.concatenate([fgap + foff, fgap + net.edge_length[fe] - foff])
         csr = net.csr.tocoo()
-        g = sp.csr_matrix((np.concatenate([csr.data, np.maximum(costs, 1e-9)]),
-                           (np.concatenate([csr.row, np.full(seeds.size, n)]), np.concatenate([csr.col, seeds]))),
-                          shape=(n + 1, n + 1))
+        g = sp.csr_matrix(
+            (
+                np.concatenate([csr.data, np.maximum(costs, 1e-9)]),
+                (np.concatenate([csr.row, np.full(seeds.size, n)]), np.concatenate([csr.col, seeds])),
+            ),
+            shape=(n + 1, n + 1),
+        )
         d = dijkstra(g, directed=True, indices=n, limit=max(TIERS))
         ref = rgap + np.minimum(d[net.edge_u[re_]] + roff, d[net.edge_v[re_]] + net.edge_length[re_] - roff)
         ref[ref > max(TIERS)] = np.inf
@@ -225,7 +269,9 @@ def reference_sample(paths: dict, out_geojson: Path, n_sample: int = 20_000, see
         within.append(float((both_inf | close).mean()))
     share = min(within)
     if share < 0.995:
-        raise AssertionError(f"coverage: only {share:.2%} of sampled residents' distances within 0.5 m of the reference")
+        raise AssertionError(
+            f"coverage: only {share:.2%} of sampled residents' distances within 0.5 m of the reference"
+        )
     return {"sampled": int(rows.size), "within_0_5m": round(share, 5)}
 
 
@@ -260,12 +306,31 @@ def coverage_rows(paths: dict, work: Path, repeats: int) -> list[dict]:
         floors.append(fwall)
     size = (out / "coverage.geojson").stat().st_size
     med, fmed = float(np.median(ours)), float(np.median(floors))
-    rows.append({"bench": "city", "case": "coverage", "tool": "lifecircle coverage", "seconds": round(med, 2),
-                 "times_s": [round(t, 2) for t in ours], "peak_rss_mib": round(max(rss)), "floor_s": round(fmed, 2),
-                 "ratio_to_floor": round(med / fmed, 2), **checked,
-                 "geojson_mib": round(size / 2**20, 1), "same_result": True})
-    rows.append({"bench": "city", "case": "coverage", "tool": "floor (pandas read + KD-tree + scipy dijkstra)",
-                 "seconds": round(fmed, 2), "times_s": [round(t, 2) for t in floors], "same_result": True})
+    rows.append(
+        {
+            "bench": "city",
+            "case": "coverage",
+            "tool": "lifecircle coverage",
+            "seconds": round(med, 2),
+            "times_s": [round(t, 2) for t in ours],
+            "peak_rss_mib": round(max(rss)),
+            "floor_s": round(fmed, 2),
+            "ratio_to_floor": round(med / fmed, 2),
+            **checked,
+            "geojson_mib": round(size / 2**20, 1),
+            "same_result": True,
+        }
+    )
+    rows.append(
+        {
+            "bench": "city",
+            "case": "coverage",
+            "tool": "floor (pandas read + KD-tree + scipy dijkstra)",
+            "seconds": round(fmed, 2),
+            "times_s": [round(t, 2) for t in floors],
+            "same_result": True,
+        }
+    )
     return rows
 
 
@@ -316,7 +381,9 @@ def parking_rows(quick: bool) -> list[dict]:
     demand = rng.integers(15, 150, n_res)
     capacity = rng.integers(10, 90, n_lots) * 5
     usable_one = np.floor(capacity * rng.uniform(0.4, 0.95, n_lots)).astype(np.int64)
-    need_var = np.stack([parking.parse_window(_WINDOWS[k]).slot_mask(30) for k in rng.integers(0, len(_WINDOWS), n_res)])
+    need_var = np.stack(
+        [parking.parse_window(_WINDOWS[k]).slot_mask(30) for k in rng.integers(0, len(_WINDOWS), n_res)]
+    )
     usable_var = _varied_usable(rng, capacity)
     rows = []
     for case in ("same window", "varied windows"):
@@ -344,26 +411,49 @@ def parking_rows(quick: bool) -> list[dict]:
             rmap[sub[0]] = np.arange(sub[0].size)
             lmap = -np.ones(n_lots, np.int64)
             lmap[sub[1]] = np.arange(sub[1].size)
-            small = parking.ParkingProblem.from_arrays(demand[sub[0]], usable_var[sub[1]],
-                                                       (rmap[b[keep]], lmap[a[keep]], d[keep]), need=need_var[sub[0]])
+            small = parking.ParkingProblem.from_arrays(
+                demand[sub[0]], usable_var[sub[1]], (rmap[b[keep]], lmap[a[keep]], d[keep]), need=need_var[sub[0]]
+            )
             mine = small.solve()
             ref = pulp_solve(small, time_limit=300)
             ref_cars, ref_walk = ref["matched"], ref["walk_int"]
             mine_walk = int(mine.cars @ np.rint(small.pair_walk / small.walk_resolution_m))
             if ref["optimal"] and (ref_cars, ref_walk) != (mine.matched, mine_walk):
-                raise AssertionError(f"parking {case}: sub-region {mine.matched} cars {mine_walk} m, PuLP {ref_cars} cars {ref_walk} m")
-            ref_tool, ref_note = "PuLP + CBC (4 km sub-region)", {"sub_compounds": int(sub[0].size), "sub_lots": int(sub[1].size)}
+                raise AssertionError(
+                    f"parking {case}: sub-region {mine.matched} cars {mine_walk} m, PuLP {ref_cars} cars {ref_walk} m"
+                )
+            ref_tool, ref_note = (
+                "PuLP + CBC (4 km sub-region)",
+                {"sub_compounds": int(sub[0].size), "sub_lots": int(sub[1].size)},
+            )
             ref_cars, ref_walk = mine.matched, mine_walk  # the sub-region agreed; the whole answer is ours
         if case == "same window" and (ref_cars, ref_walk) != (ours.matched, walk_int):
-            raise AssertionError(f"parking {case}: {ours.matched} cars {walk_int} m, networkx {ref_cars} cars {ref_walk} m")
+            raise AssertionError(
+                f"parking {case}: {ours.matched} cars {walk_int} m, networkx {ref_cars} cars {ref_walk} m"
+            )
         import resource
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        rows.append({"bench": "city", "case": f"parking {case}", "tool": f"lifecircle ({ours.method})",
-                     "compounds": n_res, "lots": n_lots, "pairs": int(a.size), "seconds": round(float(np.median(times)), 2),
-                     "times_s": [round(t, 2) for t in times], "pairs_s": round(t_pairs, 2), "matched": ours.matched,
-                     "total_walk_m": walk_int, "optimal": ours.optimal, "same_result": True,
-                     "checked_by": ref_tool, **ref_note, "peak_rss_mib_process": round(peak)})
+        rows.append(
+            {
+                "bench": "city",
+                "case": f"parking {case}",
+                "tool": f"lifecircle ({ours.method})",
+                "compounds": n_res,
+                "lots": n_lots,
+                "pairs": int(a.size),
+                "seconds": round(float(np.median(times)), 2),
+                "times_s": [round(t, 2) for t in times],
+                "pairs_s": round(t_pairs, 2),
+                "matched": ours.matched,
+                "total_walk_m": walk_int,
+                "optimal": ours.optimal,
+                "same_result": True,
+                "checked_by": ref_tool,
+                **ref_note,
+                "peak_rss_mib_process": round(peak),
+            }
+        )
     return rows
 
 
@@ -426,8 +516,12 @@ def main(argv: list[str] | None = None) -> int:
     inputs = None
     if args.inputs:
         folder = Path(args.inputs)
-        inputs = {"network": str(folder / "city.lcnet"), "facilities": str(folder / "facilities.csv"),
-                  "demand": str(folder / "residents.csv"), "units": str(folder / "communities.geojson")}
+        inputs = {
+            "network": str(folder / "city.lcnet"),
+            "facilities": str(folder / "facilities.csv"),
+            "demand": str(folder / "residents.csv"),
+            "units": str(folder / "communities.geojson"),
+        }
     for row in run(args.quick, tuple(args.only.split(",")), inputs):
         print(json.dumps(row, ensure_ascii=False))
     return 0

@@ -38,7 +38,9 @@ def write_osm(path: Path, n_nodes: int, seed: int = 3) -> dict:
     lon, lat = to_ll.transform(arr.node_xy[:, 0], arr.node_xy[:, 1])
     n = arr.node_xy.shape[0]
     bends = [(i, g[1]) for i, g in enumerate(arr.geometry) if len(g) == 3]
-    blon, blat = to_ll.transform(np.array([b[1][0] for b in bends]), np.array([b[1][1] for b in bends])) if bends else ([], [])
+    blon, blat = (
+        to_ll.transform(np.array([b[1][0] for b in bends]), np.array([b[1][1] for b in bends])) if bends else ([], [])
+    )
     bend_id = {i: n + 1 + k for k, (i, _) in enumerate(bends)}
     if path.exists():
         path.unlink()
@@ -78,8 +80,9 @@ def _run_json(code: str, *args: str) -> tuple[float, float, dict]:
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     started = time.perf_counter()
-    proc = subprocess.Popen([_python(), "-c", code, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [_python(), "-c", code, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     out_text = proc.stdout.read() if proc.stdout else ""
     err = proc.stderr.read() if proc.stderr else ""
     _, status, usage = os.wait4(proc.pid, 0)
@@ -103,9 +106,16 @@ def network_rows(work: Path, sizes: tuple[int, int], repeats: int, *, with_osmnx
             walls.append(wall)
             peaks.append(peak)
         _, _, ours = _run_json(_OURS_CHECK, str(out))
-        row = {"bench": "city", "case": f"network {info['nodes']:,} nodes", "tool": "lifecircle network --osm",
-               "seconds": round(float(np.median(walls)), 2), "times_s": [round(t, 2) for t in walls],
-               "peak_rss_mib": round(max(peaks)), "nodes": ours["nodes"], "same_result": True}
+        row = {
+            "bench": "city",
+            "case": f"network {info['nodes']:,} nodes",
+            "tool": "lifecircle network --osm",
+            "seconds": round(float(np.median(walls)), 2),
+            "times_s": [round(t, 2) for t in walls],
+            "peak_rss_mib": round(max(peaks)),
+            "nodes": ours["nodes"],
+            "same_result": True,
+        }
         if with_osmnx and size == min(sizes):
             xml = work / f"grid{size}.osm"
             write_osm(xml, size)
@@ -122,9 +132,18 @@ def network_rows(work: Path, sizes: tuple[int, int], repeats: int, *, with_osmnx
             row["osmnx_s"] = round(o_med, 2)
             row["ratio_osmnx"] = round(o_med / row["seconds"], 2)
             rows.append(row)
-            rows.append({"bench": "city", "case": row["case"], "tool": "osmnx graph_from_xml (.osm XML)",
-                         "seconds": round(o_med, 2), "times_s": [round(t, 2) for t in o_walls],
-                         "peak_rss_mib": round(max(o_peaks)), "nodes": ref["nodes"], "same_result": True})
+            rows.append(
+                {
+                    "bench": "city",
+                    "case": row["case"],
+                    "tool": "osmnx graph_from_xml (.osm XML)",
+                    "seconds": round(o_med, 2),
+                    "times_s": [round(t, 2) for t in o_walls],
+                    "peak_rss_mib": round(max(o_peaks)),
+                    "nodes": ref["nodes"],
+                    "same_result": True,
+                }
+            )
         else:
             rows.append(row)
     return rows

@@ -35,7 +35,8 @@ QUICK = dict(nodes=50_000, demand=20_000, per_kind=400)
 def _pack(path: Path) -> Path:
     kinds = ", ".join(f'"k{i}"' for i in range(N_KINDS))
     text = 'name = "bench"\nversion = "1"\n' + "".join(
-        f'[[tiers]]\nkey = "{k}"\nmetres = {m:g}\nkinds = [{kinds}]\n' for k, m in TIERS)
+        f'[[tiers]]\nkey = "{k}"\nmetres = {m:g}\nkinds = [{kinds}]\n' for k, m in TIERS
+    )
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -57,23 +58,42 @@ def run(quick: bool = False, *, networkx: bool = True, per_kind: int | None = No
     fac_nodes = rng.choice(net.n_nodes, N_KINDS * cfg["per_kind"], replace=False)
     fac_kind = np.array([f"k{i % N_KINDS}" for i in range(fac_nodes.size)])
     dem_nodes = rng.choice(net.n_nodes, cfg["demand"], replace=True)
-    fac = gpd.GeoDataFrame({"id": [f"f{i}" for i in range(fac_nodes.size)], "kind": fac_kind},
-                           geometry=gpd.points_from_xy(*net.node_lonlat[fac_nodes].T), crs="EPSG:4326")
-    dem = gpd.GeoDataFrame({"id": np.arange(dem_nodes.size).astype(str), "weight": np.ones(dem_nodes.size)},
-                           geometry=gpd.points_from_xy(*net.node_lonlat[dem_nodes].T), crs="EPSG:4326")
+    fac = gpd.GeoDataFrame(
+        {"id": [f"f{i}" for i in range(fac_nodes.size)], "kind": fac_kind},
+        geometry=gpd.points_from_xy(*net.node_lonlat[fac_nodes].T),
+        crs="EPSG:4326",
+    )
+    dem = gpd.GeoDataFrame(
+        {"id": np.arange(dem_nodes.size).astype(str), "weight": np.ones(dem_nodes.size)},
+        geometry=gpd.points_from_xy(*net.node_lonlat[dem_nodes].T),
+        crs="EPSG:4326",
+    )
     std = E.load_standard(_pack(Path(tempfile.mkdtemp(prefix="lc-bench-")) / "bench.toml"))
     E.evaluate(net, fac.iloc[:50], dem.iloc[:50], std)  # warm caches (CSR, segment index)
     t0 = time.perf_counter()
     ev = E.evaluate(net, fac, dem, std)
     lc_s = time.perf_counter() - t0
     lc = {k: int(ev.complete(k).sum()) for k, _ in TIERS}
-    rows = [{"tool": "lifecircle", "seconds": round(lc_s, 3), "complete": lc, "network_load_s": round(load_s, 2),
-             "nodes": net.n_nodes, "per_kind": cfg["per_kind"], "demand": int(dem_nodes.size), "kinds": N_KINDS, "tiers": len(TIERS)}]
+    rows = [
+        {
+            "tool": "lifecircle",
+            "seconds": round(lc_s, 3),
+            "complete": lc,
+            "network_load_s": round(load_s, 2),
+            "nodes": net.n_nodes,
+            "per_kind": cfg["per_kind"],
+            "demand": int(dem_nodes.size),
+            "kinds": N_KINDS,
+            "tiers": len(TIERS),
+        }
+    ]
     if networkx:
         import networkx as nx
 
         g = nx.Graph()
-        g.add_weighted_edges_from(zip(net.edge_u.tolist(), net.edge_v.tolist(), net.edge_length.tolist()), weight="length")
+        g.add_weighted_edges_from(
+            zip(net.edge_u.tolist(), net.edge_v.tolist(), net.edge_length.tolist()), weight="length"
+        )
         t0 = time.perf_counter()
         ok = {k: np.ones(dem_nodes.size, bool) for k, _ in TIERS}
         for i in range(N_KINDS):
@@ -84,9 +104,17 @@ def run(quick: bool = False, *, networkx: bool = True, per_kind: int | None = No
                 ok[k] &= dist <= m + 1e-9
         nx_s = time.perf_counter() - t0
         ref = {k: int(v.sum()) for k, v in ok.items()}
-        rows.append({"tool": "networkx", "seconds": round(nx_s, 3), "complete": ref,
-                     "agrees": all(abs(ref[k] - lc[k]) <= max(2, 0.0005 * dem_nodes.size) for k in ref)})
-    rows.append({"tool": "cityseer", "seconds": None, "note": "not installed here (pip install cityseer to add the anchor)"})
+        rows.append(
+            {
+                "tool": "networkx",
+                "seconds": round(nx_s, 3),
+                "complete": ref,
+                "agrees": all(abs(ref[k] - lc[k]) <= max(2, 0.0005 * dem_nodes.size) for k in ref),
+            }
+        )
+    rows.append(
+        {"tool": "cityseer", "seconds": None, "note": "not installed here (pip install cityseer to add the anchor)"}
+    )
     return rows
 
 
@@ -101,8 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     base = rows[0]["seconds"]
     for r in rows:
         ratio = f"  x{r['seconds'] / base:,.1f}" if r.get("seconds") else ""
-        print(r["tool"], r.get("seconds"), ratio, r.get("complete", r.get("note")), {k: v for k, v in r.items()
-              if k not in ("tool", "seconds", "complete", "note")})
+        print(
+            r["tool"],
+            r.get("seconds"),
+            ratio,
+            r.get("complete", r.get("note")),
+            {k: v for k, v in r.items() if k not in ("tool", "seconds", "complete", "note")},
+        )
     return 0 if all(r.get("agrees", True) for r in rows) else 1
 
 

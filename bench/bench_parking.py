@@ -69,8 +69,9 @@ def synthetic_problem(n_res: int, n_lots: int, *, varied: bool, seed: int = 5) -
         usable = np.floor(capacity * rng.uniform(0.4, 0.95, n_lots)).astype(np.int64)
         need = np.ones((n_res, 1), dtype=bool)
         return parking.ParkingProblem.from_arrays(demand, usable, (pairs["i"], pairs["j"], walk), need=need)
-    need = np.stack([parking.parse_window(_WINDOWS[k]).slot_mask(SLOT_MINUTES)
-                     for k in rng.integers(0, len(_WINDOWS), n_res)])
+    need = np.stack(
+        [parking.parse_window(_WINDOWS[k]).slot_mask(SLOT_MINUTES) for k in rng.integers(0, len(_WINDOWS), n_res)]
+    )
     usable = _varied_usable(rng, capacity)
     return parking.ParkingProblem.from_arrays(demand, usable, (pairs["i"], pairs["j"], walk), need=need)
 
@@ -80,13 +81,15 @@ def _varied_usable(rng: np.random.Generator, capacity: np.ndarray) -> np.ndarray
     import pandas as pd
 
     n = capacity.shape[0]
-    lots = pd.DataFrame({
-        "id": [f"L{i}" for i in range(n)],
-        "capacity": capacity,
-        "reserved": rng.integers(0, 6, n),
-        "land_use": [_LAND_USES[k] for k in rng.integers(0, len(_LAND_USES), n)],
-        "open": [_OPEN[k] for k in rng.integers(0, len(_OPEN), n)],
-    })
+    lots = pd.DataFrame(
+        {
+            "id": [f"L{i}" for i in range(n)],
+            "capacity": capacity,
+            "reserved": rng.integers(0, 6, n),
+            "land_use": [_LAND_USES[k] for k in rng.integers(0, len(_LAND_USES), n)],
+            "open": [_OPEN[k] for k in rng.integers(0, len(_OPEN), n)],
+        }
+    )
     return parking.lot_supply(lots, SLOT_MINUTES).usable
 
 
@@ -128,9 +131,13 @@ def pulp_solve(problem: parking.ParkingProblem, *, time_limit: float = 600.0) ->
     model.solve(solver)
     values = np.array([v.varValue or 0.0 for v in x])
     chosen = np.rint(values).astype(np.int64)
-    return {"matched": int(chosen.sum()), "walk_int": int(chosen @ walk_int), "cars": chosen,
-            "optimal": first == "Optimal" and pulp.LpStatus[model.status] == "Optimal",
-            "seconds": time.perf_counter() - started}
+    return {
+        "matched": int(chosen.sum()),
+        "walk_int": int(chosen @ walk_int),
+        "cars": chosen,
+        "optimal": first == "Optimal" and pulp.LpStatus[model.status] == "Optimal",
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _groups(keys: np.ndarray) -> dict[int, np.ndarray]:
@@ -161,14 +168,34 @@ def _case(name: str, n_res: int, n_lots: int, varied: bool, pulp_limit: float) -
             f"parking {name}: lifecircle placed {ours.matched} cars walking {ours_int} m, "
             f"PuLP/CBC {ref['matched']} cars walking {ref['walk_int']} m"
         )
-    base = {"bench": "parking", "case": name, "compounds": n_res, "lots": n_lots,
-            "pairs": int(problem.pair_res.shape[0]), "demand": int(problem.demand.sum())}
+    base = {
+        "bench": "parking",
+        "case": name,
+        "compounds": n_res,
+        "lots": n_lots,
+        "pairs": int(problem.pair_res.shape[0]),
+        "demand": int(problem.demand.sum()),
+    }
     agree = bool(ref["optimal"]) and (ref["matched"], ref["walk_int"]) == (ours.matched, ours_int)
     return [
-        {**base, "tool": f"lifecircle ({ours.method})", "seconds": round(ours.seconds, 3),
-         "matched": ours.matched, "total_walk_m": ours_int, "optimal": ours.optimal, "same_result": agree},
-        {**base, "tool": "PuLP + CBC", "seconds": round(ref["seconds"], 3), "matched": ref["matched"],
-         "total_walk_m": ref["walk_int"], "optimal": ref["optimal"], "same_result": agree},
+        {
+            **base,
+            "tool": f"lifecircle ({ours.method})",
+            "seconds": round(ours.seconds, 3),
+            "matched": ours.matched,
+            "total_walk_m": ours_int,
+            "optimal": ours.optimal,
+            "same_result": agree,
+        },
+        {
+            **base,
+            "tool": "PuLP + CBC",
+            "seconds": round(ref["seconds"], 3),
+            "matched": ref["matched"],
+            "total_walk_m": ref["walk_int"],
+            "optimal": ref["optimal"],
+            "same_result": agree,
+        },
     ]
 
 

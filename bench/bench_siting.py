@@ -110,15 +110,32 @@ def _case(net: WalkNetwork, n_demand: int, n_candidates: int) -> list[dict]:
     sp_build, sp_solve, sp_obj = _time_spopt(cover)
     optimum = exact.covered_after
     if not exact.optimal or abs(sp_obj - optimum) > 1e-6 * max(1.0, optimum):
-        raise RuntimeError(f"objectives disagree: lifecircle exact {optimum} (optimal={exact.optimal}), spopt+CBC {sp_obj}")
-    base = {"case": f"{n_demand:,} demand x {n_candidates:,} candidates", "demand": n_demand,
-            "candidates": n_candidates, "k": K, "radius_m": RADIUS_M, "pairs": cover.n_pairs,
-            "cover_s": round(cover_s, 3), "optimum": optimum, "same_optimum": True}
+        raise RuntimeError(
+            f"objectives disagree: lifecircle exact {optimum} (optimal={exact.optimal}), spopt+CBC {sp_obj}"
+        )
+    base = {
+        "case": f"{n_demand:,} demand x {n_candidates:,} candidates",
+        "demand": n_demand,
+        "candidates": n_candidates,
+        "k": K,
+        "radius_m": RADIUS_M,
+        "pairs": cover.n_pairs,
+        "cover_s": round(cover_s, 3),
+        "optimum": optimum,
+        "same_optimum": True,
+    }
 
     def row(tool: str, build: float, solve: float, objective: float, optimal: bool) -> dict:
-        return {**base, "tool": tool, "build_s": round(build, 3), "solve_s": round(solve, 3),
-                "seconds": round(build + solve, 3), "objective": objective, "optimal": optimal,
-                "gap_to_optimum_pct": round(100.0 * (optimum - objective) / optimum, 4)}
+        return {
+            **base,
+            "tool": tool,
+            "build_s": round(build, 3),
+            "solve_s": round(solve, 3),
+            "seconds": round(build + solve, 3),
+            "objective": objective,
+            "optimal": optimal,
+            "gap_to_optimum_pct": round(100.0 * (optimum - objective) / optimum, 4),
+        }
 
     return [
         row("lifecircle exact (HiGHS MIP)", 0.0, exact_s, exact.covered_after, exact.optimal),

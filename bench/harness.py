@@ -30,7 +30,11 @@ from .common import Section, log
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-FUTIAN = Path(os.environ.get("LIFECIRCLE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "transbigdata" / "futian_sw_osmnx_G.graphml"
+FUTIAN = (
+    Path(os.environ.get("LIFECIRCLE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    / "transbigdata"
+    / "futian_sw_osmnx_G.graphml"
+)
 ALL_SECTIONS = ("coverage", "areas", "whatif", "memory", "futian", "growth", "siting", "parking", "city")
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 VERSIONED = ("numpy", "scipy", "shapely", "networkx", "osmnx", "pandana", "spopt", "PuLP", "highspy", "geopandas")
@@ -132,8 +136,9 @@ def run(cfg: sections.Config) -> list[Section]:
             import traceback
 
             sec = Section(name)
-            sec.check(f"{name} section runs", False, f"{type(exc).__name__}: {exc}",
-                      traceback=traceback.format_exc(limit=6))
+            sec.check(
+                f"{name} section runs", False, f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=6)
+            )
         sec.info["section_s"] = round(time.perf_counter() - started, 1)
         log(f"{name}: done in {sec.info['section_s']} s")
         done.append(sec)
@@ -165,7 +170,9 @@ def _fmt_ratio(value: float | None) -> str:
     return f"{value:.1f}x" if value >= 10 else f"{value:.2f}x"
 
 
-def results_dict(cfg: sections.Config, done: list[Section], started: float, argv: list[str], machine: dict | None = None) -> dict:
+def results_dict(
+    cfg: sections.Config, done: list[Section], started: float, argv: list[str], machine: dict | None = None
+) -> dict:
     targets = [t.to_dict() for s in done for t in s.targets]
     failed = [dict(section=s.name, **c) for s in done for c in s.checks if not c["ok"]]
     failed_rows = [r.to_dict() for s in done for r in s.rows if r.agree is False]
@@ -229,8 +236,15 @@ def markdown(res: dict) -> str:
         lines.append(f"| {t['name']} | {t['measured']} | {t['goal']} | {result} |")
     n_checks = sum(len(s["checks"]) for s in res["sections"].values())
     n_bad = len(res["failed_checks"])
-    lines += ["", f"Agreement checks: {n_checks - n_bad} of {n_checks} passed."
-              + ("" if not n_bad else " FAILED: " + "; ".join(f"{c['section']}: {c['name']} ({c['detail']})" for c in res["failed_checks"]))]
+    lines += [
+        "",
+        f"Agreement checks: {n_checks - n_bad} of {n_checks} passed."
+        + (
+            ""
+            if not n_bad
+            else " FAILED: " + "; ".join(f"{c['section']}: {c['name']} ({c['detail']})" for c in res["failed_checks"])
+        ),
+    ]
     notes = [n for s in res["sections"].values() for n in s["notes"]] + list(res.get("notes", []))
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
@@ -297,7 +311,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--nodes", type=int, help="override the network size")
     parser.add_argument("--repeats", type=int, help="override the number of interleaved rounds")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for latest.json and latest.md")
-    parser.add_argument("--readme", type=Path, help=f"replace the block between {MARK_START} and {MARK_END} in this file")
+    parser.add_argument(
+        "--readme", type=Path, help=f"replace the block between {MARK_START} and {MARK_END} in this file"
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip the profiling of missed targets")
     return parser.parse_args(argv)
 

@@ -70,15 +70,46 @@ class Config:
 
 
 MODES = {
-    "full": dict(nodes=200_000, n_fac=1000, n_dem=100_000, cov_repeats=7, area_repeats=3, whatif_sites=30,
-                 growth_sizes=(50_000, 200_000, 500_000), growth_area_fac=40, growth_repeats=3,
-                 ref_sample=2000, hull_samples=40),
-    "quick": dict(nodes=30_000, n_fac=150, n_dem=15_000, cov_repeats=5, area_repeats=3, whatif_sites=20,
-                  growth_sizes=(8_000, 15_000, 30_000), growth_area_fac=20, growth_repeats=3,
-                  ref_sample=1000, hull_samples=30),
-    "tiny": dict(nodes=2_500, n_fac=10, n_dem=1_000, cov_repeats=2, area_repeats=2, whatif_sites=3,
-                 growth_sizes=(900, 1_600, 2_500), growth_area_fac=4, growth_repeats=2,
-                 ref_sample=200, hull_samples=10, profile=False),
+    "full": dict(
+        nodes=200_000,
+        n_fac=1000,
+        n_dem=100_000,
+        cov_repeats=7,
+        area_repeats=3,
+        whatif_sites=30,
+        growth_sizes=(50_000, 200_000, 500_000),
+        growth_area_fac=40,
+        growth_repeats=3,
+        ref_sample=2000,
+        hull_samples=40,
+    ),
+    "quick": dict(
+        nodes=30_000,
+        n_fac=150,
+        n_dem=15_000,
+        cov_repeats=5,
+        area_repeats=3,
+        whatif_sites=20,
+        growth_sizes=(8_000, 15_000, 30_000),
+        growth_area_fac=20,
+        growth_repeats=3,
+        ref_sample=1000,
+        hull_samples=30,
+    ),
+    "tiny": dict(
+        nodes=2_500,
+        n_fac=10,
+        n_dem=1_000,
+        cov_repeats=2,
+        area_repeats=2,
+        whatif_sites=3,
+        growth_sizes=(900, 1_600, 2_500),
+        growth_area_fac=4,
+        growth_repeats=2,
+        ref_sample=200,
+        hull_samples=10,
+        profile=False,
+    ),
 }
 
 
@@ -152,8 +183,9 @@ def coverage_section(sc: Scenario, cfg: Config) -> Section:
     n_fac, n_dem = len(sc.fac_nodes), len(sc.dem_nodes)
     s = Section("coverage")
     task = f"nearest facility within {limit:g} m: {_fmt_n(n_dem)} demand x {_fmt_n(n_fac)} facilities, {_fmt_n(net.n_nodes)} nodes"
-    s.info.update(nodes=net.n_nodes, edges=net.n_edges, facilities=n_fac, demand=n_dem, limit_m=limit,
-                  network_build_s=sc.build_s)
+    s.info.update(
+        nodes=net.n_nodes, edges=net.n_edges, facilities=n_fac, demand=n_dem, limit_m=limit, network_build_s=sc.build_s
+    )
     log(f"coverage: {task}")
 
     # one-off preparation, reported but not compared
@@ -163,8 +195,9 @@ def coverage_section(sc: Scenario, cfg: Config) -> Section:
     from scipy.spatial import cKDTree
 
     tree_s, anchor_tree = timed(lambda: cKDTree(net.node_xy))
-    s.info.update(csr_build_s=csr_s, snap_index_build_s=index_s, networkx_graph_build_s=sc.graph_s,
-                  anchor_kdtree_build_s=tree_s)
+    s.info.update(
+        csr_build_s=csr_s, snap_index_build_s=index_s, networkx_graph_build_s=sc.graph_s, anchor_kdtree_build_s=tree_s
+    )
 
     fac_nodes, dem_nodes = sc.fac_nodes, sc.dem_nodes
     fac_unique = np.unique(fac_nodes)
@@ -202,11 +235,22 @@ def coverage_section(sc: Scenario, cfg: Config) -> Section:
 
         log("  pandana: building its network (contraction hierarchies) ...")
         build_s, pandana_anchor = timed(lambda: anchors.PandanaAnchor(net))
-        s.rows.append(Row("coverage", "pandana network build (once, before queries)", "pandana Network (contraction hierarchies)",
-                          build_s, 1, [round(build_s, 3)], note="one run: too slow to repeat; not part of the query times"))
+        s.rows.append(
+            Row(
+                "coverage",
+                "pandana network build (once, before queries)",
+                "pandana Network (contraction hierarchies)",
+                build_s,
+                1,
+                [round(build_s, 3)],
+                note="one run: too slow to repeat; not part of the query times",
+            )
+        )
         funcs["pandana"] = lambda: pandana_anchor.nearest(fac_nodes, dem_nodes, limit)
     except ImportError:
-        s.notes.append("pandana is not installed: its rows are skipped (`./run bench` installs it from requirements-bench.txt).")
+        s.notes.append(
+            "pandana is not installed: its rows are skipped (`./run bench` installs it from requirements-bench.txt)."
+        )
 
     log("  first run of every tool, then the agreement checks ...")
     first = {k: f() for k, f in funcs.items()}
@@ -216,11 +260,18 @@ def coverage_section(sc: Scenario, cfg: Config) -> Section:
         if key not in first:
             continue
         ok, diff, bad = distances_agree(first[key], ref, limit)
-        agree[key] = s.check(f"{key} distances = networkx", ok, f"max |diff| {diff:.4f} m, {bad} points off by > {DIST_TOL_M} m",
-                             max_diff_m=diff, bad=bad)
+        agree[key] = s.check(
+            f"{key} distances = networkx",
+            ok,
+            f"max |diff| {diff:.4f} m, {bad} points off by > {DIST_TOL_M} m",
+            max_diff_m=diff,
+            bad=bad,
+        )
     agree["networkx"] = True
     ok, covered = coverage_agrees(first["ours"], ref, sc.weights, cfg.tiers)
-    s.check("covered population = networkx, per tier", ok, str({k: v["ours"] for k, v in covered.items()}), covered=covered)
+    s.check(
+        "covered population = networkx, per tier", ok, str({k: v["ours"] for k, v in covered.items()}), covered=covered
+    )
     s.info["covered_population"] = {k: v["ours"] for k, v in covered.items()}
     agree["ours"] = agree["ours"] and ok
 
@@ -230,12 +281,19 @@ def coverage_section(sc: Scenario, cfg: Config) -> Section:
     gap_ref = reference.snap_reference(net, rd[pick])
     gap_ok = np.abs(np.where(rsd.reachable[pick], rsd.gap[pick], np.inf) - gap_ref) <= 1e-6
     gap_ok |= ~rsd.reachable[pick] & (gap_ref > 300.0)
-    s.check("off-node snap = shapely STRtree nearest edge", bool(gap_ok.all()),
-            f"{int((~gap_ok).sum())} of {pick.size} sampled points differ")
+    s.check(
+        "off-node snap = shapely STRtree nearest edge",
+        bool(gap_ok.all()),
+        f"{int((~gap_ok).sum())} of {pick.size} sampled points differ",
+    )
     ref_real = reference.split_graph_distances(net, graph, rsf, rsd.subset(pick), limit)
     ok, diff, bad = distances_agree(first["real_query"][pick], ref_real, limit)
-    s.check("off-node distances = networkx on a graph split at the points", ok,
-            f"{pick.size} sampled points, max |diff| {diff:.4f} m, {bad} off", max_diff_m=diff)
+    s.check(
+        "off-node distances = networkx on a graph split at the points",
+        ok,
+        f"{pick.size} sampled points, max |diff| {diff:.4f} m, {bad} off",
+        max_diff_m=diff,
+    )
     agree["real_query"] = agree["real_total"] = agree["real_snap"] = ok and bool(gap_ok.all())
     ok, diff, bad = distances_agree(first["real_total"], first["real_query"], limit)
     agree["real_total"] &= s.check("snap + query in one go = query on snapped points", ok, f"max |diff| {diff:.4f} m")
@@ -261,15 +319,35 @@ def coverage_section(sc: Scenario, cfg: Config) -> Section:
     vs_nx = paired_ratio(times["networkx"], times["ours"])
     vs_scipy = paired_ratio(times["ours"], times["scipy"])  # ours / scipy
     ours_ok = bool(agree.get("ours")) and bool(agree.get("networkx"))
-    s.targets.append(Target("coverage >= 40x faster than networkx", f"{vs_nx:.1f}x", ">= 40x",
-                            _status(ours_ok, vs_nx, vs_nx >= 40), vs_nx))
-    s.targets.append(Target("coverage within 1.5x of raw scipy", f"{vs_scipy:.2f}x scipy's time", "<= 1.5x",
-                            _status(ours_ok and bool(agree.get("scipy")), vs_scipy, vs_scipy <= 1.5), vs_scipy))
+    s.targets.append(
+        Target(
+            "coverage >= 40x faster than networkx",
+            f"{vs_nx:.1f}x",
+            ">= 40x",
+            _status(ours_ok, vs_nx, vs_nx >= 40),
+            vs_nx,
+        )
+    )
+    s.targets.append(
+        Target(
+            "coverage within 1.5x of raw scipy",
+            f"{vs_scipy:.2f}x scipy's time",
+            "<= 1.5x",
+            _status(ours_ok and bool(agree.get("scipy")), vs_scipy, vs_scipy <= 1.5),
+            vs_scipy,
+        )
+    )
     real_total = median(times["real_total"])
     if cfg.mode == "full":
-        s.targets.append(Target("coverage of 100k points by 1k facilities, 200k nodes, < 1 s after load (issue 2)",
-                                f"{real_total:.3f} s snap + search", "< 1 s",
-                                _status(bool(agree.get("real_total")), real_total, real_total < 1.0), real_total))
+        s.targets.append(
+            Target(
+                "coverage of 100k points by 1k facilities, 200k nodes, < 1 s after load (issue 2)",
+                f"{real_total:.3f} s snap + search",
+                "< 1 s",
+                _status(bool(agree.get("real_total")), real_total, real_total < 1.0),
+                real_total,
+            )
+        )
     if cfg.profile and vs_nx is not None and vs_nx < 40:
         s.notes.append(_diagnose_coverage(sc, cfg, times, sf, sd, fac_unique))
     return s
@@ -282,12 +360,17 @@ def _diagnose_coverage(sc: Scenario, cfg: Config, times: dict, sf: Snapped, sd: 
 
     nodes, costs = reach.seed_costs(net, sf)
     graph = reach._with_super_source(net, nodes, costs)  # noqa: SLF001 - diagnosis only
-    parts = interleave({
-        "super_source_matrix": lambda: reach._with_super_source(net, nodes, costs),  # noqa: SLF001
-        "dijkstra": lambda: dijkstra(graph, directed=True, indices=net.n_nodes, limit=limit),
-        "point_distances": lambda: reach.point_distances(net, np.zeros(net.n_nodes), sd, sources=sf, limit=limit),
-        "scipy_floor_dijkstra": lambda: dijkstra(net.csr, directed=True, indices=fac_unique, limit=limit, min_only=True),
-    }, max(7, cfg.cov_repeats))
+    parts = interleave(
+        {
+            "super_source_matrix": lambda: reach._with_super_source(net, nodes, costs),  # noqa: SLF001
+            "dijkstra": lambda: dijkstra(graph, directed=True, indices=net.n_nodes, limit=limit),
+            "point_distances": lambda: reach.point_distances(net, np.zeros(net.n_nodes), sd, sources=sf, limit=limit),
+            "scipy_floor_dijkstra": lambda: dijkstra(
+                net.csr, directed=True, indices=fac_unique, limit=limit, min_only=True
+            ),
+        },
+        max(7, cfg.cov_repeats),
+    )
     med = {k: median(v) for k, v in parts.items()}
     nx_s, ours_s = median(times["networkx"]), median(times["ours"])
     floor_ratio = nx_s / med["scipy_floor_dijkstra"]
@@ -349,19 +432,40 @@ def areas_section(sc: Scenario, cfg: Config) -> Section:
     ours_frame, hulls = results["ours"], results["osmnx"]
     ours_frame = ours_frame.to_crs(net.crs)
     fid = {f"F{i}": i for i in range(n_fac)}
-    ours_poly = {(fid[f], float(t)): g for f, t, g in zip(ours_frame["facility_id"], ours_frame["tier_m"], ours_frame.geometry)}
-    s.check("one lifecircle polygon per facility and tier", len(ours_poly) == n_fac * len(tiers),
-            f"{len(ours_poly)} of {n_fac * len(tiers)}")
+    ours_poly = {
+        (fid[f], float(t)): g for f, t, g in zip(ours_frame["facility_id"], ours_frame["tier_m"], ours_frame.geometry)
+    }
+    s.check(
+        "one lifecircle polygon per facility and tier",
+        len(ours_poly) == n_fac * len(tiers),
+        f"{len(ours_poly)} of {n_fac * len(tiers)}",
+    )
 
     # reached nodes (networkx's ego graphs, and scipy on the full CSR) inside our polygons
     log("  checking polygons against the reached nodes and sampling the hulls ...")
     ego = {(k, t): np.asarray(nodes, dtype=np.int64) for k, t, _, nodes in hulls}
     hull_poly = {(k, t): h for k, t, h, _ in hulls}
-    pc = polygon_checks(net, sc.fac_nodes, tiers, ours_poly, hull_poly, ego, cfg.hull_samples, cfg.buffer_m,
-                        np.random.default_rng(cfg.seed + 17))
-    s.check("every node within the tier lies inside lifecircle's polygon", pc["missing"] == 0, f"{pc['missing']} nodes outside")
-    s.check("osmnx recipe's reached nodes = scipy's nodes within the tier", pc["ego_mismatch"] == 0,
-            f"{pc['ego_mismatch']} differ")
+    pc = polygon_checks(
+        net,
+        sc.fac_nodes,
+        tiers,
+        ours_poly,
+        hull_poly,
+        ego,
+        cfg.hull_samples,
+        cfg.buffer_m,
+        np.random.default_rng(cfg.seed + 17),
+    )
+    s.check(
+        "every node within the tier lies inside lifecircle's polygon",
+        pc["missing"] == 0,
+        f"{pc['missing']} nodes outside",
+    )
+    s.check(
+        "osmnx recipe's reached nodes = scipy's nodes within the tier",
+        pc["ego_mismatch"] == 0,
+        f"{pc['ego_mismatch']} differ",
+    )
     hull_share, ours_share = pc["hull_share"], pc["ours_share"]
     s.info.update(hull_wrong=hull_share, ours_wrong=ours_share, samples_per_polygon=cfg.hull_samples, workers=workers)
     agree_ok = all(c["ok"] for c in s.checks)
@@ -372,19 +476,42 @@ def areas_section(sc: Scenario, cfg: Config) -> Section:
     s.info["times"] = times
     _street_buffer_subset(s, sc, cfg, graph, tiers)
     vs = paired_ratio(times["osmnx"], times["ours"])
-    s.targets.append(Target("service areas >= 10x faster than the osmnx recipe", f"{vs:.2f}x", ">= 10x",
-                            _status(agree_ok, vs, vs >= 10), vs))
+    s.targets.append(
+        Target(
+            "service areas >= 10x faster than the osmnx recipe",
+            f"{vs:.2f}x",
+            ">= 10x",
+            _status(agree_ok, vs, vs >= 10),
+            vs,
+        )
+    )
     ours_s = median(times["ours"])
     if cfg.mode == "full":
-        s.targets.append(Target("service areas, 1k facilities x 2 tiers, 200k nodes, < 10 s (issue 2)", f"{ours_s:.1f} s",
-                                "< 10 s", _status(agree_ok, ours_s, ours_s < 10), ours_s))
+        s.targets.append(
+            Target(
+                "service areas, 1k facilities x 2 tiers, 200k nodes, < 10 s (issue 2)",
+                f"{ours_s:.1f} s",
+                "< 10 s",
+                _status(agree_ok, ours_s, ours_s < 10),
+                ours_s,
+            )
+        )
     if cfg.profile and vs < 10:
         s.notes.append(_diagnose_areas(sc, cfg, times))
     return s
 
 
-def polygon_checks(net, fac_nodes, tiers, ours_poly: dict, hull_poly: dict, ego: dict, samples: int, buffer_m: float,
-                   rng: np.random.Generator) -> dict:
+def polygon_checks(
+    net,
+    fac_nodes,
+    tiers,
+    ours_poly: dict,
+    hull_poly: dict,
+    ego: dict,
+    samples: int,
+    buffer_m: float,
+    rng: np.random.Generator,
+) -> dict:
     """Check polygons against scipy's per-facility distances; sample how much of each is too far.
 
     Returns ``missing`` (nodes within a tier outside our polygon), ``ego_mismatch``
@@ -405,8 +532,14 @@ def polygon_checks(net, fac_nodes, tiers, ours_poly: dict, hull_poly: dict, ego:
         snapped = snap_xy(net, xy, limit_m=search)
         by_fac = np.argsort(key_fac[owner], kind="stable")
         bounds = np.searchsorted(key_fac[owner][by_fac], np.arange(n_fac + 1))
-        kinds[name] = dict(owner=owner, snapped=snapped, by_fac=by_fac, bounds=bounds,
-                           far=np.zeros(owner.size, dtype=bool), polys=[polys.get(key) for key in keys])
+        kinds[name] = dict(
+            owner=owner,
+            snapped=snapped,
+            by_fac=by_fac,
+            bounds=bounds,
+            far=np.zeros(owner.size, dtype=bool),
+            polys=[polys.get(key) for key in keys],
+        )
     missing = ego_mismatch = 0
     for k, dist in reference.facility_node_distances(net.csr, fac_nodes, search + 1.0):
         for t in tiers:
@@ -429,7 +562,9 @@ def polygon_checks(net, fac_nodes, tiers, ours_poly: dict, hull_poly: dict, ego:
     for name, kd in kinds.items():
         out = {}
         owner, far = kd["owner"], kd["far"]
-        per = np.bincount(owner, weights=far, minlength=len(keys)) / np.maximum(np.bincount(owner, minlength=len(keys)), 1)
+        per = np.bincount(owner, weights=far, minlength=len(keys)) / np.maximum(
+            np.bincount(owner, minlength=len(keys)), 1
+        )
         areas = np.array([shapely.area(p) if p is not None else 0.0 for p in kd["polys"]])
         for t in tiers:
             w = areas * (key_tier == float(t))
@@ -439,7 +574,12 @@ def polygon_checks(net, fac_nodes, tiers, ours_poly: dict, hull_poly: dict, ego:
                 "mean_area_km2": float(w.sum() / max((w > 0).sum(), 1) / 1e6),
             }
         shares[name] = out
-    return {"missing": missing, "ego_mismatch": ego_mismatch, "hull_share": shares["hull"], "ours_share": shares["ours"]}
+    return {
+        "missing": missing,
+        "ego_mismatch": ego_mismatch,
+        "hull_share": shares["hull"],
+        "ours_share": shares["ours"],
+    }
 
 
 def _wrong_note(share: dict, buffer_m: float) -> str:
@@ -458,7 +598,9 @@ def _street_buffer_subset(s: Section, sc: Scenario, cfg: Config, graph, tiers) -
     net = sc.net
     k = min(cfg.growth_area_fac, len(sc.fac_nodes))
     fac = sc.fac_nodes[:k]
-    frame = gpd.GeoDataFrame({"id": np.arange(k)}, geometry=shapely.points(net.node_xy[fac]), crs=net.crs).to_crs("EPSG:4326")
+    frame = gpd.GeoDataFrame({"id": np.arange(k)}, geometry=shapely.points(net.node_xy[fac]), crs=net.crs).to_crs(
+        "EPSG:4326"
+    )
     edge_geom = anchors.edge_geometry_lookup(net)
     funcs = {
         "ours": lambda: reach.facility_service_areas(net, frame, tiers, buffer_m=cfg.buffer_m, workers=1),
@@ -469,19 +611,30 @@ def _street_buffer_subset(s: Section, sc: Scenario, cfg: Config, graph, tiers) -
     got = first["ours"].to_crs(net.crs)
     ours = {(int(i), float(t)): g for i, t, g in zip(got["facility_id"], got["tier_m"], got.geometry)}
     street = {(kk, t): g for kk, t, g in first["street"]}
-    ok = s.check("like for like: one polygon per facility and tier from each tool",
-                 len(ours) == len(street) == k * len(tiers), f"{len(ours)} and {len(street)} of {k * len(tiers)}")
+    ok = s.check(
+        "like for like: one polygon per facility and tier from each tool",
+        len(ours) == len(street) == k * len(tiers),
+        f"{len(ours)} and {len(street)} of {k * len(tiers)}",
+    )
     ratio_area = float(np.median([shapely.area(street[key]) / max(shapely.area(ours[key]), 1e-9) for key in ours]))
     times = interleave(funcs, max(2, cfg.area_repeats))
     task = f"like for like, {k} facilities x {len(tiers)} tiers, one process"
-    s.rows += rows_from_times("areas", task, times, "ours", tools={
-        "ours": "lifecircle reach.facility_service_areas (workers=1)",
-        "street": "osmnx street-buffer recipe (make_iso_polys: ego_graph, edges 25 m + nodes 50 m, union)",
-        "hull": "osmnx recipe: nx.ego_graph + convex hull",
-    }, agree={"ours": ok, "street": ok, "hull": ok}, notes={
-        "street": f"edges between reached nodes only (edges leaving the area are left out, not cut at the tier), "
-                  f"50 m node discs: median area {ratio_area:.2f}x ours",
-    })
+    s.rows += rows_from_times(
+        "areas",
+        task,
+        times,
+        "ours",
+        tools={
+            "ours": "lifecircle reach.facility_service_areas (workers=1)",
+            "street": "osmnx street-buffer recipe (make_iso_polys: ego_graph, edges 25 m + nodes 50 m, union)",
+            "hull": "osmnx recipe: nx.ego_graph + convex hull",
+        },
+        agree={"ours": ok, "street": ok, "hull": ok},
+        notes={
+            "street": f"edges between reached nodes only (edges leaving the area are left out, not cut at the tier), "
+            f"50 m node discs: median area {ratio_area:.2f}x ours",
+        },
+    )
     s.info["like_for_like_times"] = times
 
 
@@ -500,14 +653,24 @@ def _diagnose_areas(sc: Scenario, cfg: Config, times: dict) -> str:
     def where(i):
         return reach.source_join(sf, i, fxy[i])
 
-    lines_s, lines = timed(lambda: [reach.service_area_lines(net, dist, t, **where(i)) for i, dist in dists for t in tiers])
-    poly_s, _ = timed(lambda: [reach.service_area_polygon(net, dist, t, **where(i), buffer_m=cfg.buffer_m)
-                               for i, dist in dists for t in tiers])
+    lines_s, lines = timed(
+        lambda: [reach.service_area_lines(net, dist, t, **where(i)) for i, dist in dists for t in tiers]
+    )
+    poly_s, _ = timed(
+        lambda: [
+            reach.service_area_polygon(net, dist, t, **where(i), buffer_m=cfg.buffer_m)
+            for i, dist in dists
+            for t in tiers
+        ]
+    )
     poly_name = "reach.service_area_polygon, pieces included"
     pieces = [int(shapely.get_num_geometries(g)) for g in lines]
     recipe_ms = 1000 * median(times["osmnx"]) / (len(sc.fac_nodes) * len(tiers))
-    phases = {"bounded searches (reach.iter_source_node_distances)": search_s,
-              "reached pieces and cutting alone (reach.service_area_lines)": lines_s, f"polygons ({poly_name})": poly_s}
+    phases = {
+        "bounded searches (reach.iter_source_node_distances)": search_s,
+        "reached pieces and cutting alone (reach.service_area_lines)": lines_s,
+        f"polygons ({poly_name})": poly_s,
+    }
     worst = max(phases, key=phases.get)
     return (
         f"service areas vs the osmnx recipe: geo.reach.service_areas (serial) on {k} facilities x {len(tiers)} tiers "
@@ -515,8 +678,7 @@ def _diagnose_areas(sc: Scenario, cfg: Config, times: dict) -> str:
         "for the recipe's ego_graph + hull in the main comparison. By phase, per polygon: "
         + ", ".join(f"{name} {1000 * v / n_poly:.1f} ms" for name, v in phases.items())
         + f" (median {int(np.median(pieces))} pieces per polygon, up to {max(pieces)}). The largest is {worst}. "
-        "cProfile, top by own time: " + " | ".join(top)
-        + ". 10x the recipe means under "
+        "cProfile, top by own time: " + " | ".join(top) + ". 10x the recipe means under "
         f"{recipe_ms / 10:.1f} ms per polygon for the search and the polygon together (see bench/notes/PROPOSAL_service_area_polygons.md)."
     )
 
@@ -529,7 +691,9 @@ def whatif_section(sc: Scenario, cfg: Config) -> Section:
     rd, rf = sc.dem_xy_real, sc.fac_xy_real
     sd, sf = snap_xy(net, rd), snap_xy(net, rf)
     sites = random_points_near(net, cfg.whatif_sites, seed=cfg.seed + 9, jitter=40.0)
-    task = f"what-if: add one station ({_fmt_n(len(rd))} demand, {_fmt_n(len(rf))} stations, {_fmt_n(net.n_nodes)} nodes)"
+    task = (
+        f"what-if: add one station ({_fmt_n(len(rd))} demand, {_fmt_n(len(rf))} stations, {_fmt_n(net.n_nodes)} nodes)"
+    )
     log(f"whatif: {task}")
     try:
         from geo import siting
@@ -549,7 +713,9 @@ def whatif_section(sc: Scenario, cfg: Config) -> Section:
 
         s.info["whatif_build_s"] = build_s
     except (ImportError, AttributeError) as exc:
-        s.notes.append(f"geo.siting.WhatIf is not available ({exc}): timing a bounded search from the site + minimum merge via geo.reach.")
+        s.notes.append(
+            f"geo.siting.WhatIf is not available ({exc}): timing a bounded search from the site + minimum merge via geo.reach."
+        )
         current = reach.nearest_distances(net, sf, sd, limit=limit)
         tool = "bounded search from the site + minimum merge (geo.reach)"
 
@@ -580,16 +746,44 @@ def whatif_section(sc: Scenario, cfg: Config) -> Section:
         ok_all &= ok and cov_ok
         add_t.append(ta)
         full_t.append(tf)
-    s.check("what-if distances and covered population = full recomputation with the station", ok_all,
-            f"{len(sites)} sites")
-    s.rows.append(Row("whatif", task, tool, median(add_t), len(add_t), [round(t, 6) for t in add_t], agree=ok_all,
-                      note=f"max {1000 * max(add_t):.1f} ms over {len(add_t)} sites"))
-    s.rows.append(Row("whatif", task, "full recomputation: reach.nearest_distances with the station", median(full_t),
-                      len(full_t), [round(t, 6) for t in full_t], ratio=paired_ratio(full_t, add_t), ratio_to=tool,
-                      agree=True))
+    s.check(
+        "what-if distances and covered population = full recomputation with the station", ok_all, f"{len(sites)} sites"
+    )
+    s.rows.append(
+        Row(
+            "whatif",
+            task,
+            tool,
+            median(add_t),
+            len(add_t),
+            [round(t, 6) for t in add_t],
+            agree=ok_all,
+            note=f"max {1000 * max(add_t):.1f} ms over {len(add_t)} sites",
+        )
+    )
+    s.rows.append(
+        Row(
+            "whatif",
+            task,
+            "full recomputation: reach.nearest_distances with the station",
+            median(full_t),
+            len(full_t),
+            [round(t, 6) for t in full_t],
+            ratio=paired_ratio(full_t, add_t),
+            ratio_to=tool,
+            agree=True,
+        )
+    )
     med_ms = 1000 * median(add_t)
-    s.targets.append(Target("what-if of one added station < 100 ms", f"{med_ms:.1f} ms (median, max {1000 * max(add_t):.1f})",
-                            "< 100 ms", _status(ok_all, med_ms, med_ms < 100), med_ms))
+    s.targets.append(
+        Target(
+            "what-if of one added station < 100 ms",
+            f"{med_ms:.1f} ms (median, max {1000 * max(add_t):.1f})",
+            "< 100 ms",
+            _status(ok_all, med_ms, med_ms < 100),
+            med_ms,
+        )
+    )
     return s
 
 
@@ -608,29 +802,68 @@ def memory_section(sc: Scenario, cfg: Config) -> Section:
     ours = net_kept + csr_kept
     ratio = g_kept / ours if ours else None
     mb = 1 / 2**20
-    s.info.update(method="tracemalloc: bytes still allocated after building (after gc), numpy and Python objects",
-                  walknetwork_bytes=net_kept, csr_bytes=csr_kept, segment_index_bytes=idx_kept,
-                  networkx_bytes=g_kept, walknetwork_numeric_nbytes=nbytes)
-    s.rows.append(Row("memory", "network in memory", "lifecircle WalkNetwork (arrays incl. geometry) + CSR", None, 1,
-                      note=f"{ours * mb:.1f} MB kept ({net_kept * mb:.1f} MB network + {csr_kept * mb:.1f} MB CSR); "
-                           f"peak while building {max(net_peak, csr_peak) * mb:.1f} MB",
-                      extra={"bytes": ours}))
-    s.rows.append(Row("memory", "network in memory", "lifecircle snapping index (KD-tree internals not traced)", None, 1,
-                      note=f"{idx_kept * mb:.1f} MB kept (built on first snap)", extra={"bytes": idx_kept}))
-    s.rows.append(Row("memory", "network in memory", "networkx Graph (node x, y; edge length)", None, 1,
-                      ratio=ratio, ratio_to="lifecircle WalkNetwork + CSR",
-                      note=f"{g_kept * mb:.1f} MB kept; peak while building {g_peak * mb:.1f} MB; "
-                           "ratio = networkx bytes / lifecircle bytes",
-                      extra={"bytes": g_kept}))
-    s.targets.append(Target("network >= 5x smaller in memory than the networkx graph", f"{ratio:.1f}x smaller",
-                            ">= 5x", _status(True, ratio, ratio >= 5), ratio))
+    s.info.update(
+        method="tracemalloc: bytes still allocated after building (after gc), numpy and Python objects",
+        walknetwork_bytes=net_kept,
+        csr_bytes=csr_kept,
+        segment_index_bytes=idx_kept,
+        networkx_bytes=g_kept,
+        walknetwork_numeric_nbytes=nbytes,
+    )
+    s.rows.append(
+        Row(
+            "memory",
+            "network in memory",
+            "lifecircle WalkNetwork (arrays incl. geometry) + CSR",
+            None,
+            1,
+            note=f"{ours * mb:.1f} MB kept ({net_kept * mb:.1f} MB network + {csr_kept * mb:.1f} MB CSR); "
+            f"peak while building {max(net_peak, csr_peak) * mb:.1f} MB",
+            extra={"bytes": ours},
+        )
+    )
+    s.rows.append(
+        Row(
+            "memory",
+            "network in memory",
+            "lifecircle snapping index (KD-tree internals not traced)",
+            None,
+            1,
+            note=f"{idx_kept * mb:.1f} MB kept (built on first snap)",
+            extra={"bytes": idx_kept},
+        )
+    )
+    s.rows.append(
+        Row(
+            "memory",
+            "network in memory",
+            "networkx Graph (node x, y; edge length)",
+            None,
+            1,
+            ratio=ratio,
+            ratio_to="lifecircle WalkNetwork + CSR",
+            note=f"{g_kept * mb:.1f} MB kept; peak while building {g_peak * mb:.1f} MB; "
+            "ratio = networkx bytes / lifecircle bytes",
+            extra={"bytes": g_kept},
+        )
+    )
+    s.targets.append(
+        Target(
+            "network >= 5x smaller in memory than the networkx graph",
+            f"{ratio:.1f}x smaller",
+            ">= 5x",
+            _status(True, ratio, ratio >= 5),
+            ratio,
+        )
+    )
     s.info["walknetwork_breakdown_bytes"] = breakdown
     if ratio is not None and ratio < 5:
         top = sorted(breakdown.items(), key=lambda kv: kv[1], reverse=True)
         hw = breakdown.get("edge_highway", 0)
         s.notes.append(
             f"memory: the WalkNetwork holds {net_kept * mb:.1f} MB; by attribute (numpy bytes, plus the Python "
-            "objects an object array points to): " + ", ".join(f"{k} {v * mb:.1f} MB" for k, v in top[:6])
+            "objects an object array points to): "
+            + ", ".join(f"{k} {v * mb:.1f} MB" for k, v in top[:6])
             + f". edge_highway alone is {hw * mb:.1f} MB ({100 * hw / max(net_kept, 1):.0f}%): an object array "
             "with one Python str object per edge (network.from_arrays and WalkNetwork.load both turn the highway "
             "values into an object array, which creates a str object for every edge). Stored as small integer "
@@ -646,24 +879,55 @@ def memory_section(sc: Scenario, cfg: Config) -> Section:
     peaks = {}
     for key, tool, fn in (
         ("ours", "lifecircle reach.nearest_distances", lambda: reach.nearest_distances(snet, sf, sd, limit=limit)),
-        ("networkx", "networkx multi_source_dijkstra_path_length",
-         lambda: anchors.networkx_nearest(sgraph, sc.fac_nodes, sc.dem_nodes, limit)),
-        ("scipy", "scipy csgraph.dijkstra(min_only)", lambda: anchors.scipy_nearest(snet.csr, fac_unique, sc.dem_nodes, limit)),
+        (
+            "networkx",
+            "networkx multi_source_dijkstra_path_length",
+            lambda: anchors.networkx_nearest(sgraph, sc.fac_nodes, sc.dem_nodes, limit),
+        ),
+        (
+            "scipy",
+            "scipy csgraph.dijkstra(min_only)",
+            lambda: anchors.scipy_nearest(snet.csr, fac_unique, sc.dem_nodes, limit),
+        ),
     ):
         _, _, peak = traced(fn)
         peaks[key] = peak
-        s.rows.append(Row("memory", "peak memory, coverage query", tool, None, 1,
-                          note=f"{peak * mb:.1f} MB peak above the loaded network", extra={"peak_bytes": peak}))
+        s.rows.append(
+            Row(
+                "memory",
+                "peak memory, coverage query",
+                tool,
+                None,
+                1,
+                note=f"{peak * mb:.1f} MB peak above the loaded network",
+                extra={"peak_bytes": peak},
+            )
+        )
     k = min(50, len(sc.fac_nodes))
     fxy = snet.node_xy[sc.fac_nodes[:k]]
     sfa = snap_xy(snet, fxy)
     for tool, fn in (
-        ("lifecircle reach.service_areas (1 process)", lambda: reach.service_areas(snet, sfa, fxy, cfg.tiers, buffer_m=cfg.buffer_m)),
-        ("osmnx recipe: nx.ego_graph + convex hull", lambda: anchors.osmnx_isochrones(sgraph, sc.fac_nodes[:k], cfg.tiers)),
+        (
+            "lifecircle reach.service_areas (1 process)",
+            lambda: reach.service_areas(snet, sfa, fxy, cfg.tiers, buffer_m=cfg.buffer_m),
+        ),
+        (
+            "osmnx recipe: nx.ego_graph + convex hull",
+            lambda: anchors.osmnx_isochrones(sgraph, sc.fac_nodes[:k], cfg.tiers),
+        ),
     ):
         _, _, peak = traced(fn)
-        s.rows.append(Row("memory", f"peak memory, service areas of {k} facilities x {len(cfg.tiers)} tiers", tool, None, 1,
-                          note=f"{peak * mb:.1f} MB peak above the loaded network", extra={"peak_bytes": peak}))
+        s.rows.append(
+            Row(
+                "memory",
+                f"peak memory, service areas of {k} facilities x {len(cfg.tiers)} tiers",
+                tool,
+                None,
+                1,
+                note=f"{peak * mb:.1f} MB peak above the loaded network",
+                extra={"peak_bytes": peak},
+            )
+        )
     s.notes.append(
         "Memory is measured with tracemalloc in separate, untimed runs: 'kept' is what a structure still holds after "
         "it is built and garbage is collected; 'peak' is the highest traced allocation during a task above what was "
@@ -718,9 +982,9 @@ def growth_section(cfg: Config, main: Scenario | None) -> Section:
         s.check(f"coverage = networkx at {_fmt_n(net.n_nodes)} nodes", ok, f"max |diff| {diff:.4f} m")
         t = interleave(cov, cfg.growth_repeats)
         fac = sc.fac_nodes[:k_areas]
-        frame = gpd.GeoDataFrame({"id": np.arange(len(fac))}, geometry=shapely.points(net.node_xy[fac]), crs=net.crs).to_crs(
-            "EPSG:4326"
-        )
+        frame = gpd.GeoDataFrame(
+            {"id": np.arange(len(fac))}, geometry=shapely.points(net.node_xy[fac]), crs=net.crs
+        ).to_crs("EPSG:4326")
         areas = {
             "ours_areas": functools.partial(reach.facility_service_areas, net, frame, cfg.tiers, buffer_m=cfg.buffer_m),
             "osmnx_areas": functools.partial(anchors.osmnx_isochrones, graph, fac, cfg.tiers),
@@ -732,34 +996,57 @@ def growth_section(cfg: Config, main: Scenario | None) -> Section:
             int((~shapely.contains_xy(poly[(kk, tt)], net.node_xy[nn, 0], net.node_xy[nn, 1])).sum())
             for kk, tt, _, nn in hulls
         )
-        s.check(f"service areas hold the recipe's reached nodes at {_fmt_n(net.n_nodes)} nodes", outside == 0,
-                f"{outside} nodes outside")
+        s.check(
+            f"service areas hold the recipe's reached nodes at {_fmt_n(net.n_nodes)} nodes",
+            outside == 0,
+            f"{outside} nodes outside",
+        )
         t.update(interleave(areas, cfg.growth_repeats))
         for key in med:
             med[key].append(median(t[key]))
         task_c = f"coverage, {_fmt_n(len(sc.dem_nodes))} x {_fmt_n(len(sc.fac_nodes))}"
         task_a = f"service areas, {_fmt_n(len(fac))} facilities x {len(cfg.tiers)} tiers"
-        s.rows += rows_from_times("growth", f"{task_c}, {_fmt_n(net.n_nodes)} nodes", {k: t[k] for k in ("ours_cov", "nx_cov")},
-                                  "ours_cov", tools={"ours_cov": "lifecircle", "nx_cov": "networkx"},
-                                  agree={"ours_cov": ok, "nx_cov": ok})
-        s.rows += rows_from_times("growth", f"{task_a}, {_fmt_n(net.n_nodes)} nodes",
-                                  {k: t[k] for k in ("ours_areas", "osmnx_areas")}, "ours_areas",
-                                  tools={"ours_areas": "lifecircle", "osmnx_areas": "osmnx recipe"},
-                                  agree={"ours_areas": outside == 0, "osmnx_areas": outside == 0})
+        s.rows += rows_from_times(
+            "growth",
+            f"{task_c}, {_fmt_n(net.n_nodes)} nodes",
+            {k: t[k] for k in ("ours_cov", "nx_cov")},
+            "ours_cov",
+            tools={"ours_cov": "lifecircle", "nx_cov": "networkx"},
+            agree={"ours_cov": ok, "nx_cov": ok},
+        )
+        s.rows += rows_from_times(
+            "growth",
+            f"{task_a}, {_fmt_n(net.n_nodes)} nodes",
+            {k: t[k] for k in ("ours_areas", "osmnx_areas")},
+            "ours_areas",
+            tools={"ours_areas": "lifecircle", "osmnx_areas": "osmnx recipe"},
+            agree={"ours_areas": outside == 0, "osmnx_areas": outside == 0},
+        )
         if sc is not main:
             del sc
     exps = {k: loglog_slope(nodes, v) for k, v in med.items()}
-    s.info.update(nodes=nodes, medians_s=med, exponents=exps,
-                  fixed=f"{cfg.n_dem:,} demand x {cfg.n_fac:,} facilities for coverage, {k_areas} facilities for service areas")
+    s.info.update(
+        nodes=nodes,
+        medians_s=med,
+        exponents=exps,
+        fixed=f"{cfg.n_dem:,} demand x {cfg.n_fac:,} facilities for coverage, {k_areas} facilities for service areas",
+    )
     s.notes.append(
         "Growth: the same demand and facility counts on networks of "
         + ", ".join(_fmt_n(n) for n in nodes)
         + " nodes; exponent k of time ~ nodes^k (least squares on the medians): "
-        + ", ".join(f"{name} {v:.2f}" for name, v in (
-            ("lifecircle coverage", exps["ours_cov"]), ("networkx coverage", exps["nx_cov"]),
-            ("lifecircle service areas", exps["ours_areas"]), ("osmnx recipe", exps["osmnx_areas"])) if v is not None)
+        + ", ".join(
+            f"{name} {v:.2f}"
+            for name, v in (
+                ("lifecircle coverage", exps["ours_cov"]),
+                ("networkx coverage", exps["nx_cov"]),
+                ("lifecircle service areas", exps["ours_areas"]),
+                ("osmnx recipe", exps["osmnx_areas"]),
+            )
+            if v is not None
+        )
         + ". With fixed counts the bounded searches reach the same neighbourhoods at every size, so an exponent "
-          "near 0 means the cost does not grow with the network; near 1, linear in it."
+        "near 0 means the cost does not grow with the network; near 1, linear in it."
     )
     return s
 
@@ -793,15 +1080,26 @@ def futian_section(cfg: Config, path: Path) -> Section:
         agree[key] = s.check(f"Futian: {key} = networkx", ok, f"max |diff| {diff:.4f} m")
     times = interleave(funcs, max(cfg.cov_repeats, 5))
     task = f"real Futian graph ({_fmt_n(net.n_nodes)} nodes): every node to the nearest of {len(fac)} facilities within {limit:g} m"
-    s.rows += rows_from_times("futian", task, times, "ours", agree=agree, tools={
-        "ours": "lifecircle reach.nearest_distances", "networkx": "networkx multi_source_dijkstra_path_length",
-        "scipy": "scipy csgraph.dijkstra(min_only)"})
+    s.rows += rows_from_times(
+        "futian",
+        task,
+        times,
+        "ours",
+        agree=agree,
+        tools={
+            "ours": "lifecircle reach.nearest_distances",
+            "networkx": "networkx multi_source_dijkstra_path_length",
+            "scipy": "scipy csgraph.dijkstra(min_only)",
+        },
+    )
 
     # service areas on real streets: how wrong is the hull where there are barriers?
     import geopandas as gpd
 
     tiers = tuple(sorted(cfg.tiers))
-    frame = gpd.GeoDataFrame({"id": np.arange(len(fac))}, geometry=shapely.points(net.node_xy[fac]), crs=net.crs).to_crs("EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {"id": np.arange(len(fac))}, geometry=shapely.points(net.node_xy[fac]), crs=net.crs
+    ).to_crs("EPSG:4326")
     areas = {
         "ours": lambda: reach.facility_service_areas(net, frame, tiers, buffer_m=cfg.buffer_m, workers=1),
         "osmnx": lambda: anchors.osmnx_isochrones(graph, fac, tiers),
@@ -811,18 +1109,41 @@ def futian_section(cfg: Config, path: Path) -> Section:
     ours_poly = {(int(i), float(t)): g for i, t, g in zip(got["facility_id"], got["tier_m"], got.geometry)}
     hull_poly = {(k, t): h for k, t, h, _ in first["osmnx"]}
     ego = {(k, t): np.asarray(n, dtype=np.int64) for k, t, _, n in first["osmnx"]}
-    pc = polygon_checks(net, fac, tiers, ours_poly, hull_poly, ego, max(cfg.hull_samples, 100), cfg.buffer_m,
-                        np.random.default_rng(cfg.seed + 29))
-    ok = s.check("Futian: every node within the tier lies inside lifecircle's polygon", pc["missing"] == 0,
-                 f"{pc['missing']} nodes outside")
-    ok &= s.check("Futian: osmnx recipe's reached nodes = scipy's", pc["ego_mismatch"] == 0, f"{pc['ego_mismatch']} differ")
+    pc = polygon_checks(
+        net,
+        fac,
+        tiers,
+        ours_poly,
+        hull_poly,
+        ego,
+        max(cfg.hull_samples, 100),
+        cfg.buffer_m,
+        np.random.default_rng(cfg.seed + 29),
+    )
+    ok = s.check(
+        "Futian: every node within the tier lies inside lifecircle's polygon",
+        pc["missing"] == 0,
+        f"{pc['missing']} nodes outside",
+    )
+    ok &= s.check(
+        "Futian: osmnx recipe's reached nodes = scipy's", pc["ego_mismatch"] == 0, f"{pc['ego_mismatch']} differ"
+    )
     times = interleave(areas, max(cfg.area_repeats, 3))
-    rows = rows_from_times("futian", f"real Futian graph: service areas of {len(fac)} facilities x {len(tiers)} tiers", times,
-                           "ours", agree={"ours": ok, "osmnx": ok}, tools={
-                               "ours": "lifecircle reach.facility_service_areas (workers=1)",
-                               "osmnx": "osmnx recipe: nx.ego_graph + convex hull"})
+    rows = rows_from_times(
+        "futian",
+        f"real Futian graph: service areas of {len(fac)} facilities x {len(tiers)} tiers",
+        times,
+        "ours",
+        agree={"ours": ok, "osmnx": ok},
+        tools={
+            "ours": "lifecircle reach.facility_service_areas (workers=1)",
+            "osmnx": "osmnx recipe: nx.ego_graph + convex hull",
+        },
+    )
     for row in rows:
-        row.note = _wrong_note(pc["ours_share"] if row.tool.startswith("lifecircle") else pc["hull_share"], cfg.buffer_m)
+        row.note = _wrong_note(
+            pc["ours_share"] if row.tool.startswith("lifecircle") else pc["hull_share"], cfg.buffer_m
+        )
     s.rows += rows
     s.info.update(hull_wrong=pc["hull_share"], ours_wrong=pc["ours_share"])
     return s

@@ -10,4 +10,17 @@ if __name__ == "geo":  # imported by its short name from a checkout: be lifecirc
 
     _sys.modules[__name__] = _alias.become("geo")
 else:
-    __all__ = ["errors", "settings", "crs", "io", "network", "reach", "service_areas", "coverage", "siting", "parking", "standards", "demo"]
+    __all__ = [
+        "errors",
+        "settings",
+        "crs",
+        "io",
+        "network",
+        "reach",
+        "service_areas",
+        "coverage",
+        "siting",
+        "parking",
+        "standards",
+        "demo",
+    ]

@@ -34,7 +34,16 @@ from pathlib import Path
 
 from .errors import LifecircleError
 
-__all__ = ["OutputError", "atomic_path", "all_or_none", "temp_name", "remove_stale", "pid_alive", "TEMP_SUFFIX", "MAX_NAME_BYTES"]
+__all__ = [
+    "OutputError",
+    "atomic_path",
+    "all_or_none",
+    "temp_name",
+    "remove_stale",
+    "pid_alive",
+    "TEMP_SUFFIX",
+    "MAX_NAME_BYTES",
+]
 
 #: Ending of every temporary file lifecircle writes.
 TEMP_SUFFIX = ".lctmp"
@@ -99,7 +108,7 @@ def _clip(text: str, budget: int) -> str:
     raw = text.encode("utf-8", "surrogateescape")
     if len(raw) <= budget:
         return text
-    return raw[:max(budget, 0)].decode("utf-8", "ignore")
+    return raw[: max(budget, 0)].decode("utf-8", "ignore")
 
 
 def _prefix(final: Path) -> str:

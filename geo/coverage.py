@@ -35,10 +35,21 @@ from .settings import DEFAULT_GAP_RADIUS_M, DEFAULT_SAMPLE_SPACING_M  # noqa: F4
 from .standards import DEFAULT_TIERS, parse_tiers
 
 __all__ = [
-    "NON_RESIDENTIAL_HIGHWAY", "ANY", "WEIGHT_COLUMNS", "ROWS", "tier_key", "resolve_weights", "DemandSamples",
-    "demand_samples", "CoverageResult", "snap_facilities", "kind_distances", "compute_coverage",
+    "NON_RESIDENTIAL_HIGHWAY",
+    "ANY",
+    "WEIGHT_COLUMNS",
+    "ROWS",
+    "tier_key",
+    "resolve_weights",
+    "DemandSamples",
+    "demand_samples",
+    "CoverageResult",
+    "snap_facilities",
+    "kind_distances",
+    "compute_coverage",
     # re-exported from geo.settings, where they are defined
-    "DEFAULT_SAMPLE_SPACING_M", "DEFAULT_GAP_RADIUS_M",
+    "DEFAULT_SAMPLE_SPACING_M",
+    "DEFAULT_GAP_RADIUS_M",
 ]
 
 #: Streets that carry no homes: polygon demand is not spread along them.
@@ -98,21 +109,32 @@ def resolve_weights(demand, weight_column: str | None = None) -> tuple[np.ndarra
     col: Hashable | None  # a column label (str in files; any hashable in a DataFrame built in code)
     if weight_column is not None:
         if weight_column not in demand.columns:
-            raise OptionError("weight_column", f"no demand column {weight_column!r}; the columns are {found} "
-                              f"(or pass weight_column={ROWS!r} to count rows)")
+            raise OptionError(
+                "weight_column",
+                f"no demand column {weight_column!r}; the columns are {found} "
+                f"(or pass weight_column={ROWS!r} to count rows)",
+            )
         col = weight_column
     else:
         lower = {str(c).strip().lower(): c for c in demand.columns}
         col = next((lower[k] for k in WEIGHT_COLUMNS if k in lower), None)
         if col is None:
-            raise InputError("demand", f"no weight column: expected one of {', '.join(WEIGHT_COLUMNS)}; "
-                             f"the columns are {found} (pass weight_column={ROWS!r} to count each row as 1)")
+            raise InputError(
+                "demand",
+                f"no weight column: expected one of {', '.join(WEIGHT_COLUMNS)}; "
+                f"the columns are {found} (pass weight_column={ROWS!r} to count each row as 1)",
+            )
     raw = pd.to_numeric(demand[col], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero((np.isnan(raw) & demand[col].notna().to_numpy()) | (raw < 0))
     if len(bad):
         value = demand[col].iloc[bad[0]]
-        raise InputError("demand", f"weight {value!r} is not a number >= 0 ({len(bad)} such rows)",
-                         row=int(bad[0]) + 1, column=str(col), row_label="feature")
+        raise InputError(
+            "demand",
+            f"weight {value!r} is not a number >= 0 ({len(bad)} such rows)",
+            row=int(bad[0]) + 1,
+            column=str(col),
+            row_label="feature",
+        )
     return np.nan_to_num(raw, nan=0.0), str(col)
 
 
@@ -180,7 +202,11 @@ def demand_samples(
     geoms = demand.geometry.to_crs(net.crs).values
     types = shapely.get_type_id(np.asarray(geoms))
     is_point = types == 0
-    units, xs, ws = [np.flatnonzero(is_point)], [shapely.get_coordinates(np.asarray(geoms)[is_point])], [weights[is_point]]
+    units, xs, ws = (
+        [np.flatnonzero(is_point)],
+        [shapely.get_coordinates(np.asarray(geoms)[is_point])],
+        [weights[is_point]],
+    )
     poly_idx = np.flatnonzero(~is_point)
     if poly_idx.size:
         u, xy, w = _spread_polygons(net, np.asarray(geoms)[poly_idx], weights[poly_idx], spacing_m)
@@ -393,7 +419,9 @@ class CoverageResult:
                 cov = np.bincount(u_idx, weights=w * hit, minlength=n)
                 key = f"{kind}_{tier_key(tier)}"
                 out[f"covered_{key}"] = np.round(cov, 3)
-                out[f"share_{key}"] = np.round(np.divide(cov, out["weight"], out=np.zeros(n), where=out["weight"] > 0), 6)
+                out[f"share_{key}"] = np.round(
+                    np.divide(cov, out["weight"], out=np.zeros(n), where=out["weight"] > 0), 6
+                )
         return gpd.GeoDataFrame(out, geometry=units.geometry.values, crs="EPSG:4326")
 
     # -------------------------------------------------------------- gaps
@@ -434,7 +462,17 @@ class CoverageResult:
         tier = float(tier if tier is not None else self.tiers[-1])
         if kind not in self.sample_dist:
             raise KeyError(f"unknown kind {kind!r}; known: {', '.join([*self.kinds, ANY])}")
-        columns = ["rank", "kind", "tier_m", "unserved_weight", "share_of_unserved", "n_units", "area_m2", "center_lon", "center_lat"]
+        columns = [
+            "rank",
+            "kind",
+            "tier_m",
+            "unserved_weight",
+            "share_of_unserved",
+            "n_units",
+            "area_m2",
+            "center_lon",
+            "center_lat",
+        ]
         miss = self.samples.reachable & (self.sample_dist[kind] > tier) & (self.samples.weight > 0)
         if not miss.any():
             return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
@@ -485,7 +523,9 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ compute
-def snap_facilities(net: WalkNetwork, facilities: gpd.GeoDataFrame, *, snap_limit_m: float = DEFAULT_SNAP_LIMIT_M) -> tuple[Snapped, np.ndarray]:
+def snap_facilities(
+    net: WalkNetwork, facilities: gpd.GeoDataFrame, *, snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
+) -> tuple[Snapped, np.ndarray]:
     """Join facilities (WGS84 points) to the network; return the join and their metric coordinates."""
     xy = shapely.get_coordinates(facilities.geometry.to_crs(net.crs).values)
     return snap_xy(net, xy, limit_m=snap_limit_m), xy
@@ -556,7 +596,9 @@ def compute_coverage(
     present = list(dict.fromkeys(facilities["kind"].astype(str))) if len(facilities) else []
     kinds = list(kinds) if kinds is not None else present
     if samples is None:
-        samples = demand_samples(net, demand, weight_column=weight_column, spacing_m=spacing_m, snap_limit_m=snap_limit_m)
+        samples = demand_samples(
+            net, demand, weight_column=weight_column, spacing_m=spacing_m, snap_limit_m=snap_limit_m
+        )
     snapped, _ = snap_facilities(net, facilities, snap_limit_m=snap_limit_m)
     kind_arr = facilities["kind"].astype(str).to_numpy() if len(facilities) else np.array([], dtype=str)
     dist = kind_distances(net, snapped, kind_arr, samples, tiers[-1], kinds)

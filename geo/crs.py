@@ -35,10 +35,28 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
 __all__ = [
-    "Coords", "Pair", "Layer", "TOLERANCE_DEG", "MAX_ITERATIONS", "CHINA_BOX", "SHIFTED", "LABELS",
-    "in_china", "wgs84_to_gcj02", "gcj02_to_wgs84", "gcj02_to_bd09", "bd09_to_gcj02", "wgs84_to_bd09",
-    "bd09_to_wgs84", "parse_crs", "is_lonlat", "to_wgs84_lonlat", "from_wgs84_lonlat", "geometry_to_wgs84",
-    "geometry_from_wgs84", "local_metric_crs",
+    "Coords",
+    "Pair",
+    "Layer",
+    "TOLERANCE_DEG",
+    "MAX_ITERATIONS",
+    "CHINA_BOX",
+    "SHIFTED",
+    "LABELS",
+    "in_china",
+    "wgs84_to_gcj02",
+    "gcj02_to_wgs84",
+    "gcj02_to_bd09",
+    "bd09_to_gcj02",
+    "wgs84_to_bd09",
+    "bd09_to_wgs84",
+    "parse_crs",
+    "is_lonlat",
+    "to_wgs84_lonlat",
+    "from_wgs84_lonlat",
+    "geometry_to_wgs84",
+    "geometry_from_wgs84",
+    "local_metric_crs",
 ]
 
 #: Scalars or array-likes of coordinates.

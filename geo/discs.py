@@ -46,8 +46,9 @@ def _components(xy: np.ndarray, radius: float) -> np.ndarray:
     return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
-def _traced(xy: np.ndarray, group: np.ndarray, radius: float, cell: float, lo: np.ndarray,
-            shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _traced(
+    xy: np.ndarray, group: np.ndarray, radius: float, cell: float, lo: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Outlines of {distance to the nearest point <= radius} over one grid tile, and each one's group.
 
     Where neighbouring cells are nearest to points of different groups the
@@ -91,15 +92,20 @@ def _traced(xy: np.ndarray, group: np.ndarray, radius: float, cell: float, lo: n
             z[r, c] = far
             z[r + dr, c + dc] = far
     del cell_group
-    gen = contour_generator(x=lo[0] + (np.arange(nx) + 0.5) * cell, y=lo[1] + (np.arange(ny) + 0.5) * cell, z=z,
-                            fill_type=FillType.ChunkCombinedOffsetOffset)
+    gen = contour_generator(
+        x=lo[0] + (np.arange(nx) + 0.5) * cell,
+        y=lo[1] + (np.arange(ny) + 0.5) * cell,
+        z=z,
+        fill_type=FillType.ChunkCombinedOffsetOffset,
+    )
     filled: Any = gen.filled(-1.0, radius)  # ChunkCombinedOffsetOffset: (points, ring offsets, outer offsets)
     points, ring_offsets, outer_offsets = filled
     del z, gen
     if points[0] is None:
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
-    polys = shapely.from_ragged_array(shapely.GeometryType.POLYGON, points[0],
-                                      (ring_offsets[0].astype(np.int64), outer_offsets[0].astype(np.int64)))
+    polys = shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON, points[0], (ring_offsets[0].astype(np.int64), outer_offsets[0].astype(np.int64))
+    )
     bad = ~shapely.is_valid(polys)
     if bad.any():
         polys[bad] = shapely.make_valid(polys[bad])

@@ -170,14 +170,20 @@ class ScenarioConflict(ScenarioError):
         self.saved_by = saved_by
         self.saved_at = saved_at
         if current == 0:
-            text = (f"scenario '{name}' is no longer in the store (renamed or deleted since you opened version "
-                    f"{expected}); save your changes under a new name")
+            text = (
+                f"scenario '{name}' is no longer in the store (renamed or deleted since you opened version "
+                f"{expected}); save your changes under a new name"
+            )
         elif expected == 0:
-            text = (f"a scenario named '{name}' already exists, saved by {saved_by or 'someone'} at "
-                    f"{_when(saved_at)} (version {current}); open it, or save under another name")
+            text = (
+                f"a scenario named '{name}' already exists, saved by {saved_by or 'someone'} at "
+                f"{_when(saved_at)} (version {current}); open it, or save under another name"
+            )
         else:
-            text = (f"scenario '{name}' was saved by {saved_by or 'someone'} at {_when(saved_at)} (version {current}) "
-                    f"since you opened version {expected}; reopen it to see their changes, or save yours under another name")
+            text = (
+                f"scenario '{name}' was saved by {saved_by or 'someone'} at {_when(saved_at)} (version {current}) "
+                f"since you opened version {expected}; reopen it to see their changes, or save yours under another name"
+            )
         super().__init__(text)
 
 

@@ -277,15 +277,11 @@ def _same_edge_min(out: np.ndarray, targets: Snapped, sources: Snapped) -> None:
     if rep_t.size == 0:
         return
     rep_s = order[rep_i]
-    direct = (
-        targets.gap[rep_t] + sources.gap[rep_s] + np.abs(targets.offset[rep_t] - sources.offset[rep_s])
-    )
+    direct = targets.gap[rep_t] + sources.gap[rep_s] + np.abs(targets.offset[rep_t] - sources.offset[rep_s])
     np.minimum.at(out, rep_t, direct)
 
 
-def nearest_distances(
-    net: WalkNetwork, sources: Snapped, targets: Snapped, *, limit: float
-) -> np.ndarray:
+def nearest_distances(net: WalkNetwork, sources: Snapped, targets: Snapped, *, limit: float) -> np.ndarray:
     """Network distance from each target to the nearest source, up to ``limit``.
 
     Parameters
@@ -307,9 +303,7 @@ def nearest_distances(
 
 
 # --------------------------------------------------------- per-source search
-def iter_source_node_distances(
-    net: WalkNetwork, sources: Snapped, limit: float
-) -> Iterator[tuple[int, np.ndarray]]:
+def iter_source_node_distances(net: WalkNetwork, sources: Snapped, limit: float) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(source index, node distances)`` for each reachable source.
 
     Each search is one bounded Dijkstra from both ends of the source's edge
@@ -353,10 +347,26 @@ def incident_edges(net: WalkNetwork, nodes: np.ndarray) -> np.ndarray:
 #: Names that moved to :mod:`geo.service_areas` and are still answered here.
 _SERVICE_AREA_NAMES = frozenset(
     {
-        "DEFAULT_BUFFER_M", "MAX_BUFFER_M", "MIN_BLOCKS", "BLOCKS_PER_LOOSE_END", "HOLE_QUAD_SEGS",
-        "Pieces", "reached_pieces", "cut_pieces", "chained_lines", "concat_pieces", "merged_pieces",
-        "service_area_lines", "service_area_polygon", "source_join", "service_areas", "street_band",
-        "inset_convex", "facility_service_areas", "blocks_pay", "street_blocks",
+        "DEFAULT_BUFFER_M",
+        "MAX_BUFFER_M",
+        "MIN_BLOCKS",
+        "BLOCKS_PER_LOOSE_END",
+        "HOLE_QUAD_SEGS",
+        "Pieces",
+        "reached_pieces",
+        "cut_pieces",
+        "chained_lines",
+        "concat_pieces",
+        "merged_pieces",
+        "service_area_lines",
+        "service_area_polygon",
+        "source_join",
+        "service_areas",
+        "street_band",
+        "inset_convex",
+        "facility_service_areas",
+        "blocks_pay",
+        "street_blocks",
     }
 )
 

@@ -416,7 +416,9 @@ def service_areas(
     for done, (i, dist) in enumerate(iter_source_node_distances(net, sources, metres[-1]), start=1):
         where = source_join(sources, i, source_xy[i])
         for tier in metres:
-            rows.append((i, tier, service_area_polygon(net, dist, tier, **where, buffer_m=buffer_m, quad_segs=quad_segs)))
+            rows.append(
+                (i, tier, service_area_polygon(net, dist, tier, **where, buffer_m=buffer_m, quad_segs=quad_segs))
+            )
         if progress and (done % 50 == 0 or done == total):
             progress(done, total)
     return rows
@@ -465,7 +467,9 @@ def street_band(
         return _union_of_runs(lines, buffer_m, quad_segs)
     faces, union, loose = found
     outside = ~shapely.covered_by(loose, union) if loose.size else np.zeros(0, dtype=bool)
-    band = shapely.buffer(shapely.geometrycollections(np.concatenate([[union], loose[outside]])), buffer_m, quad_segs=quad_segs)
+    band = shapely.buffer(
+        shapely.geometrycollections(np.concatenate([[union], loose[outside]])), buffer_m, quad_segs=quad_segs
+    )
     return _with_holes(band, _block_holes(faces, loose, buffer_m, quad_segs))
 
 
@@ -631,14 +635,23 @@ _WORKER_STATE: dict = {}
 def _areas_chunk(chunk: np.ndarray) -> list[tuple[int, float, float, bytes]]:
     """Worker: service areas of some sources, in WGS84 as WKB (runs in a forked process)."""
     st = _WORKER_STATE
-    rows = _lonlat_rows(st["net"], service_areas(
-        st["net"], st["sources"].subset(chunk), st["xy"][chunk], st["tiers"],
-        buffer_m=st["buffer_m"], quad_segs=st["quad_segs"],
-    ))
+    rows = _lonlat_rows(
+        st["net"],
+        service_areas(
+            st["net"],
+            st["sources"].subset(chunk),
+            st["xy"][chunk],
+            st["tiers"],
+            buffer_m=st["buffer_m"],
+            quad_segs=st["quad_segs"],
+        ),
+    )
     return [(int(chunk[i]), t, a, shapely.to_wkb(g)) for i, t, a, g in rows]
 
 
-def _lonlat_rows(net: WalkNetwork, rows: list[tuple[int, float, shapely.Geometry]]) -> list[tuple[int, float, float, shapely.Geometry]]:
+def _lonlat_rows(
+    net: WalkNetwork, rows: list[tuple[int, float, shapely.Geometry]]
+) -> list[tuple[int, float, float, shapely.Geometry]]:
     """(source, tier, metric polygon) rows as (source, tier, area in m2, WGS84 polygon): one
     projection call for all of them, done where the polygons are made."""
     if not rows:
@@ -657,7 +670,14 @@ def _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progr
     ok = np.flatnonzero(sources.reachable)
     # small chunks keep both processes busy to the end
     chunks = [c for c in np.array_split(ok, max(workers * 4, ok.size // 20, 1)) if c.size]
-    _ = (net.csr, net.node_tree, net.strokes, net.incidence, net.edge_geom_length, net.geom_cum)  # build once, share by fork
+    _ = (
+        net.csr,
+        net.node_tree,
+        net.strokes,
+        net.incidence,
+        net.edge_geom_length,
+        net.geom_cum,
+    )  # build once, share by fork
     _WORKER_STATE.update(net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs)
     out: list[tuple[int, float, float, shapely.Geometry]] = []
     try:
@@ -728,7 +748,9 @@ def facility_service_areas(
     if workers > 1:
         rows = _parallel_areas(net, sources, xy, metres, buffer_m, quad_segs, workers, progress)
     else:
-        rows = _lonlat_rows(net, service_areas(net, sources, xy, metres, buffer_m=buffer_m, quad_segs=quad_segs, progress=progress))
+        rows = _lonlat_rows(
+            net, service_areas(net, sources, xy, metres, buffer_m=buffer_m, quad_segs=quad_segs, progress=progress)
+        )
     rows.sort(key=lambda r: (r[0], r[1]))
     idx = np.array([r[0] for r in rows], dtype=np.int64)
     ids = facilities["id"].astype(str).to_numpy()

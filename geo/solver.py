@@ -28,8 +28,19 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LinearModel", "SolveResult", "add_row", "build", "new_highs", "read", "run", "set_costs", "solve",
-           "status_text", "warm_start"]
+__all__ = [
+    "LinearModel",
+    "SolveResult",
+    "add_row",
+    "build",
+    "new_highs",
+    "read",
+    "run",
+    "set_costs",
+    "solve",
+    "status_text",
+    "warm_start",
+]
 
 
 @dataclass
@@ -161,11 +172,20 @@ def build(
     inf = highspy.kHighsInf
     sense = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
     h.passModel(
-        n_col, n_row, int(mat.nnz), int(highspy.MatrixFormat.kColwise), int(sense), 0.0,
-        np.asarray(model.cost, float), np.asarray(model.lower, float), np.asarray(model.upper, float),
+        n_col,
+        n_row,
+        int(mat.nnz),
+        int(highspy.MatrixFormat.kColwise),
+        int(sense),
+        0.0,
+        np.asarray(model.cost, float),
+        np.asarray(model.lower, float),
+        np.asarray(model.upper, float),
         np.where(np.isfinite(model.row_lower), model.row_lower, -inf).astype(float),
         np.where(np.isfinite(model.row_upper), model.row_upper, inf).astype(float),
-        mat.indptr[:-1].astype(np.int32), mat.indices.astype(np.int32), mat.data.astype(float),
+        mat.indptr[:-1].astype(np.int32),
+        mat.indices.astype(np.int32),
+        mat.data.astype(float),
         np.asarray(model.integer).astype(np.int32),
     )
     return h

@@ -23,9 +23,16 @@ from .errors import OptionError
 from .settings import DEFAULT_SPEED_M_PER_MIN, DEFAULT_TIERS, ELDERLY_SPEED_M_PER_MIN, TIER_METRES
 
 __all__ = [
-    "FacilityKind", "BUILTIN_KINDS", "KindRegistry", "parse_tiers", "tier_label",
+    "FacilityKind",
+    "BUILTIN_KINDS",
+    "KindRegistry",
+    "parse_tiers",
+    "tier_label",
     # re-exported from geo.settings, where they are defined
-    "TIER_METRES", "DEFAULT_TIERS", "DEFAULT_SPEED_M_PER_MIN", "ELDERLY_SPEED_M_PER_MIN",
+    "TIER_METRES",
+    "DEFAULT_TIERS",
+    "DEFAULT_SPEED_M_PER_MIN",
+    "ELDERLY_SPEED_M_PER_MIN",
 ]
 
 
@@ -62,8 +69,7 @@ BUILTIN_KINDS: tuple[FacilityKind, ...] = (
         "党群服务中心",
         "Party-mass service centre",
         "#c0392b",
-        ("党群服务中心", "社区党群服务中心", "街道党群服务中心", "centre", "center",
-         "party_centre"),
+        ("党群服务中心", "社区党群服务中心", "街道党群服务中心", "centre", "center", "party_centre"),
     ),
     FacilityKind(
         "micro_station",
@@ -87,19 +93,48 @@ BUILTIN_KINDS: tuple[FacilityKind, ...] = (
         "#5dade2",
         ("社区健康服务站", "社区卫生服务站", "社康站", "卫生服务站", "health_station"),
     ),
-    FacilityKind("kindergarten", "幼儿园", "Kindergarten", "#f1c40f", ("幼儿园", "幼稚园", "kindergarten", "preschool")),
+    FacilityKind(
+        "kindergarten", "幼儿园", "Kindergarten", "#f1c40f", ("幼儿园", "幼稚园", "kindergarten", "preschool")
+    ),
     FacilityKind("primary_school", "小学", "Primary school", "#9b59b6", ("小学", "primary", "primary school")),
-    FacilityKind("middle_school", "初中", "Middle school", "#6c3483", ("初中", "中学", "初级中学", "middle", "middle school", "junior_high")),
-    FacilityKind("elderly_care", "老年人日间照料中心", "Elderly day-care centre", "#a04000",
-                 ("老年人日间照料中心", "日间照料中心", "长者服务站", "长者日间照料中心", "elderly", "day_care")),
-    FacilityKind("nursing_home", "养老院", "Nursing home", "#784212", ("养老院", "老年养护院", "敬老院", "颐养院", "nursing")),
-    FacilityKind("culture", "文化活动站/中心", "Cultural centre", "#1abc9c", ("文化活动站", "文化活动中心", "文化站", "culture_centre", "cultural")),
-    FacilityKind("sports", "运动场地", "Sports ground", "#2ecc71", ("运动场地", "运动场", "体育场地", "多功能运动场地", "sport")),
-    FacilityKind("market", "菜市场/生鲜超市", "Fresh market", "#e74c3c", ("菜市场", "生鲜超市", "农贸市场", "fresh_market")),
-    FacilityKind("police", "警务室/派出所", "Police room", "#34495e", ("警务室", "派出所", "社区警务室", "police_station")),
+    FacilityKind(
+        "middle_school",
+        "初中",
+        "Middle school",
+        "#6c3483",
+        ("初中", "中学", "初级中学", "middle", "middle school", "junior_high"),
+    ),
+    FacilityKind(
+        "elderly_care",
+        "老年人日间照料中心",
+        "Elderly day-care centre",
+        "#a04000",
+        ("老年人日间照料中心", "日间照料中心", "长者服务站", "长者日间照料中心", "elderly", "day_care"),
+    ),
+    FacilityKind(
+        "nursing_home", "养老院", "Nursing home", "#784212", ("养老院", "老年养护院", "敬老院", "颐养院", "nursing")
+    ),
+    FacilityKind(
+        "culture",
+        "文化活动站/中心",
+        "Cultural centre",
+        "#1abc9c",
+        ("文化活动站", "文化活动中心", "文化站", "culture_centre", "cultural"),
+    ),
+    FacilityKind(
+        "sports", "运动场地", "Sports ground", "#2ecc71", ("运动场地", "运动场", "体育场地", "多功能运动场地", "sport")
+    ),
+    FacilityKind(
+        "market", "菜市场/生鲜超市", "Fresh market", "#e74c3c", ("菜市场", "生鲜超市", "农贸市场", "fresh_market")
+    ),
+    FacilityKind(
+        "police", "警务室/派出所", "Police room", "#34495e", ("警务室", "派出所", "社区警务室", "police_station")
+    ),
     FacilityKind("library", "图书馆", "Library", "#5d6d7e", ("图书馆", "社区图书馆", "图书室")),
     FacilityKind("post_station", "党群驿站", "Party-mass post (驿站)", "#d35400", ("党群驿站", "驿站", "post")),
-    FacilityKind("childcare", "托育/托儿所", "Childcare (0-3)", "#f5b041", ("托育", "托儿所", "托育中心", "托育机构", "nursery")),
+    FacilityKind(
+        "childcare", "托育/托儿所", "Childcare (0-3)", "#f5b041", ("托育", "托儿所", "托育中心", "托育机构", "nursery")
+    ),
 )
 
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -127,10 +162,7 @@ class KindRegistry:
         if isinstance(item, str):
             key = item.strip()
             if not _KEY_RE.match(key):
-                raise ValueError(
-                    f"kind key {item!r} must be lower-case letters, digits or '_', "
-                    "starting with a letter"
-                )
+                raise ValueError(f"kind key {item!r} must be lower-case letters, digits or '_', starting with a letter")
             if key in self._kinds:
                 return self._kinds[key]
             colour = self._PALETTE[(len(self._kinds) - len(BUILTIN_KINDS)) % len(self._PALETTE)]

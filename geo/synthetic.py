@@ -13,7 +13,15 @@ import numpy as np
 
 from .network import WalkNetwork, from_arrays
 
-__all__ = ["GridArrays", "street_grid_arrays", "network_from_arrays", "street_grid", "random_points_near", "SHENZHEN_ORIGIN", "CRS"]
+__all__ = [
+    "GridArrays",
+    "street_grid_arrays",
+    "network_from_arrays",
+    "street_grid",
+    "random_points_near",
+    "SHENZHEN_ORIGIN",
+    "CRS",
+]
 
 SHENZHEN_ORIGIN = (800_000.0, 2_490_000.0)  # EPSG:32650, north of Futian
 CRS = "EPSG:32650"
@@ -72,8 +80,14 @@ def street_grid_arrays(n_nodes: int, *, seed: int = 0, spacing: float = 80.0) ->
 def network_from_arrays(arrays: GridArrays) -> WalkNetwork:
     """Build the :class:`~geo.network.WalkNetwork` of :func:`street_grid_arrays`."""
     return from_arrays(
-        arrays.node_xy, arrays.edge_u, arrays.edge_v, crs=CRS, edge_geometry=arrays.geometry,
-        edge_highway=arrays.highway, name=arrays.name, source="synthetic",
+        arrays.node_xy,
+        arrays.edge_u,
+        arrays.edge_v,
+        crs=CRS,
+        edge_geometry=arrays.geometry,
+        edge_highway=arrays.highway,
+        name=arrays.name,
+        source="synthetic",
     )
 
 

@@ -32,7 +32,7 @@ _W, _H = 1000.0, 640.0  # the map's SVG viewBox
 class MapLayer:
     """Something drawn on the report's map (WGS84 geometries)."""
 
-    kind: str                       # "lines", "outline", "dots", "squares", "stars"
+    kind: str  # "lines", "outline", "dots", "squares", "stars"
     geoms: np.ndarray
     colors: list[str] | str = "#607d8b"
     width: float = 1.0
@@ -118,8 +118,10 @@ def _svg(r: A4Report) -> str:
         allg = np.concatenate([np.asarray(layer.geoms, dtype=object) for layer in r.layers if len(layer.geoms)])
         bounds = tuple(shapely.total_bounds(allg))
     fn, scale = _project(bounds)
-    out = [f'<svg viewBox="0 0 {_W:.0f} {_H:.0f}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">',
-           f'<rect width="{_W:.0f}" height="{_H:.0f}" fill="#f7f6f2"/>']
+    out = [
+        f'<svg viewBox="0 0 {_W:.0f} {_H:.0f}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">',
+        f'<rect width="{_W:.0f}" height="{_H:.0f}" fill="#f7f6f2"/>',
+    ]
     for layer in r.layers:
         colors = layer.colors if isinstance(layer.colors, list) else [layer.colors] * len(layer.geoms)
         if layer.kind in ("lines", "outline"):
@@ -128,7 +130,9 @@ def _svg(r: A4Report) -> str:
             for g in layer.geoms:
                 for line in _lines_of(g):
                     parts.append(_path(shapely.get_coordinates(line), fn))
-            out.append(f'<path d="{" ".join(parts)}" fill="none" stroke="{escape(colors[0])}" stroke-width="{layer.width}"{dash}/>')
+            out.append(
+                f'<path d="{" ".join(parts)}" fill="none" stroke="{escape(colors[0])}" stroke-width="{layer.width}"{dash}/>'
+            )
         else:
             xy = shapely.get_coordinates(shapely.centroid(layer.geoms)) if len(layer.geoms) else np.empty((0, 2))
             x, y = fn(xy[:, 0], xy[:, 1]) if len(xy) else (np.empty(0), np.empty(0))
@@ -138,13 +142,17 @@ def _svg(r: A4Report) -> str:
                     out.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="{layer.width:.1f}" fill="{c}"/>')
                 elif layer.kind == "squares":
                     s = layer.width
-                    out.append(f'<rect x="{a - s:.1f}" y="{b - s:.1f}" width="{2 * s:.1f}" height="{2 * s:.1f}" '
-                               f'fill="{c}" stroke="#fff" stroke-width="1"/>')
+                    out.append(
+                        f'<rect x="{a - s:.1f}" y="{b - s:.1f}" width="{2 * s:.1f}" height="{2 * s:.1f}" '
+                        f'fill="{c}" stroke="#fff" stroke-width="1"/>'
+                    )
                 else:  # stars: the new facilities, with their ids
                     out.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="7" fill="{c}" stroke="#fff" stroke-width="2"/>')
                     if layer.labels:
-                        out.append(f'<text x="{a + 9:.1f}" y="{b + 4:.1f}" font-size="13" font-weight="700" fill="#880e4f" '
-                                   f'stroke="#fff" stroke-width="3" paint-order="stroke">{escape(layer.labels[i])}</text>')
+                        out.append(
+                            f'<text x="{a + 9:.1f}" y="{b + 4:.1f}" font-size="13" font-weight="700" fill="#880e4f" '
+                            f'stroke="#fff" stroke-width="3" paint-order="stroke">{escape(layer.labels[i])}</text>'
+                        )
     out += _furniture(r, scale)
     out.append("</svg>")
     return "".join(out)
@@ -164,27 +172,35 @@ def _furniture(r: A4Report, scale: float) -> list[str]:
     """Legend, scale bar and north arrow."""
     out = []
     # north arrow (top right)
-    out.append(f'<g transform="translate({_W - 40:.0f},30)"><path d="M0,-18 L9,12 L0,5 L-9,12 Z" fill="#263238"/>'
-               '<text x="0" y="28" font-size="14" text-anchor="middle" font-weight="700">N</text></g>')
+    out.append(
+        f'<g transform="translate({_W - 40:.0f},30)"><path d="M0,-18 L9,12 L0,5 L-9,12 Z" fill="#263238"/>'
+        '<text x="0" y="28" font-size="14" text-anchor="middle" font-weight="700">N</text></g>'
+    )
     # scale bar (bottom left): a round length about a fifth of the map
     target = (_W / 5) / scale
     nice = max(v for v in (50, 100, 200, 250, 500, 1000, 2000, 5000, 10000) if v <= max(target, 50))
     px = nice * scale
-    out.append(f'<g transform="translate(24,{_H - 26:.0f})"><rect x="0" y="0" width="{px:.1f}" height="6" fill="#263238"/>'
-               f'<rect x="{px / 2:.1f}" y="0" width="{px / 2:.1f}" height="6" fill="#fff" stroke="#263238"/>'
-               f'<text x="0" y="-4" font-size="12">0</text><text x="{px:.1f}" y="-4" font-size="12" text-anchor="end">'
-               f'{nice:,} m</text></g>')
+    out.append(
+        f'<g transform="translate(24,{_H - 26:.0f})"><rect x="0" y="0" width="{px:.1f}" height="6" fill="#263238"/>'
+        f'<rect x="{px / 2:.1f}" y="0" width="{px / 2:.1f}" height="6" fill="#fff" stroke="#263238"/>'
+        f'<text x="0" y="-4" font-size="12">0</text><text x="{px:.1f}" y="-4" font-size="12" text-anchor="end">'
+        f"{nice:,} m</text></g>"
+    )
     # legend (top left)
     if r.legend:
         h = 16 * len(r.legend) + 12
         width = 12 + 8.5 * max(len(lb) for _s, _c, lb in r.legend) + 30
-        out.append(f'<g transform="translate(12,12)"><rect width="{min(width, 330):.0f}" height="{h}" fill="#fff" '
-                   'fill-opacity="0.93" stroke="#b0bec5"/>')
+        out.append(
+            f'<g transform="translate(12,12)"><rect width="{min(width, 330):.0f}" height="{h}" fill="#fff" '
+            'fill-opacity="0.93" stroke="#b0bec5"/>'
+        )
         for i, (shape, color, label) in enumerate(r.legend):
             y = 14 + 16 * i
             c = escape(color)
             if shape == "line":
-                out.append(f'<line x1="8" y1="{y - 4}" x2="24" y2="{y - 4}" stroke="{c}" stroke-width="2" stroke-dasharray="4 3"/>')
+                out.append(
+                    f'<line x1="8" y1="{y - 4}" x2="24" y2="{y - 4}" stroke="{c}" stroke-width="2" stroke-dasharray="4 3"/>'
+                )
             elif shape == "square":
                 out.append(f'<rect x="10" y="{y - 10}" width="11" height="11" fill="{c}"/>')
             elif shape == "star":
@@ -217,16 +233,20 @@ def _table(frame: pd.DataFrame, text_cols=(), limit: int | None = None) -> str:
 def a4_html(r: A4Report) -> str:
     """The report as one self-contained HTML document (prints as A4 landscape)."""
     zh = r.lang != "en"
-    flag = (("已核实" if zh else "verified") if r.verified else ("未核实" if zh else "unverified"))
+    flag = ("已核实" if zh else "verified") if r.verified else ("未核实" if zh else "unverified")
     unv = "".join(f"<li>{escape(u)}</li>" for u in r.unverified[:40])
     more = f"<li>… {len(r.unverified) - 40}</li>" if len(r.unverified) > 40 else ""
-    demo = f' <span class="demo">{"生成的演示数据（非真实数据）" if zh else "generated demo data"}</span>' if r.is_demo else ""
+    demo = (
+        f' <span class="demo">{"生成的演示数据（非真实数据）" if zh else "generated demo data"}</span>'
+        if r.is_demo
+        else ""
+    )
     parts = [
         "<!doctype html><html lang='zh'><head><meta charset='utf-8'>",
         f"<title>{escape(r.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(r.title)}{demo}</h1>",
         f'<div class="meta">{"日期" if zh else "Date"}: {escape(r.date)} · {"数据来源" if zh else "Data"}: '
-        f'{escape("; ".join(r.sources))}</div>',
+        f"{escape('; '.join(r.sources))}</div>",
         f'<div class="meta">{"评价标准" if zh else "Standard"}: {escape(r.standard_title or r.standard_name)} '
         f'({escape(r.standard_name)} {escape(r.standard_version)}) · <span class="{"" if r.verified else "warn"}">{escape(flag)}</span></div>',
         f'<div class="meta">{"方法" if zh else "Method"}: {escape(r.method)}</div>',
@@ -235,7 +255,8 @@ def a4_html(r: A4Report) -> str:
         f"<h2>{'完整生活圈' if zh else 'Complete life circles'}</h2>{_table(r.headline)}",
         "</div><div>",
         f"<h2>{'各项设施可达人口' if zh else 'People within reach of each kind'}</h2>{_table(r.kinds, ('设施', 'kind'))}"
-        if r.kinds is not None else "",
+        if r.kinds is not None
+        else "",
         f"<h2>{'候选站点' if zh else 'Candidate sites'}</h2>{_table(r.candidates, limit=14)}",
         "</div></div>",
         '<div class="break"></div><div class="cols"><div>',
@@ -264,17 +285,37 @@ def html_to_pdf(html: str, *, timeout: float = 120.0) -> bytes:
     with tempfile.TemporaryDirectory(prefix="lc-report-") as folder:
         src, out = Path(folder) / "report.html", Path(folder) / "report.pdf"
         src.write_text(html, encoding="utf-8")
-        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", f"--user-data-dir={folder}/profile",
-               "--no-pdf-header-footer", f"--print-to-pdf={out}", src.as_uri()]
+        cmd = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={folder}/profile",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={out}",
+            src.as_uri(),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if not out.is_file():
             raise RuntimeError(f"Chromium did not print the report (exit {proc.returncode}): {proc.stderr[-500:]}")
         return out.read_bytes()
 
 
-def from_evaluation(ev, *, title: str, sources: list[str], facilities=None, units=None, ledger=None,
-                    lang: str = "zh", is_demo: bool = False) -> A4Report:
+def from_evaluation(
+    ev,
+    *,
+    title: str,
+    sources: list[str],
+    facilities=None,
+    units=None,
+    ledger=None,
+    lang: str = "zh",
+    is_demo: bool = False,
+) -> A4Report:
     """The report of a :class:`geo.evaluate.Evaluation` (``lifecircle evaluate --report R.pdf``)."""
     import datetime
 
@@ -284,10 +325,18 @@ def from_evaluation(ev, *, title: str, sources: list[str], facilities=None, unit
     std = ev.standard
     summary = ev.summary()
     w = ev.samples.weight
-    head = pd.DataFrame([{("范围" if zh else "tier"): t.label(lang), "m": t.metres,
-                          ("必备项" if zh else "kinds"): len(t.required_kinds),
-                          ("完整人口" if zh else "complete"): summary["complete"][t.key]["weight"],
-                          ("比例" if zh else "share"): f"{100 * summary['complete'][t.key]['share']:.1f}%"} for t in std.tiers])
+    head = pd.DataFrame(
+        [
+            {
+                ("范围" if zh else "tier"): t.label(lang),
+                "m": t.metres,
+                ("必备项" if zh else "kinds"): len(t.required_kinds),
+                ("完整人口" if zh else "complete"): summary["complete"][t.key]["weight"],
+                ("比例" if zh else "share"): f"{100 * summary['complete'][t.key]['share']:.1f}%",
+            }
+            for t in std.tiers
+        ]
+    )
     top = std.tiers[-1]
     from lifecircle.geo.standards import KindRegistry
 
@@ -302,18 +351,33 @@ def from_evaluation(ev, *, title: str, sources: list[str], facilities=None, unit
         except Exception:  # noqa: BLE001 - a kind the registry does not know: its key
             return k
 
-    kinds = pd.DataFrame([{("设施" if zh else "kind"): label(k), (f"{top.label(lang)} 可达人口" if zh else f"within {top.label(lang)}"):
-                           summary["kinds"][k][top.key]["weight"],
-                           ("比例" if zh else "share"): f"{100 * summary['kinds'][k][top.key]['share']:.1f}%"}
-                          for k in top.required_kinds if k in summary["kinds"] and top.key in summary["kinds"][k]])
+    kinds = pd.DataFrame(
+        [
+            {
+                ("设施" if zh else "kind"): label(k),
+                (f"{top.label(lang)} 可达人口" if zh else f"within {top.label(lang)}"): summary["kinds"][k][top.key][
+                    "weight"
+                ],
+                ("比例" if zh else "share"): f"{100 * summary['kinds'][k][top.key]['share']:.1f}%",
+            }
+            for k in top.required_kinds
+            if k in summary["kinds"] and top.key in summary["kinds"][k]
+        ]
+    )
     unit_rows = pd.DataFrame()
     if units is not None and len(units):
         bu = ev.by_unit(units)
-        unit_rows = pd.DataFrame({("社区" if zh else "community"): bu["name"], ("人口" if zh else "people"): bu["weight"]})
+        unit_rows = pd.DataFrame(
+            {("社区" if zh else "community"): bu["name"], ("人口" if zh else "people"): bu["weight"]}
+        )
         for t in std.tiers:
             unit_rows[t.label(lang)] = [f"{100 * v:.0f}%" for v in bu[f"complete_{t.key}"]]
     led = ledger if ledger is not None else ev.ledger(lang=lang, remedies=False)
-    keep = [c for c in led.columns if c in ("社区", "范围", "缺项", "影响人口", "占比", "unit", "tier", "kind", "weight", "share")]
+    keep = [
+        c
+        for c in led.columns
+        if c in ("社区", "范围", "缺项", "影响人口", "占比", "unit", "tier", "kind", "weight", "share")
+    ]
     led = led[keep]
     n = len(top.required_kinds)
     from_palette = ["#b71c1c", "#e53935", "#f4511e", "#fb8c00", "#fdd835", "#c0ca33", "#7cb342"]
@@ -324,10 +388,17 @@ def from_evaluation(ev, *, title: str, sources: list[str], facilities=None, unit
     if units is not None and len(units):
         layers.append(MapLayer("outline", units.geometry.values, "#546e7a", 1.2))
     layers.append(MapLayer("dots", shapely.points(xy), [colors[h] for h in have], 2.4))
-    legend = [("dot", colors[i], (f"{n} 项齐全" if zh else f"all {n} kinds") if i == n else
-               (f"缺 {n - i} 项" if zh else f"{n - i} missing")) for i in range(n, -1, -1)]
+    legend = [
+        (
+            "dot",
+            colors[i],
+            (f"{n} 项齐全" if zh else f"all {n} kinds") if i == n else (f"缺 {n - i} 项" if zh else f"{n - i} missing"),
+        )
+        for i in range(n, -1, -1)
+    ]
     if facilities is not None and len(facilities):
         pts = facilities[shapely.get_type_id(facilities.geometry.values) == 0]
+
         def color(k: str) -> str:
             try:
                 return lstyle.kind_color(registry, k)
@@ -336,13 +407,36 @@ def from_evaluation(ev, *, title: str, sources: list[str], facilities=None, unit
 
         layers.append(MapLayer("squares", pts.geometry.values, [color(k) for k in pts["kind"].astype(str)], 3.2))
         legend += [("square", color(k), label(k)) for k in dict.fromkeys(pts["kind"].astype(str))][:14]
-    method = ("每位居民沿步行路网到每类设施的最近距离由有界的多源最短路径计算；某层级要求的每类设施都在其半径内的居民计为拥有完整生活圈。"
-              "缺项台账按社区 × 层级 × 缺项列出受影响人口。") if zh else (
-              "Each resident's walking distance to the nearest facility of every kind is computed on the street network by "
-              "bounded multi-source shortest paths; a resident whose every kind required by a tier lies within its radius has "
-              "a complete life circle. The gap ledger lists the people affected per community, tier and missing kind.")
+    method = (
+        (
+            "每位居民沿步行路网到每类设施的最近距离由有界的多源最短路径计算；某层级要求的每类设施都在其半径内的居民计为拥有完整生活圈。"
+            "缺项台账按社区 × 层级 × 缺项列出受影响人口。"
+        )
+        if zh
+        else (
+            "Each resident's walking distance to the nearest facility of every kind is computed on the street network by "
+            "bounded multi-source shortest paths; a resident whose every kind required by a tier lies within its radius has "
+            "a complete life circle. The gap ledger lists the people affected per community, tier and missing kind."
+        )
+    )
     _ = w
-    return A4Report(title=title, date=datetime.date.today().isoformat(), sources=sources, standard_name=std.name,
-                    standard_title=std.title, standard_version=std.version, verified=std.verified,
-                    unverified=std.unverified(), method=method, headline=head, kinds=kinds, units=unit_rows,
-                    ledger=led, candidates=pd.DataFrame(), layers=layers, legend=legend, is_demo=is_demo, lang=lang)
+    return A4Report(
+        title=title,
+        date=datetime.date.today().isoformat(),
+        sources=sources,
+        standard_name=std.name,
+        standard_title=std.title,
+        standard_version=std.version,
+        verified=std.verified,
+        unverified=std.unverified(),
+        method=method,
+        headline=head,
+        kinds=kinds,
+        units=unit_rows,
+        ledger=led,
+        candidates=pd.DataFrame(),
+        layers=layers,
+        legend=legend,
+        is_demo=is_demo,
+        lang=lang,
+    )

@@ -21,8 +21,18 @@ from lifecircle.geo import crs as gcrs
 from lifecircle.geo.network import WalkNetwork
 
 __all__ = [
-    "PRECISION", "MAJOR_HIGHWAY", "MAP_CRS", "check_crs", "to_map_crs", "point_to_map", "point_from_map",
-    "feature_collection", "frame_collection", "streets_layer", "metric_to_wgs84", "fill_small_holes",
+    "PRECISION",
+    "MAJOR_HIGHWAY",
+    "MAP_CRS",
+    "check_crs",
+    "to_map_crs",
+    "point_to_map",
+    "point_from_map",
+    "feature_collection",
+    "frame_collection",
+    "streets_layer",
+    "metric_to_wgs84",
+    "fill_small_holes",
 ]
 
 #: Decimal places of map coordinates (1e-6 degree is about 0.1 m).
@@ -117,13 +127,17 @@ def feature_collection(
     feats = [
         '{"type":"Feature","properties":'
         + json.dumps({k: _jsonable(v) for k, v in p.items()}, ensure_ascii=False, separators=(",", ":"))
-        + ',"geometry":' + g + "}"
+        + ',"geometry":'
+        + g
+        + "}"
         for p, g in zip(props, gj)
     ]
     return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
 
 
-def frame_collection(gdf: gpd.GeoDataFrame, columns: Sequence[str], *, crs: str = "wgs84", rename: dict | None = None) -> str:
+def frame_collection(
+    gdf: gpd.GeoDataFrame, columns: Sequence[str], *, crs: str = "wgs84", rename: dict | None = None
+) -> str:
     """Return the rows of a WGS84 GeoDataFrame as a FeatureCollection with some columns.
 
     Parameters
@@ -206,7 +220,7 @@ def _fill_one(geom, max_hole_m2: float):
     if geom is None or geom.is_empty or shapely.get_type_id(geom) not in (3, 6):
         return geom
     lat = float(shapely.get_coordinates(geom)[:, 1].mean())
-    m2_per_deg2 = 111_320.0 ** 2 * np.cos(np.radians(lat))
+    m2_per_deg2 = 111_320.0**2 * np.cos(np.radians(lat))
     parts = []
     for poly in shapely.get_parts(geom):
         keep = [r for r in poly.interiors if shapely.Polygon(r).area * m2_per_deg2 >= max_hole_m2]

@@ -78,7 +78,9 @@ def areas_text(areas: gpd.GeoDataFrame, kind: str, *, crs: str = "wgs84", tolera
     geoms, props = [], []
     for (k, tier), group in sel.groupby(["kind", "tier_m"], sort=True):
         merged = shapely.union_all(np.asarray(group.geometry.values, dtype=object))
-        geoms.append(fill_small_holes(np.array([shapely.simplify(merged, tolerance_deg)], dtype=object), DISPLAY_HOLE_M2)[0])
+        geoms.append(
+            fill_small_holes(np.array([shapely.simplify(merged, tolerance_deg)], dtype=object), DISPLAY_HOLE_M2)[0]
+        )
         props.append({"kind": str(k), "tier": float(tier), "n": int(len(group))})
     return feature_collection(np.asarray(geoms, dtype=object), props, crs=crs)
 
@@ -101,8 +103,15 @@ def gaps_text(gaps: gpd.GeoDataFrame, *, crs: str = "wgs84") -> str:
     props = []
     for rec, pt in zip(gaps.drop(columns="geometry").to_dict("records"), inside):
         lon, lat = point_to_map(float(pt.x), float(pt.y), crs)
-        props.append({"rank": int(rec["rank"]), "unserved_weight": float(rec["unserved_weight"]),
-                      "share_of_unserved": float(rec["share_of_unserved"]), "label_lon": lon, "label_lat": lat})
+        props.append(
+            {
+                "rank": int(rec["rank"]),
+                "unserved_weight": float(rec["unserved_weight"]),
+                "share_of_unserved": float(rec["share_of_unserved"]),
+                "label_lon": lon,
+                "label_lat": lat,
+            }
+        )
     return feature_collection(np.asarray(gaps.geometry.values, dtype=object), props, crs=crs)
 
 
@@ -110,8 +119,13 @@ def candidates_text(gains: pd.DataFrame, tiers: Sequence[float], *, lang: str = 
     """Candidate stations as points with their popup rows (gains per tier, coordinates)."""
     geoms, props = [], []
     for rec in gains.to_dict("records"):
-        rows = [[("新增覆盖 " if lang == "zh" else "Adds within ") + tier_label(t, lang),
-                 f"+{rec[f'gain_{tier_key(t)}']:,.0f}"] for t in sorted(tiers)]
+        rows = [
+            [
+                ("新增覆盖 " if lang == "zh" else "Adds within ") + tier_label(t, lang),
+                f"+{rec[f'gain_{tier_key(t)}']:,.0f}",
+            ]
+            for t in sorted(tiers)
+        ]
         rows.append(["经纬度" if lang == "zh" else "Lon, lat", f"{rec['lon']:.6f}, {rec['lat']:.6f}"])
         geoms.append(shapely.Point(rec["lon"], rec["lat"]))
         props.append({"id": str(rec["id"]), "rows": rows})
@@ -125,8 +139,11 @@ def candidate_areas_text(items: Iterable[tuple[str, dict]], *, crs: str = "wgs84
         for tier, poly in areas.items():
             geoms.append(poly)
             props.append({"id": str(cid), "tier": float(tier)})
-    arr = (fill_small_holes(shapely.simplify(np.asarray(geoms, dtype=object), tolerance_deg), DISPLAY_HOLE_M2)
-           if geoms else np.empty(0, dtype=object))
+    arr = (
+        fill_small_holes(shapely.simplify(np.asarray(geoms, dtype=object), tolerance_deg), DISPLAY_HOLE_M2)
+        if geoms
+        else np.empty(0, dtype=object)
+    )
     return feature_collection(arr, props, crs=crs)
 
 
@@ -134,8 +151,14 @@ def map_style(kinds: KindRegistry, present: Sequence[str], tiers: Sequence[float
     """Colours, class labels and opacities the map's script uses."""
     classes = style.distance_classes(tiers)
     return {
-        "kinds": {k: {"label": style.kind_label(kinds, k, lang), "color": style.kind_color(kinds, k),
-                      "glyph": style.kind_glyph(kinds, k, lang)} for k in present},
+        "kinds": {
+            k: {
+                "label": style.kind_label(kinds, k, lang),
+                "color": style.kind_color(kinds, k),
+                "glyph": style.kind_glyph(kinds, k, lang),
+            }
+            for k in present
+        },
         "class_colors": classes.all_colors(),
         "class_labels": classes.labels(lang),
         "tier_opacity": {tier_key(t): style.tier_opacity(tiers, t) for t in tiers},
@@ -149,13 +172,27 @@ def map_style(kinds: KindRegistry, present: Sequence[str], tiers: Sequence[float
 
 
 __all__ = [
-    "areas_text", "boundaries_text", "candidate_areas_text", "candidates_text", "demand_classes",
-    "demand_distances", "frame_collection", "gaps_text", "map_style", "shares_text",
+    "areas_text",
+    "boundaries_text",
+    "candidate_areas_text",
+    "candidates_text",
+    "demand_classes",
+    "demand_distances",
+    "frame_collection",
+    "gaps_text",
+    "map_style",
+    "shares_text",
 ]
 
 
-def parking_text(pairs: gpd.GeoDataFrame, residences: gpd.GeoDataFrame, lots: gpd.GeoDataFrame, *,
-                 lang: str = "zh", crs: str = "wgs84") -> str:
+def parking_text(
+    pairs: gpd.GeoDataFrame,
+    residences: gpd.GeoDataFrame,
+    lots: gpd.GeoDataFrame,
+    *,
+    lang: str = "zh",
+    crs: str = "wgs84",
+) -> str:
     """Shared parking: matching lines (``cars``, ``walk_m``), lots and compounds with tooltip rows.
 
     Parameters
@@ -171,28 +208,81 @@ def parking_text(pairs: gpd.GeoDataFrame, residences: gpd.GeoDataFrame, lots: gp
     geoms, props = [], []
     for rec, geom in zip(pairs.drop(columns="geometry").to_dict("records"), pairs.geometry.values):
         geoms.append(geom)
-        props.append({"role": "match", "cars": int(rec["cars"]), "name": f"{rec.get('residence_name', rec['residence_id'])} → {rec.get('lot_name', rec['lot_id'])}",
-                      "rows": [["车辆" if zh else "Cars", str(int(rec["cars"]))], ["步行" if zh else "Walk", f"{rec['walk_m']:.0f} m"]]})
+        props.append(
+            {
+                "role": "match",
+                "cars": int(rec["cars"]),
+                "name": f"{rec.get('residence_name', rec['residence_id'])} → {rec.get('lot_name', rec['lot_id'])}",
+                "rows": [
+                    ["车辆" if zh else "Cars", str(int(rec["cars"]))],
+                    ["步行" if zh else "Walk", f"{rec['walk_m']:.0f} m"],
+                ],
+            }
+        )
     for rec, geom in zip(lots.drop(columns="geometry").to_dict("records"), lots.geometry.values):
         geoms.append(geom)
-        props.append({"role": "lot", "id": str(rec["id"]), "name": str(rec.get("name") or rec["id"]),
-                      "rows": [["泊位" if zh else "Spaces", f"{rec['capacity']:,}"], ["共享车辆" if zh else "Cars shared", str(int(rec["cars"]))],
-                               ["开放" if zh else "Open", str(rec.get("open") or "")], ["状态" if zh else "Status", str(rec["status"])]]})
+        props.append(
+            {
+                "role": "lot",
+                "id": str(rec["id"]),
+                "name": str(rec.get("name") or rec["id"]),
+                "rows": [
+                    ["泊位" if zh else "Spaces", f"{rec['capacity']:,}"],
+                    ["共享车辆" if zh else "Cars shared", str(int(rec["cars"]))],
+                    ["开放" if zh else "Open", str(rec.get("open") or "")],
+                    ["状态" if zh else "Status", str(rec["status"])],
+                ],
+            }
+        )
     for rec, geom in zip(residences.drop(columns="geometry").to_dict("records"), residences.geometry.values):
         geoms.append(geom)
-        props.append({"role": "residence", "id": str(rec["id"]), "name": str(rec.get("name") or rec["id"]),
-                      "rows": [["夜间缺口" if zh else "Night shortfall", str(int(rec["demand"]))], ["已安排" if zh else "Placed", str(int(rec["placed"]))],
-                               ["时段" if zh else "Window", str(rec.get("window") or "")], ["状态" if zh else "Status", str(rec["status"])]]})
+        props.append(
+            {
+                "role": "residence",
+                "id": str(rec["id"]),
+                "name": str(rec.get("name") or rec["id"]),
+                "rows": [
+                    ["夜间缺口" if zh else "Night shortfall", str(int(rec["demand"]))],
+                    ["已安排" if zh else "Placed", str(int(rec["placed"]))],
+                    ["时段" if zh else "Window", str(rec.get("window") or "")],
+                    ["状态" if zh else "Status", str(rec["status"])],
+                ],
+            }
+        )
     return feature_collection(np.asarray(geoms, dtype=object), props, crs=crs)
 
 
 def parking_legend(lang: str = "zh") -> list[dict]:
     """Legend of the parking map."""
     zh = lang == "zh"
-    return [{"layer": "parking", "title": "错时共享停车" if zh else "Shared night parking", "items": [
-        {"label": "停车场（夜间可共享）" if zh else "Parking lot (spare at night)", "color": style.LOT_COLOR, "shape": "dot"},
-        {"label": "缺车位小区（大门）" if zh else "Compound short of spaces (gate)", "color": style.RESIDENCE_COLOR, "shape": "dot"},
-        {"label": "匹配（线宽 = 车辆数）" if zh else "Match (width = cars)", "color": style.MATCH_COLOR, "shape": "line"},
-    ]}, {"layer": "boundaries", "title": "", "items": [
-        {"label": style.text("streets", lang), "color": style.STREET_BOUNDARY_COLOR, "shape": "line"},
-        {"label": style.text("communities", lang), "color": style.COMMUNITY_BOUNDARY_COLOR, "shape": "line"}]}]
+    return [
+        {
+            "layer": "parking",
+            "title": "错时共享停车" if zh else "Shared night parking",
+            "items": [
+                {
+                    "label": "停车场（夜间可共享）" if zh else "Parking lot (spare at night)",
+                    "color": style.LOT_COLOR,
+                    "shape": "dot",
+                },
+                {
+                    "label": "缺车位小区（大门）" if zh else "Compound short of spaces (gate)",
+                    "color": style.RESIDENCE_COLOR,
+                    "shape": "dot",
+                },
+                {
+                    "label": "匹配（线宽 = 车辆数）" if zh else "Match (width = cars)",
+                    "color": style.MATCH_COLOR,
+                    "shape": "line",
+                },
+            ],
+        },
+        {
+            "layer": "boundaries",
+            "title": "",
+            "items": [
+                {"label": style.text("streets", lang), "color": style.STREET_BOUNDARY_COLOR, "shape": "line"},
+                {"label": style.text("communities", lang), "color": style.COMMUNITY_BOUNDARY_COLOR, "shape": "line"},
+            ],
+        },
+    ]

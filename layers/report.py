@@ -107,7 +107,14 @@ def _escaped(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> gpd.GeoDataFram
     return out
 
 
-def _add_geojson(group, frame: gpd.GeoDataFrame, style_fn, tooltip_fields: Sequence[str] = (), aliases: Sequence[str] = (), marker=None):
+def _add_geojson(
+    group,
+    frame: gpd.GeoDataFrame,
+    style_fn,
+    tooltip_fields: Sequence[str] = (),
+    aliases: Sequence[str] = (),
+    marker=None,
+):
     import folium
 
     if frame is None or not len(frame):
@@ -133,8 +140,13 @@ def report_html(data: ReportData) -> str:
 
     zh = data.lang == "zh"
     west, south, east, north = _bounds(data)
-    fmap = folium.Map(location=[(south + north) / 2, (west + east) / 2], tiles=None, zoom_start=15, control_scale=True,
-                      prefer_canvas=True)
+    fmap = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        tiles=None,
+        zoom_start=15,
+        control_scale=True,
+        prefer_canvas=True,
+    )
     fmap.fit_bounds([[south, west], [north, east]])
     _base_layers(fmap, data)
     _overlay_layers(fmap, data, zh)
@@ -154,13 +166,26 @@ def _base_layers(fmap, data: ReportData) -> None:
 
     if data.streets is not None and len(data.streets):
         group = folium.FeatureGroup(name="道路 / streets", control=False).add_to(fmap)
-        _add_geojson(group, data.streets[["geometry"]], lambda f: {"color": style.STREET_COLOR, "weight": 1, "opacity": 0.8})
+        _add_geojson(
+            group, data.streets[["geometry"]], lambda f: {"color": style.STREET_COLOR, "weight": 1, "opacity": 0.8}
+        )
     for level, frame in data.boundaries:
         color = style.STREET_BOUNDARY_COLOR if level == "street" else style.COMMUNITY_BOUNDARY_COLOR
-        group = folium.FeatureGroup(name=style.text("streets" if level == "street" else "communities", data.lang)).add_to(fmap)
-        _add_geojson(group, _escaped(frame, ["name"]),
-                     lambda f, c=color, lv=level: {"color": c, "weight": 2.5 if lv == "street" else 1.2, "dashArray": "6 4", "fill": False},
-                     ["name"], [""])
+        group = folium.FeatureGroup(
+            name=style.text("streets" if level == "street" else "communities", data.lang)
+        ).add_to(fmap)
+        _add_geojson(
+            group,
+            _escaped(frame, ["name"]),
+            lambda f, c=color, lv=level: {
+                "color": c,
+                "weight": 2.5 if lv == "street" else 1.2,
+                "dashArray": "6 4",
+                "fill": False,
+            },
+            ["name"],
+            [""],
+        )
 
 
 def _overlay_layers(fmap, data: ReportData, zh: bool) -> None:
@@ -171,53 +196,116 @@ def _overlay_layers(fmap, data: ReportData, zh: bool) -> None:
     group = folium.FeatureGroup(name=("服务范围 " if zh else "Service areas ") + data.kind_label).add_to(fmap)
     for tier in sorted(data.tiers, reverse=True):
         sel = data.areas[data.areas["tier_m"] == tier][["kind", "geometry"]]
-        _add_geojson(group, sel, lambda f, t=tier: {
-            "color": style.kind_color(data.kinds, f["properties"]["kind"]), "weight": 0.6,
-            "fillColor": style.kind_color(data.kinds, f["properties"]["kind"]), "fillOpacity": style.tier_opacity(data.tiers, t)})
+        _add_geojson(
+            group,
+            sel,
+            lambda f, t=tier: {
+                "color": style.kind_color(data.kinds, f["properties"]["kind"]),
+                "weight": 0.6,
+                "fillColor": style.kind_color(data.kinds, f["properties"]["kind"]),
+                "fillOpacity": style.tier_opacity(data.tiers, t),
+            },
+        )
     demand = data.demand[["geometry"]].copy()
     demand["cls"] = data.demand_class.astype(int)
     demand["label"] = [classes.labels(data.lang)[c] for c in demand["cls"]]
     group = folium.FeatureGroup(name="居民（步行距离）" if zh else "Residents (walking distance)").add_to(fmap)
-    _add_geojson(group, demand, lambda f: {"fill": True, "fillColor": colors[f["properties"]["cls"]], "color": "#ffffff", "weight": 0.5,
-                                           "fillOpacity": 0.9, "radius": 3}, ["label"], [""], marker=folium.CircleMarker(radius=3))
+    _add_geojson(
+        group,
+        demand,
+        lambda f: {
+            "fill": True,
+            "fillColor": colors[f["properties"]["cls"]],
+            "color": "#ffffff",
+            "weight": 0.5,
+            "fillOpacity": 0.9,
+            "radius": 3,
+        },
+        ["label"],
+        [""],
+        marker=folium.CircleMarker(radius=3),
+    )
     gaps = data.gaps[["rank", "unserved_weight", "geometry"]] if len(data.gaps) else data.gaps
     group = folium.FeatureGroup(name="覆盖缺口" if zh else "Coverage gaps").add_to(fmap)
-    _add_geojson(group, gaps, lambda f: {"color": style.GAP_COLOR, "weight": 1.2, "fillColor": style.GAP_COLOR, "fillOpacity": 0.25},
-                 ["rank", "unserved_weight"], ["#", "未覆盖人口" if zh else "unserved"])
+    _add_geojson(
+        group,
+        gaps,
+        lambda f: {"color": style.GAP_COLOR, "weight": 1.2, "fillColor": style.GAP_COLOR, "fillOpacity": 0.25},
+        ["rank", "unserved_weight"],
+        ["#", "未覆盖人口" if zh else "unserved"],
+    )
     fac = _escaped(data.facilities, ["name", "kind"])
     group = folium.FeatureGroup(name="设施" if zh else "Facilities").add_to(fmap)
-    _add_geojson(group, fac, lambda f: {"fill": True, "fillColor": style.kind_color(data.kinds, f["properties"]["kind"]), "color": "#fff",
-                                        "weight": 1.5, "fillOpacity": 1, "radius": 6}, ["name", "kind"], ["", ""],
-                 marker=folium.CircleMarker(radius=6))
+    _add_geojson(
+        group,
+        fac,
+        lambda f: {
+            "fill": True,
+            "fillColor": style.kind_color(data.kinds, f["properties"]["kind"]),
+            "color": "#fff",
+            "weight": 1.5,
+            "fillOpacity": 1,
+            "radius": 6,
+        },
+        ["name", "kind"],
+        ["", ""],
+        marker=folium.CircleMarker(radius=6),
+    )
     group = folium.FeatureGroup(name="候选站点" if zh else "Candidate sites").add_to(fmap)
     if len(data.candidate_areas):
-        _add_geojson(group, data.candidate_areas[["geometry"]], lambda f: {"color": style.CANDIDATE_COLOR, "weight": 1.5,
-                                                                          "dashArray": "6 4", "fillOpacity": 0.08})
+        _add_geojson(
+            group,
+            data.candidate_areas[["geometry"]],
+            lambda f: {"color": style.CANDIDATE_COLOR, "weight": 1.5, "dashArray": "6 4", "fillOpacity": 0.08},
+        )
     if len(data.candidates):
-        _add_geojson(group, _escaped(data.candidates, ["id", "gain"]), lambda f: {"fill": True, "fillColor": style.CANDIDATE_COLOR, "color": "#fff",
-                                                                                  "weight": 2, "fillOpacity": 1, "radius": 8},
-                     ["id", "gain"], ["", "新增覆盖" if zh else "adds"], marker=folium.CircleMarker(radius=8))
+        _add_geojson(
+            group,
+            _escaped(data.candidates, ["id", "gain"]),
+            lambda f: {
+                "fill": True,
+                "fillColor": style.CANDIDATE_COLOR,
+                "color": "#fff",
+                "weight": 2,
+                "fillOpacity": 1,
+                "radius": 8,
+            },
+            ["id", "gain"],
+            ["", "新增覆盖" if zh else "adds"],
+            marker=folium.CircleMarker(radius=8),
+        )
 
 
 def _summary_panel(data: ReportData) -> str:
     zh = data.lang == "zh"
     rows = "".join(
         f"<tr><td>{escape(tier_label(r['tier'], data.lang))}</td><td>{r['base']:,.0f}</td><td>{r['covered']:,.0f}</td>"
-        f"<td>{r['share']:.1%}</td><td>{r['delta']:+,.0f}</td></tr>" for r in data.headline
+        f"<td>{r['share']:.1%}</td><td>{r['delta']:+,.0f}</td></tr>"
+        for r in data.headline
     )
-    head = ("<th>范围</th><th>现状覆盖</th><th>方案覆盖</th><th>覆盖率</th><th>变化</th>" if zh else
-            "<th>Tier</th><th>Today</th><th>Plan</th><th>Share</th><th>Change</th>")
+    head = (
+        "<th>范围</th><th>现状覆盖</th><th>方案覆盖</th><th>覆盖率</th><th>变化</th>"
+        if zh
+        else "<th>Tier</th><th>Today</th><th>Plan</th><th>Share</th><th>Change</th>"
+    )
     units = ""
     if len(data.units):
         ucells = "".join(f"<th>{escape(tier_label(t, data.lang))}</th>" for t in data.tiers)
         urows = "".join(
             f"<tr><td>{escape(str(r['name']))}</td><td>{r['weight']:,.0f}</td>"
-            + "".join(f"<td>{r[f'share_{tier_key(t)}']:.1%}</td>" for t in data.tiers) + "</tr>"
-            for r in data.units.to_dict("records"))
-        units = (f"<h3>{'各社区覆盖率' if zh else 'Coverage by community'}</h3><table><tr><th>{'社区' if zh else 'Community'}</th>"
-                 f"<th>{'人口' if zh else 'Population'}</th>{ucells}</tr>{urows}</table>")
-    demo = (f"<p class='demo'>{'生成的演示数据（非真实数据）· generated demo data' if zh else 'Generated demo data (not real data)'}</p>"
-            if data.is_demo else "")
+            + "".join(f"<td>{r[f'share_{tier_key(t)}']:.1%}</td>" for t in data.tiers)
+            + "</tr>"
+            for r in data.units.to_dict("records")
+        )
+        units = (
+            f"<h3>{'各社区覆盖率' if zh else 'Coverage by community'}</h3><table><tr><th>{'社区' if zh else 'Community'}</th>"
+            f"<th>{'人口' if zh else 'Population'}</th>{ucells}</tr>{urows}</table>"
+        )
+    demo = (
+        f"<p class='demo'>{'生成的演示数据（非真实数据）· generated demo data' if zh else 'Generated demo data (not real data)'}</p>"
+        if data.is_demo
+        else ""
+    )
     return f"""
 <style>
   .lc-report {{ position: absolute; top: 10px; left: 54px; z-index: 1000; background: rgba(255,255,255,.96); padding: 10px 14px;
@@ -231,7 +319,7 @@ def _summary_panel(data: ReportData) -> str:
 </style>
 <div class="lc-report">
   <h2>{escape(data.title)}</h2>{demo}
-  <div>{escape(('设施类型：' if zh else 'Facility kind: ') + data.kind_label)} · {escape(('总人口 ' if zh else 'Residents ') + f'{data.total:,.0f}')}
-   · {escape(('未覆盖 ' if zh else 'Unserved ') + f'{data.unserved:,.0f}')}</div>
+  <div>{escape(("设施类型：" if zh else "Facility kind: ") + data.kind_label)} · {escape(("总人口 " if zh else "Residents ") + f"{data.total:,.0f}")}
+   · {escape(("未覆盖 " if zh else "Unserved ") + f"{data.unserved:,.0f}")}</div>
   <table><tr>{head}</tr>{rows}</table>{units}
 </div>"""

@@ -16,10 +16,29 @@ from lifecircle.geo.coverage import ANY
 from lifecircle.geo.standards import KindRegistry, tier_label
 
 __all__ = [
-    "CANDIDATE_COLOR", "GAP_COLOR", "STREET_COLOR", "STREET_BOUNDARY_COLOR", "COMMUNITY_BOUNDARY_COLOR",
-    "LOT_COLOR", "RESIDENCE_COLOR", "MATCH_COLOR", "UNREACHABLE_COLOR", "SHARE_BREAKS", "SHARE_COLORS",
-    "TEXT", "KIND_GLYPHS", "text", "kind_label", "kind_glyph", "kind_color", "DistanceClasses",
-    "distance_classes", "share_color", "share_labels", "legend", "tier_opacity",
+    "CANDIDATE_COLOR",
+    "GAP_COLOR",
+    "STREET_COLOR",
+    "STREET_BOUNDARY_COLOR",
+    "COMMUNITY_BOUNDARY_COLOR",
+    "LOT_COLOR",
+    "RESIDENCE_COLOR",
+    "MATCH_COLOR",
+    "UNREACHABLE_COLOR",
+    "SHARE_BREAKS",
+    "SHARE_COLORS",
+    "TEXT",
+    "KIND_GLYPHS",
+    "text",
+    "kind_label",
+    "kind_glyph",
+    "kind_color",
+    "DistanceClasses",
+    "distance_classes",
+    "share_color",
+    "share_labels",
+    "legend",
+    "tier_opacity",
 ]
 
 #: Colour of candidate (proposed) micro-stations and their service areas.
@@ -237,23 +256,68 @@ def legend(
     label = kind_label(kinds, kind, lang)
     top = tier_label(max(tiers), lang)
     return [
-        {"layer": "facilities", "title": text("legend_facilities", lang),
-         "items": [{"label": kind_label(kinds, k, lang), "color": kind_color(kinds, k), "shape": "glyph",
-                    "glyph": kind_glyph(kinds, k, lang), "kind": k} for k in present]},
-        {"layer": "areas", "title": text("legend_areas", lang) + ("" if kind == ANY else f" · {label}"),
-         "items": [{"label": tier_label(t, lang), "color": "#546e7a" if kind == ANY else kind_color(kinds, kind),
-                    "shape": "area", "opacity": o} for t, o in zip(sorted(tiers), _tier_opacities(len(tiers)))]},
-        {"layer": "candidates", "title": text("legend_candidates", lang),
-         "items": [{"label": text("candidate", lang), "color": CANDIDATE_COLOR, "shape": "star"}]},
-        {"layer": "demand", "title": text("legend_demand", lang, kind=label),
-         "items": [{"label": lb, "color": c, "shape": "dot"} for lb, c in zip(classes.labels(lang), classes.all_colors())]},
-        {"layer": "gaps", "title": text("legend_gaps", lang),
-         "items": [{"label": f"{text('gap', lang)} #1, #2, …", "color": GAP_COLOR, "shape": "area", "opacity": 0.35}]},
-        {"layer": "shares", "title": text("legend_share", lang, tier=top),
-         "items": [{"label": lb, "color": c, "shape": "area", "opacity": 0.6} for lb, c in zip(share_labels(lang), SHARE_COLORS)]},
-        {"layer": "boundaries", "title": "",
-         "items": [{"label": text("streets", lang), "color": STREET_BOUNDARY_COLOR, "shape": "line"},
-                   {"label": text("communities", lang), "color": COMMUNITY_BOUNDARY_COLOR, "shape": "line"}]},
+        {
+            "layer": "facilities",
+            "title": text("legend_facilities", lang),
+            "items": [
+                {
+                    "label": kind_label(kinds, k, lang),
+                    "color": kind_color(kinds, k),
+                    "shape": "glyph",
+                    "glyph": kind_glyph(kinds, k, lang),
+                    "kind": k,
+                }
+                for k in present
+            ],
+        },
+        {
+            "layer": "areas",
+            "title": text("legend_areas", lang) + ("" if kind == ANY else f" · {label}"),
+            "items": [
+                {
+                    "label": tier_label(t, lang),
+                    "color": "#546e7a" if kind == ANY else kind_color(kinds, kind),
+                    "shape": "area",
+                    "opacity": o,
+                }
+                for t, o in zip(sorted(tiers), _tier_opacities(len(tiers)))
+            ],
+        },
+        {
+            "layer": "candidates",
+            "title": text("legend_candidates", lang),
+            "items": [{"label": text("candidate", lang), "color": CANDIDATE_COLOR, "shape": "star"}],
+        },
+        {
+            "layer": "demand",
+            "title": text("legend_demand", lang, kind=label),
+            "items": [
+                {"label": lb, "color": c, "shape": "dot"} for lb, c in zip(classes.labels(lang), classes.all_colors())
+            ],
+        },
+        {
+            "layer": "gaps",
+            "title": text("legend_gaps", lang),
+            "items": [
+                {"label": f"{text('gap', lang)} #1, #2, …", "color": GAP_COLOR, "shape": "area", "opacity": 0.35}
+            ],
+        },
+        {
+            "layer": "shares",
+            "title": text("legend_share", lang, tier=top),
+            "items": [
+                {"label": lb, "color": c, "shape": "area", "opacity": 0.6}
+                for lb, c in zip(share_labels(lang), SHARE_COLORS)
+            ],
+        },
+        {
+            "layer": "boundaries",
+            "title": "",
+            "items": [
+                {"label": text("streets", lang), "color": STREET_BOUNDARY_COLOR, "shape": "line"},
+                {"label": text("communities", lang), "color": COMMUNITY_BOUNDARY_COLOR, "shape": "line"},
+            ],
+        },
     ]
 
 

@@ -15,8 +15,21 @@ import shapely
 import shapely.ops
 from shapely import wkt
 
-EXCLUDED = {"motorway", "motorway_link", "cycleway", "construction", "proposed", "abandoned",
-            "bus_guideway", "raceway", "platform", "elevator", "escalator", "corridor", "no"}
+EXCLUDED = {
+    "motorway",
+    "motorway_link",
+    "cycleway",
+    "construction",
+    "proposed",
+    "abandoned",
+    "bus_guideway",
+    "raceway",
+    "platform",
+    "elevator",
+    "escalator",
+    "corridor",
+    "no",
+}
 
 
 def tag_values(value) -> list[str]:
@@ -163,7 +176,11 @@ def lonlat_walk_graph(raw, *, filtered: bool = True):
     pos = {n: to_m.transform(float(d["x"]), float(d["y"])) for n, d in raw.nodes(data=True)}
     streets = []
     for u, v, d in raw.edges(data=True):
-        attrs = {k: (str(val) if not isinstance(val, (list, tuple)) else str(list(val))) for k, val in d.items() if k != "geometry"}
+        attrs = {
+            k: (str(val) if not isinstance(val, (list, tuple)) else str(list(val)))
+            for k, val in d.items()
+            if k != "geometry"
+        }
         if filtered and not walkable(attrs):
             continue
         streets.append((u, v, float(d["length"]), _metric_coords(d.get("geometry"), u, v, pos, to_m)))
@@ -189,8 +206,11 @@ def stroke_continuations(net) -> np.ndarray:
     partner = np.full(2 * net.n_edges, -1, dtype=np.int64)
     limit = np.radians(STROKE_DEFLECTION_DEG)
     for ends in ends_at.values():
-        pairs = sorted((abs((ends[a][1] - ends[b][1]) % (2 * np.pi) - np.pi), a, b)
-                       for a in range(len(ends)) for b in range(a + 1, len(ends)))
+        pairs = sorted(
+            (abs((ends[a][1] - ends[b][1]) % (2 * np.pi) - np.pi), a, b)
+            for a in range(len(ends))
+            for b in range(a + 1, len(ends))
+        )
         used: set[int] = set()
         for deflection, a, b in pairs:
             if deflection > limit:

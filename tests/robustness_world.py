@@ -63,8 +63,11 @@ class World:
 
 def snapshot(folder: Path) -> dict[str, str]:
     """sha256 of every file under ``folder`` (names relative to it)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _at(i: float, j: float) -> str:
@@ -87,11 +90,15 @@ def build_world(folder: Path) -> World:
     lcnet = net.save(folder / "grid.lcnet")
 
     kinds = ["party_center", "micro_station", "park", "clinic"]
-    fac = ["id,name,kind,lon,lat"] + [f"F{k},设施{k},{kinds[k % 4]},{_at(2 + 3 * (k % 3), 2 + 4 * (k // 3))}" for k in range(6)]
+    fac = ["id,name,kind,lon,lat"] + [
+        f"F{k},设施{k},{kinds[k % 4]},{_at(2 + 3 * (k % 3), 2 + 4 * (k // 3))}" for k in range(6)
+    ]
     facilities = folder / "facilities.csv"
     facilities.write_text("\n".join(fac) + "\n", encoding="utf-8")
     dem = ["id,name,population,lon,lat"] + [
-        f"D{i}{j},楼{i}{j},{50 + 10 * ((i + j) % 5)},{_at(i + 0.5, j + 0.1)}" for i in range(0, SIDE - 1, 2) for j in range(0, SIDE - 1, 2)
+        f"D{i}{j},楼{i}{j},{50 + 10 * ((i + j) % 5)},{_at(i + 0.5, j + 0.1)}"
+        for i in range(0, SIDE - 1, 2)
+        for j in range(0, SIDE - 1, 2)
     ]
     demand = folder / "demand.csv"
     demand.write_text("\n".join(dem) + "\n", encoding="utf-8")
@@ -99,16 +106,24 @@ def build_world(folder: Path) -> World:
     candidates = folder / "candidates.csv"
     candidates.write_text("\n".join(cand) + "\n", encoding="utf-8")
     lots = folder / "lots.csv"
-    lots.write_text("id,name,land_use,capacity,open,lon,lat\n"
-                    f"L1,大厦一,office,40,19:00-08:00,{_at(3, 3)}\nL2,大厦二,retail,25,19:00-08:00,{_at(7, 8)}\n", encoding="utf-8")
+    lots.write_text(
+        "id,name,land_use,capacity,open,lon,lat\n"
+        f"L1,大厦一,office,40,19:00-08:00,{_at(3, 3)}\nL2,大厦二,retail,25,19:00-08:00,{_at(7, 8)}\n",
+        encoding="utf-8",
+    )
     residences = folder / "residences.csv"
-    residences.write_text("id,name,demand,lon,lat\n"
-                          f"C1,小区一,20,{_at(3.5, 4)}\nC2,小区二,30,{_at(7, 7.5)}\nC3,小区三,10,{_at(9, 2)}\n", encoding="utf-8")
+    residences.write_text(
+        f"id,name,demand,lon,lat\nC1,小区一,20,{_at(3.5, 4)}\nC2,小区二,30,{_at(7, 7.5)}\nC3,小区三,10,{_at(9, 2)}\n",
+        encoding="utf-8",
+    )
     west, south = node_lonlat(0, 0)
     east, north = node_lonlat(SIDE - 1, SIDE - 1)
     mid = (west + east) / 2
-    units_gdf = gpd.GeoDataFrame({"id": ["U1", "U2"], "name": ["西社区", "东社区"]},
-                                 geometry=[shapely.box(west, south, mid, north), shapely.box(mid, south, east, north)], crs="EPSG:4326")
+    units_gdf = gpd.GeoDataFrame(
+        {"id": ["U1", "U2"], "name": ["西社区", "东社区"]},
+        geometry=[shapely.box(west, south, mid, north), shapely.box(mid, south, east, north)],
+        crs="EPSG:4326",
+    )
     units = folder / "units.geojson"
     units.write_text(units_gdf.to_json(), encoding="utf-8")
 

@@ -48,8 +48,14 @@ PUBLIC = _public_modules()
 
 def test_public_modules_are_found():
     """The walk sees the packages and a few known modules (guards the test itself)."""
-    for name in ("lifecircle.geo", "lifecircle.geo.reach", "lifecircle.geo.network", "lifecircle.layers.style",
-                 "lifecircle.apps.cli", "lifecircle.apps.web.app"):
+    for name in (
+        "lifecircle.geo",
+        "lifecircle.geo.reach",
+        "lifecircle.geo.network",
+        "lifecircle.layers.style",
+        "lifecircle.apps.cli",
+        "lifecircle.apps.web.app",
+    ):
         assert name in PUBLIC
     assert not any(part.startswith("_") and part != "__init__" for name in PUBLIC for part in name.split("."))
 
@@ -147,9 +153,21 @@ def test_wheel_installs_only_lifecircle(tmp_path):
         shutil.copy2(ROOT / name, src / name)
     out = tmp_path / "wheel"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
-         "-w", str(out), str(src)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-w",
+            str(out),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (wheel,) = out.glob("lifecircle-*.whl")

@@ -34,8 +34,11 @@ def state(ws):
 
 def expected(ws, sites, kind="micro_station"):
     """Covered weight per tier computed from scratch by geo.coverage with extra micro-stations."""
-    extra = gpd.GeoDataFrame({"id": [f"X{i}" for i in range(len(sites))], "name": "x", "kind": "micro_station"},
-                             geometry=[shapely.Point(lon, lat) for lon, lat in sites], crs="EPSG:4326")
+    extra = gpd.GeoDataFrame(
+        {"id": [f"X{i}" for i in range(len(sites))], "name": "x", "kind": "micro_station"},
+        geometry=[shapely.Point(lon, lat) for lon, lat in sites],
+        crs="EPSG:4326",
+    )
     fac = gpd.GeoDataFrame(pd.concat([ws.facilities, extra], ignore_index=True), crs="EPSG:4326")
     res = coverage.compute_coverage(ws.net, fac, ws.demand, tiers=ws.tiers)
     return {t: res.covered_weight(kind, t) for t in ws.tiers}
@@ -207,9 +210,15 @@ def test_page_ignores_bad_messages(ws):
     app._on_message({"type": "add", "lng": 114.0585, "lat": 22.5628})  # not in add mode
     assert not app.state.candidates
     app.state.mode = "add"
-    for msg in ({"type": "add", "lng": "x", "lat": 1}, {"type": "add", "lng": math.nan, "lat": 22.5},
-                {"type": "add", "lng": 500, "lat": 22.5}, {"type": "remove", "id": "N9"},
-                {"type": "move", "id": "<b>", "lng": 114.05, "lat": 22.56}, {"type": "other"}, {}):
+    for msg in (
+        {"type": "add", "lng": "x", "lat": 1},
+        {"type": "add", "lng": math.nan, "lat": 22.5},
+        {"type": "add", "lng": 500, "lat": 22.5},
+        {"type": "remove", "id": "N9"},
+        {"type": "move", "id": "<b>", "lng": 114.05, "lat": 22.56},
+        {"type": "other"},
+        {},
+    ):
         app._on_message(msg)
     assert not app.state.candidates
     app._on_message({"type": "add", "lng": 114.0585, "lat": 22.5628})
@@ -230,8 +239,17 @@ def test_page_relabels_in_english(ws):
 
 
 def test_side_panel_escapes_text():
-    table = pd.DataFrame({"id": ["1"], "name": [XSS], "weight": [10.0], "share_300": [0.5], "delta_300": [1.0],
-                          "share_1000": [1.0], "delta_1000": [0.0]})
+    table = pd.DataFrame(
+        {
+            "id": ["1"],
+            "name": [XSS],
+            "weight": [10.0],
+            "share_300": [0.5],
+            "delta_300": [1.0],
+            "share_1000": [1.0],
+            "delta_1000": [0.0],
+        }
+    )
     html = views.units_html(table, (300.0, 1000.0), "zh")
     assert XSS not in html and "&lt;img" in html
     head = views.header_html("app", "<script>alert(1)</script>", "badge")
@@ -248,7 +266,9 @@ def test_map_assets_are_served_locally():
     urls = [*LeafletMap._importmap["imports"].values(), *LeafletMap._stylesheets]
     assert all(u.startswith("/") for u in urls), urls
     script = LeafletMap._esm.read_text(encoding="utf-8")
-    assert "innerHTML" not in script and "http://" not in script.replace("https://tile.", "").replace("https://webrd", "")
+    assert "innerHTML" not in script and "http://" not in script.replace("https://tile.", "").replace(
+        "https://webrd", ""
+    )
 
 
 def test_legend_and_distance_classes(ws):
@@ -296,9 +316,13 @@ BASE = 'network = "network.graphml"\nfacilities = "facilities.csv"\ndemand = "de
 
 
 def test_project_file_loads(project_dir):
-    path = _project(project_dir, 'title = "测试街道"\ntiers = ["5min", "15min"]\n' + BASE
-                    + 'communities = "demo_communities.geojson"\nstreets = "demo_streets.geojson"\n'
-                    + 'lots = "lots.csv"\nresidences = "residences.csv"\ncandidates = { path = "candidates.csv", crs = "wgs84" }\n')
+    path = _project(
+        project_dir,
+        'title = "测试街道"\ntiers = ["5min", "15min"]\n'
+        + BASE
+        + 'communities = "demo_communities.geojson"\nstreets = "demo_streets.geojson"\n'
+        + 'lots = "lots.csv"\nresidences = "residences.csv"\ncandidates = { path = "candidates.csv", crs = "wgs84" }\n',
+    )
     ws = load_project(path)
     assert ws.title == "测试街道" and not ws.is_demo and ws.tiers == (300.0, 1000.0)
     n_rows = len(pd.read_csv(project_dir / "facilities.csv", encoding="utf-8"))  # every row of the file
@@ -348,7 +372,9 @@ def test_serve_command_reports_bad_projects_with_exit_2(project_dir, capsys):
 
 
 def test_read_project_resolves_paths(project_dir):
-    conf = read_project(_project(project_dir, BASE + 'crs = "gcj02"\ndemand_unused = 1\n'.replace("demand_unused = 1\n", "")))
+    conf = read_project(
+        _project(project_dir, BASE + 'crs = "gcj02"\ndemand_unused = 1\n'.replace("demand_unused = 1\n", ""))
+    )
     assert conf["facilities"]["path"] == project_dir / "facilities.csv"
     assert conf["facilities"]["crs"] == "gcj02" and conf["tiers"] == (300.0, 1000.0)
 

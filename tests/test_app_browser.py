@@ -23,12 +23,20 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the app's picture goes; LIFECIRCLE_UPDATE_DOCS=1 writes the README's docs/screenshot.png.
-SCREENSHOT = ROOT / ("docs" if os.environ.get("LIFECIRCLE_UPDATE_DOCS") == "1" else "tests/artifacts") / "screenshot.png"
+SCREENSHOT = (
+    ROOT / ("docs" if os.environ.get("LIFECIRCLE_UPDATE_DOCS") == "1" else "tests/artifacts") / "screenshot.png"
+)
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -36,8 +44,10 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.xdist_group("browser"),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: install Debian's chromium (./run test does it with apt-get)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"{CHROMIUM} is missing: install Debian's chromium (./run test does it with apt-get)",
+    ),
 ]
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
 
@@ -177,8 +187,7 @@ def open_app(page, url: str) -> None:
     """Load the page and wait until Leaflet has drawn the map."""
     page.goto(url)
     page.wait_for_selector(".lc-map[data-ready='1']", state="attached", timeout=60_000)
-    page.wait_for_function(
-        "() => document.readyState === 'complete'", timeout=30_000)
+    page.wait_for_function("() => document.readyState === 'complete'", timeout=30_000)
     wait_until(lambda: page.locator(".leaflet-container path").count() > 0, "map paths")
 
 
@@ -212,8 +221,11 @@ def add_station(page, fx: float = 0.45, fy: float = 0.5) -> int:
     for dx in (0.0, 0.03, -0.03, 0.06):
         click_map(page, fx + dx, fy)
         try:
-            return wait_until(lambda: page.locator(".lc-candidate").count() > before and page.locator(".lc-candidate").count(),
-                              "a candidate marker", timeout=15)
+            return wait_until(
+                lambda: page.locator(".lc-candidate").count() > before and page.locator(".lc-candidate").count(),
+                "a candidate marker",
+                timeout=15,
+            )
         except AssertionError:
             continue
     raise AssertionError("no candidate appeared after clicking the map")
@@ -236,8 +248,9 @@ def expected_figures(lon: float, lat: float, kind: str = "micro_station") -> dic
 
     district = demo.build_demo()
     net = district.network  # a WalkNetwork (district.graph is the networkx graph)
-    extra = gpd.GeoDataFrame({"id": ["NEW"], "name": ["new"], "kind": ["micro_station"]},
-                             geometry=[shapely.Point(lon, lat)], crs="EPSG:4326")
+    extra = gpd.GeoDataFrame(
+        {"id": ["NEW"], "name": ["new"], "kind": ["micro_station"]}, geometry=[shapely.Point(lon, lat)], crs="EPSG:4326"
+    )
     facilities = gpd.GeoDataFrame(pd.concat([district.facilities, extra], ignore_index=True), crs="EPSG:4326")
     demand = district.demand.rename(columns={"population": "weight"})
     result = coverage.compute_coverage(net, facilities, demand, tiers=(300.0, 1000.0))
@@ -272,8 +285,10 @@ def test_click_adds_a_station_with_the_figures_geo_computes(page, demo_server):
     before = {t: figure(page, f"covered-{int(t)}") for t in (300.0, 1000.0)}
     add_mode(page)
     assert add_station(page, 0.45, 0.5) == 1
-    wait_until(lambda: figure(page, "covered-1000") != before[1000.0] or figure(page, "covered-300") != before[300.0],
-               "the headline figures to change")
+    wait_until(
+        lambda: figure(page, "covered-1000") != before[1000.0] or figure(page, "covered-300") != before[300.0],
+        "the headline figures to change",
+    )
     name, data = download(page, "候选站点 GeoJSON")
     assert name == "candidate_sites.geojson"
     sites = json.loads(data)
@@ -312,8 +327,10 @@ def test_move_remove_and_undo(page, demo_server):
     page.mouse.down()
     page.mouse.move(marker["x"] + 160, marker["y"] + 120, steps=8)
     page.mouse.up()
-    wait_until(lambda: (figure(page, "covered-1000"), figure(page, "covered-300")) != (added, added5),
-               "the figures after dragging the candidate")
+    wait_until(
+        lambda: (figure(page, "covered-1000"), figure(page, "covered-300")) != (added, added5),
+        "the figures after dragging the candidate",
+    )
     assert page.locator(".lc-candidate").count() == 1
 
 
@@ -373,8 +390,10 @@ def test_html_report_opens_offline(page, demo_server, tmp_path):
     report = tmp_path / name
     report.write_bytes(data)
     page.goto(report.as_uri())
-    wait_until(lambda: page.locator(".leaflet-container canvas").count() + page.locator(".leaflet-container path").count() > 1,
-               "the report's map")
+    wait_until(
+        lambda: page.locator(".leaflet-container canvas").count() + page.locator(".leaflet-container path").count() > 1,
+        "the report's map",
+    )
     assert page.locator(".leaflet-control-layers").count() == 1
     assert "生成的演示数据" in page.locator(".lc-report").inner_text()
 
@@ -449,7 +468,8 @@ def test_twenty_concurrent_sessions(demo_server):
             b = await p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
             try:
                 results = await asyncio.wait_for(
-                    asyncio.gather(*(one(b, i, guard) for i in range(20)), return_exceptions=True), timeout=400)
+                    asyncio.gather(*(one(b, i, guard) for i in range(20)), return_exceptions=True), timeout=400
+                )
             finally:
                 await b.close()
         guard.check()

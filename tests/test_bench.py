@@ -25,7 +25,9 @@ STATUSES = {"PASS", "MISS", "SKIP", "FAILED"}
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    code = harness.main(["--tiny", "--no-profile", "--sections", "coverage,areas,whatif,memory,growth", "--out", str(out)])
+    code = harness.main(
+        ["--tiny", "--no-profile", "--sections", "coverage,areas,whatif,memory,growth", "--out", str(out)]
+    )
     return code, out
 
 
@@ -59,9 +61,13 @@ def test_latest_json_structure(tiny_run):
     assert nx_row["ratio"] > 0 and nx_row["agree"] is True
     targets = {t["name"]: t for t in res["targets"]}
     assert {t["status"] for t in targets.values()} <= STATUSES
-    for key in ("coverage >= 40x faster than networkx", "coverage within 1.5x of raw scipy",
-                "service areas >= 10x faster than the osmnx recipe", "what-if of one added station < 100 ms",
-                "network >= 5x smaller in memory than the networkx graph"):
+    for key in (
+        "coverage >= 40x faster than networkx",
+        "coverage within 1.5x of raw scipy",
+        "service areas >= 10x faster than the osmnx recipe",
+        "what-if of one added station < 100 ms",
+        "network >= 5x smaller in memory than the networkx graph",
+    ):
         assert targets[key]["status"] in {"PASS", "MISS"}, targets[key]
     exps = res["sections"]["growth"]["info"]["exponents"]
     assert set(exps) == {"ours_cov", "nx_cov", "ours_areas", "osmnx_areas"}

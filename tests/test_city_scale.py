@@ -121,7 +121,10 @@ def test_bulk_snapping_equals_brute_force(grid):
 
 def test_polyline_lengths_equal_one_by_one():
     rng = np.random.default_rng(9)
-    lines = [np.column_stack([114 + rng.uniform(0, 0.01, k), 22.5 + rng.uniform(0, 0.01, k)]) for k in rng.integers(2, 9, 500)]
+    lines = [
+        np.column_stack([114 + rng.uniform(0, 0.01, k), 22.5 + rng.uniform(0, 0.01, k)])
+        for k in rng.integers(2, 9, 500)
+    ]
     assert np.allclose(_polyline_lengths(lines), [_haversine_m(c) for c in lines], rtol=1e-12, atol=1e-9)
 
 
@@ -129,11 +132,18 @@ def _frame(n: int) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(10)
     d = rng.uniform(0, 1000, n)
     d[::5] = np.nan
-    return gpd.GeoDataFrame({
-        "id": [f"R{i}" for i in range(n)], "name": ["社区 \"东\"\n" if i == 3 else f"楼{i}" for i in range(n)],
-        "weight": rng.integers(0, 9, n), "dist_any": np.round(d, 1), "reachable": rng.random(n) > 0.2,
-        "note": [None if i % 4 else "x" for i in range(n)],
-    }, geometry=gpd.points_from_xy(114 + rng.uniform(0, 0.1, n), 22.5 + rng.uniform(0, 0.1, n)), crs="EPSG:4326")
+    return gpd.GeoDataFrame(
+        {
+            "id": [f"R{i}" for i in range(n)],
+            "name": ['社区 "东"\n' if i == 3 else f"楼{i}" for i in range(n)],
+            "weight": rng.integers(0, 9, n),
+            "dist_any": np.round(d, 1),
+            "reachable": rng.random(n) > 0.2,
+            "note": [None if i % 4 else "x" for i in range(n)],
+        },
+        geometry=gpd.points_from_xy(114 + rng.uniform(0, 0.1, n), 22.5 + rng.uniform(0, 0.1, n)),
+        crs="EPSG:4326",
+    )
 
 
 @pytest.mark.parametrize("polygons", [False, True])

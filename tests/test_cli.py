@@ -27,8 +27,18 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
 
 
 def coverage_args(demo_files, facilities, out: Path, *extra) -> list:
-    return ["coverage", "--network", demo_files["network"], "--facilities", facilities,
-            "--demand", demo_files["demand"], "--out", out, *extra]
+    return [
+        "coverage",
+        "--network",
+        demo_files["network"],
+        "--facilities",
+        facilities,
+        "--demand",
+        demo_files["demand"],
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 # ------------------------------------------------------------------ outputs
@@ -45,17 +55,35 @@ def test_coverage_on_the_demo_writes_the_documented_fields(tmp_path, capsys):
     kinds = set(demo.build_demo().facilities["kind"].astype(str))
     assert {"party_center", "micro_station", "park", "clinic"} <= kinds
     assert set(s["covered"]) == kinds | {"any"}
-    assert s["covered"]["any"]["1000"]["share"] == pytest.approx(s["covered"]["any"]["1000"]["weight"] / s["total_weight"], abs=1e-6)
+    assert s["covered"]["any"]["1000"]["share"] == pytest.approx(
+        s["covered"]["any"]["1000"]["weight"] / s["total_weight"], abs=1e-6
+    )
     assert len(s["units"]) == 6  # the demo's 社区
     g = json.loads(gaps.read_text(encoding="utf-8"))
     assert [f["properties"]["rank"] for f in g["features"]] == list(range(1, len(g["features"]) + 1))
-    assert s["gaps"]["unserved_weight"] == pytest.approx(s["total_weight"] - s["unreachable_weight"] - s["covered"]["any"]["1000"]["weight"])
+    assert s["gaps"]["unserved_weight"] == pytest.approx(
+        s["total_weight"] - s["unreachable_weight"] - s["covered"]["any"]["1000"]["weight"]
+    )
 
 
 def test_areas_from_files_and_gcj02_output(tmp_path, demo_files, capsys):
     out = tmp_path / "areas.geojson"
-    code, _, err = run_cli(["areas", "--network", demo_files["network"], "--facilities", demo_files["facilities"],
-                            "--tiers", "5min,15min", "--out", out, "--out-crs", "gcj02"], capsys)
+    code, _, err = run_cli(
+        [
+            "areas",
+            "--network",
+            demo_files["network"],
+            "--facilities",
+            demo_files["facilities"],
+            "--tiers",
+            "5min,15min",
+            "--out",
+            out,
+            "--out-crs",
+            "gcj02",
+        ],
+        capsys,
+    )
     assert code == 0, err
     written = tmp_path / "areas.gcj02.geojson"
     assert written.exists() and not out.exists()
@@ -75,16 +103,32 @@ def test_network_command_builds_a_cache_file_that_loads(tmp_path, demo_files, ca
     code, _, err = run_cli(["network", "--osm", demo_files["network"], "--out", out], capsys)
     assert code == 0, err
     cov = tmp_path / "cov.geojson"
-    code, _, err = run_cli(["coverage", "--network", out, "--facilities", demo_files["facilities"],
-                            "--demand", demo_files["demand"], "--out", cov], capsys)
+    code, _, err = run_cli(
+        [
+            "coverage",
+            "--network",
+            out,
+            "--facilities",
+            demo_files["facilities"],
+            "--demand",
+            demo_files["demand"],
+            "--out",
+            cov,
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "building" not in err  # a .lcnet file is loaded, never rebuilt
 
 
 def test_console_script_runs_as_a_process(tmp_path):
     out = tmp_path / "cov.geojson"
-    proc = subprocess.run([sys.executable, "-m", "lifecircle", "coverage", "--demo", "--out", str(out), "-q"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lifecircle", "coverage", "--demo", "--out", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
 
@@ -92,8 +136,13 @@ def test_console_script_runs_as_a_process(tmp_path):
 def test_run_script_keeps_the_callers_directory(tmp_path):
     """`path/to/run areas ... --out x` writes x where the user is, not into the checkout."""
     repo = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(["bash", str(repo / "run"), "areas", "--demo", "--tiers", "300", "--out", "here.geojson", "-q"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["bash", str(repo / "run"), "areas", "--demo", "--tiers", "300", "--out", "here.geojson", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "here.geojson").exists() and not (repo / "here.geojson").exists()
 
@@ -108,11 +157,27 @@ BAD_CASES = {
     # name: (file content, extra args, words the message must contain)
     "missing coordinate columns": ("编号,名称,类型\nA,站点,park\n", [], ["bad.csv", "经度", "lon"]),
     "swapped lat/lon": (FACILITY_HEADER + "A,站,park,22.556,114.05\n", [], ["bad.csv", "row 2", "swapped"]),
-    "empty coordinate": (FACILITY_HEADER + "A,站,park,114.05,22.556\nB,站,park,,22.55\n", [], ["bad.csv", "row 3", "经度"]),
+    "empty coordinate": (
+        FACILITY_HEADER + "A,站,park,114.05,22.556\nB,站,park,,22.55\n",
+        [],
+        ["bad.csv", "row 3", "经度"],
+    ),
     "non-numeric coordinate": (FACILITY_HEADER + "A,站,park,114.05,abc\n", [], ["bad.csv", "row 2", "纬度", "abc"]),
-    "duplicate ids": (FACILITY_HEADER + "A,站,park,114.05,22.556\nA,站,park,114.051,22.556\n", [], ["bad.csv", "row 3", "编号", "rows 2 and 3"]),
-    "unknown kind": (FACILITY_HEADER + "A,站,spaceport,114.05,22.556\n", [], ["bad.csv", "row 2", "类型", "spaceport", "--kinds"]),
-    "outside the network's area": (FACILITY_HEADER + "A,站,park,116.40,39.90\nB,站,park,116.41,39.91\n", [], ["bad.csv", "row 2", "network"]),
+    "duplicate ids": (
+        FACILITY_HEADER + "A,站,park,114.05,22.556\nA,站,park,114.051,22.556\n",
+        [],
+        ["bad.csv", "row 3", "编号", "rows 2 and 3"],
+    ),
+    "unknown kind": (
+        FACILITY_HEADER + "A,站,spaceport,114.05,22.556\n",
+        [],
+        ["bad.csv", "row 2", "类型", "spaceport", "--kinds"],
+    ),
+    "outside the network's area": (
+        FACILITY_HEADER + "A,站,park,116.40,39.90\nB,站,park,116.41,39.91\n",
+        [],
+        ["bad.csv", "row 2", "network"],
+    ),
     "header only": (FACILITY_HEADER, [], ["bad.csv", "no"]),
     "empty file": ("", [], ["bad.csv", "empty"]),
     "wrong --crs": (FACILITY_HEADER + "A,站,park,114.05,22.556\n", ["--crs", "mars"], ["mars", "gcj02"]),
@@ -136,8 +201,12 @@ def test_bad_facilities_give_one_clear_message(case, tmp_path, demo_files, capsy
 
 @pytest.mark.parametrize(
     "name, payload",
-    [("bad.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00binary"), ("bad.xlsx", "编号,经度\n1,2\n".encode()),
-     ("bad.geojson", b'{"type": "FeatureCollection", "features": [ {'), ("bad.gpkg", b"not a geopackage")],
+    [
+        ("bad.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00binary"),
+        ("bad.xlsx", "编号,经度\n1,2\n".encode()),
+        ("bad.geojson", b'{"type": "FeatureCollection", "features": [ {'),
+        ("bad.gpkg", b"not a geopackage"),
+    ],
 )
 def test_file_that_is_not_what_its_extension_says(name, payload, tmp_path, demo_files, capsys):
     bad = tmp_path / name
@@ -151,11 +220,36 @@ def test_file_that_is_not_what_its_extension_says(name, payload, tmp_path, demo_
 def test_bad_demand_and_units_name_their_file(tmp_path, demo_files, capsys):
     demand = write(tmp_path / "人口.csv", "id,population,lon,lat\nD1,-5,114.05,22.556\n")
     out = tmp_path / "out.geojson"
-    code, _, err = run_cli(["coverage", "--network", demo_files["network"], "--facilities", demo_files["facilities"],
-                            "--demand", demand, "--out", out], capsys)
+    code, _, err = run_cli(
+        [
+            "coverage",
+            "--network",
+            demo_files["network"],
+            "--facilities",
+            demo_files["facilities"],
+            "--demand",
+            demand,
+            "--out",
+            out,
+        ],
+        capsys,
+    )
     assert code == 2 and "人口.csv" in err and "row 2" in err and "population" in err, err
-    units = write(tmp_path / "units.geojson", json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "x"}, "geometry": {"type": "Point", "coordinates": [114.05, 22.55]}}]}))
+    units = write(
+        tmp_path / "units.geojson",
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "x"},
+                        "geometry": {"type": "Point", "coordinates": [114.05, 22.55]},
+                    }
+                ],
+            }
+        ),
+    )
     code, _, err = run_cli(coverage_args(demo_files, demo_files["facilities"], out, "--units", units), capsys)
     assert code == 2 and "units.geojson" in err and "feature 1" in err, err
     assert not out.exists()
@@ -165,10 +259,15 @@ def test_gbk_and_gcj02_facilities_are_read(tmp_path, demo_files, capsys):
     from geo import crs
 
     glon, glat = crs.wgs84_to_gcj02(114.0584, 22.5579)
-    fac = write(tmp_path / "设施.csv", FACILITY_HEADER + f"A,街道党群服务中心,党群服务中心,{glon:.7f},{glat:.7f}\n", encoding="gbk")
+    fac = write(
+        tmp_path / "设施.csv",
+        FACILITY_HEADER + f"A,街道党群服务中心,党群服务中心,{glon:.7f},{glat:.7f}\n",
+        encoding="gbk",
+    )
     out = tmp_path / "areas.geojson"
-    code, _, err = run_cli(["areas", "--network", demo_files["network"], "--facilities", fac, "--crs", "gcj02",
-                            "--out", out], capsys)
+    code, _, err = run_cli(
+        ["areas", "--network", demo_files["network"], "--facilities", fac, "--crs", "gcj02", "--out", out], capsys
+    )
     assert code == 0, err
     fc = json.loads(out.read_text(encoding="utf-8"))
     assert {f["properties"]["kind"] for f in fc["features"]} == {"party_center"}

@@ -69,7 +69,10 @@ def test_coverage_summary_equals_brute_force(demo_net, demo_graph):
     result = coverage.compute_coverage(demo_net, fac, dem, tiers=(300, 500, 1000))
     g = ref.insert_points(graph, fac_pl + dem_pl)
     names = [p[0] for p in dem_pl]
-    per_kind = {k: ref.nearest_source_distances(g, [p[0] for p, kk in zip(fac_pl, kinds) if kk == k], names, 1000.0) for k in set(kinds)}
+    per_kind = {
+        k: ref.nearest_source_distances(g, [p[0] for p, kk in zip(fac_pl, kinds) if kk == k], names, 1000.0)
+        for k in set(kinds)
+    }
     per_kind["any"] = np.min(np.vstack(list(per_kind.values())), axis=0)
     summary = result.summary()
     assert summary["total_weight"] == pytest.approx(weights.sum())
@@ -102,8 +105,12 @@ def test_polygon_demand_is_spread_over_residential_streets(demo_district, demo_n
     graph, to_m = ref.lonlat_walk_graph(demo_district.graph)
     fac_ll = np.asarray(shapely.get_coordinates(_first_kinds(demo_district).geometry.values))
     sample_ll = demo_net.to_lonlat(result.samples.xy)
-    d_ref = reference_nearest(graph, np.column_stack(to_m.transform(fac_ll[:, 0], fac_ll[:, 1])),
-                              np.column_stack(to_m.transform(sample_ll[:, 0], sample_ll[:, 1])), 1000.0)
+    d_ref = reference_nearest(
+        graph,
+        np.column_stack(to_m.transform(fac_ll[:, 0], fac_ll[:, 1])),
+        np.column_stack(to_m.transform(sample_ll[:, 0], sample_ll[:, 1])),
+        1000.0,
+    )
     w, unit = result.samples.weight, result.samples.unit
     clear = np.abs(d_ref - 1000.0) > 1.0
     for k in np.unique(unit):
@@ -141,8 +148,14 @@ def test_adding_a_facility_in_the_largest_gap_equals_networkx(demo_district, dem
     fac = _first_kinds(demo_district)
     before = coverage.compute_coverage(demo_net, fac, dem)
     gap = before.gaps("any", 1000).iloc[0]
-    extra = gpd.GeoDataFrame({"id": ["new"], "kind": ["micro_station"]}, geometry=gpd.points_from_xy([gap.center_lon], [gap.center_lat]), crs="EPSG:4326")
-    after = coverage.compute_coverage(demo_net, gpd.GeoDataFrame(pd.concat([fac, extra], ignore_index=True), crs="EPSG:4326"), dem)
+    extra = gpd.GeoDataFrame(
+        {"id": ["new"], "kind": ["micro_station"]},
+        geometry=gpd.points_from_xy([gap.center_lon], [gap.center_lat]),
+        crs="EPSG:4326",
+    )
+    after = coverage.compute_coverage(
+        demo_net, gpd.GeoDataFrame(pd.concat([fac, extra], ignore_index=True), crs="EPSG:4326"), dem
+    )
     new_xy = np.column_stack(to_m.transform([gap.center_lon], [gap.center_lat]))
     lonlat = demo_net.to_lonlat(after.samples.xy)
     sample_xy = np.column_stack(to_m.transform(lonlat[:, 0], lonlat[:, 1]))
@@ -158,8 +171,11 @@ def test_adding_a_facility_in_the_largest_gap_equals_networkx(demo_district, dem
 
 
 def test_unreachable_demand_is_reported_not_dropped(demo_district, demo_net):
-    far = gpd.GeoDataFrame({"id": ["far", "near"], "weight": [10.0, 5.0]},
-                           geometry=[shapely.Point(114.3, 22.7), demo_district.demand.geometry.iloc[0]], crs="EPSG:4326")
+    far = gpd.GeoDataFrame(
+        {"id": ["far", "near"], "weight": [10.0, 5.0]},
+        geometry=[shapely.Point(114.3, 22.7), demo_district.demand.geometry.iloc[0]],
+        crs="EPSG:4326",
+    )
     result = coverage.compute_coverage(demo_net, _first_kinds(demo_district), far)
     s = result.summary()
     assert s["total_weight"] == 15.0 and s["unreachable_weight"] == 10.0
@@ -183,7 +199,11 @@ def test_futian_traffic_zones_coverage(futian_net):
     assert len(zones) >= 3 and zones["weight"].sum() > 0
     rng = np.random.default_rng(1)
     nodes = futian_net.node_lonlat[rng.choice(futian_net.n_nodes, 6, replace=False)]
-    fac = gpd.GeoDataFrame({"id": list("abcdef"), "kind": ["clinic"] * 6}, geometry=gpd.points_from_xy(nodes[:, 0], nodes[:, 1]), crs="EPSG:4326")
+    fac = gpd.GeoDataFrame(
+        {"id": list("abcdef"), "kind": ["clinic"] * 6},
+        geometry=gpd.points_from_xy(nodes[:, 0], nodes[:, 1]),
+        crs="EPSG:4326",
+    )
     result = coverage.compute_coverage(futian_net, fac, zones[["id", "weight", "geometry"]])
     s = result.summary()
     assert s["total_weight"] == pytest.approx(zones["weight"].sum())
@@ -195,9 +215,10 @@ def test_futian_traffic_zones_coverage(futian_net):
     w = result.samples.weight
     for tier in (300.0, 1000.0):
         clear = (np.abs(expected_d - tier) > 1.0) & (np.abs(result.sample_dist["clinic"] - tier) > 1.0)
-        assert w[clear & (result.sample_dist["clinic"] <= tier)].sum() == pytest.approx(w[clear & (expected_d <= tier)].sum(), rel=1e-9)
+        assert w[clear & (result.sample_dist["clinic"] <= tier)].sum() == pytest.approx(
+            w[clear & (expected_d <= tier)].sum(), rel=1e-9
+        )
         assert w[~clear].sum() < 0.01 * w.sum()
-
 
 
 # ------------------------------------------------------------------ the one rule for demand weights
@@ -215,8 +236,11 @@ def test_newcomer_session_counts_the_demo_population(demo_district):
 def test_weight_columns_in_order_and_errors():
     from geo.errors import InputError, OptionError
 
-    pts = gpd.GeoDataFrame({"id": ["a", "b", "c"], "户数": [1, 2, 3], "人口": [10, 20, 30]},
-                           geometry=gpd.points_from_xy([114.0] * 3, [22.5] * 3), crs="EPSG:4326")
+    pts = gpd.GeoDataFrame(
+        {"id": ["a", "b", "c"], "户数": [1, 2, 3], "人口": [10, 20, 30]},
+        geometry=gpd.points_from_xy([114.0] * 3, [22.5] * 3),
+        crs="EPSG:4326",
+    )
     w, col = coverage.resolve_weights(pts)
     assert col == "人口" and list(w) == [10.0, 20.0, 30.0]  # population before households
     w, col = coverage.resolve_weights(pts.assign(权重=[0.5, 1.5, 2.0]))

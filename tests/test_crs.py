@@ -29,14 +29,28 @@ def _ref_wgs_to_gcj(lon: float, lat: float) -> tuple[float, float]:
     """WGS84 -> GCJ-02 as published (scalar, no numpy)."""
     a, ee = 6378245.0, 0.00669342162296594323
     x, y = lon - 105.0, lat - 35.0
-    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-            + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-            + (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-            + (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0)
-    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-            + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-            + (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-            + (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0)
+    dlat = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * math.sqrt(abs(x))
+        + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+        + (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+        + (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * math.sqrt(abs(x))
+        + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+        + (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+        + (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    )
     rad = lat / 180.0 * math.pi
     magic = 1 - ee * math.sin(rad) ** 2
     sq = math.sqrt(magic)
@@ -162,11 +176,22 @@ def test_scalar_and_array_types():
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("wgs84", "wgs84"), ("WGS84", "wgs84"), ("EPSG:4326", "wgs84"), ("4326", "wgs84"),
-        ("epsg:4326", "wgs84"), (" wgs-84 ", "wgs84"),
-        ("gcj02", "gcj02"), ("gcj-02", "gcj02"), ("GCJ02", "gcj02"), ("GCJ-02", "gcj02"),
-        ("bd09", "bd09"), ("bd-09", "bd09"), ("BD09", "bd09"),
-        ("EPSG:3857", "EPSG:3857"), ("epsg:32650", "EPSG:32650"), ("EPSG:4490", "EPSG:4490"),
+        ("wgs84", "wgs84"),
+        ("WGS84", "wgs84"),
+        ("EPSG:4326", "wgs84"),
+        ("4326", "wgs84"),
+        ("epsg:4326", "wgs84"),
+        (" wgs-84 ", "wgs84"),
+        ("gcj02", "gcj02"),
+        ("gcj-02", "gcj02"),
+        ("GCJ02", "gcj02"),
+        ("GCJ-02", "gcj02"),
+        ("bd09", "bd09"),
+        ("bd-09", "bd09"),
+        ("BD09", "bd09"),
+        ("EPSG:3857", "EPSG:3857"),
+        ("epsg:32650", "EPSG:32650"),
+        ("EPSG:4490", "EPSG:4490"),
     ],
 )
 def test_parse_crs_accepts(text, expected):

@@ -28,8 +28,19 @@ METRIC = "EPSG:32650"
 def walkable(data: dict) -> bool:
     """The osmnx 'walk' filter, written out independently of geo.demo."""
     hw = data.get("highway", "")
-    if any(word in hw for word in ("motor", "abandoned", "construction", "cycleway", "platform",
-                                   "proposed", "raceway", "bus_guideway")):
+    if any(
+        word in hw
+        for word in (
+            "motor",
+            "abandoned",
+            "construction",
+            "cycleway",
+            "platform",
+            "proposed",
+            "raceway",
+            "bus_guideway",
+        )
+    ):
         return False
     if data.get("foot") == "no" or data.get("service") == "private":
         return False
@@ -66,8 +77,11 @@ def walk_lines(d: demo.DemoDistrict) -> gpd.GeoSeries:
 def edge_join(g: nx.MultiDiGraph, pts: gpd.GeoSeries) -> list[tuple[int, int, float, float]]:
     """Join points at the nearest walkable edge: (u, v, metres via u, metres via v)."""
     edges = [(u, v, data["length"]) for u, v, data in g.edges(data=True) if walkable(data)]
-    lines = gpd.GeoSeries([data["geometry"] for *_, data in g.edges(data=True) if walkable(data)],
-                          crs="EPSG:4326").to_crs(METRIC).values
+    lines = (
+        gpd.GeoSeries([data["geometry"] for *_, data in g.edges(data=True) if walkable(data)], crs="EPSG:4326")
+        .to_crs(METRIC)
+        .values
+    )
     p = pts.to_crs(METRIC).values
     idx = shapely.STRtree(lines).nearest(p)
     frac = shapely.line_locate_point(lines[idx], p, normalized=True)
@@ -79,8 +93,9 @@ def edge_join(g: nx.MultiDiGraph, pts: gpd.GeoSeries) -> list[tuple[int, int, fl
     return out
 
 
-def walk_distances(w: nx.Graph, g: nx.MultiDiGraph, sources: gpd.GeoSeries,
-                   targets: gpd.GeoSeries, cutoff: float | None = None) -> np.ndarray:
+def walk_distances(
+    w: nx.Graph, g: nx.MultiDiGraph, sources: gpd.GeoSeries, targets: gpd.GeoSeries, cutoff: float | None = None
+) -> np.ndarray:
     """Network metres from the nearest source to each target (inf when out of reach)."""
     h = w.copy()
     for u, v, du, dv in edge_join(g, sources):
@@ -88,22 +103,25 @@ def walk_distances(w: nx.Graph, g: nx.MultiDiGraph, sources: gpd.GeoSeries,
             if not h.has_edge("src", n) or h["src"][n]["length"] > x:
                 h.add_edge("src", n, length=x)
     dist = nx.single_source_dijkstra_path_length(h, "src", cutoff=cutoff, weight="length")
-    return np.array([min(dist.get(u, np.inf) + du, dist.get(v, np.inf) + dv)
-                     for u, v, du, dv in edge_join(g, targets)])
+    return np.array([min(dist.get(u, np.inf) + du, dist.get(v, np.inf) + dv) for u, v, du, dv in edge_join(g, targets)])
 
 
 # ----------------------------------------------------------------------------- determinism
 
 
 def frame_signature(gdf: gpd.GeoDataFrame) -> tuple:
-    return (pd.DataFrame(gdf.drop(columns="geometry")).to_json(),
-            shapely.get_coordinates(gdf.geometry.values).tobytes())
+    return (
+        pd.DataFrame(gdf.drop(columns="geometry")).to_json(),
+        shapely.get_coordinates(gdf.geometry.values).tobytes(),
+    )
 
 
 def network_signature(g: nx.MultiDiGraph) -> tuple:
     nodes = np.array([(n, g.nodes[n]["x"], g.nodes[n]["y"]) for n in g.nodes])
-    edges = [(u, v, k, tuple(sorted((a, str(b)) for a, b in data.items())))
-             for u, v, k, data in g.edges(keys=True, data=True)]
+    edges = [
+        (u, v, k, tuple(sorted((a, str(b)) for a, b in data.items())))
+        for u, v, k, data in g.edges(keys=True, data=True)
+    ]
     return nodes.tobytes(), edges
 
 
@@ -111,8 +129,17 @@ def test_two_builds_are_identical() -> None:
     a = demo.build_demo.__wrapped__(2026)
     b = demo.build_demo.__wrapped__(2026)
     assert network_signature(a.graph) == network_signature(b.graph)
-    for layer in ("facilities", "demand", "residential_zones", "streets", "communities",
-                  "candidates", "lots", "residences", "parks"):
+    for layer in (
+        "facilities",
+        "demand",
+        "residential_zones",
+        "streets",
+        "communities",
+        "candidates",
+        "lots",
+        "residences",
+        "parks",
+    ):
         assert frame_signature(getattr(a, layer)) == frame_signature(getattr(b, layer)), layer
     assert a.gates == b.gates and a.cluster_nodes == b.cluster_nodes
     c = demo.build_demo.__wrapped__(7)
@@ -125,8 +152,7 @@ def test_build_is_cached() -> None:
 
 def test_committed_boundaries_match_a_fresh_write(tmp_path: Path) -> None:
     out = demo.write_boundaries(tmp_path)
-    for key, name in (("streets", "demo_streets.geojson"),
-                      ("communities", "demo_communities.geojson")):
+    for key, name in (("streets", "demo_streets.geojson"), ("communities", "demo_communities.geojson")):
         assert out[key] == tmp_path / name
         committed = BOUNDARIES / name
         assert committed.exists(), f"{committed} missing: run geo.demo.write_boundaries"
@@ -155,8 +181,17 @@ def test_boundary_files_are_rfc7946(tmp_path: Path) -> None:
 
 def test_layers_are_wgs84_and_labelled(d: demo.DemoDistrict) -> None:
     assert d.name == "示范街道（生成的演示数据）" and "generated" in d.name_en.lower()
-    for layer in ("facilities", "demand", "residential_zones", "streets", "communities",
-                  "candidates", "lots", "residences", "parks"):
+    for layer in (
+        "facilities",
+        "demand",
+        "residential_zones",
+        "streets",
+        "communities",
+        "candidates",
+        "lots",
+        "residences",
+        "parks",
+    ):
         gdf = getattr(d, layer)
         assert gdf.crs.to_epsg() == 4326, layer
         assert gdf.attrs["source"] == demo.SOURCE, layer
@@ -184,8 +219,7 @@ def test_facilities(d: demo.DemoDistrict) -> None:
     f = d.facilities
     counts = f.kind.value_counts()
     # the first four kinds, plus the evaluation's amenities (checked in test_amenity_kinds)
-    assert set(counts.index) == {"party_center", "micro_station", "park", "clinic",
-                                 *demo.AMENITY_KINDS}
+    assert set(counts.index) == {"party_center", "micro_station", "park", "clinic", *demo.AMENITY_KINDS}
     pc = f[f.kind == "party_center"]
     assert (pc.level == "street").sum() == 1
     assert 5 <= (pc.level == "community").sum() <= 7
@@ -204,9 +238,9 @@ def test_parking_tables(d: demo.DemoDistrict) -> None:
     assert lots.open.str.fullmatch(r"\d\d:\d\d-\d\d:\d\d").all() and lots.open.nunique() >= 3
     assert res.demand.between(20, 300).all() and res.window.nunique() >= 3
     assert set(res.id) <= set(d.gates)
-    main_gates = gpd.GeoSeries([Point(d.graph.nodes[d.gates[c][0]]["x"],
-                                      d.graph.nodes[d.gates[c][0]]["y"]) for c in res.id],
-                               crs=4326).to_crs(METRIC)
+    main_gates = gpd.GeoSeries(
+        [Point(d.graph.nodes[d.gates[c][0]]["x"], d.graph.nodes[d.gates[c][0]]["y"]) for c in res.id], crs=4326
+    ).to_crs(METRIC)
     assert (main_gates.distance(res.to_crs(METRIC).geometry.reset_index(drop=True)) < 1).all()
 
 
@@ -237,8 +271,17 @@ def test_network_is_osmnx_style(d: demo.DemoDistrict) -> None:
         assert abs(geod.geometry_length(geom) - data["length"]) < 1e-6 * max(1.0, data["length"])
         assert not g.has_edge(v, u) or u == v
     highways = {data["highway"] for *_, data in g.edges(data=True)}
-    assert {"primary", "secondary", "tertiary", "residential", "living_street", "footway",
-            "service", "motorway", "motorway_link"} <= highways
+    assert {
+        "primary",
+        "secondary",
+        "tertiary",
+        "residential",
+        "living_street",
+        "footway",
+        "service",
+        "motorway",
+        "motorway_link",
+    } <= highways
 
 
 def test_walk_network_is_connected(d: demo.DemoDistrict, w: nx.Graph) -> None:
@@ -265,8 +308,7 @@ def test_arterials_are_crossed_only_at_crossings(d: demo.DemoDistrict, w: nx.Gra
     """Without the crossings (and the footbridge) the walk network falls into pieces."""
     cut = w.copy()
     for u, v, data in d.graph.edges(data=True):
-        if (data.get("footway") == "crossing" or data.get("bridge") == "yes") \
-                and cut.has_edge(u, v):
+        if (data.get("footway") == "crossing" or data.get("bridge") == "yes") and cut.has_edge(u, v):
             cut.remove_edge(u, v)
     big = [c for c in nx.connected_components(cut) if len(c) > 20]
     assert len(big) >= 9  # at least one piece per super-block
@@ -277,20 +319,17 @@ def test_compounds_are_reached_only_through_gates(d: demo.DemoDistrict, w: nx.Gr
     for cid, gates in d.gates.items():
         inner = set(d.compound_nodes[cid])
         assert 1 <= len(gates) <= 2 and inner and not inner & set(gates)
-        assert nx.has_path(w, next(iter(inner)), next(n for n in w if n not in inner
-                                                       and n not in gates))
+        assert nx.has_path(w, next(iter(inner)), next(n for n in w if n not in inner and n not in gates))
         cut = w.subgraph(n for n in w if n not in gates)
         for comp in nx.connected_components(cut):
             if comp & inner:
                 assert comp <= inner, cid
-    private = [(u, v) for u, v, data in d.graph.edges(data=True)
-               if data.get("access") == "private"]
+    private = [(u, v) for u, v, data in d.graph.edges(data=True) if data.get("access") == "private"]
     inner_all = set().union(*map(set, d.compound_nodes.values()))
     assert private and any(u in inner_all or v in inner_all for u, v in private)
 
 
-def test_cluster_beyond_expressway_hangs_on_the_footbridge(d: demo.DemoDistrict,
-                                                          w: nx.Graph) -> None:
+def test_cluster_beyond_expressway_hangs_on_the_footbridge(d: demo.DemoDistrict, w: nx.Graph) -> None:
     u, v = d.footbridge
     data = d.graph.get_edge_data(u, v)[0]
     assert data["highway"] == "footway" and data["bridge"] == "yes"
@@ -303,12 +342,12 @@ def test_cluster_beyond_expressway_hangs_on_the_footbridge(d: demo.DemoDistrict,
     comp = nx.node_connected_component(cut, inside)
     assert comp <= cluster
     # by car the cluster is reached over a motorway_link ramp
-    assert any(data["highway"] == "motorway_link" and (a in cluster or b in cluster)
-               for a, b, data in d.graph.edges(data=True))
+    assert any(
+        data["highway"] == "motorway_link" and (a in cluster or b in cluster) for a, b, data in d.graph.edges(data=True)
+    )
 
 
-def test_motorway_spot_is_off_the_walk_network(d: demo.DemoDistrict,
-                                               walk_lines: gpd.GeoSeries) -> None:
+def test_motorway_spot_is_off_the_walk_network(d: demo.DemoDistrict, walk_lines: gpd.GeoSeries) -> None:
     spot = gpd.GeoSeries([d.motorway_spot], crs=4326).to_crs(METRIC).iloc[0]
     assert walk_lines.distance(spot).min() > 300.0  # beyond the default snapping limit
     g = d.graph
@@ -317,8 +356,7 @@ def test_motorway_spot_is_off_the_walk_network(d: demo.DemoDistrict,
     assert {data["highway"] for *_, data in g.in_edges(node, data=True)} == {"motorway_link"}
 
 
-def test_points_lie_near_walkable_edges(d: demo.DemoDistrict,
-                                        walk_lines: gpd.GeoSeries) -> None:
+def test_points_lie_near_walkable_edges(d: demo.DemoDistrict, walk_lines: gpd.GeoSeries) -> None:
     tree = shapely.STRtree(walk_lines.values)
     for layer in ("facilities", "demand", "candidates", "lots", "residences"):
         pts = getattr(d, layer).to_crs(METRIC).geometry.values
@@ -365,12 +403,10 @@ def test_write_demo_files(tmp_path: Path, d: demo.DemoDistrict) -> None:
     import osmnx as ox
 
     out = demo.write_demo_files(tmp_path)
-    assert set(out) == {"facilities", "demand", "candidates", "lots", "residences", "network",
-                        "parks"}
+    assert set(out) == {"facilities", "demand", "candidates", "lots", "residences", "network", "parks"}
     cols = {
         "facilities": ["id", "name", "kind", "level", "lon", "lat"],
-        "demand": ["id", "name", "population", "pop_60plus", "pop_0_3", "pop_3_6", "pop_6_12",
-                   "lon", "lat"],
+        "demand": ["id", "name", "population", "pop_60plus", "pop_0_3", "pop_3_6", "pop_6_12", "lon", "lat"],
         "candidates": ["id", "name", "lon", "lat"],
         "lots": ["id", "name", "land_use", "capacity", "open", "reserved", "price", "lon", "lat"],
         "residences": ["id", "name", "demand", "window", "lon", "lat"],
@@ -398,9 +434,21 @@ def test_amenity_kinds_are_registered_and_plentiful(d: demo.DemoDistrict) -> Non
     for kind in demo.AMENITY_KINDS:
         assert kind in registry and registry[kind].label_zh and registry[kind].label_en, kind
         assert (f.kind == kind).sum() >= 2, kind
-    assert {"kindergarten", "primary_school", "middle_school", "elderly_care", "nursing_home",
-            "culture", "sports", "market", "police", "library", "post_station",
-            "childcare", "health_station"} == set(demo.AMENITY_KINDS)
+    assert {
+        "kindergarten",
+        "primary_school",
+        "middle_school",
+        "elderly_care",
+        "nursing_home",
+        "culture",
+        "sports",
+        "market",
+        "police",
+        "library",
+        "post_station",
+        "childcare",
+        "health_station",
+    } == set(demo.AMENITY_KINDS)
     # schools and kindergartens sit on the street frontage of the blocks, inside the street
     street = d.streets.to_crs(METRIC).geometry.iloc[0]
     pts = f[f.kind.isin(demo.AMENITY_KINDS)].to_crs(METRIC)
@@ -410,15 +458,15 @@ def test_amenity_kinds_are_registered_and_plentiful(d: demo.DemoDistrict) -> Non
 def test_amenities_leave_a_mixed_ledger(d: demo.DemoDistrict, w: nx.Graph) -> None:
     """By plain networkx: some 社区 have far more residents in reach of a kind than others."""
     dem = d.demand
-    comm = gpd.sjoin(dem[["geometry"]], d.communities[["id", "geometry"]], how="left",
-                     predicate="within")["id"].to_numpy()
+    comm = gpd.sjoin(dem[["geometry"]], d.communities[["id", "geometry"]], how="left", predicate="within")[
+        "id"
+    ].to_numpy()
     pop = dem.population.to_numpy()
     shares = {}
     for kind, metres in (("primary_school", 500), ("middle_school", 1000)):
         f = d.facilities[d.facilities.kind == kind]
         near = walk_distances(w, d.graph, f.geometry, dem.geometry) <= metres
-        shares[kind] = {c: pop[(comm == c) & near].sum() / pop[comm == c].sum()
-                        for c in sorted(set(comm))}
+        shares[kind] = {c: pop[(comm == c) & near].sum() / pop[comm == c].sum() for c in sorted(set(comm))}
         assert max(shares[kind].values()) - min(shares[kind].values()) > 0.2, (kind, shares)
     assert shares["middle_school"]["SQ05"] < 0.1  # deliberately without a middle school
 
@@ -426,12 +474,25 @@ def test_amenities_leave_a_mixed_ledger(d: demo.DemoDistrict, w: nx.Graph) -> No
 #: GB 50180-2018 as the default pack states it (kind, metres, smallest park area), written
 #: out again here so that the check does not read the pack through geo.evaluate.
 GB50180_TIERS = {
-    "5min": [("kindergarten", 300, 0), ("health_station", 300, 0), ("elderly_care", 300, 0),
-             ("childcare", 300, 0), ("culture", 300, 0), ("sports", 300, 0), ("park", 300, 4000)],
-    "10min": [("primary_school", 500, 0), ("sports", 500, 0), ("market", 500, 0),
-              ("park", 500, 10000)],
-    "15min": [("middle_school", 1000, 0), ("clinic", 1000, 0), ("nursing_home", 1000, 0),
-              ("culture", 1000, 0), ("sports", 1000, 0), ("police", 1000, 0), ("park", 1000, 50000)],
+    "5min": [
+        ("kindergarten", 300, 0),
+        ("health_station", 300, 0),
+        ("elderly_care", 300, 0),
+        ("childcare", 300, 0),
+        ("culture", 300, 0),
+        ("sports", 300, 0),
+        ("park", 300, 4000),
+    ],
+    "10min": [("primary_school", 500, 0), ("sports", 500, 0), ("market", 500, 0), ("park", 500, 10000)],
+    "15min": [
+        ("middle_school", 1000, 0),
+        ("clinic", 1000, 0),
+        ("nursing_home", 1000, 0),
+        ("culture", 1000, 0),
+        ("sports", 1000, 0),
+        ("police", 1000, 0),
+        ("park", 1000, 50000),
+    ],
 }
 
 
@@ -445,8 +506,7 @@ def gb50180_complete(d: demo.DemoDistrict, w: nx.Graph) -> dict:
     fac, dem = d.facilities, d.demand
     area = dict(zip(d.parks.id, d.parks.area_m2))
     gate_of = fac.id.str.extract(r"^PK-(\d+)[a-z]$", expand=False)
-    fac_area = np.array([area.get(f"P{n}", np.nan) if isinstance(n, str) else np.nan
-                         for n in gate_of])
+    fac_area = np.array([area.get(f"P{n}", np.nan) if isinstance(n, str) else np.nan for n in gate_of])
     dist = {}
     out = {}
     for tier, rules in GB50180_TIERS.items():
@@ -455,8 +515,7 @@ def gb50180_complete(d: demo.DemoDistrict, w: nx.Graph) -> dict:
             if (kind, min_area) not in dist:
                 sel = (fac.kind == kind).to_numpy() & (fac_area >= min_area if min_area else True)
                 assert sel.any(), kind
-                dist[kind, min_area] = walk_distances(w, d.graph, fac.geometry[sel], dem.geometry,
-                                                      cutoff=1100.0)
+                dist[kind, min_area] = walk_distances(w, d.graph, fac.geometry[sel], dem.geometry, cutoff=1100.0)
             ok &= dist[kind, min_area] <= metres
         out[tier] = ok
     return out
@@ -467,8 +526,9 @@ def test_gb50180_ledger_is_mixed(d: demo.DemoDistrict, gb50180_complete: dict) -
     the 翠湖 pilot far ahead at 5 minutes, the urban village and the cluster beyond the
     expressway with nobody complete."""
     dem = d.demand
-    comm = gpd.sjoin(dem[["geometry"]], d.communities[["id", "geometry"]], how="left",
-                     predicate="within")["id"].to_numpy()
+    comm = gpd.sjoin(dem[["geometry"]], d.communities[["id", "geometry"]], how="left", predicate="within")[
+        "id"
+    ].to_numpy()
     pop = dem.population.to_numpy().astype(float)
 
     def shares(ok: np.ndarray) -> dict[str, float]:
@@ -493,8 +553,7 @@ def test_gb50180_pack_asks_for_health_stations(d: demo.DemoDistrict) -> None:
     import tomllib
 
     pack = tomllib.loads((ROOT / "geo" / "evaluate" / "packs" / "gb50180-2018.toml").read_text("utf-8"))
-    kinds = {t["key"]: set(t.get("kinds", [])) | {r["kind"] for r in t.get("rules", [])}
-             for t in pack["tiers"]}
+    kinds = {t["key"]: set(t.get("kinds", [])) | {r["kind"] for r in t.get("rules", [])} for t in pack["tiers"]}
     assert "health_station" in kinds["5min"] and "clinic" not in kinds["5min"]
     assert "clinic" in kinds["15min"] and "health_station" not in kinds["15min"]
     counts = d.facilities.kind.value_counts()
@@ -530,8 +589,7 @@ def test_parks_carry_kind_and_metric_area(d: demo.DemoDistrict) -> None:
     for geom in parks.to_crs(METRIC).geometry:
         assert ent.distance(geom).min() < 25.0
     # pocket parks keep clear of the streets
-    lines = gpd.GeoSeries([data["geometry"] for *_, data in d.graph.edges(data=True)],
-                          crs=4326).to_crs(METRIC)
+    lines = gpd.GeoSeries([data["geometry"] for *_, data in d.graph.edges(data=True)], crs=4326).to_crs(METRIC)
     for geom in parks.to_crs(METRIC).geometry[a < 5000]:
         assert not lines.intersects(geom).any()
 

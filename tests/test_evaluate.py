@@ -100,8 +100,11 @@ def _reference_complete(g, fac_pl, fac_kind, fac_area, dem_pl, std, scale=1.0, k
         for k in kinds:
             present = np.zeros(len(names), bool)
             for r in t.rules_of(k):
-                sel = [p[0] for p, kk, a in zip(fac_pl, fac_kind, fac_area) if kk == k
-                       and (r.condition is None or _cond(r.condition.text, a))]
+                sel = [
+                    p[0]
+                    for p, kk, a in zip(fac_pl, fac_kind, fac_area)
+                    if kk == k and (r.condition is None or _cond(r.condition.text, a))
+                ]
                 if not sel:
                     continue
                 d = ref.nearest_source_distances(gg, sel, names, r.metres * scale + 5)
@@ -202,7 +205,9 @@ def test_polygon_demand_counts_the_share_of_its_samples(grid, pack):
         comp = ev.complete(t)
         for u in range(3):
             sel = smp.unit == u
-            assert frame[f"complete_{t.key}"].iloc[u] == pytest.approx(smp.weight[sel & comp].sum() / smp.weight[sel].sum(), abs=1e-4)
+            assert frame[f"complete_{t.key}"].iloc[u] == pytest.approx(
+                smp.weight[sel & comp].sum() / smp.weight[sel].sum(), abs=1e-4
+            )
 
 
 # ------------------------------------------------------------------ polygons
@@ -211,8 +216,10 @@ def test_polygon_facilities_follow_the_touch_rule(grid):
     rng = np.random.default_rng(11)
     x0, y0 = net.node_xy.min(axis=0)
     # parks: boxes of several sizes across the grid (metric), one with an entrance
-    boxes = [shapely.box(x0 + 300 + 700 * i, y0 + 400 + 500 * j, x0 + 300 + 700 * i + s, y0 + 400 + 500 * j + s)
-             for i, j, s in [(0, 0, 90), (1, 1, 40), (2, 0, 60), (0, 2, 110)]]
+    boxes = [
+        shapely.box(x0 + 300 + 700 * i, y0 + 400 + 500 * j, x0 + 300 + 700 * i + s, y0 + 400 + 500 * j + s)
+        for i, j, s in [(0, 0, 90), (1, 1, 40), (2, 0, 60), (0, 2, 110)]
+    ]
     touch = 20.0
     lonlat = [_to_lonlat(b) for b in boxes]
     parks = gpd.GeoDataFrame({"id": [f"p{i}" for i in range(4)], "kind": "park"}, geometry=lonlat, crs="EPSG:4326")
@@ -284,8 +291,11 @@ def test_entrances_replace_the_touch_rule(grid):
     poly = _to_lonlat(box)
     node = int(np.argmin(np.hypot(*(net.node_xy - [x0 + 1500, y0 + 1500]).T)))
     ent_lon, ent_lat = net.node_lonlat[node]
-    fac = gpd.GeoDataFrame({"id": ["p", "e"], "kind": ["park", "park"], "entrance_of": [None, "p"]},
-                           geometry=[poly, shapely.Point(ent_lon, ent_lat)], crs="EPSG:4326")
+    fac = gpd.GeoDataFrame(
+        {"id": ["p", "e"], "kind": ["park", "park"], "entrance_of": [None, "p"]},
+        geometry=[poly, shapely.Point(ent_lon, ent_lat)],
+        crs="EPSG:4326",
+    )
     dem = _gdf(net.node_xy[[node]], id=["d"], weight=[1.0])
     ev = E.evaluate(net, fac, dem, _write(PACK_PARK))
     assert ev.kind_dist["park"][0] < 1.0  # at the entrance
@@ -330,10 +340,16 @@ def test_e2sfca_equals_pysal_access(grid):
     # stay clear of the step edges, where rounding decides the side
     edges = np.array([300.0, 600.0, 900.0])
     assert (np.abs(cost["cost"].to_numpy()[:, None] - edges).min(axis=1) > 0.5).mean() > 0.95
-    A = access.Access(demand_df=pd.DataFrame({"id": [p[0] for p in dem_pl], "pop": pop}).set_index("id"),
-                      demand_value="pop",
-                      supply_df=pd.DataFrame({"id": [p[0] for p in fac_pl], "beds": beds}).set_index("id"),
-                      supply_value="beds", cost_df=cost, cost_origin="origin", cost_dest="dest", cost_name="cost")
+    A = access.Access(
+        demand_df=pd.DataFrame({"id": [p[0] for p in dem_pl], "pop": pop}).set_index("id"),
+        demand_value="pop",
+        supply_df=pd.DataFrame({"id": [p[0] for p in fac_pl], "beds": beds}).set_index("id"),
+        supply_value="beds",
+        cost_df=cost,
+        cost_origin="origin",
+        cost_dest="dest",
+        cost_name="cost",
+    )
     fn = access.weights.step_fn({300: 1.0, 600: 0.68, 900: 0.22})
     res = A.enhanced_two_stage_fca(name="e2", cost="cost", max_cost=900, weight_fn=fn)
     expected = res.reindex([p[0] for p in dem_pl]).fillna(0.0).to_numpy().ravel() * 1000.0
@@ -358,16 +374,23 @@ def test_shipped_packs_load_and_cite_their_sources():
             assert r.source or s.source, (name, r.key)
         assert not s.verified and s.unverified(), "no shipped value was checked against the published text"
     park = E.load_standard("chengshi-tijian").tier("park")
-    assert [(r.metres, r.condition.text) for r in park.rules] == [(500.0, "area_m2 >= 5000"), (300.0, "2000 <= area_m2 < 5000")]
+    assert [(r.metres, r.condition.text) for r in park.rules] == [
+        (500.0, "area_m2 >= 5000"),
+        (300.0, "2000 <= area_m2 < 5000"),
+    ]
     psc = E.load_standard("party-service-circle")
     assert psc.tier("5min").required_kinds == ["party_center", "park", "clinic", "police"]
     assert psc.tier("15min").required_kinds == ["party_center", "post_station", "micro_station"]
 
 
 def test_minimal_pack_of_the_contract():
-    s = E.load_standard(_write('name = "example"\nversion = "1"\n[[tiers]]\nkey = "5min"\nmetres = 300\n'
-                               'kinds = ["park", "clinic"]\n[[tiers]]\nkey = "15min"\nmetres = 1000\n'
-                               'kinds = ["park", "clinic", "school"]\n'))
+    s = E.load_standard(
+        _write(
+            'name = "example"\nversion = "1"\n[[tiers]]\nkey = "5min"\nmetres = 300\n'
+            'kinds = ["park", "clinic"]\n[[tiers]]\nkey = "15min"\nmetres = 1000\n'
+            'kinds = ["park", "clinic", "school"]\n'
+        )
+    )
     assert [t.key for t in s.tiers] == ["5min", "15min"] and s.kinds == ["park", "clinic", "school"]
 
 
@@ -377,15 +400,31 @@ BAD_PACKS = [
     ("name='x'\nversion='1'\n[[tiers]]\nkey='a'\nkinds=['park']\n", "tiers[0].metres", "metres"),
     ("name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=-3\nkinds=['park']\n", "tiers[0].metres", "positive"),
     ("name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\nkinds=['Park!']\n", "tiers[0].kinds[0]", "lower-case"),
-    ("name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\n[[tiers.rules]]\nkind='park'\ncondition='area_m2 >>= 3'\n",
-     "tiers[0].rules[0].condition", "cannot be read"),
-    ("name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\n[[tiers.rules]]\nkind='park'\ncondition='__import__(1)'\n",
-     "tiers[0].rules[0].condition", "comparisons"),
-    ("name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\nkinds=['park']\nradius=3\n", "tiers[0].radius", "unknown key"),
-    ("name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\nkinds=['park']\n[[cohorts]]\nkey='old'\ncolumn='p'\nkinds=['clinic']\n",
-     "cohorts[0].kinds", "in no tier"),
-    ("name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\nkinds=['park']\n[[tiers]]\nkey='a'\nmetres=500\nkinds=['park']\n",
-     "tiers", "twice"),
+    (
+        "name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\n[[tiers.rules]]\nkind='park'\ncondition='area_m2 >>= 3'\n",
+        "tiers[0].rules[0].condition",
+        "cannot be read",
+    ),
+    (
+        "name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\n[[tiers.rules]]\nkind='park'\ncondition='__import__(1)'\n",
+        "tiers[0].rules[0].condition",
+        "comparisons",
+    ),
+    (
+        "name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\nkinds=['park']\nradius=3\n",
+        "tiers[0].radius",
+        "unknown key",
+    ),
+    (
+        "name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\nkinds=['park']\n[[cohorts]]\nkey='old'\ncolumn='p'\nkinds=['clinic']\n",
+        "cohorts[0].kinds",
+        "in no tier",
+    ),
+    (
+        "name='x'\nversion='1'\n[[tiers]]\nkey='a'\nmetres=300\nkinds=['park']\n[[tiers]]\nkey='a'\nmetres=500\nkinds=['park']\n",
+        "tiers",
+        "twice",
+    ),
     ("name='x' version", None, "not valid TOML"),
 ]
 
@@ -470,9 +509,14 @@ def test_ledger_rows_and_remedies_equal_brute_force(grid, pack):
     x0, y0 = net.node_xy.min(axis=0)
     x1, y1 = net.node_xy.max(axis=0)
     xm = (x0 + x1) / 2
-    units = gpd.GeoDataFrame({"id": ["W", "E"], "name": ["西社区", "东社区"]},
-                             geometry=[_to_lonlat(shapely.box(x0 - 50, y0 - 50, xm, y1 + 50)),
-                                       _to_lonlat(shapely.box(xm, y0 - 50, x1 + 50, y1 + 50))], crs="EPSG:4326")
+    units = gpd.GeoDataFrame(
+        {"id": ["W", "E"], "name": ["西社区", "东社区"]},
+        geometry=[
+            _to_lonlat(shapely.box(x0 - 50, y0 - 50, xm, y1 + 50)),
+            _to_lonlat(shapely.box(xm, y0 - 50, x1 + 50, y1 + 50)),
+        ],
+        crs="EPSG:4326",
+    )
     fac = _gdf(fac_xy, id=[p[0] for p in fac_pl], kind=kind, area_m2=area)
     dem = _gdf(dem_xy, id=[p[0] for p in dem_pl], weight=weight)
     ev = E.evaluate(net, fac, dem, pack, units=units, candidates=_gdf(cand_xy, id=[p[0] for p in cand_pl]))

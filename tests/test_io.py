@@ -106,10 +106,13 @@ def test_csv_encodings_with_chinese_headers(tmp_path, encoding):
 
 
 def test_english_headers_case_and_spaces_and_extras(tmp_path):
-    path = write_csv(tmp_path / "f.csv", [
-        " ID , Name ,KIND, Longitude ,LAT,地址,开放时间",
-        "7,Park one,park,114.05,22.54,福田路1号,8:00-22:00",
-    ])
+    path = write_csv(
+        tmp_path / "f.csv",
+        [
+            " ID , Name ,KIND, Longitude ,LAT,地址,开放时间",
+            "7,Park one,park,114.05,22.54,福田路1号,8:00-22:00",
+        ],
+    )
     gdf = gio.read_points(path, role="facilities")
     assert list(gdf.columns) == ["id", "name", "kind", "open", "地址", "geometry"]
     assert gdf["id"].iloc[0] == "7" and gdf["地址"].iloc[0] == "福田路1号"
@@ -127,8 +130,11 @@ def test_x_y_only_when_no_lon_lat(tmp_path):
 
 
 def test_xlsx_round_trip_and_excel_float_ids(tmp_path):
-    path = write_xlsx(tmp_path / "sites.xlsx", ["编号", "名称", "类型", "经度", "纬度"],
-                      [(123, "甲", "公园", 114.05, 22.54), ("0012", "乙", "park", 114.06, 22.55)])
+    path = write_xlsx(
+        tmp_path / "sites.xlsx",
+        ["编号", "名称", "类型", "经度", "纬度"],
+        [(123, "甲", "公园", 114.05, 22.54), ("0012", "乙", "park", 114.06, 22.55)],
+    )
     gdf = gio.read_points(path, role="facilities")
     assert list(gdf["id"]) == ["123", "0012"]
     csv_path = write_csv(tmp_path / "floats.csv", ["id,lon,lat", "123.0,114.05,22.54", "124.0,114.06,22.55"])
@@ -182,12 +188,37 @@ def test_read_table_row_numbers(tmp_path):
 
 
 def test_find_columns_aliases():
-    found = gio.find_columns(["编号", "人口（人）", "户数", "泊位数", "缺口", "权重", "开放时段", "时段",
-                              "用地类型", "价格", "保留车位", "lng", "Latitude"])
+    found = gio.find_columns(
+        [
+            "编号",
+            "人口（人）",
+            "户数",
+            "泊位数",
+            "缺口",
+            "权重",
+            "开放时段",
+            "时段",
+            "用地类型",
+            "价格",
+            "保留车位",
+            "lng",
+            "Latitude",
+        ]
+    )
     assert found == {
-        "id": "编号", "population": "人口（人）", "households": "户数", "capacity": "泊位数",
-        "demand": "缺口", "weight": "权重", "open": "开放时段", "window": "时段", "land_use": "用地类型",
-        "price": "价格", "reserved": "保留车位", "lon": "lng", "lat": "Latitude",
+        "id": "编号",
+        "population": "人口（人）",
+        "households": "户数",
+        "capacity": "泊位数",
+        "demand": "缺口",
+        "weight": "权重",
+        "open": "开放时段",
+        "window": "时段",
+        "land_use": "用地类型",
+        "price": "价格",
+        "reserved": "保留车位",
+        "lon": "lng",
+        "lat": "Latitude",
     }
     assert gio.find_columns(["X", "Y", "lat"]) == {"lat": "lat"}  # x/y never mix with lon/lat
     assert gio.find_columns(["经度", "lon"])["lon"] == "lon"  # the exact name wins
@@ -423,8 +454,11 @@ def test_bad_numeric_fields(tmp_path, header, value, role, reason):
 
 
 def test_xlsx_errors_use_spreadsheet_rows(tmp_path):
-    path = write_xlsx(tmp_path / "sites.xlsx", ["编号", "名称", "类型", "经度", "纬度"],
-                      [("A1", "甲", "公园", 114.05, 22.54), ("A2", "乙", "公园", "东经114度", 22.55)])
+    path = write_xlsx(
+        tmp_path / "sites.xlsx",
+        ["编号", "名称", "类型", "经度", "纬度"],
+        [("A1", "甲", "公园", 114.05, 22.54), ("A2", "乙", "公园", "东经114度", 22.55)],
+    )
     err = raises(gio.read_points, path, role="facilities")
     assert str(err) == "sites.xlsx, row 3, column '经度': value '东经114度' is not a number"
 
@@ -445,11 +479,14 @@ def test_shapefile_feature_errors(tmp_path):
 
 
 def test_lots_and_residences(tmp_path):
-    path = write_csv(tmp_path / "lots.csv", [
-        "编号,经度,纬度,泊位数,开放时段,用地类型,价格,保留车位",
-        "L1,114.05,22.54,120,19:00-08:00,office,5,10",
-        "L2,114.06,22.55,\"1,200\",,mall,,",
-    ])
+    path = write_csv(
+        tmp_path / "lots.csv",
+        [
+            "编号,经度,纬度,泊位数,开放时段,用地类型,价格,保留车位",
+            "L1,114.05,22.54,120,19:00-08:00,office,5,10",
+            'L2,114.06,22.55,"1,200",,mall,,',
+        ],
+    )
     lots = gio.read_points(path, role="lots")
     assert lots["capacity"].dtype == np.int64 and list(lots["capacity"]) == [120, 1200]
     assert list(lots["open"]) == ["19:00-08:00", ""] and math.isnan(lots["price"].iloc[1])
@@ -459,8 +496,9 @@ def test_lots_and_residences(tmp_path):
     assert list(gdf["demand"]) == [30] and list(gdf["window"]) == ["19:00-07:30"]
     err = raises(gio.read_points, write_csv(tmp_path / "nocap.csv", ["id,lon,lat", "a,114,22.5"]), role="lots")
     assert str(err).startswith("nocap.csv: has no capacity column")
-    err = raises(gio.read_points, write_csv(tmp_path / "blank.csv", ["id,lon,lat,demand", "a,114,22.5,"]),
-                 role="residences")
+    err = raises(
+        gio.read_points, write_csv(tmp_path / "blank.csv", ["id,lon,lat,demand", "a,114,22.5,"]), role="residences"
+    )
     assert (err.row, err.column) == (2, "demand") and "is empty" in str(err)
 
 
@@ -485,10 +523,21 @@ def test_polygon_facility_is_rejected(tmp_path):
 
 def test_missing_geometry(tmp_path):
     path = tmp_path / "g.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"id": "a"}, "geometry": {"type": "Point", "coordinates": [114, 22.5]}},
-        {"type": "Feature", "properties": {"id": "b"}, "geometry": None},
-    ]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"id": "a"},
+                        "geometry": {"type": "Point", "coordinates": [114, 22.5]},
+                    },
+                    {"type": "Feature", "properties": {"id": "b"}, "geometry": None},
+                ],
+            }
+        )
+    )
     err = raises(gio.read_points, path, role="candidates")
     assert str(err) == "g.geojson, feature 2, column 'geometry': has no geometry"
 
@@ -547,8 +596,9 @@ def test_read_demand_rejects_lines(tmp_path):
 
 def test_read_boundaries(tmp_path):
     bowtie = Polygon([(114.0, 22.5), (114.02, 22.52), (114.02, 22.5), (114.0, 22.52)])
-    gdf = gpd.GeoDataFrame({"qh": ["福田", "南山"], "code": [1, 2]},
-                           geometry=[Point(114.05, 22.54).buffer(0.01), bowtie], crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(
+        {"qh": ["福田", "南山"], "code": [1, 2]}, geometry=[Point(114.05, 22.54).buffer(0.01), bowtie], crs="EPSG:4326"
+    )
     path = tmp_path / "b.gpkg"
     gdf.to_file(path, engine="pyogrio")
     out = gio.read_boundaries(path)
@@ -657,7 +707,11 @@ def test_write_geojson_100k_points(tmp_path):
     rng = np.random.default_rng(0)
     n = 100_000
     gdf = gpd.GeoDataFrame(
-        {"id": [f"p{i}" for i in range(n)], "weight": rng.random(n), "dist_any": np.where(rng.random(n) < 0.1, np.nan, 1.0)},
+        {
+            "id": [f"p{i}" for i in range(n)],
+            "weight": rng.random(n),
+            "dist_any": np.where(rng.random(n) < 0.1, np.nan, 1.0),
+        },
         geometry=shapely.points(rng.uniform(113.75, 114.65, n), rng.uniform(22.4, 22.9, n)),
         crs="EPSG:4326",
     )
@@ -669,13 +723,25 @@ def test_write_geojson_100k_points(tmp_path):
 
 
 def test_write_json(tmp_path):
-    obj = {"tiers": (300.0, 1000.0), "share": np.float64("nan"), "n": np.int64(3), "名称": "福田",
-           "arr": np.array([1.5, np.inf]), "path": tmp_path / "x"}
+    obj = {
+        "tiers": (300.0, 1000.0),
+        "share": np.float64("nan"),
+        "n": np.int64(3),
+        "名称": "福田",
+        "arr": np.array([1.5, np.inf]),
+        "path": tmp_path / "x",
+    }
     path = gio.write_json(obj, tmp_path / "s.json")
     text = path.read_text(encoding="utf-8")
     assert "福田" in text and "NaN" not in text and "Infinity" not in text
-    assert json.loads(text) == {"tiers": [300.0, 1000.0], "share": None, "n": 3, "名称": "福田",
-                                "arr": [1.5, None], "path": str(tmp_path / "x")}
+    assert json.loads(text) == {
+        "tiers": [300.0, 1000.0],
+        "share": None,
+        "n": 3,
+        "名称": "福田",
+        "arr": [1.5, None],
+        "path": str(tmp_path / "x"),
+    }
 
 
 @pytest.mark.parametrize("ext", [".csv", ".xlsx"])
@@ -728,8 +794,15 @@ def test_real_boundaries_gcj02_vs_wgs84():
 def test_row_provenance_follows_derived_frames_and_is_shared(tmp_path):
     import copy
 
-    lines = ["id,lon,lat,population", "a,114.00,22.50,1", ",,,", "b,114.01,22.50,2", "c,114.02,22.50,3", ",,,",
-             "d,114.03,22.50,4"]
+    lines = [
+        "id,lon,lat,population",
+        "a,114.00,22.50,1",
+        ",,,",
+        "b,114.01,22.50,2",
+        "c,114.02,22.50,3",
+        ",,,",
+        "d,114.03,22.50,4",
+    ]
     gdf = gio.read_demand(write_csv(tmp_path / "d.csv", lines))
     file_rows = {"a": 2, "b": 4, "c": 5, "d": 7}  # spreadsheet rows: the header is row 1, blanks skipped
     assert list(gio.source_rows(gdf)) == [file_rows[i] for i in gdf["id"]]
@@ -745,7 +818,8 @@ def test_row_provenance_follows_derived_frames_and_is_shared(tmp_path):
         rows.rows[0] = 99
     # a frame built in Python has no file rows
     assert gio.source_rows(gdf.reset_index(drop=True).set_index("id")) is None
-    boundaries = gpd.GeoDataFrame({"name": ["x", "y"]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
-                                  crs="EPSG:4326")
+    boundaries = gpd.GeoDataFrame(
+        {"name": ["x", "y"]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs="EPSG:4326"
+    )
     boundaries.to_file(tmp_path / "b.geojson", driver="GeoJSON")
     assert list(gio.source_rows(gio.read_boundaries(tmp_path / "b.geojson"))) == [1, 2]  # feature numbers

@@ -92,7 +92,6 @@ def test_pbf_network_matches_osmnx_on_the_same_file(tmp_path):
         assert d1 == pytest.approx(d2, abs=0.5)
 
 
-
 def test_cache_is_reused_and_round_trips(tmp_path, monkeypatch, futian_graphml):
     monkeypatch.setenv("LIFECIRCLE_CACHE", str(tmp_path / "cache"))
     first = network.load_network(futian_graphml)
@@ -196,8 +195,14 @@ def test_two_processes_building_one_cache_leave_one_whole_file(tmp_path, futian_
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "LIFECIRCLE_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(root)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", _BUILD_CACHE, str(futian_graphml)], cwd=root, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _BUILD_CACHE, str(futian_graphml)],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=300) for p in procs]
@@ -230,7 +235,10 @@ def test_parallel_streets_are_kept_but_paths_use_the_shortest():
     xy = np.array([[0.0, 0.0], [100.0, 0.0], [200.0, 0.0]]) + [800_000, 2_490_000]
     bend = np.array([[0.0, 0.0], [50.0, 80.0], [100.0, 0.0]]) + [800_000, 2_490_000]
     net = network.from_arrays(
-        xy, [0, 0, 1, 2, 1], [1, 1, 2, 2, 0], crs="EPSG:32650",
+        xy,
+        [0, 0, 1, 2, 1],
+        [1, 1, 2, 2, 0],
+        crs="EPSG:32650",
         edge_geometry=[bend, xy[[0, 1]], xy[[1, 2]], xy[[2, 2]], xy[[1, 0]]],
     )
     # straight 0-1, the bend cut at its middle into two edges, 1-2; the reverse copy of 0-1

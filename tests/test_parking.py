@@ -113,8 +113,9 @@ def pulp_reference(problem: parking.ParkingProblem) -> tuple[int, int]:
     return int(chosen.sum()), int(chosen @ walk)
 
 
-def check_feasible(result: parking.ParkingResult, lots: pd.DataFrame, residences: pd.DataFrame,
-                   limit: float, window: str | None = None) -> None:
+def check_feasible(
+    result: parking.ParkingResult, lots: pd.DataFrame, residences: pd.DataFrame, limit: float, window: str | None = None
+) -> None:
     """Slot by slot, compound by compound and pair by pair, with loops written here."""
     slot = result.options["slot_minutes"]
     pairs = result.pairs
@@ -141,7 +142,9 @@ def district():
 @pytest.fixture(scope="module")
 def demo_net(district):
     net = district.network  # a WalkNetwork since geo.demo became a package; a networkx graph before
-    return net if isinstance(net, network.WalkNetwork) else network.from_graph(net, name="demo", source="lifecircle demo")
+    return (
+        net if isinstance(net, network.WalkNetwork) else network.from_graph(net, name="demo", source="lifecircle demo")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -188,13 +191,15 @@ def test_bad_windows_name_the_value(text):
 
 # ---------------------------------------------------------------------- supply
 def test_usable_spaces_formula_profiles_and_open_hours():
-    lots = pd.DataFrame({
-        "id": ["A", "B", "C", "D"],
-        "capacity": [100, 50, 40, 30],
-        "reserved": [5, 0, 2, 0],
-        "land_use": ["office", None, "hotel", None],
-        "open": ["19:00-08:00", None, "20:00-07:30", "closed"],
-    })
+    lots = pd.DataFrame(
+        {
+            "id": ["A", "B", "C", "D"],
+            "capacity": [100, 50, 40, 30],
+            "reserved": [5, 0, 2, 0],
+            "land_use": ["office", None, "hotel", None],
+            "open": ["19:00-08:00", None, "20:00-07:30", "closed"],
+        }
+    )
     supply = parking.lot_supply(lots, 30)
     for i, lot in enumerate(lots.to_dict("records")):
         for s, start in enumerate(range(0, 1440, 30)):
@@ -238,8 +243,9 @@ def test_walk_pairs_are_exactly_those_within_the_limit(district, demo_net):
     expected = {}
     for j in range(len(lot_s)):  # one unbounded-style super-source search per lot, on the whole graph
         one = lot_s.subset(np.array([j]))
-        dist = reach.point_distances(demo_net, reach.node_distances(demo_net, one, 5000.0), res_s,
-                                     sources=one, limit=LIMIT)
+        dist = reach.point_distances(
+            demo_net, reach.node_distances(demo_net, one, 5000.0), res_s, sources=one, limit=LIMIT
+        )
         for i in np.flatnonzero(np.isfinite(dist)):
             expected[(int(i), j)] = dist[i]
     got = {(int(r), int(lot)): w for r, lot, w in zip(pairs.res, pairs.lot, pairs.walk_m)}
@@ -265,8 +271,9 @@ def _reference_for(result, lots, pairs, window):
 @pytest.mark.parametrize("limit", [300.0, 500.0, 800.0])
 def test_demo_same_window_equals_networkx(district, demo_net, demo_pairs, limit):
     window = "19:00-08:00"
-    result = parking.match_parking(demo_net, district.lots, district.residences, window=window,
-                                   max_walk_m=limit, pairs=demo_pairs)
+    result = parking.match_parking(
+        demo_net, district.lots, district.residences, window=window, max_walk_m=limit, pairs=demo_pairs
+    )
     pairs = demo_pairs.within(limit)
     cars, cost = _reference_for(result, district.lots, pairs, window)
     assert result.assignment.method.startswith("min-cost flow")
@@ -312,14 +319,24 @@ def futian_case(futian_net):
     inside = (lon > w) & (lon < e) & (lat > s) & (lat < n)
     assert inside.sum() >= 20
     rng = np.random.default_rng(7)
-    lots = _points([{"id": f"EV{sid}", "capacity": int(c) * 3, "open": "19:00-08:00",
-                     "land_use": ["office", "retail", "hotel", None][k % 4]}
-                    for k, (sid, c) in enumerate(zip(stations["station_id"][inside], stations["count"][inside]))],
-                   np.column_stack([lon[inside], lat[inside]]))
+    lots = _points(
+        [
+            {
+                "id": f"EV{sid}",
+                "capacity": int(c) * 3,
+                "open": "19:00-08:00",
+                "land_use": ["office", "retail", "hotel", None][k % 4],
+            }
+            for k, (sid, c) in enumerate(zip(stations["station_id"][inside], stations["count"][inside]))
+        ],
+        np.column_stack([lon[inside], lat[inside]]),
+    )
     nodes = rng.choice(futian_net.n_nodes, size=150, replace=False)
     windows = ["19:00-07:30", "18:30-08:00", "20:00-07:00", "19:30-07:30"]
-    residences = _points([{"id": f"N{k}", "demand": int(rng.integers(5, 60)), "window": windows[k % 4]}
-                          for k in range(nodes.size)], futian_net.node_lonlat[nodes])
+    residences = _points(
+        [{"id": f"N{k}", "demand": int(rng.integers(5, 60)), "window": windows[k % 4]} for k in range(nodes.size)],
+        futian_net.node_lonlat[nodes],
+    )
     pairs = parking.walk_pairs(futian_net, residences, lots, max_walk_m=LIMIT)
     return lots, residences, pairs
 
@@ -351,11 +368,14 @@ def _random_problem(seed: int, n_res: int = 7, n_lots: int = 4, cap: bool = Fals
     windows = ["19:00-07:30", "18:30-08:00", "20:00-07:00", "22:00-06:00", "07:00-19:00"]
     need = np.stack([parking.parse_window(windows[k]).slot_mask(30) for k in rng.integers(0, 5, n_res)])
     usable = rng.integers(0, 12, (n_lots, 1)) + rng.integers(0, 6, (n_lots, 48))
-    pairs = [(r, lot, float(rng.integers(50, 500))) for r in range(n_res) for lot in range(n_lots) if rng.random() < 0.6]
+    pairs = [
+        (r, lot, float(rng.integers(50, 500))) for r in range(n_res) for lot in range(n_lots) if rng.random() < 0.6
+    ]
     res, lot, walk = (np.array(v) for v in zip(*pairs))
     lot_cap = rng.integers(3, 15, n_lots) if cap else None
-    return parking.ParkingProblem.from_arrays(rng.integers(1, 15, n_res), usable, (res, lot, walk), need=need,
-                                              lot_cap=lot_cap)
+    return parking.ParkingProblem.from_arrays(
+        rng.integers(1, 15, n_res), usable, (res, lot, walk), need=need, lot_cap=lot_cap
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -408,13 +428,17 @@ def test_mip_equals_brute_force_on_a_tiny_instance():
 
 def test_fairness_floor():
     # compound 0 is next to the only lot, compound 1 farther: without fairness both fit only partly
-    problem = parking.ParkingProblem.from_arrays([10, 10], [10], (np.array([0, 1]), np.array([0, 0]), np.array([50.0, 400.0])))
+    problem = parking.ParkingProblem.from_arrays(
+        [10, 10], [10], (np.array([0, 1]), np.array([0, 0]), np.array([50.0, 400.0]))
+    )
     plain = problem.solve()
     assert plain.placed.tolist() == [10, 0]
     fair = problem.solve(fairness=0.4)
     assert fair.placed.tolist() == [6, 4] and fair.matched == 10
     # a floor that cannot be met for everyone: as many floor cars as possible, reported
-    tight = parking.ParkingProblem.from_arrays([10, 10], [6], (np.array([0, 1]), np.array([0, 0]), np.array([50.0, 400.0])))
+    tight = parking.ParkingProblem.from_arrays(
+        [10, 10], [6], (np.array([0, 1]), np.array([0, 0]), np.array([50.0, 400.0]))
+    )
     got = tight.solve(fairness=0.5)
     assert got.placed.sum() == 6 and (got.placed >= 1).all()
 
@@ -425,14 +449,17 @@ def test_fairness_in_match_reports_floors(district, demo_net, demo_pairs):
     reachable = r["status"].isin(["served", "partly served", "not served"])
     summary = result.summary()
     assert set(summary["below_floor_residences"]) == set(r.loc[r["placed"] < r["floor"], "id"])
-    assert (r.loc[reachable & ~r["id"].isin(summary["below_floor_residences"]), "placed"]
-            >= r.loc[reachable & ~r["id"].isin(summary["below_floor_residences"]), "floor"]).all()
+    assert (
+        r.loc[reachable & ~r["id"].isin(summary["below_floor_residences"]), "placed"]
+        >= r.loc[reachable & ~r["id"].isin(summary["below_floor_residences"]), "floor"]
+    ).all()
     check_feasible(result, district.lots, district.residences, LIMIT)
 
 
 def test_price_limit_and_cap_in_the_match(district, demo_net, demo_pairs):
-    result = parking.match_parking(demo_net, district.lots, district.residences, pairs=demo_pairs,
-                                   price_limit=10, lot_cap=20)
+    result = parking.match_parking(
+        demo_net, district.lots, district.residences, pairs=demo_pairs, price_limit=10, lot_cap=20
+    )
     price = dict(zip(district.lots["id"], district.lots["price"]))
     assert all(price[lot] <= 10 for lot in result.pairs["lot_id"])
     assert (result.pairs.groupby("lot_id")["cars"].sum() <= 20).all()
@@ -440,7 +467,9 @@ def test_price_limit_and_cap_in_the_match(district, demo_net, demo_pairs):
 
 
 # --------------------------------------------------------------- edge cases
-def _small_case(demo_net, district, *, capacities=(30, 40), demands=(20, 25), open_hours=("19:00-08:00", "19:00-08:00")):
+def _small_case(
+    demo_net, district, *, capacities=(30, 40), demands=(20, 25), open_hours=("19:00-08:00", "19:00-08:00")
+):
     lots = district.lots.iloc[:2].copy()
     lots["capacity"] = list(capacities)
     lots["open"] = list(open_hours)
@@ -540,13 +569,16 @@ def test_bad_window_in_file_names_row_and_column(tmp_path, district, capsys):
     assert code == 2 and "res.csv, row 3, column 'window'" in err and "evening" in err
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--window", "8pm-7am"], "--window"),
-    (["--fairness", "1.5"], "--fairness"),
-    (["--max-walk", "0"], "--max-walk"),
-    (["--lot-cap", "-1"], "--lot-cap"),
-    (["--table-out", "x.txt"], "--table-out"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--window", "8pm-7am"], "--window"),
+        (["--fairness", "1.5"], "--fairness"),
+        (["--max-walk", "0"], "--max-walk"),
+        (["--lot-cap", "-1"], "--lot-cap"),
+        (["--table-out", "x.txt"], "--table-out"),
+    ],
+)
 def test_cli_usage_errors(tmp_path, capsys, args, words):
     from apps import cli
 
@@ -559,8 +591,22 @@ def test_cli_end_to_end_demo(tmp_path, capsys):
     from apps import cli
 
     out, summary, xlsx = tmp_path / "m.geojson", tmp_path / "s.json", tmp_path / "t.xlsx"
-    code = cli.main(["parking", "--demo", "--max-walk", "500", "--out", str(out), "--summary", str(summary),
-                     "--tables", str(tmp_path / "tables"), "--table-out", str(xlsx)])
+    code = cli.main(
+        [
+            "parking",
+            "--demo",
+            "--max-walk",
+            "500",
+            "--out",
+            str(out),
+            "--summary",
+            str(summary),
+            "--tables",
+            str(tmp_path / "tables"),
+            "--table-out",
+            str(xlsx),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     data = json.loads(out.read_text())
@@ -570,8 +616,16 @@ def test_cli_end_to_end_demo(tmp_path, capsys):
     for key in ("residence_id", "lot_id", "cars", "walk_m", "window", "hours"):
         assert key in feats[0]["properties"]
     s = json.loads(summary.read_text())
-    for key in ("demand_total", "supply_total", "matched", "share_of_demand", "total_walk_m", "method",
-                "max_walk_m", "unmatched_residences"):
+    for key in (
+        "demand_total",
+        "supply_total",
+        "matched",
+        "share_of_demand",
+        "total_walk_m",
+        "method",
+        "max_walk_m",
+        "unmatched_residences",
+    ):
         assert key in s
     assert s["matched"] == sum(f["properties"]["cars"] for f in feats)
     assert 0 < s["share_of_demand"] < 1 and s["max_walk_m"] == 500
@@ -589,8 +643,20 @@ def test_cli_window_override_and_gcj02_output(tmp_path, capsys):
     from apps import cli
 
     out = tmp_path / "m.geojson"
-    code = cli.main(["parking", "--demo", "--window", "20:00-07:00", "--out", str(out), "--out-crs", "gcj02",
-                     "--summary", str(tmp_path / "s.json")])
+    code = cli.main(
+        [
+            "parking",
+            "--demo",
+            "--window",
+            "20:00-07:00",
+            "--out",
+            str(out),
+            "--out-crs",
+            "gcj02",
+            "--summary",
+            str(tmp_path / "s.json"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     written = tmp_path / "m.gcj02.geojson"
     assert json.loads(written.read_text())["lifecircle"]["crs"] == "GCJ-02"
@@ -604,8 +670,18 @@ def test_cli_zero_supply_is_a_result(tmp_path, district, capsys):
     lots = district.lots.copy()
     lots["capacity"] = 0
     path = _write_csv(tmp_path / "lots.csv", lots)
-    code = cli.main(["parking", "--demo", "--lots", str(path), "--out", str(tmp_path / "m.geojson"),
-                     "--summary", str(tmp_path / "s.json")])
+    code = cli.main(
+        [
+            "parking",
+            "--demo",
+            "--lots",
+            str(path),
+            "--out",
+            str(tmp_path / "m.geojson"),
+            "--summary",
+            str(tmp_path / "s.json"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     s = json.loads((tmp_path / "s.json").read_text())

@@ -92,7 +92,9 @@ def test_point_reachable_only_over_motorway_is_not_covered(futian_net, futian_gr
     source, target, via_motorway = found
     xy = np.array([filtered.nodes[source]["xy"], filtered.nodes[target]["xy"]])
     snapped = network.snap_xy(futian_net, xy)
-    got = reach.nearest_distances(futian_net, snapped.subset(np.array([0])), snapped.subset(np.array([1])), limit=1000.0)
+    got = reach.nearest_distances(
+        futian_net, snapped.subset(np.array([0])), snapped.subset(np.array([1])), limit=1000.0
+    )
     assert via_motorway <= 1000.0 and not np.isfinite(got[0])
 
 
@@ -132,7 +134,9 @@ def test_service_area_polygons_follow_the_streets(futian_net, futian_graphml):
     placements, xy = _placements(graph, rng, 3, "f", on_nodes=False)
     back = pyproj.Transformer.from_crs("EPSG:32650", "EPSG:4326", always_xy=True)
     lon, lat = back.transform(xy[:, 0], xy[:, 1])
-    fac = gpd.GeoDataFrame({"id": ["a", "b", "c"], "kind": "park"}, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    fac = gpd.GeoDataFrame(
+        {"id": ["a", "b", "c"], "kind": "park"}, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"
+    )
     areas = reach.facility_service_areas(futian_net, fac, [300, 1000], buffer_m=25.0).to_crs("EPSG:32650")
     assert len(areas) == 6
     node_xy = np.array([graph.nodes[n]["xy"] for n in graph.nodes])
@@ -164,7 +168,9 @@ def test_parallel_and_serial_service_areas_agree(futian_net):
 
     rng = np.random.default_rng(9)
     nodes = futian_net.node_lonlat[rng.choice(futian_net.n_nodes, 12, replace=False)]
-    fac = gpd.GeoDataFrame({"id": [str(i) for i in range(12)]}, geometry=gpd.points_from_xy(nodes[:, 0], nodes[:, 1]), crs="EPSG:4326")
+    fac = gpd.GeoDataFrame(
+        {"id": [str(i) for i in range(12)]}, geometry=gpd.points_from_xy(nodes[:, 0], nodes[:, 1]), crs="EPSG:4326"
+    )
     one = reach.facility_service_areas(futian_net, fac, [500], workers=1)
     two = reach.facility_service_areas(futian_net, fac, [500], workers=2)
     assert list(one.facility_id) == list(two.facility_id)
@@ -191,9 +197,15 @@ def test_street_band_is_the_buffer_of_the_streets(futian_net):
     rng = np.random.default_rng(4)
     src = network.snap_xy(futian_net, futian_net.node_xy[rng.choice(futian_net.n_nodes, 4, replace=False)] + 6.0)
     for i, dist in reach.iter_source_node_distances(futian_net, src, 1000.0):
-        lines = service_areas.service_area_lines(futian_net, dist, 1000.0, source_xy=np.vstack([src.xy[i] + 6.0, src.xy[i]]),
-                                         source_edge=int(src.edge[i]), source_offset=float(src.offset[i]),
-                                         source_gap=float(src.gap[i]))
+        lines = service_areas.service_area_lines(
+            futian_net,
+            dist,
+            1000.0,
+            source_xy=np.vstack([src.xy[i] + 6.0, src.xy[i]]),
+            source_edge=int(src.edge[i]),
+            source_offset=float(src.offset[i]),
+            source_gap=float(src.gap[i]),
+        )
         fast, slow = service_areas.street_band(lines, 25.0), shapely.buffer(lines, 25.0, quad_segs=3)
         assert fast.symmetric_difference(slow).area < 1e-4 * slow.area  # only the round joins differ
 
@@ -252,10 +264,20 @@ def test_band_from_blocks_is_the_buffer_on_a_street_grid():
     xy = net.node_xy[rng.choice(net.n_nodes, 4, replace=False)] + 12.0
     src = network.snap_xy(net, xy)
     for i, dist in reach.iter_source_node_distances(net, src, 1000.0):
-        where = dict(source_xy=np.vstack([xy[i], src.xy[i]]), source_edge=int(src.edge[i]),
-                     source_offset=float(src.offset[i]), source_gap=float(src.gap[i]))
-        through, _ = service_areas.reached_pieces(net, dist, 1000.0, source_edge=where["source_edge"],
-                                          source_offset=where["source_offset"], source_gap=where["source_gap"])
+        where = dict(
+            source_xy=np.vstack([xy[i], src.xy[i]]),
+            source_edge=int(src.edge[i]),
+            source_offset=float(src.offset[i]),
+            source_gap=float(src.gap[i]),
+        )
+        through, _ = service_areas.reached_pieces(
+            net,
+            dist,
+            1000.0,
+            source_edge=where["source_edge"],
+            source_offset=where["source_offset"],
+            source_gap=where["source_gap"],
+        )
         assert service_areas.blocks_pay(net, through)  # a dense grid at 1000 m takes the blocks' way
         lines = service_areas.service_area_lines(net, dist, 1000.0, **where)
         poly = service_areas.service_area_polygon(net, dist, 1000.0, **where)
@@ -275,16 +297,27 @@ def test_band_from_blocks_on_futian_and_the_demo(futian_net):
         src = network.snap_xy(net, xy)
         for i, dist in reach.iter_source_node_distances(net, src, 1000.0):
             for tier in (500.0, 1000.0):
-                lines = service_areas.service_area_lines(net, dist, tier, source_xy=np.vstack([xy[i], src.xy[i]]),
-                                                 source_edge=int(src.edge[i]), source_offset=float(src.offset[i]),
-                                                 source_gap=float(src.gap[i]))
+                lines = service_areas.service_area_lines(
+                    net,
+                    dist,
+                    tier,
+                    source_xy=np.vstack([xy[i], src.xy[i]]),
+                    source_edge=int(src.edge[i]),
+                    source_offset=float(src.offset[i]),
+                    source_gap=float(src.gap[i]),
+                )
                 _assert_is_band(service_areas.street_band(lines, 25.0, blocks=True), lines)
 
 
 def test_inset_convex_equals_a_negative_buffer():
     rng = np.random.default_rng(0)
-    polys = np.array([shapely.convex_hull(shapely.multipoints(rng.normal(0, rng.uniform(20, 80), (rng.integers(3, 12), 2))))
-                      for _ in range(500)], dtype=object)
+    polys = np.array(
+        [
+            shapely.convex_hull(shapely.multipoints(rng.normal(0, rng.uniform(20, 80), (rng.integers(3, 12), 2))))
+            for _ in range(500)
+        ],
+        dtype=object,
+    )
     polys = np.where(rng.random(500) < 0.5, polys, shapely.reverse(polys))  # either orientation
     polys = np.concatenate([polys, [shapely.Polygon([(0, 0), (100, 0), (100, 100), (50, 40), (0, 100)])]])  # not convex
     shrunk, done = service_areas.inset_convex(polys, 7.0)
@@ -294,8 +327,10 @@ def test_inset_convex_equals_a_negative_buffer():
     # those it leaves alone lose an edge, or vanish, when shrunk
     left = shapely.buffer(polys[:-1][~done[:-1]], -7.0)
     corners = shapely.get_num_coordinates(shapely.get_exterior_ring(left)) - 1
-    assert ((corners < shapely.get_num_coordinates(shapely.get_exterior_ring(polys[:-1][~done[:-1]])) - 1)
-            | shapely.is_empty(left)).all()
+    assert (
+        (corners < shapely.get_num_coordinates(shapely.get_exterior_ring(polys[:-1][~done[:-1]])) - 1)
+        | shapely.is_empty(left)
+    ).all()
 
 
 def test_merged_pieces_cover_what_the_pieces_cover():
@@ -306,11 +341,17 @@ def test_merged_pieces_cover_what_the_pieces_cover():
     merged = service_areas.merged_pieces(pieces)
     for e in range(6):
         grid = np.linspace(0, 120, 24_001)
-        inside = ((grid >= pieces.start[pieces.edge == e][:, None]) & (grid <= pieces.end[pieces.edge == e][:, None])).any(0)
-        inside_merged = ((grid >= merged.start[merged.edge == e][:, None]) & (grid <= merged.end[merged.edge == e][:, None])).any(0)
+        inside = (
+            (grid >= pieces.start[pieces.edge == e][:, None]) & (grid <= pieces.end[pieces.edge == e][:, None])
+        ).any(0)
+        inside_merged = (
+            (grid >= merged.start[merged.edge == e][:, None]) & (grid <= merged.end[merged.edge == e][:, None])
+        ).any(0)
         assert (inside == inside_merged).all()
         mine = merged.start[merged.edge == e]
-        assert (np.diff(mine) > 0).all() and (merged.start[merged.edge == e][1:] > merged.end[merged.edge == e][:-1]).all()
+        assert (np.diff(mine) > 0).all() and (
+            merged.start[merged.edge == e][1:] > merged.end[merged.edge == e][:-1]
+        ).all()
 
 
 def test_every_tiers_argument_goes_through_parse_tiers():

@@ -33,22 +33,69 @@ def world(tmp_path_factory) -> World:
 
 
 def areas(world: World, out, *extra) -> list:
-    return ["areas", "--network", world.network, "--facilities", world.facilities, "--tiers", "300", "--out", out, *extra]
+    return [
+        "areas",
+        "--network",
+        world.network,
+        "--facilities",
+        world.facilities,
+        "--tiers",
+        "300",
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 def coverage(world: World, out, *extra) -> list:
-    return ["coverage", "--network", world.network, "--facilities", world.facilities, "--demand", world.demand,
-            "--out", out, *extra]
+    return [
+        "coverage",
+        "--network",
+        world.network,
+        "--facilities",
+        world.facilities,
+        "--demand",
+        world.demand,
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 def site(world: World, out, *extra) -> list:
-    return ["site", "--network", world.network, "--facilities", world.facilities, "--candidates", world.candidates,
-            "--demand", world.demand, "--radius", "300", "--method", "greedy", "--out", out, *extra]
+    return [
+        "site",
+        "--network",
+        world.network,
+        "--facilities",
+        world.facilities,
+        "--candidates",
+        world.candidates,
+        "--demand",
+        world.demand,
+        "--radius",
+        "300",
+        "--method",
+        "greedy",
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 def parking(world: World, out, *extra) -> list:
-    return ["parking", "--network", world.network, "--lots", world.lots, "--residences", world.residences,
-            "--out", out, *extra]
+    return [
+        "parking",
+        "--network",
+        world.network,
+        "--lots",
+        world.lots,
+        "--residences",
+        world.residences,
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 def run(args: list, capsys) -> tuple[int, str]:
@@ -83,7 +130,11 @@ OPTION_CASES = {
     "--buffer inf": (areas, ["--buffer", "inf"], ["--buffer"]),
     "--kinds ,,,": (areas, ["--kinds", ",,,"], ["--kinds"]),
     "--kinds ,,, (coverage)": (coverage, ["--kinds", ",,,"], ["--kinds"]),
-    "--gap-tier not a tier": (coverage, ["--tiers", "300,1000", "--gaps", "GAPS", "--gap-tier", "5000"], ["--gap-tier", "5000", "300", "1000"]),
+    "--gap-tier not a tier": (
+        coverage,
+        ["--tiers", "300,1000", "--gaps", "GAPS", "--gap-tier", "5000"],
+        ["--gap-tier", "5000", "300", "1000"],
+    ),
     "--gap-kind absent": (coverage, ["--gaps", "GAPS", "--gap-kind", "library"], ["--gap-kind", "library"]),
     "--tiers text": (areas, ["--tiers", "abc"], ["--tiers", "abc"]),
     "--tiers zero": (areas, ["--tiers", "0"], ["--tiers"]),
@@ -98,7 +149,11 @@ OPTION_CASES = {
     "--time-limit 0": (site, ["--add", "1", "--time-limit", "0"], ["--time-limit"]),
     "--capacity negative": (site, ["--add", "1", "--capacity", "-5"], ["--capacity"]),
     "--candidate-spacing 0": (site, ["--add", "1", "--candidate-spacing", "0"], ["--candidate-spacing"]),
-    "--candidate-min-distance negative": (site, ["--add", "1", "--candidate-min-distance", "-1"], ["--candidate-min-distance"]),
+    "--candidate-min-distance negative": (
+        site,
+        ["--add", "1", "--candidate-min-distance", "-1"],
+        ["--candidate-min-distance"],
+    ),
     "--station-kinds unknown": (site, ["--add", "1", "--station-kinds", "volcano"], ["--station-kinds", "volcano"]),
     "--max-walk 0": (parking, ["--max-walk", "0"], ["--max-walk"]),
     "--fairness 1.5": (parking, ["--fairness", "1.5"], ["--fairness"]),
@@ -107,7 +162,11 @@ OPTION_CASES = {
     "--window unreadable": (parking, ["--window", "25:00-99:00"], ["--window"]),
     "--time-limit 0 (parking)": (parking, ["--time-limit", "0"], ["--time-limit"]),
     "--out suffix": (lambda w, out, *e: areas(w, out.with_suffix(".txt"), *e), [], ["--out", ".geojson"]),
-    "--out folder missing": (lambda w, out, *e: areas(w, out.parent / "nowhere" / "a.geojson", *e), [], ["--out", "does not exist"]),
+    "--out folder missing": (
+        lambda w, out, *e: areas(w, out.parent / "nowhere" / "a.geojson", *e),
+        [],
+        ["--out", "does not exist"],
+    ),
     "--summary suffix": (coverage, ["--summary", "SUMMARY.txt"], ["--summary", ".json"]),
     "--table-out suffix": (parking, ["--table-out", "TABLE.pdf"], ["--table-out", ".csv", ".xlsx"]),
 }
@@ -117,8 +176,16 @@ OPTION_CASES = {
 def test_bad_option_is_refused_before_any_work(case, world, tmp_path, capsys):
     build, extra, words = OPTION_CASES[case]
     out = tmp_path / "out.geojson"
-    extra = [str(tmp_path / "gaps.geojson") if a == "GAPS" else str(tmp_path / "s.txt") if a == "SUMMARY.txt"
-             else str(tmp_path / "t.pdf") if a == "TABLE.pdf" else a for a in extra]
+    extra = [
+        str(tmp_path / "gaps.geojson")
+        if a == "GAPS"
+        else str(tmp_path / "s.txt")
+        if a == "SUMMARY.txt"
+        else str(tmp_path / "t.pdf")
+        if a == "TABLE.pdf"
+        else a
+        for a in extra
+    ]
     before, world_before = snapshot(tmp_path), world.snapshot()
     code, err = run(build(world, out, *extra), capsys)
     assert_refused(code, err, words, tmp_path, before, world, world_before)
@@ -127,8 +194,22 @@ def test_bad_option_is_refused_before_any_work(case, world, tmp_path, capsys):
 
 def test_speed_with_minutes_still_works(world, tmp_path, capsys):
     out = tmp_path / "a.geojson"
-    code, err = run(["areas", "--network", world.network, "--facilities", world.facilities, "--tiers", "6",
-                     "--speed", "50", "--out", out], capsys)
+    code, err = run(
+        [
+            "areas",
+            "--network",
+            world.network,
+            "--facilities",
+            world.facilities,
+            "--tiers",
+            "6",
+            "--speed",
+            "50",
+            "--out",
+            out,
+        ],
+        capsys,
+    )
     assert code == 0, err
     import json
 
@@ -174,73 +255,217 @@ def _geojson_facilities(world: World, folder: Path, name: str = "facilities.geoj
 COLLISIONS = {
     # name: (args builder (world, folder) -> args, the two options named)
     "areas --out is --facilities": (
-        lambda w, d: ["areas", "--network", w.network, "--facilities", _geojson_facilities(w, d), "--out", d / "facilities.geojson"],
-        ["--out", "--facilities"]),
+        lambda w, d: [
+            "areas",
+            "--network",
+            w.network,
+            "--facilities",
+            _geojson_facilities(w, d),
+            "--out",
+            d / "facilities.geojson",
+        ],
+        ["--out", "--facilities"],
+    ),
     "areas --out (gcj02 name) is --facilities": (
-        lambda w, d: ["areas", "--network", w.network, "--facilities", _geojson_facilities(w, d, "f.gcj02.geojson"),
-                      "--out", d / "f.geojson", "--out-crs", "gcj02"],
-        ["--out", "--facilities"]),
+        lambda w, d: [
+            "areas",
+            "--network",
+            w.network,
+            "--facilities",
+            _geojson_facilities(w, d, "f.gcj02.geojson"),
+            "--out",
+            d / "f.geojson",
+            "--out-crs",
+            "gcj02",
+        ],
+        ["--out", "--facilities"],
+    ),
     "areas --out via a symlink to --facilities": (
-        lambda w, d: (os.symlink(_geojson_facilities(w, d), d / "link.geojson"),
-                      ["areas", "--network", w.network, "--facilities", d / "facilities.geojson", "--out", d / "link.geojson"])[1],
-        ["--out", "--facilities"]),
+        lambda w, d: (
+            os.symlink(_geojson_facilities(w, d), d / "link.geojson"),
+            ["areas", "--network", w.network, "--facilities", d / "facilities.geojson", "--out", d / "link.geojson"],
+        )[1],
+        ["--out", "--facilities"],
+    ),
     "areas --out via a hard link to --facilities": (
-        lambda w, d: (os.link(_geojson_facilities(w, d), d / "hard.geojson"),
-                      ["areas", "--network", w.network, "--facilities", d / "facilities.geojson", "--out", d / "hard.geojson"])[1],
-        ["--out", "--facilities"]),
+        lambda w, d: (
+            os.link(_geojson_facilities(w, d), d / "hard.geojson"),
+            ["areas", "--network", w.network, "--facilities", d / "facilities.geojson", "--out", d / "hard.geojson"],
+        )[1],
+        ["--out", "--facilities"],
+    ),
     "areas --out spelled differently": (
-        lambda w, d: ["areas", "--network", w.network, "--facilities", _geojson_facilities(w, d),
-                      "--out", d / "sub" / ".." / "facilities.geojson"] if (d / "sub").mkdir() is None else [],
-        ["--out", "--facilities"]),
+        lambda w, d: (
+            [
+                "areas",
+                "--network",
+                w.network,
+                "--facilities",
+                _geojson_facilities(w, d),
+                "--out",
+                d / "sub" / ".." / "facilities.geojson",
+            ]
+            if (d / "sub").mkdir() is None
+            else []
+        ),
+        ["--out", "--facilities"],
+    ),
     "coverage --gaps is --out": (
-        lambda w, d: coverage(w, d / "same.geojson", "--gaps", d / "same.geojson"), ["--out", "--gaps"]),
+        lambda w, d: coverage(w, d / "same.geojson", "--gaps", d / "same.geojson"),
+        ["--out", "--gaps"],
+    ),
     "coverage --summary is --out": (
-        lambda w, d: coverage(w, d / "same.json", "--summary", d / "same.json"), ["--out", "--summary"]),
+        lambda w, d: coverage(w, d / "same.json", "--summary", d / "same.json"),
+        ["--out", "--summary"],
+    ),
     "coverage --out is --units": (
         lambda w, d: coverage(w, Path(shutil.copy(w.units, d / "units.geojson")), "--units", d / "units.geojson"),
-        ["--out", "--units"]),
+        ["--out", "--units"],
+    ),
     "coverage --out is --demand": (
-        lambda w, d: ["coverage", "--network", w.network, "--facilities", w.facilities,
-                      "--demand", Path(shutil.copy(w.units, d / "d.geojson")), "--out", d / "d.geojson"],
-        ["--out", "--demand"]),
+        lambda w, d: [
+            "coverage",
+            "--network",
+            w.network,
+            "--facilities",
+            w.facilities,
+            "--demand",
+            Path(shutil.copy(w.units, d / "d.geojson")),
+            "--out",
+            d / "d.geojson",
+        ],
+        ["--out", "--demand"],
+    ),
     "site --summary is --out": (
-        lambda w, d: site(w, d / "s.json", "--add", "1", "--summary", d / "s.json"), ["--out", "--summary"]),
+        lambda w, d: site(w, d / "s.json", "--add", "1", "--summary", d / "s.json"),
+        ["--out", "--summary"],
+    ),
     "site --out is --candidates": (
-        lambda w, d: ["site", "--network", w.network, "--facilities", w.facilities, "--demand", w.demand, "--add", "1",
-                      "--candidates", Path(shutil.copy(w.formats["geojson"], d / "c.geojson")), "--out", d / "c.geojson"],
-        ["--out", "--candidates"]),
+        lambda w, d: [
+            "site",
+            "--network",
+            w.network,
+            "--facilities",
+            w.facilities,
+            "--demand",
+            w.demand,
+            "--add",
+            "1",
+            "--candidates",
+            Path(shutil.copy(w.formats["geojson"], d / "c.geojson")),
+            "--out",
+            d / "c.geojson",
+        ],
+        ["--out", "--candidates"],
+    ),
     "parking --summary is --out": (
-        lambda w, d: parking(w, d / "m.json", "--summary", d / "m.json"), ["--out", "--summary"]),
+        lambda w, d: parking(w, d / "m.json", "--summary", d / "m.json"),
+        ["--out", "--summary"],
+    ),
     "parking --table-out is --lots": (
-        lambda w, d: ["parking", "--network", w.network, "--residences", w.residences, "--out", d / "m.geojson",
-                      "--lots", Path(shutil.copy(w.lots, d / "lots.csv")), "--table-out", d / "lots.csv"],
-        ["--table-out", "--lots"]),
+        lambda w, d: [
+            "parking",
+            "--network",
+            w.network,
+            "--residences",
+            w.residences,
+            "--out",
+            d / "m.geojson",
+            "--lots",
+            Path(shutil.copy(w.lots, d / "lots.csv")),
+            "--table-out",
+            d / "lots.csv",
+        ],
+        ["--table-out", "--lots"],
+    ),
     "parking --table-out companion is --lots": (
-        lambda w, d: ["parking", "--network", w.network, "--residences", w.residences, "--out", d / "m.geojson",
-                      "--lots", Path(shutil.copy(w.lots, d / "t_lots.csv")), "--table-out", d / "t.csv"],
-        ["--table-out", "--lots"]),
+        lambda w, d: [
+            "parking",
+            "--network",
+            w.network,
+            "--residences",
+            w.residences,
+            "--out",
+            d / "m.geojson",
+            "--lots",
+            Path(shutil.copy(w.lots, d / "t_lots.csv")),
+            "--table-out",
+            d / "t.csv",
+        ],
+        ["--table-out", "--lots"],
+    ),
     "parking --tables folder holds --lots": (
-        lambda w, d: ["parking", "--network", w.network, "--residences", w.residences, "--out", d / "m.geojson",
-                      "--lots", Path(shutil.copy(w.lots, d / "lots.csv")), "--tables", d],
-        ["--tables", "--lots"]),
+        lambda w, d: [
+            "parking",
+            "--network",
+            w.network,
+            "--residences",
+            w.residences,
+            "--out",
+            d / "m.geojson",
+            "--lots",
+            Path(shutil.copy(w.lots, d / "lots.csv")),
+            "--tables",
+            d,
+        ],
+        ["--tables", "--lots"],
+    ),
     "parking --tables and --table-out name the same file": (
         lambda w, d: parking(w, d / "m.geojson", "--tables", d, "--table-out", d / "pairs.csv"),
-        ["--tables", "--table-out"]),
+        ["--tables", "--table-out"],
+    ),
     "evaluate --out is one of the --facilities": (
-        lambda w, d: ["evaluate", "--network", w.network, "--demand", w.demand, "--facilities", w.facilities,
-                      "--facilities", _geojson_facilities(w, d), "--out", d / "facilities.geojson"],
-        ["--out", "--facilities"]),
+        lambda w, d: [
+            "evaluate",
+            "--network",
+            w.network,
+            "--demand",
+            w.demand,
+            "--facilities",
+            w.facilities,
+            "--facilities",
+            _geojson_facilities(w, d),
+            "--out",
+            d / "facilities.geojson",
+        ],
+        ["--out", "--facilities"],
+    ),
     "evaluate --ledger is --out": (
-        lambda w, d: ["evaluate", "--network", w.network, "--demand", w.demand, "--facilities", w.facilities,
-                      "--out", d / "e.geojson", "--ledger", d / "e.geojson"],
-        ["--out", "--ledger"]),
+        lambda w, d: [
+            "evaluate",
+            "--network",
+            w.network,
+            "--demand",
+            w.demand,
+            "--facilities",
+            w.facilities,
+            "--out",
+            d / "e.geojson",
+            "--ledger",
+            d / "e.geojson",
+        ],
+        ["--out", "--ledger"],
+    ),
     "evaluate --report is --demand": (
-        lambda w, d: ["evaluate", "--network", w.network, "--facilities", w.facilities,
-                      "--demand", Path(shutil.copy(w.demand, d / "d.html")), "--out", d / "e.geojson", "--report", d / "d.html"],
-        ["--report", "--demand"]),
+        lambda w, d: [
+            "evaluate",
+            "--network",
+            w.network,
+            "--facilities",
+            w.facilities,
+            "--demand",
+            Path(shutil.copy(w.demand, d / "d.html")),
+            "--out",
+            d / "e.geojson",
+            "--report",
+            d / "d.html",
+        ],
+        ["--report", "--demand"],
+    ),
     "network --out is --osm (a .lcnet)": (
         lambda w, d: ["network", "--osm", Path(shutil.copy(w.network, d / "n.lcnet")), "--out", d / "n.lcnet"],
-        ["--out", "--osm"]),
+        ["--out", "--osm"],
+    ),
 }
 
 
@@ -305,8 +530,10 @@ def test_later_output_fails_earlier_outputs_are_not_left(world, tmp_path, capsys
     locked.mkdir()
     before, wb = snapshot(tmp_path), world.snapshot()
     with immutable(locked):
-        code, err = run(coverage(world, tmp_path / "c.geojson", "--gaps", tmp_path / "g.geojson",
-                                 "--summary", locked / "s.json"), capsys)
+        code, err = run(
+            coverage(world, tmp_path / "c.geojson", "--gaps", tmp_path / "g.geojson", "--summary", locked / "s.json"),
+            capsys,
+        )
     assert_refused(code, err, ["s.json"], tmp_path, before, world, wb)
     assert not (tmp_path / "c.geojson").exists() and not (tmp_path / "g.geojson").exists()
 
@@ -329,8 +556,10 @@ def test_parking_tables_all_or_none(world, tmp_path, capsys):
     blocker.write_text("keep me", encoding="utf-8")
     before, wb = snapshot(tmp_path), world.snapshot()
     with immutable(blocker):
-        code, err = run(parking(world, tmp_path / "m.geojson", "--summary", tmp_path / "m.json",
-                                "--table-out", tmp_path / "t.csv"), capsys)
+        code, err = run(
+            parking(world, tmp_path / "m.geojson", "--summary", tmp_path / "m.json", "--table-out", tmp_path / "t.csv"),
+            capsys,
+        )
     assert_refused(code, err, ["t_pairs.csv"], tmp_path, before, world, wb)
     assert blocker.read_text(encoding="utf-8") == "keep me"
 
@@ -340,7 +569,9 @@ def test_parking_tables_folder_is_not_left_behind(world, tmp_path, capsys):
     out.mkdir()
     before, wb = snapshot(tmp_path), world.snapshot()
     with immutable(out):
-        code, err = run(parking(world, tmp_path / "m.geojson", "--tables", tmp_path / "tables", "--summary", out / "m.json"), capsys)
+        code, err = run(
+            parking(world, tmp_path / "m.geojson", "--tables", tmp_path / "tables", "--summary", out / "m.json"), capsys
+        )
     assert_refused(code, err, ["m.json"], tmp_path, before, world, wb)
     assert not (tmp_path / "tables").exists()
 
@@ -362,12 +593,21 @@ def test_name_over_the_limit_is_refused_before_work(world, tmp_path, capsys):
 
 def _subprocess(args: list, *, env=None, preexec=None, timeout=120, stdout=subprocess.PIPE, **kw):
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "lifecircle", *map(str, args)], capture_output=True, text=True,
-                          env=env, preexec_fn=preexec, timeout=timeout, cwd=REPO, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "lifecircle", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=preexec,
+        timeout=timeout,
+        cwd=REPO,
+        **kw,
+    )
 
 
 def test_full_disk(world, tmp_path):
     """A file-size limit makes the write fail as a full disk does: one message naming the file."""
+
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
@@ -395,8 +635,17 @@ def test_no_permission(world, tmp_path, capsys):
             p.chmod(0o755 if p.is_dir() else 0o644)
         theirs = base / "theirs"
         theirs.mkdir(mode=0o755)
-        args = ["areas", "--network", inputs / "grid.lcnet", "--facilities", inputs / "facilities.csv", "--tiers", "300",
-                "--out", theirs / "a.geojson"]
+        args = [
+            "areas",
+            "--network",
+            inputs / "grid.lcnet",
+            "--facilities",
+            inputs / "facilities.csv",
+            "--tiers",
+            "300",
+            "--out",
+            theirs / "a.geojson",
+        ]
         assert run(args[:-1] + [base / "warm.geojson"], capsys)[0] == 0  # every module imported as root first
         (base / "warm.geojson").unlink()
         before = snapshot(base)
@@ -436,8 +685,14 @@ SLOW_WRITER = textwrap.dedent("""
 def _start_slow(args: list, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     script = tmp_path.parent / f"{tmp_path.name}_slow.py"
     script.write_text(SLOW_WRITER, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=REPO, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     line = proc.stdout.readline()
     assert line.startswith("WRITING"), (line, proc.stderr.read() if proc.poll() is not None else "")
     tmp = Path(line.split(" ", 1)[1].strip())
@@ -445,8 +700,9 @@ def _start_slow(args: list, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     return proc, tmp
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGHUP, 128 + signal.SIGHUP),
-                                       (signal.SIGINT, 130)])
+@pytest.mark.parametrize(
+    "sig, code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGHUP, 128 + signal.SIGHUP), (signal.SIGINT, 130)]
+)
 def test_signal_mid_write_leaves_nothing(world, tmp_path, sig, code):
     out, summary = tmp_path / "c.geojson", tmp_path / "s.json"
     before, wb = snapshot(tmp_path), world.snapshot()
@@ -489,10 +745,28 @@ def test_two_processes_build_the_same_cache(world, tmp_path):
     env = {**os.environ, "LIFECIRCLE_CACHE": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
     procs = []
     for k in range(2):
-        args = ["areas", "--network", world.osm, "--facilities", world.facilities, "--tiers", "300",
-                "--out", tmp_path / f"a{k}.geojson", "-q"]
-        procs.append(subprocess.Popen([sys.executable, "-m", "lifecircle", *map(str, args)], cwd=REPO, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        args = [
+            "areas",
+            "--network",
+            world.osm,
+            "--facilities",
+            world.facilities,
+            "--tiers",
+            "300",
+            "--out",
+            tmp_path / f"a{k}.geojson",
+            "-q",
+        ]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "lifecircle", *map(str, args)],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     results = [p.communicate(timeout=180) for p in procs]
     for p, (_, err) in zip(procs, results):
         assert p.returncode == 0, err

@@ -48,7 +48,17 @@ def _two_changes(fac) -> sc.Scenario:
     return sc.Scenario(
         "两站方案",
         added=[sc.Change("N1", "clinic", "新社康", 114.0500, 22.5520)],
-        moved=[sc.Change(f11["id"], f11["kind"], f11["name"], f11.geometry.x + 0.003, f11.geometry.y, f11.geometry.x, f11.geometry.y)],
+        moved=[
+            sc.Change(
+                f11["id"],
+                f11["kind"],
+                f11["name"],
+                f11.geometry.x + 0.003,
+                f11.geometry.y,
+                f11.geometry.x,
+                f11.geometry.y,
+            )
+        ],
         closed=[sc.Change(f0["id"], f0["kind"], f0["name"], f0.geometry.x, f0.geometry.y)],
         note="试算",
     )
@@ -67,7 +77,12 @@ def test_round_trip_through_a_real_gpkg(tmp_path, district):
 
     # as QGIS sees it: three point layers and an attribute table, EPSG:4326
     layers = dict(pyogrio.list_layers(store.path))
-    assert layers == {"scenario_added": "Point", "scenario_moved": "Point", "scenario_closed": "Point", "scenarios": None}
+    assert layers == {
+        "scenario_added": "Point",
+        "scenario_moved": "Point",
+        "scenario_closed": "Point",
+        "scenarios": None,
+    }
     moved = pyogrio.read_dataframe(store.path, layer="scenario_moved")
     assert moved.crs.to_epsg() == 4326
     assert moved["scenario"].tolist() == ["两站方案"] and moved["id"].tolist() == [scen.moved[0].id]
@@ -76,15 +91,26 @@ def test_round_trip_through_a_real_gpkg(tmp_path, district):
     with sqlite3.connect(store.path) as con:
         contents = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
         meta = con.execute("SELECT name, version, saved_by, n_added, n_moved, n_closed FROM scenarios").fetchall()
-    assert contents == {"scenario_added": "features", "scenario_moved": "features", "scenario_closed": "features", "scenarios": "attributes"}
+    assert contents == {
+        "scenario_added": "features",
+        "scenario_moved": "features",
+        "scenario_closed": "features",
+        "scenarios": "attributes",
+    }
     assert meta == [("两站方案", 1, "王工", 1, 1, 1)]
     listing = store.list()
-    assert listing[["name", "version", "saved_by", "added", "moved", "closed"]].values.tolist() == [["两站方案", 1, "王工", 1, 1, 1]]
+    assert listing[["name", "version", "saved_by", "added", "moved", "closed"]].values.tolist() == [
+        ["两站方案", 1, "王工", 1, 1, 1]
+    ]
     assert sc.Scenario.from_dict(json.loads(json.dumps(back.to_dict()))) == back
     # an added park keeps its area (the standard's area condition needs it)
-    park = store.save(sc.Scenario("公园", added=[sc.Change("NP", "park", "新公园", 114.06, 22.55, area_m2=12000.0)]), saved_by="王工")
+    park = store.save(
+        sc.Scenario("公园", added=[sc.Change("NP", "park", "新公园", 114.06, 22.55, area_m2=12000.0)]), saved_by="王工"
+    )
     assert store.load("公园").added[0].area_m2 == 12000.0 == park.added[0].area_m2
-    assert pyogrio.read_dataframe(store.path, layer="scenario_added", where="scenario = '公园'")["area_m2"].tolist() == [12000.0]
+    assert pyogrio.read_dataframe(store.path, layer="scenario_added", where="scenario = '公园'")[
+        "area_m2"
+    ].tolist() == [12000.0]
     applied = store.load("公园").apply(district.facilities)
     assert applied["area_m2"].iloc[-1] == 12000.0 and applied["area_m2"].iloc[:-1].isna().all()
 
@@ -171,7 +197,10 @@ def _worker(path: str, who: str, n: int, barrier, results) -> None:
     barrier.wait()
     out = []
     for k in range(n):
-        store.save(s.Scenario(f"{who}-{k}", added=[s.Change(f"{who}{k}", "clinic", who, 114.05 + k * 1e-4, 22.55)]), saved_by=who)
+        store.save(
+            s.Scenario(f"{who}-{k}", added=[s.Change(f"{who}{k}", "clinic", who, 114.05 + k * 1e-4, 22.55)]),
+            saved_by=who,
+        )
         try:
             store.save(s.Scenario("shared", note=who), saved_by=who, expected_version=k)
             out.append(f"won {k}")
@@ -247,8 +276,18 @@ def test_a_killed_writer_never_leaves_a_half_written_store(tmp_path, delay):
 # ------------------------------------------------------------------ apply
 def test_apply_equals_a_hand_built_frame():
     base = gpd.GeoDataFrame(
-        {"id": ["A", "B", "C", "D"], "kind": ["park", "clinic", "clinic", "park"], "name": ["甲", "乙", "丙", "丁"], "level": ["x", "y", "z", "w"]},
-        geometry=[shapely.Point(114.00, 22.50), shapely.Point(114.01, 22.51), shapely.Point(114.02, 22.52), shapely.Point(114.03, 22.53)],
+        {
+            "id": ["A", "B", "C", "D"],
+            "kind": ["park", "clinic", "clinic", "park"],
+            "name": ["甲", "乙", "丙", "丁"],
+            "level": ["x", "y", "z", "w"],
+        },
+        geometry=[
+            shapely.Point(114.00, 22.50),
+            shapely.Point(114.01, 22.51),
+            shapely.Point(114.02, 22.52),
+            shapely.Point(114.03, 22.53),
+        ],
         crs="EPSG:4326",
     )
     scen = sc.Scenario(
@@ -258,8 +297,18 @@ def test_apply_equals_a_hand_built_frame():
         closed=[sc.Change("B", "clinic", "乙", 114.01, 22.51)],
     )
     expected = gpd.GeoDataFrame(
-        {"id": ["A", "C", "D", "E"], "kind": ["park", "clinic", "park", "library"], "name": ["甲", "丙", "丁", "新馆"], "level": ["x", "z", "w", np.nan]},
-        geometry=[shapely.Point(114.00, 22.50), shapely.Point(114.025, 22.525), shapely.Point(114.03, 22.53), shapely.Point(114.05, 22.55)],
+        {
+            "id": ["A", "C", "D", "E"],
+            "kind": ["park", "clinic", "park", "library"],
+            "name": ["甲", "丙", "丁", "新馆"],
+            "level": ["x", "z", "w", np.nan],
+        },
+        geometry=[
+            shapely.Point(114.00, 22.50),
+            shapely.Point(114.025, 22.525),
+            shapely.Point(114.03, 22.53),
+            shapely.Point(114.05, 22.55),
+        ],
         crs="EPSG:4326",
     )
     got = scen.apply(base)
@@ -273,21 +322,43 @@ def test_apply_equals_a_hand_built_frame():
     with pytest.raises(ScenarioError, match="already taken"):
         sc.Scenario("u", added=[sc.Change("A", "park", "", 114.0, 22.5)]).apply(base)
     with pytest.raises(ScenarioError, match="both moved and closed"):
-        sc.Scenario("u", moved=[sc.Change("A", "park", "", 114.0, 22.5)], closed=[sc.Change("A", "park", "", 114.0, 22.5)])
+        sc.Scenario(
+            "u", moved=[sc.Change("A", "park", "", 114.0, 22.5)], closed=[sc.Change("A", "park", "", 114.0, 22.5)]
+        )
 
 
 # ---------------------------------------------------------------- compare
 def test_compare_equals_two_coverage_runs_subtracted(district, demand):
     fac, net, units = district.facilities, district.network, district.communities
     a = _two_changes(fac)
-    b = sc.Scenario("B", added=[sc.Change("K1", "kindergarten", "新幼", 114.06, 22.556), sc.Change("K2", "clinic", "新社康2", 114.045, 22.56)])
+    b = sc.Scenario(
+        "B",
+        added=[
+            sc.Change("K1", "kindergarten", "新幼", 114.06, 22.556),
+            sc.Change("K2", "clinic", "新社康2", 114.045, 22.56),
+        ],
+    )
     cmp = sc.compare(net, fac, demand, a, b, tiers=(300, 1000), units=units)
     # the facilities of each side, built by hand
     f_a = fac[fac["id"] != fac.iloc[0]["id"]].copy()
-    f_a.loc[f_a["id"] == fac.iloc[11]["id"], "geometry"] = shapely.Point(fac.iloc[11].geometry.x + 0.003, fac.iloc[11].geometry.y)
-    f_a = pd.concat([f_a, gpd.GeoDataFrame({"id": ["N1"], "kind": ["clinic"]}, geometry=[shapely.Point(114.05, 22.552)], crs=4326)], ignore_index=True)
-    f_b = pd.concat([fac, gpd.GeoDataFrame({"id": ["K1", "K2"], "kind": ["kindergarten", "clinic"]},
-                                           geometry=[shapely.Point(114.06, 22.556), shapely.Point(114.045, 22.56)], crs=4326)], ignore_index=True)
+    f_a.loc[f_a["id"] == fac.iloc[11]["id"], "geometry"] = shapely.Point(
+        fac.iloc[11].geometry.x + 0.003, fac.iloc[11].geometry.y
+    )
+    f_a = pd.concat(
+        [f_a, gpd.GeoDataFrame({"id": ["N1"], "kind": ["clinic"]}, geometry=[shapely.Point(114.05, 22.552)], crs=4326)],
+        ignore_index=True,
+    )
+    f_b = pd.concat(
+        [
+            fac,
+            gpd.GeoDataFrame(
+                {"id": ["K1", "K2"], "kind": ["kindergarten", "clinic"]},
+                geometry=[shapely.Point(114.06, 22.556), shapely.Point(114.045, 22.56)],
+                crs=4326,
+            ),
+        ],
+        ignore_index=True,
+    )
     kinds = list(dict.fromkeys(fac["kind"]))
     ra = coverage.compute_coverage(net, gpd.GeoDataFrame(f_a, crs=4326), demand, tiers=(300, 1000), kinds=kinds)
     rb = coverage.compute_coverage(net, gpd.GeoDataFrame(f_b, crs=4326), demand, tiers=(300, 1000), kinds=kinds)
@@ -349,19 +420,45 @@ def test_compare_completeness_equals_two_evaluations(district, demand):
     from geo import evaluate
 
     fac, parks = district.facilities, district.parks
-    required = [k for k in evaluate.load_standard("gb50180-2018").tier("10min").required_kinds if k != "park" and (fac["kind"] == k).any()]
+    required = [
+        k
+        for k in evaluate.load_standard("gb50180-2018").tier("10min").required_kinds
+        if k != "park" and (fac["kind"] == k).any()
+    ]
     shut = fac[fac["kind"] == required[0]]  # close every facility of a kind the 10-minute circle needs
-    scen = sc.Scenario("关停", closed=[sc.Change(r.id, r.kind, r.name, r.geometry.x, r.geometry.y) for r in shut.itertuples()],
-                       added=[sc.Change("C1", "culture", "新文化站", 114.055, 22.5565)])
+    scen = sc.Scenario(
+        "关停",
+        closed=[sc.Change(r.id, r.kind, r.name, r.geometry.x, r.geometry.y) for r in shut.itertuples()],
+        added=[sc.Change("C1", "culture", "新文化站", 114.055, 22.5565)],
+    )
 
     def with_parks(points):
         return [points[points["kind"] != "park"], parks]
 
-    cmp = sc.compare(district.network, fac, demand, None, scen, tiers=(300, 500, 1000), units=district.communities,
-                     standard="gb50180-2018", evaluation_facilities=with_parks)
+    cmp = sc.compare(
+        district.network,
+        fac,
+        demand,
+        None,
+        scen,
+        tiers=(300, 500, 1000),
+        units=district.communities,
+        standard="gb50180-2018",
+        evaluation_facilities=with_parks,
+    )
     hand = fac[~fac["id"].isin(shut["id"])]
-    hand = gpd.GeoDataFrame(pd.concat([hand, gpd.GeoDataFrame({"id": ["C1"], "kind": ["culture"]}, geometry=[shapely.Point(114.055, 22.5565)], crs=4326)],
-                                      ignore_index=True), crs=4326)
+    hand = gpd.GeoDataFrame(
+        pd.concat(
+            [
+                hand,
+                gpd.GeoDataFrame(
+                    {"id": ["C1"], "kind": ["culture"]}, geometry=[shapely.Point(114.055, 22.5565)], crs=4326
+                ),
+            ],
+            ignore_index=True,
+        ),
+        crs=4326,
+    )
     before = evaluate.evaluate(district.network, with_parks(fac), demand, "gb50180-2018").summary()
     after = evaluate.evaluate(district.network, with_parks(hand), demand, "gb50180-2018").summary()
     moved = 0.0
@@ -369,18 +466,29 @@ def test_compare_completeness_equals_two_evaluations(district, demand):
         assert v["a"] == before["complete"][tier] and v["b"] == after["complete"][tier]
         assert v["diff_weight"] == pytest.approx(after["complete"][tier]["weight"] - before["complete"][tier]["weight"])
         moved += abs(v["diff_weight"])
-    assert after["complete"]["10min"]["weight"] == 0 < before["complete"]["10min"]["weight"], "nobody is complete without the kind"
+    assert after["complete"]["10min"]["weight"] == 0 < before["complete"]["10min"]["weight"], (
+        "nobody is complete without the kind"
+    )
     res = cmp.residents(500.0)
     assert res["delta_complete"].sum() == pytest.approx(cmp.completeness["complete"]["10min"]["diff_weight"], abs=0.5)
     units = cmp.by_unit()
-    assert units["diff_complete_weight_10min"].sum() == pytest.approx(cmp.completeness["complete"]["10min"]["diff_weight"], abs=0.5)
+    assert units["diff_complete_weight_10min"].sum() == pytest.approx(
+        cmp.completeness["complete"]["10min"]["diff_weight"], abs=0.5
+    )
 
 
 # -------------------------------------------------------------------- CLI
 def _cli(*args, env_extra=None, cwd=None):
     """Run the command line in a separate process (as a planner does)."""
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "lifecircle", *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lifecircle", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+        timeout=300,
+    )
 
 
 class _Run:
@@ -409,8 +517,11 @@ def project(tmp_path_factory):
     demo.write_demo_files(folder)
     demo.write_boundaries(folder)
     path = folder / "PROJECT.toml"
-    path.write_text('tiers = [300, 1000]\nstandard = "gb50180-2018"\nnetwork = "network.graphml"\nfacilities = "facilities.csv"\n'
-                    'demand = "demand.csv"\ncommunities = "demo_communities.geojson"\n', encoding="utf-8")
+    path.write_text(
+        'tiers = [300, 1000]\nstandard = "gb50180-2018"\nnetwork = "network.graphml"\nfacilities = "facilities.csv"\n'
+        'demand = "demand.csv"\ncommunities = "demo_communities.geojson"\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -424,7 +535,9 @@ def test_cli_with_a_project_file(project, tmp_path, cli):
     r = cli("scenarios", str(project))
     assert r.returncode == 0 and "两站方案" in r.stdout and "王工" in r.stdout, r.stderr
     summ = tmp_path / "s.json"
-    r = cli("coverage", "--scenario", f"{project}:两站方案", "--out", str(tmp_path / "c.geojson"), "--summary", str(summ))
+    r = cli(
+        "coverage", "--scenario", f"{project}:两站方案", "--out", str(tmp_path / "c.geojson"), "--summary", str(summ)
+    )
     assert r.returncode == 0, r.stderr
     assert "两站方案' v1" in r.stderr
     net = network.load_network(project.parent / "network.graphml")
@@ -440,8 +553,12 @@ def test_cli_with_a_project_file(project, tmp_path, cli):
     assert r.returncode == 0 and "complete life circles not compared" in r.stderr and "area_m2" in r.stderr, r.stderr
     d = json.loads((tmp_path / "d.json").read_text())
     assert "completeness" not in d and d["covered"]["any"]["300"]["diff_weight"] == pytest.approx(
-        round(coverage.compute_coverage(net, saved.apply(fac), dem, tiers=(300, 1000)).covered_weight("any", 300)
-              - coverage.compute_coverage(net, fac, dem, tiers=(300, 1000)).covered_weight("any", 300), 3))
+        round(
+            coverage.compute_coverage(net, saved.apply(fac), dem, tiers=(300, 1000)).covered_weight("any", 300)
+            - coverage.compute_coverage(net, fac, dem, tiers=(300, 1000)).covered_weight("any", 300),
+            3,
+        )
+    )
     # asked for explicitly, the same problem is an error naming the column
     r = cli("scenarios", project, "--compare", "today", "两站方案", "--out", diff, "--standard", "gb50180-2018")
     assert r.returncode == 2 and "area_m2" in r.stderr, r.stderr
@@ -470,24 +587,61 @@ def test_cli_list_export_compare_and_coverage_scenario(tmp_path, district, deman
     assert exported.loc[exported["change"] == "added", "id"].tolist() == ["N1"]
 
     diff, summ = tmp_path / "diff.geojson", tmp_path / "s.json"
-    r = cli("scenarios", "--demo", "--compare", "today", "两站方案", "--out", str(diff), "--summary", str(summ), env_extra=env)
+    r = cli(
+        "scenarios",
+        "--demo",
+        "--compare",
+        "today",
+        "两站方案",
+        "--out",
+        str(diff),
+        "--summary",
+        str(summ),
+        env_extra=env,
+    )
     assert r.returncode == 0, r.stderr
     s = json.loads(summ.read_text())
-    cmp = sc.compare(district.network, district.facilities, demand, None, a, tiers=(300, 1000), units=district.communities)
+    cmp = sc.compare(
+        district.network, district.facilities, demand, None, a, tiers=(300, 1000), units=district.communities
+    )
     for kind in ("clinic", "party_center", "any"):
         for t in ("300", "1000"):
-            assert s["covered"][kind][t]["diff_weight"] == pytest.approx(round(cmp.summary()["covered"][kind][t]["diff_weight"], 3))
+            assert s["covered"][kind][t]["diff_weight"] == pytest.approx(
+                round(cmp.summary()["covered"][kind][t]["diff_weight"], 3)
+            )
     assert len(gpd.read_file(diff)) == len(cmp.residents())
 
     cov = tmp_path / "cov.json"
-    r = cli("coverage", "--demo", "--scenario", "demo:两站方案", "--out", str(tmp_path / "cov.geojson"), "--summary", str(cov), env_extra=env)
+    r = cli(
+        "coverage",
+        "--demo",
+        "--scenario",
+        "demo:两站方案",
+        "--out",
+        str(tmp_path / "cov.geojson"),
+        "--summary",
+        str(cov),
+        env_extra=env,
+    )
     assert r.returncode == 0, r.stderr
     got = json.loads(cov.read_text())
-    want = coverage.compute_coverage(district.network, a.apply(district.facilities), demand, tiers=(300, 1000)).summary()
+    want = coverage.compute_coverage(
+        district.network, a.apply(district.facilities), demand, tiers=(300, 1000)
+    ).summary()
     assert got["covered"]["any"] == want["covered"]["any"] and got["covered"]["clinic"] == want["covered"]["clinic"]
 
     ev_out = tmp_path / "ev.json"
-    r = cli("evaluate", "--demo", "--scenario", "demo:两站方案", "--out", str(tmp_path / "ev.geojson"), "--summary", str(ev_out), "--no-remedies")
+    r = cli(
+        "evaluate",
+        "--demo",
+        "--scenario",
+        "demo:两站方案",
+        "--out",
+        str(tmp_path / "ev.geojson"),
+        "--summary",
+        str(ev_out),
+        "--no-remedies",
+    )
     assert r.returncode == 0, r.stderr
     from types import SimpleNamespace
 
@@ -501,11 +655,17 @@ def test_cli_list_export_compare_and_coverage_scenario(tmp_path, district, deman
 
     # bad input: one message naming the option or file, exit 2, no traceback
     for args, words in [
-        (("scenarios", "--demo", "--compare", "两站方案", "nope", "--out", str(tmp_path / "d.geojson")), "no scenario named 'nope'"),
+        (
+            ("scenarios", "--demo", "--compare", "两站方案", "nope", "--out", str(tmp_path / "d.geojson")),
+            "no scenario named 'nope'",
+        ),
         (("scenarios", "--demo", "--export", "两站方案"), "--export needs --out"),
         (("scenarios", str(tmp_path / "missing.toml")), "missing.toml: project file not found"),
         (("coverage", "--demo", "--scenario", "nothing", "--out", str(tmp_path / "c.geojson")), "--scenario 'nothing'"),
-        (("coverage", "--demo", "--scenario", "demo:nope", "--out", str(tmp_path / "c.geojson")), "no scenario named 'nope'"),
+        (
+            ("coverage", "--demo", "--scenario", "demo:nope", "--out", str(tmp_path / "c.geojson")),
+            "no scenario named 'nope'",
+        ),
     ]:
         r = cli(*args)
         assert r.returncode == 2, (args, r.stderr)
@@ -515,7 +675,9 @@ def test_cli_list_export_compare_and_coverage_scenario(tmp_path, district, deman
 def test_store_locations(tmp_path, monkeypatch):
     monkeypatch.setenv(sc.DATA_ENV, str(tmp_path / "d"))
     assert sc.demo_store_path() == tmp_path / "d" / "demo.scenarios.gpkg"
-    assert sc.project_store_path(tmp_path / "p" / "PROJECT.toml") == (tmp_path / "p" / "PROJECT.scenarios.gpkg").resolve()
+    assert (
+        sc.project_store_path(tmp_path / "p" / "PROJECT.toml") == (tmp_path / "p" / "PROJECT.scenarios.gpkg").resolve()
+    )
     assert sc.split_ref("C:/x/PROJECT.toml:方案 A") == (Path("C:/x/PROJECT.toml"), "方案 A")
     with pytest.raises(ScenarioError):
         sc.split_ref("PROJECT.toml:")
@@ -534,7 +696,10 @@ def test_app_panel_save_open_conflict_and_restart(tmp_path):
     ws = load_demo()
     path = tmp_path / "demo.scenarios.gpkg"
     a, b = PlannerState(ws), PlannerState(ws)
-    pa, pb = ScenarioPanel(a, sc.ScenarioStore(path), user="王工"), ScenarioPanel(b, sc.ScenarioStore(path), user="李工")
+    pa, pb = (
+        ScenarioPanel(a, sc.ScenarioStore(path), user="王工"),
+        ScenarioPanel(b, sc.ScenarioStore(path), user="李工"),
+    )
     assert a.add_candidate(114.0585, 22.5628, kind="clinic") is not None
     assert a.close_facility("PC-01") == "PC-01"
     pa.name_w.value = "方案一"

@@ -140,8 +140,12 @@ def close_facility(page, name: str) -> None:
 
 
 def scenario_list(page):
-    return page.locator("select").filter(has=page.locator("option", has_text="甲")).filter(
-        has_not=page.locator("option", has_text="现状")).first
+    return (
+        page.locator("select")
+        .filter(has=page.locator("option", has_text="甲"))
+        .filter(has_not=page.locator("option", has_text="现状"))
+        .first
+    )
 
 
 def compare_selects(page):
@@ -168,7 +172,9 @@ def open_scenario(page, name: str) -> str:
     time.sleep(0.3)
     before = message(page)
     page.get_by_role("button", name="打开", exact=True).first.click()
-    return wait_until(lambda: message(page) != before and "已打开" in message(page) and message(page), "the scenario opened")
+    return wait_until(
+        lambda: message(page) != before and "已打开" in message(page) and message(page), "the scenario opened"
+    )
 
 
 def figures(page) -> dict[str, float]:
@@ -213,8 +219,10 @@ def test_save_restart_reopen_gives_the_same_figures(servers, pages):
     assert figures(page2) == pytest.approx(base, abs=0.01)  # a fresh session starts from today
     text = open_scenario(page2, "甲")
     assert "王工" in text, text
-    wait_until(lambda: page2.locator(".lc-candidate").count() == 2 and page2.locator(".lc-fac-closed").count() == 1,
-               "the scenario's facilities on the map")
+    wait_until(
+        lambda: page2.locator(".lc-candidate").count() == 2 and page2.locator(".lc-fac-closed").count() == 1,
+        "the scenario's facilities on the map",
+    )
     time.sleep(1.0)
     got = figures(page2)
     for key, value in want.items():
@@ -222,11 +230,15 @@ def test_save_restart_reopen_gives_the_same_figures(servers, pages):
     page2.screenshot(path=str(ART / "scenario_reopened.png"))
     # one undo step takes the whole scenario back out; redo puts it back
     page2.locator("button", has_text="撤销").first.click()
-    wait_until(lambda: page2.locator(".lc-candidate").count() == 0 and page2.locator(".lc-fac-closed").count() == 0,
-               "undo of the opened scenario")
+    wait_until(
+        lambda: page2.locator(".lc-candidate").count() == 0 and page2.locator(".lc-fac-closed").count() == 0,
+        "undo of the opened scenario",
+    )
     page2.locator("button", has_text="重做").first.click()
-    wait_until(lambda: page2.locator(".lc-candidate").count() == 2 and page2.locator(".lc-fac-closed").count() == 1,
-               "redo of the opened scenario")
+    wait_until(
+        lambda: page2.locator(".lc-candidate").count() == 2 and page2.locator(".lc-fac-closed").count() == 1,
+        "redo of the opened scenario",
+    )
     time.sleep(1.0)
     assert figures(page2) == pytest.approx(want, abs=0.01)
 
@@ -272,8 +284,10 @@ def test_compare_two_scenarios_equals_geo_compare(servers, pages):
     place(page, 114.0620, 22.5610)
     save(page, "赵工", "乙")
     selects = compare_selects(page)
-    wait_until(lambda: selects.count() == 2 and selects.nth(1).locator("option", has_text="乙").count() == 1,
-               "the comparison's lists")
+    wait_until(
+        lambda: selects.count() == 2 and selects.nth(1).locator("option", has_text="乙").count() == 1,
+        "the comparison's lists",
+    )
     selects.nth(0).select_option(label="甲")
     selects.nth(1).select_option(label="乙")
     time.sleep(0.3)
@@ -285,8 +299,15 @@ def test_compare_two_scenarios_equals_geo_compare(servers, pages):
     points = demo_facilities(d)
     points = points[shapely.get_type_id(points.geometry.values) == 0].reset_index(drop=True)
     st = store()
-    cmp = sc.compare(d.network, points, d.demand.rename(columns={"population": "weight"}), st.load("甲"), st.load("乙"),
-                     tiers=(300, 1000), units=d.communities)
+    cmp = sc.compare(
+        d.network,
+        points,
+        d.demand.rename(columns={"population": "weight"}),
+        st.load("甲"),
+        st.load("乙"),
+        tiers=(300, 1000),
+        units=d.communities,
+    )
     head = cmp.headline()
     rows = page.locator("[data-testid='compare-headline'] tr[data-kind]")
     shown = set()
@@ -318,7 +339,9 @@ def test_compare_two_scenarios_equals_geo_compare(servers, pages):
     for change in ("gain", "loss", "mixed"):
         assert page.locator(f".lc-change-{change}").count() == int((res["change"] == change).sum())
     note = page.locator("[data-testid='compare-residents']").first
-    assert float(note.get_attribute("data-loss")) == pytest.approx(res.loc[res["change"] == "loss", "weight"].sum(), abs=0.01)
+    assert float(note.get_attribute("data-loss")) == pytest.approx(
+        res.loc[res["change"] == "loss", "weight"].sum(), abs=0.01
+    )
     # complete life circles per tier: geo.evaluate on each side's facilities (parks as polygons, gone when all gates close)
     import geopandas as gpd
     import pandas as pd
@@ -331,10 +354,18 @@ def test_compare_two_scenarios_equals_geo_compare(servers, pages):
 
     def complete(scenario) -> dict:
         pts = scenario.apply(points)
-        keep = polys[~polys["id"].astype(str).isin(had) | polys["id"].astype(str).isin(set(pts["entrance_of"].dropna().astype(str)))]
+        keep = polys[
+            ~polys["id"].astype(str).isin(had)
+            | polys["id"].astype(str).isin(set(pts["entrance_of"].dropna().astype(str)))
+        ]
         frame = gpd.GeoDataFrame(pd.concat([pts, keep], ignore_index=True), geometry="geometry", crs="EPSG:4326")
-        s = gev.evaluate(d.network, frame, d.demand.rename(columns={"population": "weight"}), standard="gb50180-2018",
-                         weight_column="weight").summary()
+        s = gev.evaluate(
+            d.network,
+            frame,
+            d.demand.rename(columns={"population": "weight"}),
+            standard="gb50180-2018",
+            weight_column="weight",
+        ).summary()
         return {t: v["weight"] for t, v in s["complete"].items()}
 
     ca, cb = complete(st.load("甲")), complete(st.load("乙"))

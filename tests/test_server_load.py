@@ -28,8 +28,14 @@ requests = pytest.importorskip("requests")
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -41,6 +47,7 @@ RSS_LIMIT_MB = 600.0
 FIGURES: dict[str, object] = {}
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
 
 def needs_browser(fn):
     """Mark a test that drives Chromium (skipped, with the reason, when it is not installed)."""
@@ -153,8 +160,9 @@ def password_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def auth_server(env, tmp_path_factory, password_file):
-    yield from _server(["demo", "--password-file", str(password_file), "--cookie-secret", "s" * 32],
-                       env, tmp_path_factory, "auth")
+    yield from _server(
+        ["demo", "--password-file", str(password_file), "--cookie-secret", "s" * 32], env, tmp_path_factory, "auth"
+    )
 
 
 # ------------------------------------------------------ beyond loopback needs access control
@@ -213,9 +221,17 @@ def test_password_file_guards_the_app(auth_server):
     login = requests.get(url + "login", timeout=30)
     assert login.status_code == 200 and "社区生活圈规划" in login.text
     assert "http://" not in login.text and "https://" not in login.text  # offline sign-in page
-    ws = requests.get(url + "ws", headers={"Connection": "Upgrade", "Upgrade": "websocket",
-                                           "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
-                      allow_redirects=False, timeout=30)
+    ws = requests.get(
+        url + "ws",
+        headers={
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+        allow_redirects=False,
+        timeout=30,
+    )
     assert ws.status_code in (302, 403)  # no websocket (no session) without signing in
 
     s = requests.Session()
@@ -232,9 +248,14 @@ def test_password_file_guards_the_app(auth_server):
 # ------------------------------------------------------------- /components/ imports nothing
 def test_components_route_imports_nothing(demo_server):
     base = demo_server.url.rstrip("/")
-    for path in ("/components/this/a/b/c", "/components/..%2f..%2f/a/b/c", "/components/..%2f/x/y/z",
-                 "/components/os/path/_css/x", "/components/panel/Column/_stylesheets/x.css",
-                 "/components/apps.web.leaflet_map/LeafletMap/_esm/leaflet_map.js"):
+    for path in (
+        "/components/this/a/b/c",
+        "/components/..%2f..%2f/a/b/c",
+        "/components/..%2f/x/y/z",
+        "/components/os/path/_css/x",
+        "/components/panel/Column/_stylesheets/x.css",
+        "/components/apps.web.leaflet_map/LeafletMap/_esm/leaflet_map.js",
+    ):
         r = requests.get(base + path, timeout=30)
         assert r.status_code == 404, (path, r.status_code)
         assert "Traceback" not in r.text
@@ -375,7 +396,8 @@ def test_concurrent_sessions_stay_isolated(demo_server):
             try:
                 results = await asyncio.wait_for(
                     asyncio.gather(*(one(browser, i, guard, gate, barrier) for i in range(n)), return_exceptions=True),
-                    timeout=420)
+                    timeout=420,
+                )
             finally:
                 await browser.close()
         return guard, results
@@ -388,8 +410,12 @@ def test_concurrent_sessions_stay_isolated(demo_server):
     assert not failures, f"{len(failures)} of {n} sessions failed: {failures[:3]!r}"
     assert results == [0] * n, f"sessions that did not end with their own candidates: {results}"
     assert not server_errors(demo_server.stderr())
-    _figure(concurrent_sessions=n, concurrent_seconds=round(seconds, 1), rss_before_sessions_mb=round(rss_before, 1),
-            rss_with_sessions_held_mb=round(held["rss"], 1))
+    _figure(
+        concurrent_sessions=n,
+        concurrent_seconds=round(seconds, 1),
+        rss_before_sessions_mb=round(rss_before, 1),
+        rss_with_sessions_held_mb=round(held["rss"], 1),
+    )
 
 
 @needs_browser
@@ -456,14 +482,22 @@ def test_thousand_plain_gets_leave_memory_bounded(flood_server):
         _check_busy(busy)
     assert rss_after < RSS_LIMIT_MB, f"RSS {rss_before:.0f} -> {rss_after:.0f} MB after {GETS} GETs"
     assert not server_errors(flood_server.stderr())
-    _figure(gets=GETS, gets_seconds=round(seconds, 1), gets_ok=codes.get(200, 0), gets_busy=codes.get(503, 0),
-            rss_before_gets_mb=round(rss_before, 1), rss_after_gets_mb=round(rss_after, 1))
+    _figure(
+        gets=GETS,
+        gets_seconds=round(seconds, 1),
+        gets_ok=codes.get(200, 0),
+        gets_busy=codes.get(503, 0),
+        rss_before_gets_mb=round(rss_before, 1),
+        rss_after_gets_mb=round(rss_after, 1),
+    )
     # the busy page is temporary: the unused sessions go after their lifetime
     deadline = time.monotonic() + settings.UNUSED_SESSION_LIFETIME_S + 3 * settings.CHECK_UNUSED_SESSIONS_S + 10
     while requests.get(flood_server.url, timeout=30).status_code == 503:
         assert time.monotonic() < deadline, "still busy after the unused sessions' lifetime"
         time.sleep(1.0)
-    _figure(busy_for_s=round(time.perf_counter() - started - seconds, 1), rss_after_expiry_mb=round(flood_server.rss, 1))
+    _figure(
+        busy_for_s=round(time.perf_counter() - started - seconds, 1), rss_after_expiry_mb=round(flood_server.rss, 1)
+    )
 
 
 def _check_busy(r) -> None:

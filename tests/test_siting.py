@@ -87,8 +87,14 @@ class NodeInstance:
         return network.snap_xy(self.net, self.net.node_xy[nodes])
 
     def cover(self) -> siting.CoverSets:
-        return siting.cover_sets(self.net, self.snapped(self.dem), self.weight, self.snapped(self.cand),
-                                 self.radius, existing=self.snapped(self.exist))
+        return siting.cover_sets(
+            self.net,
+            self.snapped(self.dem),
+            self.weight,
+            self.snapped(self.cand),
+            self.radius,
+            existing=self.snapped(self.exist),
+        )
 
     def predefined(self) -> np.ndarray:
         return np.concatenate([np.zeros(self.cand.size, int), np.ones(self.exist.size, int)])
@@ -131,8 +137,9 @@ def _spopt_mclp(cost, weight, radius, p, predefined):
     import pulp
     from spopt.locate import MCLP as SpoptMCLP
 
-    model = SpoptMCLP.from_cost_matrix(np.where(np.isfinite(cost), cost, 1e9), weight, radius, p,
-                                       predefined_facilities_arr=predefined)
+    model = SpoptMCLP.from_cost_matrix(
+        np.where(np.isfinite(cost), cost, 1e9), weight, radius, p, predefined_facilities_arr=predefined
+    )
     model.solve(pulp.PULP_CBC_CMD(msg=False))
     return model
 
@@ -173,8 +180,9 @@ def test_exact_equals_brute_force_on_demo(demo, demo_net, demo_demand):
     assert plan.model.optimal
     assert plan.model.covered_after == pytest.approx(best, abs=1e-6)
     assert plan.model.covered_after - plan.model.covered_before > 1000
-    greedy = siting.plan_sites(demo_net, demo.facilities, demo_demand, candidates=cands, radius=500, k=3,
-                               method="greedy", samples=plan.samples)
+    greedy = siting.plan_sites(
+        demo_net, demo.facilities, demo_demand, candidates=cands, radius=500, k=3, method="greedy", samples=plan.samples
+    )
     assert greedy.model.covered_after >= 0.98 * best
 
 
@@ -224,8 +232,9 @@ def test_lscp_matches_spopt(where, request):
     within = inst.cost <= inst.radius
     coverable = within.any(axis=1)
     assert (~coverable).any(), "the instance should have demand no candidate can cover"
-    theirs = SpoptLSCP.from_cost_matrix(np.where(within[coverable], inst.cost[coverable], 1e9), inst.radius,
-                                        predefined_facilities_arr=inst.predefined())
+    theirs = SpoptLSCP.from_cost_matrix(
+        np.where(within[coverable], inst.cost[coverable], 1e9), inst.radius, predefined_facilities_arr=inst.predefined()
+    )
     theirs.solve(pulp.PULP_CBC_CMD(msg=False))
     mine = siting.LSCP(inst.cover()).solve("exact")
     assert mine.optimal
@@ -262,7 +271,9 @@ def test_existing_stations_never_rechosen_in_model():
     blocked[40] = True
     before = np.zeros(300, bool)
     for method in ("greedy", "exact"):
-        model = siting.MCLP.from_pairs(cand, dem, w, 5, n_candidates=42, blocked=blocked, covered_before=before).solve(method)
+        model = siting.MCLP.from_pairs(cand, dem, w, 5, n_candidates=42, blocked=blocked, covered_before=before).solve(
+            method
+        )
         assert 40 not in model.chosen
 
 
@@ -272,7 +283,9 @@ def test_existing_stations_never_rechosen_in_plan(demo, demo_net, demo_demand):
     same_id = stations[["id", "geometry"]].iloc[:2].assign(name="same id")
     cands = pd.concat([demo.candidates[["id", "name", "geometry"]].iloc[:40], twins, same_id], ignore_index=True)
     for method in ("greedy", "exact"):
-        plan = siting.plan_sites(demo_net, demo.facilities, demo_demand, candidates=cands, radius=400, k=10, method=method)
+        plan = siting.plan_sites(
+            demo_net, demo.facilities, demo_demand, candidates=cands, radius=400, k=10, method=method
+        )
         chosen = set(plan.summary()["chosen"])
         assert not chosen & (set(twins["id"]) | set(stations["id"]))
         assert set(plan.excluded["existing_station"]) >= set(twins["id"]) | set(same_id["id"])
@@ -356,7 +369,9 @@ def test_grid_candidates(demo, demo_net, demo_demand):
     assert len(cands) > 50 and cands["id"].is_unique and cands["node"].is_unique
     d = reach.node_distances(demo_net, st, 150.0)
     assert (d[cands["node"].to_numpy()] > 150.0).all()
-    hull = shapely.convex_hull(shapely.multipoints(shapely.get_coordinates(demo_demand.geometry.to_crs(demo_net.crs).values)))
+    hull = shapely.convex_hull(
+        shapely.multipoints(shapely.get_coordinates(demo_demand.geometry.to_crs(demo_net.crs).values))
+    )
     xy = demo_net.node_xy[cands["node"].to_numpy()]
     assert shapely.distance(hull, shapely.points(xy)).max() < 200.0
     plan = siting.plan_sites(demo_net, demo.facilities, demo_demand, candidate_spacing=250.0, radius=300, k=4)
@@ -374,8 +389,23 @@ def _run(args, capsys):
 @pytest.mark.parametrize("method", ["exact", "greedy"])
 def test_cli_demo_end_to_end(tmp_path, capsys, method):
     out, summ = tmp_path / "sites.geojson", tmp_path / "summary.json"
-    rc, err = _run(["site", "--demo", "--radius", "500", "--add", "4", "--method", method, "--out", str(out),
-                    "--summary", str(summ)], capsys)
+    rc, err = _run(
+        [
+            "site",
+            "--demo",
+            "--radius",
+            "500",
+            "--add",
+            "4",
+            "--method",
+            method,
+            "--out",
+            str(out),
+            "--summary",
+            str(summ),
+        ],
+        capsys,
+    )
     assert rc == 0, err
     sites = json.loads(out.read_text(encoding="utf-8"))
     summary = json.loads(summ.read_text(encoding="utf-8"))
@@ -385,8 +415,17 @@ def test_cli_demo_end_to_end(tmp_path, capsys, method):
         assert {"id", "name", "rank", "gain", "lon", "lat"} <= set(p)
     assert [p["rank"] for p in props] == [1, 2, 3, 4]
     assert [p["id"] for p in props] == summary["chosen"]
-    for key in ("method", "optimal", "gap", "covered_before", "covered_after", "chosen", "total_weight",
-                "radius_m", "unserved_units"):
+    for key in (
+        "method",
+        "optimal",
+        "gap",
+        "covered_before",
+        "covered_after",
+        "chosen",
+        "total_weight",
+        "radius_m",
+        "unserved_units",
+    ):
         assert key in summary
     assert summary["method"] == method and summary["radius_m"] == 500
     if method == "exact":
@@ -401,8 +440,24 @@ def test_cli_demo_end_to_end(tmp_path, capsys, method):
 
 def test_cli_lscp_and_generated_candidates(tmp_path, capsys):
     out, summ = tmp_path / "sites.geojson", tmp_path / "s.json"
-    rc, err = _run(["site", "--demo", "--lscp", "--radius", "400", "--candidate-spacing", "200", "--out", str(out),
-                    "--summary", str(summ), "--time-limit", "30"], capsys)
+    rc, err = _run(
+        [
+            "site",
+            "--demo",
+            "--lscp",
+            "--radius",
+            "400",
+            "--candidate-spacing",
+            "200",
+            "--out",
+            str(out),
+            "--summary",
+            str(summ),
+            "--time-limit",
+            "30",
+        ],
+        capsys,
+    )
     assert rc == 0, err
     summary = json.loads(summ.read_text(encoding="utf-8"))
     assert summary["model"] == "lscp" and summary["chosen"]
@@ -450,8 +505,11 @@ def test_cli_no_demand_and_unreachable_candidates(tmp_path, capsys):
 def _recompute(whatif: siting.WhatIf, demand, tiers):
     """Full coverage of the what-if's current stations by geo.coverage."""
     lonlat = whatif.net.to_lonlat(whatif.station_xy)
-    fac = gpd.GeoDataFrame({"id": whatif.station_ids, "kind": "micro_station"},
-                           geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs="EPSG:4326")
+    fac = gpd.GeoDataFrame(
+        {"id": whatif.station_ids, "kind": "micro_station"},
+        geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]),
+        crs="EPSG:4326",
+    )
     return coverage.compute_coverage(whatif.net, fac, demand, tiers=tiers, samples=whatif.samples)
 
 

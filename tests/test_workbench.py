@@ -43,10 +43,13 @@ def reference(ws, state, standard="gb50180-2018") -> dict:
     keep = ~fac["id"].astype(str).isin(closed)
     if "entrance_of" in fac:
         keep &= ~fac["entrance_of"].astype(str).isin(closed)
-    rows = [{"id": c.id, "kind": c.kind, "area_m2": c.area_m2 if c.area_m2 is not None else np.nan}
-            for c in state.candidates]
-    extra = gpd.GeoDataFrame(rows, geometry=shapely.points([[c.lon, c.lat] for c in state.candidates]) if rows else [],
-                             crs="EPSG:4326")
+    rows = [
+        {"id": c.id, "kind": c.kind, "area_m2": c.area_m2 if c.area_m2 is not None else np.nan}
+        for c in state.candidates
+    ]
+    extra = gpd.GeoDataFrame(
+        rows, geometry=shapely.points([[c.lon, c.lat] for c in state.candidates]) if rows else [], crs="EPSG:4326"
+    )
     frame = gpd.GeoDataFrame(pd.concat([fac[keep], extra], ignore_index=True), geometry="geometry", crs="EPSG:4326")
     ev = gev.evaluate(ws.net, frame, ws.demand, standard, cohorts=[], snap_limit_m=ws.snap_limit_m)
     return ev.summary()
@@ -87,8 +90,11 @@ def test_add_move_close_park_and_clinic_equal_evaluate(ws, state):
     from geo import coverage
 
     pts = ws.facilities[~ws.facilities["id"].astype(str).isin(state.closed_points())]
-    extra = gpd.GeoDataFrame({"id": [c.id for c in state.candidates], "kind": [c.kind for c in state.candidates]},
-                             geometry=shapely.points([[c.lon, c.lat] for c in state.candidates]), crs="EPSG:4326")
+    extra = gpd.GeoDataFrame(
+        {"id": [c.id for c in state.candidates], "kind": [c.kind for c in state.candidates]},
+        geometry=shapely.points([[c.lon, c.lat] for c in state.candidates]),
+        crs="EPSG:4326",
+    )
     cov = coverage.compute_coverage(ws.net, pd.concat([pts, extra], ignore_index=True), ws.demand, tiers=ws.tiers)
     for tier in ws.tiers:
         for kind in ("clinic", "park"):
@@ -133,11 +139,20 @@ def test_every_kind_of_the_standard_can_be_added(ws, state):
 def test_ledger_and_units_follow_the_changes(ws, state):
     comp = state.complete()
     units = comp.unit_table(ws.communities)
-    ev = gev.evaluate(ws.net, ws.eval_facilities, ws.demand, "gb50180-2018", units=ws.communities, cohorts=[],
-                      snap_limit_m=ws.snap_limit_m)
+    ev = gev.evaluate(
+        ws.net,
+        ws.eval_facilities,
+        ws.demand,
+        "gb50180-2018",
+        units=ws.communities,
+        cohorts=[],
+        snap_limit_m=ws.snap_limit_m,
+    )
     ref = ev.by_unit(ws.communities)
     for t in comp.base.standard.tiers:
-        np.testing.assert_allclose(units[f"complete_{t.key}"].to_numpy(), ref[f"complete_{t.key}"].to_numpy(), atol=1e-6)
+        np.testing.assert_allclose(
+            units[f"complete_{t.key}"].to_numpy(), ref[f"complete_{t.key}"].to_numpy(), atol=1e-6
+        )
     ledger = comp.view().ledger(lang="en", remedies=False)
     ref_ledger = ev.ledger(lang="en", remedies=False)
     ref_ledger = ref_ledger[ref_ledger["cohort"] == "all"]
@@ -206,7 +221,9 @@ def test_demand_without_population_is_refused_unless_rows(tmp_path):
 
     demo.write_demo_files(tmp_path)
     dem = pd.read_csv(tmp_path / "demand.csv", encoding="utf-8")
-    keep = [c for c in dem.columns if c.lower() in ("id", "lon", "lat", "longitude", "latitude", "经度", "纬度", "x", "y")]
+    keep = [
+        c for c in dem.columns if c.lower() in ("id", "lon", "lat", "longitude", "latitude", "经度", "纬度", "x", "y")
+    ]
     dem[keep].head(50).to_csv(tmp_path / "dem.csv", index=False)
     proj = tmp_path / "PROJECT.toml"
     base = 'network = "network.graphml"\nfacilities = "facilities.csv"\ndemand = "dem.csv"\n'
@@ -231,13 +248,25 @@ def test_what_if_is_incremental_on_the_bench_network():
     rng = np.random.default_rng(0)
     kinds = ["park", "clinic", "kindergarten", "market"]
     nodes = rng.choice(net.n_nodes, 400, replace=False)
-    fac = gpd.GeoDataFrame({"id": [f"f{i}" for i in range(nodes.size)], "kind": [kinds[i % 4] for i in range(nodes.size)],
-                            "area_m2": 20_000.0}, geometry=gpd.points_from_xy(*net.node_lonlat[nodes].T), crs="EPSG:4326")
+    fac = gpd.GeoDataFrame(
+        {
+            "id": [f"f{i}" for i in range(nodes.size)],
+            "kind": [kinds[i % 4] for i in range(nodes.size)],
+            "area_m2": 20_000.0,
+        },
+        geometry=gpd.points_from_xy(*net.node_lonlat[nodes].T),
+        crs="EPSG:4326",
+    )
     dn = rng.choice(net.n_nodes, 20_000, replace=True)
-    dem = gpd.GeoDataFrame({"id": np.arange(dn.size).astype(str), "weight": 1.0},
-                           geometry=gpd.points_from_xy(*net.node_lonlat[dn].T), crs="EPSG:4326")
-    pack = "name = 'bench'\nversion = '1'\n[[tiers]]\nkey = 'a'\nmetres = 300\nkinds = ['park', 'clinic']\n" \
-           "[[tiers]]\nkey = 'b'\nmetres = 1000\nkinds = ['park', 'clinic', 'kindergarten', 'market']\n"
+    dem = gpd.GeoDataFrame(
+        {"id": np.arange(dn.size).astype(str), "weight": 1.0},
+        geometry=gpd.points_from_xy(*net.node_lonlat[dn].T),
+        crs="EPSG:4326",
+    )
+    pack = (
+        "name = 'bench'\nversion = '1'\n[[tiers]]\nkey = 'a'\nmetres = 300\nkinds = ['park', 'clinic']\n"
+        "[[tiers]]\nkey = 'b'\nmetres = 1000\nkinds = ['park', 'clinic', 'kindergarten', 'market']\n"
+    )
     import tempfile
     from pathlib import Path
 
@@ -260,11 +289,24 @@ def test_what_if_is_incremental_on_the_bench_network():
         s.headline()
         times.append((time.perf_counter() - t) * 1000)
     assert np.median(times) < 100, times
-    ev = gev.evaluate(net, pd.concat([fac[~fac["id"].isin([f"f{4 * i + 1}" for i in range(6)])],
-                                       gpd.GeoDataFrame({"id": [f"N{i}" for i in range(6)], "kind": "clinic"},
-                                                        geometry=shapely.points([[float(lon) + 0.001 * i, float(lat)]
-                                                                                 for i in range(6)]), crs="EPSG:4326")]),
-                      dem, str(path), samples=smp, cohorts=[], snap_limit_m=300)
+    ev = gev.evaluate(
+        net,
+        pd.concat(
+            [
+                fac[~fac["id"].isin([f"f{4 * i + 1}" for i in range(6)])],
+                gpd.GeoDataFrame(
+                    {"id": [f"N{i}" for i in range(6)], "kind": "clinic"},
+                    geometry=shapely.points([[float(lon) + 0.001 * i, float(lat)] for i in range(6)]),
+                    crs="EPSG:4326",
+                ),
+            ]
+        ),
+        dem,
+        str(path),
+        samples=smp,
+        cohorts=[],
+        snap_limit_m=300,
+    )
     for row in s.headline():
         assert row["complete"] == pytest.approx(float(smp.weight[ev.complete(row["tier"])].sum()))
 
@@ -291,8 +333,9 @@ def test_zone_demand_is_drawn_as_its_samples(ws):
     from apps.web.workspace import Workspace
 
     zones = ws.communities[["id", "name", "geometry"]].assign(weight=1000.0)
-    z = Workspace(title="zones", is_demo=False, net=ws.net, facilities=ws.facilities, demand=zones,
-                  communities=ws.communities).prepare()
+    z = Workspace(
+        title="zones", is_demo=False, net=ws.net, facilities=ws.facilities, demand=zones, communities=ws.communities
+    ).prepare()
     assert z.demand_zones and not ws.demand_zones
     fc = json.loads(z.demand_text())
     assert {f["geometry"]["type"] for f in fc["features"]} == {"Point"}
@@ -304,8 +347,10 @@ def test_zone_demand_is_drawn_as_its_samples(ws):
     _ = dataclasses
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or shutil.which("pdftoppm") is None,
-                    reason="needs /usr/bin/chromium and pdftoppm (poppler-utils)")
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists() or shutil.which("pdftoppm") is None,
+    reason="needs /usr/bin/chromium and pdftoppm (poppler-utils)",
+)
 def test_a4_report_pdf_first_page(ws, tmp_path):
     """The A4 landscape report prints with its map, legend, scale bar, north arrow and tables."""
     import subprocess
@@ -317,8 +362,19 @@ def test_a4_report_pdf_first_page(ws, tmp_path):
     state.add_candidate(114.0585, 22.5628)
     state.close_facility("PK-1a")
     html = exports.a4_bytes(state, pdf=False).decode()
-    for words in ("完整生活圈", "各社区完整比例", "问题台账", "候选站点", "未核实", "N1", "1,000 m", ">N<", "缺 1 项",
-                  "gb50180-2018", "方法"):
+    for words in (
+        "完整生活圈",
+        "各社区完整比例",
+        "问题台账",
+        "候选站点",
+        "未核实",
+        "N1",
+        "1,000 m",
+        ">N<",
+        "缺 1 项",
+        "gb50180-2018",
+        "方法",
+    ):
         assert words in html, words
     pdf = exports.a4_bytes(state, pdf=True)
     assert pdf.startswith(b"%PDF")
@@ -326,28 +382,62 @@ def test_a4_report_pdf_first_page(ws, tmp_path):
     info = subprocess.run(["pdfinfo", str(tmp_path / "r.pdf")], capture_output=True, text=True).stdout
     assert "841.92 x 594.96" in info  # A4 landscape
     out = ART / "report_a4_page1"
-    subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", str(tmp_path / "r.pdf"), str(out)], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", str(tmp_path / "r.pdf"), str(out)], check=True
+    )
     png = Path(f"{out}-1.png")
     assert png.is_file() and png.stat().st_size > 50_000
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or shutil.which("pdftoppm") is None,
-                    reason="needs /usr/bin/chromium and pdftoppm (poppler-utils)")
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists() or shutil.which("pdftoppm") is None,
+    reason="needs /usr/bin/chromium and pdftoppm (poppler-utils)",
+)
 def test_cli_evaluate_writes_the_pdf_report(tmp_path):
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parents[1]
     pdf = tmp_path / "R.pdf"
-    proc = subprocess.run([sys.executable, "-m", "lifecircle", "evaluate", "--demo", "--out", str(tmp_path / "e.geojson"),
-                           "--report", str(pdf)], cwd=root, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifecircle",
+            "evaluate",
+            "--demo",
+            "--out",
+            str(tmp_path / "e.geojson"),
+            "--report",
+            str(pdf),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert pdf.read_bytes().startswith(b"%PDF")
     out = ART / "report_cli_page1"
     subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", str(pdf), str(out)], check=True)
     assert Path(f"{out}-1.png").stat().st_size > 30_000
-    bad = subprocess.run([sys.executable, "-m", "lifecircle", "evaluate", "--demo", "--out", str(tmp_path / "e.geojson"),
-                          "--report", str(tmp_path / "R.docx")], cwd=root, capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifecircle",
+            "evaluate",
+            "--demo",
+            "--out",
+            str(tmp_path / "e.geojson"),
+            "--report",
+            str(tmp_path / "R.docx"),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "--report" in bad.stderr
 
 
@@ -357,12 +447,19 @@ def test_closing_an_area_without_entrances_is_refused_in_words(ws):
     gates = fac[fac["kind"] == "park"].dropna(subset=["entrance_of"])
     parks = fac[(fac["kind"] == "park") & (shapely.get_type_id(fac.geometry.values) == 3)]
     park = parks[parks["id"].astype(str) == "P1"]
-    frame = pd.concat([fac[~fac["id"].astype(str).isin(gates[gates["entrance_of"] == "P1"]["id"].astype(str))]],
-                      ignore_index=True)
+    frame = pd.concat(
+        [fac[~fac["id"].astype(str).isin(gates[gates["entrance_of"] == "P1"]["id"].astype(str))]], ignore_index=True
+    )
     from apps.web.complete import CompletenessSession, baseline
 
-    base = baseline(ws.net, gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326"), ws.demand, "gb50180-2018",
-                    samples=ws.coverage.samples, snap_limit_m=ws.snap_limit_m)
+    base = baseline(
+        ws.net,
+        gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326"),
+        ws.demand,
+        "gb50180-2018",
+        samples=ws.coverage.samples,
+        snap_limit_m=ws.snap_limit_m,
+    )
     s = CompletenessSession(base)
     before = [r["complete"] for r in s.headline()]
     assert len(park) == 1

@@ -78,13 +78,18 @@ def complete_view(page) -> None:
 
 
 def weights(page) -> dict[str, float]:
-    return {t: float(page.locator(f"[data-testid='complete-{t}']").first.get_attribute("data-weight"))
-            for t in ("5min", "10min", "15min")}
+    return {
+        t: float(page.locator(f"[data-testid='complete-{t}']").first.get_attribute("data-weight"))
+        for t in ("5min", "10min", "15min")
+    }
 
 
 def kind_weights(page) -> dict[str, float]:
     rows = page.locator("[data-testid='complete-kinds'] tr[data-kind]")
-    return {rows.nth(i).get_attribute("data-kind"): float(rows.nth(i).get_attribute("data-weight")) for i in range(rows.count())}
+    return {
+        rows.nth(i).get_attribute("data-kind"): float(rows.nth(i).get_attribute("data-weight"))
+        for i in range(rows.count())
+    }
 
 
 def choose_kind(page, label: str) -> None:
@@ -117,12 +122,17 @@ def expected(closed: set[str], added: list[dict]) -> tuple[dict, dict]:
     d = demo.build_demo()
     fac = demo_facilities(d)
     keep = ~fac["id"].astype(str).isin(closed) & ~fac["entrance_of"].astype(str).isin(closed)
-    extra = gpd.GeoDataFrame([{"id": a["id"], "kind": a["kind"], "area_m2": a.get("area_m2", np.nan)} for a in added],
-                             geometry=shapely.points([[a["lon"], a["lat"]] for a in added]), crs="EPSG:4326")
+    extra = gpd.GeoDataFrame(
+        [{"id": a["id"], "kind": a["kind"], "area_m2": a.get("area_m2", np.nan)} for a in added],
+        geometry=shapely.points([[a["lon"], a["lat"]] for a in added]),
+        crs="EPSG:4326",
+    )
     frame = gpd.GeoDataFrame(pd.concat([fac[keep], extra], ignore_index=True), geometry="geometry", crs="EPSG:4326")
     s = gev.evaluate(d.network, frame, d.demand, "gb50180-2018", cohorts=[]).summary()
-    return ({t: v["weight"] for t, v in s["complete"].items()},
-            {k: v["15min"]["weight"] for k, v in s["kinds"].items() if "15min" in v})
+    return (
+        {t: v["weight"] for t, v in s["complete"].items()},
+        {k: v["15min"]["weight"] for k, v in s["kinds"].items() if "15min" in v},
+    )
 
 
 def test_complete_view_add_and_close_park_and_clinic_equal_evaluate(page, server):
@@ -147,9 +157,16 @@ def test_complete_view_add_and_close_park_and_clinic_equal_evaluate(page, server
     time.sleep(1.0)
     _, data = download(page, "候选站点 GeoJSON")
     feats = json.loads(data)["features"]
-    added = [{"id": f["properties"]["id"], "kind": f["properties"]["kind"], "lon": f["geometry"]["coordinates"][0],
-              "lat": f["geometry"]["coordinates"][1], **({"area_m2": 10000.0} if f["properties"]["kind"] == "park" else {})}
-             for f in feats]
+    added = [
+        {
+            "id": f["properties"]["id"],
+            "kind": f["properties"]["kind"],
+            "lon": f["geometry"]["coordinates"][0],
+            "lat": f["geometry"]["coordinates"][1],
+            **({"area_m2": 10000.0} if f["properties"]["kind"] == "park" else {}),
+        }
+        for f in feats
+    ]
     assert sorted(a["kind"] for a in added) == ["clinic", "park"]
     want, want_kinds = expected({str(clinic["id"])}, added)
     got = weights(page)
@@ -191,7 +208,8 @@ def test_typed_gcj02_lands_where_geo_crs_puts_it(page, server):
 def test_uploaded_bad_file_shows_its_message(page, server):
     open_app(page, server.url)
     page.locator("input[type='file']").first.set_input_files(
-        files=[{"name": "候选点.csv", "mimeType": "text/csv", "buffer": b"id,lon,lat\nC1,114.05,22.56\nC2,abc,22.57\n"}])
+        files=[{"name": "候选点.csv", "mimeType": "text/csv", "buffer": b"id,lon,lat\nC1,114.05,22.56\nC2,abc,22.57\n"}]
+    )
     wait_until(lambda: page.locator("[data-testid='upload-error']").count() == 1, "the upload's message")
     text = page.locator("[data-testid='upload-error']").inner_text()
     assert "候选点.csv" in text and "row 3" in text and "lon" in text
@@ -205,8 +223,13 @@ def test_laptop_screen_1024x700(browser, server):
         open_app(page, server.url)
         wait_until(lambda: page.locator(".lc-legend.lc-collapsed").count() == 1, "the legend folded")
         toggle = page.locator("button", has_text="☰").first
-        wait_until(lambda: page.locator("[data-testid='headline'], .lc-card").first.is_hidden()
-                   or not page.locator(".lc-section", has_text="分析设置").first.is_visible(), "the side panel folded")
+        wait_until(
+            lambda: (
+                page.locator("[data-testid='headline'], .lc-card").first.is_hidden()
+                or not page.locator(".lc-section", has_text="分析设置").first.is_visible()
+            ),
+            "the side panel folded",
+        )
         map_box = page.locator(".lc-map").first.bounding_box()
         assert map_box["width"] > 900  # the map has the screen
         for text in ("English", "中文"):  # the header fits: its last buttons are on screen
@@ -240,8 +263,11 @@ def test_zone_demand_is_drawn_as_spread_residents(browser, tmp_path_factory):
     pts = gpd.sjoin(d.demand[["population", "geometry"]], zones, predicate="within")
     zones["population"] = zones["id"].map(pts.groupby("id")["population"].sum()).fillna(0).to_numpy()
     zones.to_file(folder / "zones.geojson", driver="GeoJSON")
-    (folder / "PROJECT.toml").write_text('title = "分区人口"\nnetwork = "network.graphml"\nfacilities = "facilities.csv"\n'
-                                        'demand = "zones.geojson"\nstandard = "party-service-circle"\n', encoding="utf-8")
+    (folder / "PROJECT.toml").write_text(
+        'title = "分区人口"\nnetwork = "network.graphml"\nfacilities = "facilities.csv"\n'
+        'demand = "zones.geojson"\nstandard = "party-service-circle"\n',
+        encoding="utf-8",
+    )
     env = dict(os.environ)
     env["LIFECIRCLE_CACHE"] = str(tmp_path_factory.mktemp("zones-cache"))
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")

@@ -16,9 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("areas", help="service-area polygons per facility and tier")
     p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
     p.add_argument("--facilities", help="facilities file (id, kind, lon/lat or point geometry)")
-    p.add_argument("--buffer", type=float, default=settings.DEFAULT_BUFFER_M,
-                   help=f"band around reached streets in metres (default {settings.DEFAULT_BUFFER_M:g}, "
-                        f"at most {settings.MAX_BUFFER_M:g})")
+    p.add_argument(
+        "--buffer",
+        type=float,
+        default=settings.DEFAULT_BUFFER_M,
+        help=f"band around reached streets in metres (default {settings.DEFAULT_BUFFER_M:g}, "
+        f"at most {settings.MAX_BUFFER_M:g})",
+    )
     p.add_argument("--out", required=True, help="service areas GeoJSON to write")
     add_tiers(p)
     add_common(p)
@@ -48,12 +52,18 @@ def cmd_areas(args: argparse.Namespace) -> int:
     facilities = inputs.points("facilities", "facilities", "facilities", kinds=registry)
     net = inputs.network()
     areas = reach.facility_service_areas(
-        net, facilities, tiers, buffer_m=args.buffer, snap_limit_m=args.snap_limit,
+        net,
+        facilities,
+        tiers,
+        buffer_m=args.buffer,
+        snap_limit_m=args.snap_limit,
         progress=rep.progress("service areas"),
     )
     reachable = ~facilities["id"].astype(str).isin(areas.attrs["unreachable"]).to_numpy()
     warn_unreachable(rep, "facilities", facilities, reachable, args.facilities)
     meta = {"tiers_m": list(tiers), "buffer_m": args.buffer, "network": net.name or net.source}
     path = io.write_geojson(areas, args.out, out_crs=args.out_crs, metadata=meta)
-    rep.note(f"wrote {path}: {len(areas)} service areas for {reachable.sum()} facilities and tiers {', '.join(f'{t:g} m' for t in tiers)}")
+    rep.note(
+        f"wrote {path}: {len(areas)} service areas for {reachable.sum()} facilities and tiers {', '.join(f'{t:g} m' for t in tiers)}"
+    )
     return 0

@@ -160,8 +160,11 @@ def parse_tiers(args) -> tuple[float, ...]:
 
     speed = getattr(args, "speed", None)
     if speed is not None and not speed > 0:
-        raise OptionError("--speed", f"{speed:g} is not a walking speed: give a positive number of metres per minute "
-                          f"(e.g. {settings.DEFAULT_SPEED_M_PER_MIN:g}, or {settings.ELDERLY_SPEED_M_PER_MIN:g} for an elderly profile)")
+        raise OptionError(
+            "--speed",
+            f"{speed:g} is not a walking speed: give a positive number of metres per minute "
+            f"(e.g. {settings.DEFAULT_SPEED_M_PER_MIN:g}, or {settings.ELDERLY_SPEED_M_PER_MIN:g} for an elderly profile)",
+        )
     try:
         return parse(args.tiers, speed_m_per_min=speed)
     except OptionError:
@@ -192,9 +195,13 @@ def check_output(path: str | None, option: str, suffixes: Sequence[str]) -> None
 
     p = Path(path)
     if len(p.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
-        raise UsageError(f"{option} {path}: the file name is longer than {MAX_NAME_BYTES} bytes, the file system's limit")
+        raise UsageError(
+            f"{option} {path}: the file name is longer than {MAX_NAME_BYTES} bytes, the file system's limit"
+        )
     if p.exists() and not p.is_file() and not p.is_dir():
-        raise UsageError(f"{option} {path}: this exists and is not a regular file (a device or a pipe); give a file name")
+        raise UsageError(
+            f"{option} {path}: this exists and is not a regular file (a device or a pipe); give a file name"
+        )
     if suffixes and p.suffix.lower() not in suffixes:
         raise UsageError(f"{option} {path}: the file name should end with {' or '.join(suffixes)}")
     if not p.parent.exists() and str(p.parent) not in ("", "."):
@@ -232,15 +239,26 @@ def warn_unreachable(reporter: Reporter, what: str, gdf, reachable, file: str | 
         f"{gdf['id'].iloc[i]} ({label} {rows[i]})" if rows is not None else str(gdf["id"].iloc[i]) for i in bad[:5]
     )
     more = f" and {bad.size - 5} more" if bad.size > 5 else ""
-    reporter.note(f"warning: {bad.size} of {len(gdf)} {what} are beyond the snapping limit and count as unreachable: {sample}{more}")
+    reporter.note(
+        f"warning: {bad.size} of {len(gdf)} {what} are beyond the snapping limit and count as unreachable: {sample}{more}"
+    )
 
 
 # ------------------------------------------------------------------ options
 def add_common(p: argparse.ArgumentParser, *, demo: bool = True, crs: bool = True) -> None:
     """``--crs``, ``--out-crs``, ``--demo``, ``--quiet`` and the hidden ``--debug``."""
     if crs:
-        p.add_argument("--crs", default="wgs84", help="coordinates of the input files: wgs84, gcj02, bd09 or EPSG:n (default wgs84)")
-        p.add_argument("--out-crs", default="wgs84", choices=("wgs84", "gcj02"), help="coordinates of the written GeoJSON (default wgs84)")
+        p.add_argument(
+            "--crs",
+            default="wgs84",
+            help="coordinates of the input files: wgs84, gcj02, bd09 or EPSG:n (default wgs84)",
+        )
+        p.add_argument(
+            "--out-crs",
+            default="wgs84",
+            choices=("wgs84", "gcj02"),
+            help="coordinates of the written GeoJSON (default wgs84)",
+        )
     if demo:
         p.add_argument("--demo", action="store_true", help="use the generated demo district for every input not given")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
@@ -250,21 +268,36 @@ def add_common(p: argparse.ArgumentParser, *, demo: bool = True, crs: bool = Tru
 def add_snap_limit(p: argparse.ArgumentParser) -> None:
     """``--snap-limit`` with the default of :mod:`geo.settings`."""
     d = settings.DEFAULT_SNAP_LIMIT_M
-    p.add_argument("--snap-limit", type=float, default=d,
-                   help=f"points farther than this (m) from a walkable street are unreachable (default {d:g})")
+    p.add_argument(
+        "--snap-limit",
+        type=float,
+        default=d,
+        help=f"points farther than this (m) from a walkable street are unreachable (default {d:g})",
+    )
 
 
 def add_kinds(p: argparse.ArgumentParser, example: str = " (e.g. police,library)") -> None:
     """``--kinds``: extra facility kinds."""
-    p.add_argument("--kinds", default=None, help=f"extra facility kinds allowed in --facilities, comma separated{example}")
+    p.add_argument(
+        "--kinds", default=None, help=f"extra facility kinds allowed in --facilities, comma separated{example}"
+    )
 
 
 def add_tiers(p: argparse.ArgumentParser) -> None:
     """``--tiers``, ``--speed``, ``--snap-limit`` and ``--kinds``."""
     default = ",".join(f"{t:g}" for t in settings.DEFAULT_TIERS)
-    p.add_argument("--tiers", default=None, help="walking distances: metres (300,1000), GB 50180 names (5min,10min,15min) "
-                   f"or minutes with --speed (default {default})")
-    p.add_argument("--speed", type=float, default=None, help="walking speed in m/min: --tiers are then minutes "
-                   f"(e.g. {settings.ELDERLY_SPEED_M_PER_MIN:g} for an elderly profile)")
+    p.add_argument(
+        "--tiers",
+        default=None,
+        help="walking distances: metres (300,1000), GB 50180 names (5min,10min,15min) "
+        f"or minutes with --speed (default {default})",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="walking speed in m/min: --tiers are then minutes "
+        f"(e.g. {settings.ELDERLY_SPEED_M_PER_MIN:g} for an elderly profile)",
+    )
     add_snap_limit(p)
     add_kinds(p)

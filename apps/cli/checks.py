@@ -60,7 +60,9 @@ def check_collisions(args: argparse.Namespace) -> None:
     _check_inputs(args)
     for opt, path in outputs:
         if len(path.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
-            raise UsageError(f"{opt} {path}: the file name is longer than {MAX_NAME_BYTES} bytes, the file system's limit")
+            raise UsageError(
+                f"{opt} {path}: the file name is longer than {MAX_NAME_BYTES} bytes, the file system's limit"
+            )
     inputs = _input_paths(args)
     for i, (opt, path) in enumerate(outputs):
         for in_opt, in_path in inputs:
@@ -77,9 +79,7 @@ def check_collisions(args: argparse.Namespace) -> None:
                 )
         for other_opt, other in outputs[:i]:
             if _same(path, other):
-                raise UsageError(
-                    f"{other_opt} and {opt} both name {path}: give each output its own file name"
-                )
+                raise UsageError(f"{other_opt} and {opt} both name {path}: give each output its own file name")
 
 
 def _input_paths(args: argparse.Namespace) -> list[tuple[str, Path]]:

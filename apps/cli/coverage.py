@@ -28,24 +28,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--facilities", help="facilities file (id, kind, lon/lat or point geometry)")
     p.add_argument("--demand", help="demand: points or polygons with population (人口)")
     p.add_argument("--units", help="boundary polygons (街道/社区) to summarise coverage by")
-    p.add_argument("--out", required=True, help="coverage layer to write, one feature per demand unit: .geojson, .gpkg or .parquet (GeoParquet, needs pyarrow)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="coverage layer to write, one feature per demand unit: .geojson, .gpkg or .parquet (GeoParquet, needs pyarrow)",
+    )
     p.add_argument("--summary", help="summary JSON to write")
     p.add_argument("--gaps", help="gap polygons GeoJSON to write, ranked by unserved population")
     p.add_argument("--gap-kind", default="any", help="facility kind whose gaps to find (default any)")
-    p.add_argument("--gap-tier", type=float, default=None, help="tier in metres for the gaps, one of --tiers (default the largest)")
+    p.add_argument(
+        "--gap-tier", type=float, default=None, help="tier in metres for the gaps, one of --tiers (default the largest)"
+    )
     add_scenario_option(p)
     add_tiers(p)
     add_common(p)
-    p.set_defaults(handler=cmd_coverage, inputs=("network", "facilities", "demand", "units"),
-                   outputs=("out", "summary", "gaps"))
+    p.set_defaults(
+        handler=cmd_coverage, inputs=("network", "facilities", "demand", "units"), outputs=("out", "summary", "gaps")
+    )
 
 
 def _check_gap_tier(args: argparse.Namespace, tiers) -> None:
     if args.gap_tier is None:
         return
     if not any(abs(args.gap_tier - t) < 1e-9 for t in tiers):
-        raise UsageError(f"--gap-tier {args.gap_tier:g}: not one of the tiers ({', '.join(f'{t:g}' for t in tiers)} m); "
-                         "give one of them, or add it to --tiers")
+        raise UsageError(
+            f"--gap-tier {args.gap_tier:g}: not one of the tiers ({', '.join(f'{t:g}' for t in tiers)} m); "
+            "give one of them, or add it to --tiers"
+        )
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -85,8 +94,12 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     gaps = None
     if args.gaps:
         gaps = result.gaps(args.gap_kind, args.gap_tier)
-        summary["gaps"] = {"kind": args.gap_kind, "tier_m": float(args.gap_tier or tiers[-1]), "count": len(gaps),
-                           "unserved_weight": float(gaps["unserved_weight"].sum()) if len(gaps) else 0.0}
+        summary["gaps"] = {
+            "kind": args.gap_kind,
+            "tier_m": float(args.gap_tier or tiers[-1]),
+            "count": len(gaps),
+            "unserved_weight": float(gaps["unserved_weight"].sum()) if len(gaps) else 0.0,
+        }
     meta = {"tiers_m": list(tiers), "network": net.name or net.source}
     with Outputs() as out:
         out.geojson(per_unit, args.out, out_crs=args.out_crs, metadata=meta)
@@ -107,10 +120,15 @@ def _units_summary(by_unit, result) -> list[dict]:
         covered = {}
         for kind in [*result.kinds, ANY]:
             covered[kind] = {
-                tier_key(t): {"weight": rec[f"covered_{kind}_{tier_key(t)}"], "share": rec[f"share_{kind}_{tier_key(t)}"]}
+                tier_key(t): {
+                    "weight": rec[f"covered_{kind}_{tier_key(t)}"],
+                    "share": rec[f"share_{kind}_{tier_key(t)}"],
+                }
                 for t in result.tiers
             }
-        rows.append({"id": rec["id"], "name": rec["name"], "weight": round(float(rec["weight"]), 3), "covered": covered})
+        rows.append(
+            {"id": rec["id"], "name": rec["name"], "weight": round(float(rec["weight"]), 3), "covered": covered}
+        )
     return rows
 
 

@@ -30,31 +30,53 @@ __all__ = ["register", "cmd_evaluate", "cmd_standards", "read_facilities", "pack
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` and ``standards`` sub-commands."""
-    p = sub.add_parser("evaluate", help="life-circle completeness by a standard (GB 50180-2018 ...), and the gap ledger")
+    p = sub.add_parser(
+        "evaluate", help="life-circle completeness by a standard (GB 50180-2018 ...), and the gap ledger"
+    )
     p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
-    p.add_argument("--facilities", action="append", default=None, metavar="FILE",
-                   help="facilities (id, kind, points or polygons); give it once per file")
-    p.add_argument("--demand", help="demand: points or polygons with population (人口) and cohort columns (pop_60plus ...)")
+    p.add_argument(
+        "--facilities",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="facilities (id, kind, points or polygons); give it once per file",
+    )
+    p.add_argument(
+        "--demand", help="demand: points or polygons with population (人口) and cohort columns (pop_60plus ...)"
+    )
     p.add_argument("--units", help="社区/街道 polygons: per-unit shares and the ledger's 社区")
-    p.add_argument("--standard", default=settings.DEFAULT_STANDARD,
-                   help=f"a shipped rule pack (see `lifecircle standards`) or a .toml file (default {settings.DEFAULT_STANDARD})")
+    p.add_argument(
+        "--standard",
+        default=settings.DEFAULT_STANDARD,
+        help=f"a shipped rule pack (see `lifecircle standards`) or a .toml file (default {settings.DEFAULT_STANDARD})",
+    )
     p.add_argument("--candidates", help="candidate sites for the ledger's remedies (default: a 200 m grid)")
-    p.add_argument("--cohorts", default=None,
-                   help="cohorts to evaluate, comma separated; their columns must exist (default: those the demand has)")
+    p.add_argument(
+        "--cohorts",
+        default=None,
+        help="cohorts to evaluate, comma separated; their columns must exist (default: those the demand has)",
+    )
     p.add_argument("--out", required=True, help="evaluation GeoJSON (one feature per demand unit)")
     p.add_argument("--summary", help="summary JSON to write")
     p.add_argument("--ledger", help="gap ledger (问题台账) to write: .xlsx, .csv or .geojson")
     p.add_argument("--report", help="a report to write: .html, or .pdf (A4 landscape, printed by headless Chromium)")
     p.add_argument("--lang", default="zh", choices=("zh", "en"), help="ledger headers: Chinese (default) or English")
-    p.add_argument("--touch", type=float, default=settings.DEFAULT_TOUCH_M,
-                   help=f"polygon facilities are reached from streets within this many metres (default {settings.DEFAULT_TOUCH_M:g})")
+    p.add_argument(
+        "--touch",
+        type=float,
+        default=settings.DEFAULT_TOUCH_M,
+        help=f"polygon facilities are reached from streets within this many metres (default {settings.DEFAULT_TOUCH_M:g})",
+    )
     p.add_argument("--no-remedies", action="store_true", help="leave the ledger's remedy columns empty (faster)")
     add_scenario_option(p)
     add_snap_limit(p)
     add_kinds(p)
     add_common(p)
-    p.set_defaults(handler=cmd_evaluate, inputs=("network", "facilities", "demand", "units", "candidates"),
-                   outputs=("out", "summary", "ledger", "report"))
+    p.set_defaults(
+        handler=cmd_evaluate,
+        inputs=("network", "facilities", "demand", "units", "candidates"),
+        outputs=("out", "summary", "ledger", "report"),
+    )
 
     p = sub.add_parser("standards", help="list the shipped rule packs, or print one")
     p.add_argument("name", nargs="?", help="a pack name or .toml file to print")
@@ -72,9 +94,13 @@ def _extend_site(sub: argparse._SubParsersAction) -> None:
     site = sub.choices.get("site")
     if site is None or any("--objective" in a.option_strings for a in site._actions):
         return
-    site.add_argument("--objective", choices=("cover", "complete"), default="cover",
-                      help="cover: new micro-stations covering the most people (default); complete: sites of --kind "
-                           "that make the most residents complete in --tier of --standard")
+    site.add_argument(
+        "--objective",
+        choices=("cover", "complete"),
+        default="cover",
+        help="cover: new micro-stations covering the most people (default); complete: sites of --kind "
+        "that make the most residents complete in --tier of --standard",
+    )
     site.add_argument("--standard", default=settings.DEFAULT_STANDARD, help="rule pack for --objective complete")
     site.add_argument("--tier", default=None, help="tier key for --objective complete (e.g. 15min)")
     site.add_argument("--kind", default=None, help="facility kind to site for --objective complete (e.g. clinic)")
@@ -104,12 +130,16 @@ def cmd_site_complete(args: argparse.Namespace) -> int:
         raise OptionError("--objective", "complete takes --add K; --lscp and --capacity are for the cover objective")
     std = ev_mod.load_standard(args.standard)
     if not args.tier or not args.kind:
-        raise OptionError("--tier" if not args.tier else "--kind",
-                          f"--objective complete needs --tier ({', '.join(t.key for t in std.tiers)}) and --kind")
+        raise OptionError(
+            "--tier" if not args.tier else "--kind",
+            f"--objective complete needs --tier ({', '.join(t.key for t in std.tiers)}) and --kind",
+        )
     tier = std.tier(args.tier)
     if args.kind not in tier.required_kinds:
-        raise OptionError("--kind", f"{args.kind!r} is not a required kind of {tier.key} in {std.name}: "
-                                    f"{', '.join(tier.required_kinds)}")
+        raise OptionError(
+            "--kind",
+            f"{args.kind!r} is not a required kind of {tier.key} in {std.name}: {', '.join(tier.required_kinds)}",
+        )
     registry = pack_registry(std, args.kinds)
     inputs = Inputs(args, rep)
     if args.facilities:
@@ -126,24 +156,33 @@ def cmd_site_complete(args: argparse.Namespace) -> int:
     elif args.candidate_spacing is not None:
         from lifecircle.geo.siting import grid_candidates
 
-        candidates = grid_candidates(net, units if units is not None else demand, args.candidate_spacing, min_distance_m=0.0)
+        candidates = grid_candidates(
+            net, units if units is not None else demand, args.candidate_spacing, min_distance_m=0.0
+        )
     elif args.demo:
         candidates = inputs.demo.candidates
     else:
         raise UsageError("give --candidates FILE, or --candidate-spacing METRES, or --demo")
     ev = ev_mod.evaluate(net, facilities, demand, std, units=units, snap_limit_m=args.snap_limit)
-    plan = site_for_completeness(ev, tier.key, args.kind, args.add, candidates=candidates, method=args.method,
-                                 time_limit=args.time_limit)
+    plan = site_for_completeness(
+        ev, tier.key, args.kind, args.add, candidates=candidates, method=args.method, time_limit=args.time_limit
+    )
     summary = plan.summary()
     summary["standard"] = {"name": std.name, "version": std.version, "verified": std.verified}
     with Outputs() as out:
-        out.geojson(plan.sites, args.out, out_crs=args.out_crs, metadata={"objective": "complete", "tier": tier.key,
-                                                                           "kind": args.kind})
+        out.geojson(
+            plan.sites,
+            args.out,
+            out_crs=args.out_crs,
+            metadata={"objective": "complete", "tier": tier.key, "kind": args.kind},
+        )
         if args.summary:
             out.json(summary, args.summary)
     b, a = summary["complete_before"], summary["complete_after"]
-    rep.note(f"{args.add} x {args.kind} for {tier.key} ({args.method}{', optimal' if plan.optimal else ''}): complete "
-             f"{b['share']:.1%} -> {a['share']:.1%} (+{plan.gain:,.0f} people)")
+    rep.note(
+        f"{args.add} x {args.kind} for {tier.key} ({args.method}{', optimal' if plan.optimal else ''}): complete "
+        f"{b['share']:.1%} -> {a['share']:.1%} (+{plan.gain:,.0f} people)"
+    )
     rep.note("wrote " + ", ".join(str(p) for p in out.written))
     return 0
 
@@ -158,8 +197,11 @@ def pack_registry(standard, kinds_text: str | None):
     for k in standard.kinds:
         if k not in reg:
             lab = standard.kind_labels.get(k, {})
-            reg.add(FacilityKind(k, lab.get("label_zh") or k, lab.get("label_en") or k, "#7f8c8d",
-                                 tuple(lab.get("aliases", ()))))
+            reg.add(
+                FacilityKind(
+                    k, lab.get("label_zh") or k, lab.get("label_en") or k, "#7f8c8d", tuple(lab.get("aliases", ()))
+                )
+            )
     if kinds_text:
         for k in [x.strip() for x in kinds_text.split(",") if x.strip()]:
             try:
@@ -188,9 +230,13 @@ def read_facilities(path: str, registry, crs: str):
         key = registry.resolve(text)
         if key is None:
             known = ", ".join(registry.keys())
-            raise InputError(path, f"unknown kind {text!r}; known: {known} (add more with --kinds)",
-                             row=rows[j] if rows else j + 1, column=gdf.attrs.get("columns", {}).get("kind", "kind"),
-                             row_label=gdf.attrs.get("row_label", "feature"))
+            raise InputError(
+                path,
+                f"unknown kind {text!r}; known: {known} (add more with --kinds)",
+                row=rows[j] if rows else j + 1,
+                column=gdf.attrs.get("columns", {}).get("kind", "kind"),
+                row_label=gdf.attrs.get("row_label", "feature"),
+            )
         keys.append(key)
     gdf["kind"] = keys
     return gdf
@@ -249,16 +295,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if cohorts is not None and not cohorts:
         raise UsageError("--cohorts names no cohort")
     try:
-        ev = ev_mod.evaluate(net, facilities, demand, std, units=units, candidates=candidates, cohorts=cohorts,
-                             touch_m=args.touch, snap_limit_m=args.snap_limit)
+        ev = ev_mod.evaluate(
+            net,
+            facilities,
+            demand,
+            std,
+            units=units,
+            candidates=candidates,
+            cohorts=cohorts,
+            touch_m=args.touch,
+            snap_limit_m=args.snap_limit,
+        )
     except ev_mod.packs.StandardError:
         raise
     summary = ev.summary()
     summary["network"] = net.name or net.source
     frame = ev.to_geodataframe()
     ledger = ev.ledger(lang=args.lang, remedies=not args.no_remedies) if (args.ledger or args.report) else None
-    meta = {"standard": summary["standard"]["name"], "version": summary["standard"]["version"],
-            "verified": summary["standard"]["verified"], "tiers_m": summary["tiers"]}
+    meta = {
+        "standard": summary["standard"]["name"],
+        "version": summary["standard"]["version"],
+        "verified": summary["standard"]["verified"],
+        "tiers_m": summary["tiers"],
+    }
     with Outputs() as out:
         out.geojson(frame, args.out, out_crs=args.out_crs, metadata=meta)
         if args.summary:
@@ -276,9 +335,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     from lifecircle.layers import a4report
 
                     doc = a4report.from_evaluation(
-                        ev, title=f"{std.title or std.name} · 完整生活圈评估", sources=[str(summary.get("network", ""))],
-                        facilities=facilities[0] if len(facilities) == 1 else None, units=units, ledger=ledger,
-                        lang=args.lang, is_demo=bool(args.demo))
+                        ev,
+                        title=f"{std.title or std.name} · 完整生活圈评估",
+                        sources=[str(summary.get("network", ""))],
+                        facilities=facilities[0] if len(facilities) == 1 else None,
+                        units=units,
+                        ledger=ledger,
+                        lang=args.lang,
+                        is_demo=bool(args.demo),
+                    )
                     tmp.write_bytes(a4report.html_to_pdf(a4report.a4_html(doc)))
                 else:
                     tmp.write_text(_report_html(summary, ledger, ev), encoding="utf-8")
@@ -304,8 +369,14 @@ def _ledger_geo(ev, ledger, units):
 
 def _headline(rep: Reporter, summary: dict, ev) -> None:
     s = summary["standard"]
-    rep.note(f"standard {s['name']} {s['version']}" + ("" if s["verified"] else
-             f"  (UNVERIFIED: {len(s['unverified'])} values not checked against the published text)"))
+    rep.note(
+        f"standard {s['name']} {s['version']}"
+        + (
+            ""
+            if s["verified"]
+            else f"  (UNVERIFIED: {len(s['unverified'])} values not checked against the published text)"
+        )
+    )
     rep.note(f"demand {summary['total_weight']:,.0f} (unreachable {summary['unreachable_weight']:,.0f})")
     for t, c in summary["complete"].items():
         rep.note(f"  complete {t:<12} {c['share']:6.1%}  ({c['weight']:,.0f})")
@@ -328,13 +399,19 @@ def _report_html(summary: dict, ledger, ev) -> str:
         f"<p>{esc(s['source'])}</p>",
     ]
     if not s["verified"]:
-        parts.append("<p class='warn'><b>未核实 / unverified:</b> these values were not checked against the "
-                     "published text:</p><ul>" + "".join(f"<li>{esc(u)}</li>" for u in s["unverified"]) + "</ul>")
-    parts.append(f"<p>人口 demand: {summary['total_weight']:,.0f}</p><h2>完整生活圈 complete circles</h2><table>"
-                 "<tr><th>tier</th><th>m</th><th>weight</th><th>share</th></tr>")
+        parts.append(
+            "<p class='warn'><b>未核实 / unverified:</b> these values were not checked against the "
+            "published text:</p><ul>" + "".join(f"<li>{esc(u)}</li>" for u in s["unverified"]) + "</ul>"
+        )
+    parts.append(
+        f"<p>人口 demand: {summary['total_weight']:,.0f}</p><h2>完整生活圈 complete circles</h2><table>"
+        "<tr><th>tier</th><th>m</th><th>weight</th><th>share</th></tr>"
+    )
     for t, c in summary["complete"].items():
-        parts.append(f"<tr><td>{esc(t)}</td><td>{summary['tiers'][t]:g}</td><td>{c['weight']:,.0f}</td>"
-                     f"<td>{c['share']:.1%}</td></tr>")
+        parts.append(
+            f"<tr><td>{esc(t)}</td><td>{summary['tiers'][t]:g}</td><td>{c['weight']:,.0f}</td>"
+            f"<td>{c['share']:.1%}</td></tr>"
+        )
     parts.append("</table><h2>设施 kinds</h2><table><tr><th>kind</th><th>tier</th><th>share</th></tr>")
     for k, per in summary["kinds"].items():
         for t, c in per.items():
@@ -364,16 +441,47 @@ def cmd_standards(args: argparse.Namespace) -> int:
         return 0
     s = ev_mod.load_standard(args.name)
     if args.json:
-        data = {"name": s.name, "version": s.version, "title": s.title, "source": s.source, "verified": s.verified,
-                "speed_m_per_min": s.speed_m_per_min,
-                "tiers": [{"key": t.key, "metres": t.metres, "label_zh": t.label_zh, "clause": t.clause,
-                           "verified": t.verified,
-                           "rules": [{"kind": r.kind, "metres": r.metres, "condition": r.condition.text if r.condition else None,
-                                      "required": r.required, "clause": r.clause, "source": r.source,
-                                      "verified": r.verified} for r in t.rules]} for t in s.tiers],
-                "cohorts": [{"key": c.key, "column": c.column, "speed_m_per_min": c.speed_m_per_min,
-                             "kinds": list(c.kinds), "verified": c.verified} for c in s.cohorts],
-                "unverified": s.unverified()}
+        data = {
+            "name": s.name,
+            "version": s.version,
+            "title": s.title,
+            "source": s.source,
+            "verified": s.verified,
+            "speed_m_per_min": s.speed_m_per_min,
+            "tiers": [
+                {
+                    "key": t.key,
+                    "metres": t.metres,
+                    "label_zh": t.label_zh,
+                    "clause": t.clause,
+                    "verified": t.verified,
+                    "rules": [
+                        {
+                            "kind": r.kind,
+                            "metres": r.metres,
+                            "condition": r.condition.text if r.condition else None,
+                            "required": r.required,
+                            "clause": r.clause,
+                            "source": r.source,
+                            "verified": r.verified,
+                        }
+                        for r in t.rules
+                    ],
+                }
+                for t in s.tiers
+            ],
+            "cohorts": [
+                {
+                    "key": c.key,
+                    "column": c.column,
+                    "speed_m_per_min": c.speed_m_per_min,
+                    "kinds": list(c.kinds),
+                    "verified": c.verified,
+                }
+                for c in s.cohorts
+            ],
+            "unverified": s.unverified(),
+        }
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     w = sys.stdout.write
@@ -384,7 +492,9 @@ def cmd_standards(args: argparse.Namespace) -> int:
         for r in t.rules:
             cond = f" if {r.condition.text}" if r.condition else ""
             req = "required" if r.required else "optional"
-            w(f"  {r.kind:<16} {r.metres:>6g} m{cond}  {req}{'' if r.verified else ' *'}  {r.clause if r.clause != t.clause else ''}\n")
+            w(
+                f"  {r.kind:<16} {r.metres:>6g} m{cond}  {req}{'' if r.verified else ' *'}  {r.clause if r.clause != t.clause else ''}\n"
+            )
     for c in s.cohorts:
         speed = f", {c.speed_m_per_min:g} m/min" if c.speed_m_per_min else ""
         w(f"\ncohort {c.key} (column {c.column}{speed}): {', '.join(c.kinds) or 'all kinds'}\n")

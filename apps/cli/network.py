@@ -12,8 +12,11 @@ __all__ = ["register", "cmd_network"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``network`` sub-command."""
-    p = sub.add_parser("network", help="build and cache a walking network",
-                       description="Build the walking network of a place, a box or a local OSM file and save it as .lcnet.")
+    p = sub.add_parser(
+        "network",
+        help="build and cache a walking network",
+        description="Build the walking network of a place, a box or a local OSM file and save it as .lcnet.",
+    )
     p.add_argument("--place", help="place name for osmnx (needs internet), e.g. '福田区, 深圳市'")
     p.add_argument("--bbox", help="west,south,east,north in WGS84 (needs internet)")
     p.add_argument("--osm", help="local .osm, .osm.pbf or osmnx .graphml file")

@@ -49,33 +49,72 @@ TABLE_SUFFIXES = (".csv", ".xlsx")
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``parking`` sub-command to the CLI's parser."""
     walk = settings.DEFAULT_MAX_WALK_M
-    p = sub.add_parser("parking", help="match spare night spaces in commercial lots to compounds short of them (错时共享停车)")
+    p = sub.add_parser(
+        "parking", help="match spare night spaces in commercial lots to compounds short of them (错时共享停车)"
+    )
     p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
-    p.add_argument("--lots", help="lots file: id, lon/lat (entrance), capacity; optional open, land_use, occ_00..occ_23, reserved, price")
-    p.add_argument("--residences", help="compounds file: id, lon/lat (gate), demand (cars short at night); optional window")
-    p.add_argument("--max-walk", type=float, default=walk, metavar="M",
-                   help=f"walking limit between a gate and a lot's entrance, metres (default {walk:g})")
+    p.add_argument(
+        "--lots",
+        help="lots file: id, lon/lat (entrance), capacity; optional open, land_use, occ_00..occ_23, reserved, price",
+    )
+    p.add_argument(
+        "--residences", help="compounds file: id, lon/lat (gate), demand (cars short at night); optional window"
+    )
+    p.add_argument(
+        "--max-walk",
+        type=float,
+        default=walk,
+        metavar="M",
+        help=f"walking limit between a gate and a lot's entrance, metres (default {walk:g})",
+    )
     p.add_argument("--window", default=None, help="hours every compound needs, overriding their own (e.g. 19:00-08:00)")
-    p.add_argument("--fairness", type=float, default=settings.DEFAULT_FAIRNESS, metavar="F",
-                   help="share 0-1 of each compound's shortfall placed before any compound gets more "
-                        f"(default {settings.DEFAULT_FAIRNESS:g}: off)")
-    p.add_argument("--price-limit", type=float, default=None, metavar="YUAN",
-                   help="leave out lots whose price (yuan/night) is above this")
+    p.add_argument(
+        "--fairness",
+        type=float,
+        default=settings.DEFAULT_FAIRNESS,
+        metavar="F",
+        help="share 0-1 of each compound's shortfall placed before any compound gets more "
+        f"(default {settings.DEFAULT_FAIRNESS:g}: off)",
+    )
+    p.add_argument(
+        "--price-limit",
+        type=float,
+        default=None,
+        metavar="YUAN",
+        help="leave out lots whose price (yuan/night) is above this",
+    )
     p.add_argument("--lot-cap", type=int, default=None, metavar="N", help="most cars given to residents per lot")
-    p.add_argument("--slot-minutes", type=int, default=None, choices=(15, 30, 60),
-                   help="time slot length (default 30, or 15 when a time needs it)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="S",
-                   help="seconds each MIP stage may run (default: until proven optimal)")
+    p.add_argument(
+        "--slot-minutes",
+        type=int,
+        default=None,
+        choices=(15, 30, 60),
+        help="time slot length (default 30, or 15 when a time needs it)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds each MIP stage may run (default: until proven optimal)",
+    )
     add_snap_limit(p)
     p.add_argument("--out", required=True, help="matches GeoJSON to write: one line per compound-lot pair")
     p.add_argument("--summary", help="summary JSON to write")
     p.add_argument("--tables", metavar="DIR", help="write residences.csv, lots.csv and pairs.csv into this folder")
-    p.add_argument("--table-out", metavar="FILE",
-                   help="write the tables to one .xlsx (sheets residences, lots, pairs) or to FILE.csv "
-                        "(per compound) with FILE_lots.csv and FILE_pairs.csv beside it")
+    p.add_argument(
+        "--table-out",
+        metavar="FILE",
+        help="write the tables to one .xlsx (sheets residences, lots, pairs) or to FILE.csv "
+        "(per compound) with FILE_lots.csv and FILE_pairs.csv beside it",
+    )
     add_common(p)
-    p.set_defaults(handler=cmd_parking, inputs=("network", "lots", "residences"),
-                   outputs=("out", "summary", "table_out"), extra_outputs=table_outputs)
+    p.set_defaults(
+        handler=cmd_parking,
+        inputs=("network", "lots", "residences"),
+        outputs=("out", "summary", "table_out"),
+        extra_outputs=table_outputs,
+    )
 
 
 # ------------------------------------------------------------------ checks
@@ -121,15 +160,21 @@ def table_paths(args: argparse.Namespace) -> list[tuple[str, str, Path]]:
         out += [("--tables", name, folder / f"{name}.csv") for name in ("residences", "lots", "pairs")]
     if args.table_out and Path(args.table_out).suffix.lower() == ".csv":
         base = Path(args.table_out)
-        out += [("--table-out", "residences", base), ("--table-out", "lots", base.with_name(f"{base.stem}_lots.csv")),
-                ("--table-out", "pairs", base.with_name(f"{base.stem}_pairs.csv"))]
+        out += [
+            ("--table-out", "residences", base),
+            ("--table-out", "lots", base.with_name(f"{base.stem}_lots.csv")),
+            ("--table-out", "pairs", base.with_name(f"{base.stem}_pairs.csv")),
+        ]
     return out
 
 
 def table_outputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
     """Every file the tables options write besides --table-out itself, named by option (for collision checks)."""
-    return [(f"{option} ({name})", path) for option, name, path in table_paths(args)
-            if not (option == "--table-out" and name == "residences")]
+    return [
+        (f"{option} ({name})", path)
+        for option, name, path in table_paths(args)
+        if not (option == "--table-out" and name == "residences")
+    ]
 
 
 def _write_xlsx(tables: dict, path: str) -> Path:
@@ -179,8 +224,10 @@ def _headline(rep: Reporter, summary: dict) -> None:
         f"{summary['method']}{'' if summary['optimal'] else ' (not proven optimal)'}"
     )
     if summary["matched"]:
-        rep.note(f"  total walk {summary['total_walk_m']:,.0f} m, {summary['mean_walk_m']:,.0f} m per car; "
-                 f"{summary['residences_fully_served']} compound(s) fully served, {summary['lots_used']} lot(s) used")
+        rep.note(
+            f"  total walk {summary['total_walk_m']:,.0f} m, {summary['mean_walk_m']:,.0f} m per car; "
+            f"{summary['residences_fully_served']} compound(s) fully served, {summary['lots_used']} lot(s) used"
+        )
     for note in summary["notes"]:
         rep.note(f"note: {note}")
 
@@ -197,9 +244,17 @@ def cmd_parking(args: argparse.Namespace) -> int:
     residences = inputs.points("residences", "residences", "residences")
     net = inputs.network()
     result = parking.match_parking(
-        net, lots, residences, max_walk_m=args.max_walk, window=args.window, fairness=args.fairness,
-        price_limit=args.price_limit, lot_cap=args.lot_cap, slot_minutes=args.slot_minutes,
-        snap_limit_m=args.snap_limit, time_limit=args.time_limit,
+        net,
+        lots,
+        residences,
+        max_walk_m=args.max_walk,
+        window=args.window,
+        fairness=args.fairness,
+        price_limit=args.price_limit,
+        lot_cap=args.lot_cap,
+        slot_minutes=args.slot_minutes,
+        snap_limit_m=args.snap_limit,
+        time_limit=args.time_limit,
     )
     warn_unreachable(rep, "lots", lots, result.lots["on_network"].to_numpy(), args.lots)
     warn_unreachable(rep, "compounds", residences, result.residences["on_network"].to_numpy(), args.residences)

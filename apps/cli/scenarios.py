@@ -28,8 +28,16 @@ from typing import Any
 from .base import Inputs, Reporter, UsageError, add_common, check_output
 from .outputs import Outputs
 
-__all__ = ["register", "cmd_scenarios", "add_scenario_option", "scenario_inputs", "ScenarioInputs", "project_entry",
-           "apply_scenario", "TODAY_WORDS"]
+__all__ = [
+    "register",
+    "cmd_scenarios",
+    "add_scenario_option",
+    "scenario_inputs",
+    "ScenarioInputs",
+    "project_entry",
+    "apply_scenario",
+    "TODAY_WORDS",
+]
 
 #: Words ``--compare`` takes for today's facilities (no scenario).
 TODAY_WORDS = ("today", "现状")
@@ -38,25 +46,53 @@ TODAY_WORDS = ("today", "现状")
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``scenarios`` sub-command."""
     p = sub.add_parser("scenarios", help="list, export or compare the saved scenarios (方案) of a project")
-    p.add_argument("project", nargs="?", help="the project file (PROJECT.toml); its scenarios are in <project>.scenarios.gpkg beside it")
+    p.add_argument(
+        "project",
+        nargs="?",
+        help="the project file (PROJECT.toml); its scenarios are in <project>.scenarios.gpkg beside it",
+    )
     p.add_argument("--store", help=argparse.SUPPRESS)  # a .gpkg store given directly (tests, scripts)
     p.add_argument("--export", metavar="NAME", help="write scenario NAME's changes (added, moved, closed) to --out")
-    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare scenario A with B ('today' for the facilities as they are)")
-    p.add_argument("--out", help="GeoJSON to write: the scenario's changes (--export) or the residents who gain or lose (--compare)")
-    p.add_argument("--summary", help="with --compare: JSON of the headline figures per kind and tier, the 社区 table and completeness")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="compare scenario A with B ('today' for the facilities as they are)",
+    )
+    p.add_argument(
+        "--out",
+        help="GeoJSON to write: the scenario's changes (--export) or the residents who gain or lose (--compare)",
+    )
+    p.add_argument(
+        "--summary",
+        help="with --compare: JSON of the headline figures per kind and tier, the 社区 table and completeness",
+    )
     p.add_argument("--units-table", help="with --compare: the 社区 table with the differences (.csv or .xlsx)")
-    p.add_argument("--standard", default=None, help="with --compare: also compare complete life circles by this standard pack "
-                   "(e.g. gb50180-2018; default the project's 'standard', else coverage only)")
+    p.add_argument(
+        "--standard",
+        default=None,
+        help="with --compare: also compare complete life circles by this standard pack "
+        "(e.g. gb50180-2018; default the project's 'standard', else coverage only)",
+    )
     p.add_argument("--json", action="store_true", help="list the scenarios as JSON on stdout")
     add_common(p, crs=False)
-    p.add_argument("--out-crs", default="wgs84", choices=("wgs84", "gcj02"), help="coordinates of the written GeoJSON (default wgs84)")
+    p.add_argument(
+        "--out-crs",
+        default="wgs84",
+        choices=("wgs84", "gcj02"),
+        help="coordinates of the written GeoJSON (default wgs84)",
+    )
     p.set_defaults(handler=cmd_scenarios, inputs=("project", "store"), outputs=("out", "summary", "units_table"))
 
 
 def add_scenario_option(p: argparse.ArgumentParser) -> None:
     """``--scenario PROJECT.toml:NAME`` (or ``demo:NAME`` with ``--demo``)."""
-    p.add_argument("--scenario", metavar="PROJECT.toml:NAME", default=None,
-                   help="compute saved scenario NAME of the project (its files stand in for the inputs not given); demo:NAME with --demo")
+    p.add_argument(
+        "--scenario",
+        metavar="PROJECT.toml:NAME",
+        default=None,
+        help="compute saved scenario NAME of the project (its files stand in for the inputs not given); demo:NAME with --demo",
+    )
 
 
 # ------------------------------------------------------------------ stores
@@ -117,9 +153,22 @@ def _base_data(args: argparse.Namespace, rep: Reporter) -> _Base:
         net = network.load_network(conf["network"]["path"], progress=rep.note)
         fac = io.read_points(conf["facilities"]["path"], role="facilities", crs=conf["facilities"]["crs"], kinds=kinds)
         dem = _project_demand(project, conf)
-        units = io.read_boundaries(conf["communities"]["path"], crs=conf["communities"]["crs"]) if "communities" in conf else None
+        units = (
+            io.read_boundaries(conf["communities"]["path"], crs=conf["communities"]["crs"])
+            if "communities" in conf
+            else None
+        )
         std = wp._standard(project, conf["standard"]) if "standard" in conf else None
-        return _Base(net, fac, dem, units, tuple(conf["tiers"]), std, None, float(conf.get("snap_limit", settings.DEFAULT_SNAP_LIMIT_M)))
+        return _Base(
+            net,
+            fac,
+            dem,
+            units,
+            tuple(conf["tiers"]),
+            std,
+            None,
+            float(conf.get("snap_limit", settings.DEFAULT_SNAP_LIMIT_M)),
+        )
     from types import SimpleNamespace
 
     from lifecircle.geo import demo
@@ -133,8 +182,16 @@ def _base_data(args: argparse.Namespace, rep: Reporter) -> _Base:
     def with_parks(points):
         return _demo_facilities(SimpleNamespace(facilities=points, parks=parks))
 
-    return _Base(d.network, d.facilities, dem, d.communities, tuple(settings.DEFAULT_TIERS), None, with_parks,
-                 settings.DEFAULT_SNAP_LIMIT_M)
+    return _Base(
+        d.network,
+        d.facilities,
+        dem,
+        d.communities,
+        tuple(settings.DEFAULT_TIERS),
+        None,
+        with_parks,
+        settings.DEFAULT_SNAP_LIMIT_M,
+    )
 
 
 # ----------------------------------------------------------------- command
@@ -146,7 +203,11 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     if (args.export or args.compare) and not args.out:
         raise UsageError(f"{'--export' if args.export else '--compare'} needs --out FILE.geojson")
     if not (args.export or args.compare):
-        for opt, goes in (("out", "--export NAME or --compare A B"), ("summary", "--compare A B"), ("units_table", "--compare A B")):
+        for opt, goes in (
+            ("out", "--export NAME or --compare A B"),
+            ("summary", "--compare A B"),
+            ("units_table", "--compare A B"),
+        ):
             if getattr(args, opt):
                 raise UsageError(f"--{opt.replace('_', '-')} goes with {goes}")
     if args.export and (args.summary or args.units_table):
@@ -191,8 +252,13 @@ def _pad(text: str, width: int) -> str:
 def _export(args: argparse.Namespace, rep: Reporter, store) -> int:
     scen = store.load(args.export)
     frame = scen.to_geodataframe()
-    meta = {"scenario": scen.name, "version": scen.version, "saved_by": scen.saved_by, "saved_at": scen.saved_at,
-            "store": str(store.path)}
+    meta = {
+        "scenario": scen.name,
+        "version": scen.version,
+        "saved_by": scen.saved_by,
+        "saved_at": scen.saved_at,
+        "store": str(store.path),
+    }
     with Outputs() as out:
         out.geojson(frame, args.out, out_crs=args.out_crs, metadata=meta)
     c = scen.counts
@@ -213,8 +279,12 @@ def _compare(args: argparse.Namespace, rep: Reporter, store) -> int:
     a, b = (_side(store, n) for n in args.compare)
     base = _base_data(args, rep)
     standard = args.standard or base.standard
-    kw = {"tiers": base.tiers, "units": base.units, "snap_limit_m": base.snap_limit_m,
-          "evaluation_facilities": base.evaluation_facilities}
+    kw = {
+        "tiers": base.tiers,
+        "units": base.units,
+        "snap_limit_m": base.snap_limit_m,
+        "evaluation_facilities": base.evaluation_facilities,
+    }
     try:
         cmp = sc.compare(base.net, base.facilities, base.demand, a, b, standard=standard, **kw)
     except LifecircleError as exc:
@@ -239,7 +309,9 @@ def _compare(args: argparse.Namespace, rep: Reporter, store) -> int:
     rep.note(f"{cmp.a_name} -> {cmp.b_name}: demand {cmp.total_weight:,.0f}")
     head = cmp.headline()
     for rec in head[head["diff_weight"].abs() > 1e-9].itertuples():
-        rep.note(f"  {rec.kind:<14} {tier_key(rec.tier_m):>5} m: {rec.share_a:6.1%} -> {rec.share_b:6.1%} ({rec.diff_weight:+,.0f})")
+        rep.note(
+            f"  {rec.kind:<14} {tier_key(rec.tier_m):>5} m: {rec.share_a:6.1%} -> {rec.share_b:6.1%} ({rec.diff_weight:+,.0f})"
+        )
     if "completeness" in summary:
         for t, v in summary["completeness"]["complete"].items():
             rep.note(f"  complete {t:<7}: {v['a']['share']:6.1%} -> {v['b']['share']:6.1%} ({v['diff_weight']:+,.0f})")
@@ -280,8 +352,10 @@ class ScenarioInputs(Inputs):
             frame = io.read_points(entry["path"], role="facilities", crs=entry["crs"], kinds=self.kinds)
         out = self.scenario.apply(frame)
         c = self.scenario.counts
-        self.reporter.note(f"scenario '{self.scenario.name}' v{self.scenario.version} ({self.scenario.saved_by}, "
-                           f"{self.scenario.saved_at}): {c['added']} added, {c['moved']} moved, {c['closed']} closed")
+        self.reporter.note(
+            f"scenario '{self.scenario.name}' v{self.scenario.version} ({self.scenario.saved_by}, "
+            f"{self.scenario.saved_at}): {c['added']} added, {c['moved']} moved, {c['closed']} closed"
+        )
         return out
 
     def demand(self):
@@ -367,14 +441,22 @@ def apply_scenario(inputs: Inputs, frames: list) -> list:
     for element in ("moved", "closed"):
         lost = [c.id for c in getattr(scen, element) if not any(c.id in h for h in held)]
         if lost:
-            raise sc.ScenarioError(f"scenario '{scen.name}': {element} facilit{'y' if len(lost) == 1 else 'ies'} "
-                                   f"{', '.join(lost[:5])} not among the facilities (was the facilities file changed?)")
+            raise sc.ScenarioError(
+                f"scenario '{scen.name}': {element} facilit{'y' if len(lost) == 1 else 'ies'} "
+                f"{', '.join(lost[:5])} not among the facilities (was the facilities file changed?)"
+            )
     out = []
     for i, (frame, ids) in enumerate(zip(frames, held)):
-        part = sc.Scenario(scen.name, added=scen.added if i == 0 else [],
-                           moved=[c for c in scen.moved if c.id in ids], closed=[c for c in scen.closed if c.id in ids])
+        part = sc.Scenario(
+            scen.name,
+            added=scen.added if i == 0 else [],
+            moved=[c for c in scen.moved if c.id in ids],
+            closed=[c for c in scen.closed if c.id in ids],
+        )
         out.append(part.apply(frame))
     c = scen.counts
-    inputs.reporter.note(f"scenario '{scen.name}' v{scen.version} ({scen.saved_by}, {scen.saved_at}): "
-                         f"{c['added']} added, {c['moved']} moved, {c['closed']} closed")
+    inputs.reporter.note(
+        f"scenario '{scen.name}' v{scen.version} ({scen.saved_by}, {scen.saved_at}): "
+        f"{c['added']} added, {c['moved']} moved, {c['closed']} closed"
+    )
     return out

@@ -19,20 +19,38 @@ __all__ = ["register", "cmd_demo", "cmd_serve"]
 def _serve_options(p: argparse.ArgumentParser) -> None:
     from lifecircle.geo import settings
 
-    p.add_argument("--port", type=int, default=settings.DEFAULT_PORT,
-                   help=f"port to listen on (default {settings.DEFAULT_PORT}; 0 picks a free one)")
-    p.add_argument("--host", default=settings.DEFAULT_HOST,
-                   help=f"address to listen on (default {settings.DEFAULT_HOST}; 0.0.0.0 serves the local network)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=settings.DEFAULT_PORT,
+        help=f"port to listen on (default {settings.DEFAULT_PORT}; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--host",
+        default=settings.DEFAULT_HOST,
+        help=f"address to listen on (default {settings.DEFAULT_HOST}; 0.0.0.0 serves the local network)",
+    )
     p.add_argument("--show", action="store_true", help="open the app in a browser tab (default: only print the URL)")
     p.add_argument("--no-browser", dest="show", action="store_false", help="do not open a browser (the default)")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="HOST:PORT",
-                   help="another origin allowed to open the app (e.g. behind a proxy); repeatable")
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="another origin allowed to open the app (e.g. behind a proxy); repeatable",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="print only the URL and errors")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--max-sessions", type=int, default=None, metavar="N",
-                   help="most planners served at once; beyond it a new page says 'busy, try again' (HTTP 503)")
-    p.add_argument("--max-candidates", type=int, default=None, metavar="N",
-                   help="most candidate sites one planner's session holds")
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        default=None,
+        metavar="N",
+        help="most planners served at once; beyond it a new page says 'busy, try again' (HTTP 503)",
+    )
+    p.add_argument(
+        "--max-candidates", type=int, default=None, metavar="N", help="most candidate sites one planner's session holds"
+    )
     _access_options(p)
 
 
@@ -54,18 +72,29 @@ def _limits(args):
 def _access_options(p: argparse.ArgumentParser) -> None:
     """Access control, required when --host is not loopback (apps.web.server.check_access)."""
     g = p.add_argument_group("access control (required when --host is not 127.0.0.1/localhost)")
-    g.add_argument("--password-file", metavar="FILE",
-                   help='sign-in with Panel\'s basic auth: a JSON file {"user": "password", ...} '
-                        "(keep it private; re-read at every sign-in)")
-    g.add_argument("--cookie-secret", metavar="TEXT",
-                   help="secret that signs the sign-in cookie (default: $PANEL_COOKIE_SECRET, else random "
-                        "per run, so sign-ins end when the server restarts)")
-    g.add_argument("--oauth-provider", metavar="NAME",
-                   help="sign-in with one of Panel's OAuth providers (github, gitlab, google, azure, okta, generic, ...)")
+    g.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help='sign-in with Panel\'s basic auth: a JSON file {"user": "password", ...} '
+        "(keep it private; re-read at every sign-in)",
+    )
+    g.add_argument(
+        "--cookie-secret",
+        metavar="TEXT",
+        help="secret that signs the sign-in cookie (default: $PANEL_COOKIE_SECRET, else random "
+        "per run, so sign-ins end when the server restarts)",
+    )
+    g.add_argument(
+        "--oauth-provider",
+        metavar="NAME",
+        help="sign-in with one of Panel's OAuth providers (github, gitlab, google, azure, okta, generic, ...)",
+    )
     g.add_argument("--oauth-key", metavar="KEY", help="the OAuth client id (or $PANEL_OAUTH_KEY)")
     g.add_argument("--oauth-secret", metavar="SECRET", help="the OAuth client secret (or $PANEL_OAUTH_SECRET)")
     g.add_argument("--oauth-redirect-uri", metavar="URL", help="the OAuth redirect URI registered with the provider")
-    g.add_argument("--oauth-extra-params", metavar="JSON", help='extra OAuth parameters as JSON, e.g. \'{"tenant": "..."}\'')
+    g.add_argument(
+        "--oauth-extra-params", metavar="JSON", help='extra OAuth parameters as JSON, e.g. \'{"tenant": "..."}\''
+    )
     g.add_argument("--oauth-encryption-key", metavar="KEY", help="key that encrypts OAuth tokens in cookies")
 
 
@@ -83,11 +112,15 @@ def _access(args):
         except json.JSONDecodeError as exc:
             raise UsageError(f"--oauth-extra-params: not JSON ({exc.msg})") from None
         if not isinstance(extra, dict):
-            raise UsageError("--oauth-extra-params: give a JSON object, e.g. '{\"tenant\": \"...\"}'")
+            raise UsageError('--oauth-extra-params: give a JSON object, e.g. \'{"tenant": "..."}\'')
     access = Access(
         password_file=Path(args.password_file) if args.password_file else None,
-        cookie_secret=args.cookie_secret, oauth_provider=args.oauth_provider, oauth_key=args.oauth_key,
-        oauth_secret=args.oauth_secret, oauth_redirect_uri=args.oauth_redirect_uri, oauth_extra_params=extra,
+        cookie_secret=args.cookie_secret,
+        oauth_provider=args.oauth_provider,
+        oauth_key=args.oauth_key,
+        oauth_secret=args.oauth_secret,
+        oauth_redirect_uri=args.oauth_redirect_uri,
+        oauth_extra_params=extra,
         oauth_encryption_key=args.oauth_encryption_key,
     )
     return check_access(args.host, access)
@@ -117,8 +150,16 @@ def _serve(ws, args, started: float, rep: Reporter) -> int:
         print(url, flush=True)
 
     try:
-        serve_workspace(ws, port=args.port, host=args.host, show=args.show, allow_origins=args.allow_origin,
-                        access=_access(args), limits=_limits(args), on_ready=ready)
+        serve_workspace(
+            ws,
+            port=args.port,
+            host=args.host,
+            show=args.show,
+            allow_origins=args.allow_origin,
+            access=_access(args),
+            limits=_limits(args),
+            on_ready=ready,
+        )
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
@@ -148,6 +189,8 @@ def cmd_serve(args) -> int:
     _access(args)
     _limits(args)
     ws = load_project(args.project, progress=rep.note)
-    rep.note(f"loaded {ws.title}: {len(ws.facilities):,} facilities, {len(ws.demand):,} demand units, "
-             f"{ws.net.n_nodes:,} network nodes")
+    rep.note(
+        f"loaded {ws.title}: {len(ws.facilities):,} facilities, {len(ws.demand):,} demand units, "
+        f"{ws.net.n_nodes:,} network nodes"
+    )
     return _serve(ws, args, started, rep)

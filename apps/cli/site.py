@@ -45,34 +45,65 @@ def register(sub: argparse._SubParsersAction) -> None:
     min_dist = settings.DEFAULT_CANDIDATE_MIN_DISTANCE_M
     p = sub.add_parser("site", help="site new micro-stations (MCLP, or LSCP with --lscp), existing stations kept")
     p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
-    p.add_argument("--facilities", help="facilities file (id, kind, lon/lat); those of --station-kinds are the existing stations")
+    p.add_argument(
+        "--facilities", help="facilities file (id, kind, lon/lat); those of --station-kinds are the existing stations"
+    )
     p.add_argument("--candidates", help="candidate sites file (id, name, lon/lat)")
     p.add_argument("--demand", help="demand: points or polygons with population (人口)")
     p.add_argument("--units", help="boundary polygons (街道/社区): the study area for --candidate-spacing")
-    p.add_argument("--radius", type=float, default=radius, help=f"service radius in metres of walk (default {radius:g})")
+    p.add_argument(
+        "--radius", type=float, default=radius, help=f"service radius in metres of walk (default {radius:g})"
+    )
     p.add_argument("--add", type=int, default=None, metavar="K", help="number of new stations to site (1 or more)")
-    p.add_argument("--lscp", action="store_true", help="find the fewest new stations covering all coverable demand (no --add)")
-    p.add_argument("--method", choices=("greedy", "exact"), default="exact",
-                   help="exact: a MIP solved by HiGHS, optimality proven within --time-limit (default); "
-                        "greedy: lazy greedy + swap improvement seeded by a Lagrangian relaxation, about a second, "
-                        "with the gap its bound proves")
-    p.add_argument("--time-limit", type=float, default=limit, metavar="S",
-                   help=f"seconds the exact method may run (default {limit:g}); the best solution found is kept")
-    p.add_argument("--capacity", type=float, default=None, help="people one new station serves at most (default: no limit)")
-    p.add_argument("--station-kinds", default=DEFAULT_STATION_KINDS,
-                   help=f"facility kinds that count as existing stations when the file has kinds (default {DEFAULT_STATION_KINDS})")
-    p.add_argument("--candidate-spacing", type=float, default=None, metavar="M",
-                   help="generate candidates: network nodes nearest a grid of this spacing in the study area "
-                        "(the demand's convex hull, or --units)")
-    p.add_argument("--candidate-min-distance", type=float, default=min_dist, metavar="M",
-                   help=f"generated candidates closer than this (m of walk) to an existing station are left out (default {min_dist:g})")
+    p.add_argument(
+        "--lscp", action="store_true", help="find the fewest new stations covering all coverable demand (no --add)"
+    )
+    p.add_argument(
+        "--method",
+        choices=("greedy", "exact"),
+        default="exact",
+        help="exact: a MIP solved by HiGHS, optimality proven within --time-limit (default); "
+        "greedy: lazy greedy + swap improvement seeded by a Lagrangian relaxation, about a second, "
+        "with the gap its bound proves",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=limit,
+        metavar="S",
+        help=f"seconds the exact method may run (default {limit:g}); the best solution found is kept",
+    )
+    p.add_argument(
+        "--capacity", type=float, default=None, help="people one new station serves at most (default: no limit)"
+    )
+    p.add_argument(
+        "--station-kinds",
+        default=DEFAULT_STATION_KINDS,
+        help=f"facility kinds that count as existing stations when the file has kinds (default {DEFAULT_STATION_KINDS})",
+    )
+    p.add_argument(
+        "--candidate-spacing",
+        type=float,
+        default=None,
+        metavar="M",
+        help="generate candidates: network nodes nearest a grid of this spacing in the study area "
+        "(the demand's convex hull, or --units)",
+    )
+    p.add_argument(
+        "--candidate-min-distance",
+        type=float,
+        default=min_dist,
+        metavar="M",
+        help=f"generated candidates closer than this (m of walk) to an existing station are left out (default {min_dist:g})",
+    )
     add_snap_limit(p)
     add_kinds(p, example="")
     p.add_argument("--out", required=True, help="sites GeoJSON to write (id, name, rank, gain, lon, lat)")
     p.add_argument("--summary", help="summary JSON to write")
     add_common(p)
-    p.set_defaults(handler=cmd_site, inputs=("network", "facilities", "candidates", "demand", "units"),
-                   outputs=("out", "summary"))
+    p.set_defaults(
+        handler=cmd_site, inputs=("network", "facilities", "candidates", "demand", "units"), outputs=("out", "summary")
+    )
 
 
 # ------------------------------------------------------------------ checks
@@ -85,7 +116,9 @@ def check_args(args: argparse.Namespace) -> None:
     if args.lscp and args.add is not None:
         raise UsageError("--lscp finds the number of new stations itself: leave out --add")
     if not args.lscp and args.add is None:
-        raise UsageError("give --add K, the number of new stations to site, or --lscp for the fewest that cover everyone")
+        raise UsageError(
+            "give --add K, the number of new stations to site, or --lscp for the fewest that cover everyone"
+        )
     if args.add is not None and args.add == 0:
         raise UsageError(
             "--add 0: nothing to add. Give the number of new stations to site (1 or more); "
@@ -126,8 +159,13 @@ class SiteInputs(Inputs):
         from lifecircle.geo import io
 
         if self.args.facilities:
-            return io.read_points(self.args.facilities, role="facilities", crs=self.args.crs,
-                                  kinds=kind_registry(self.args), kinds_default="micro_station")
+            return io.read_points(
+                self.args.facilities,
+                role="facilities",
+                crs=self.args.crs,
+                kinds=kind_registry(self.args),
+                kinds_default="micro_station",
+            )
         if self.args.demo:
             return self.demo.facilities
         raise UsageError("give --facilities FILE (the existing stations), or --demo")
@@ -164,11 +202,22 @@ def cmd_site(args: argparse.Namespace) -> int:
         _check_candidates_reach(net, candidates, args)
     started = time.perf_counter()
     plan = siting.plan_sites(
-        net, facilities, demand, candidates=candidates, radius=args.radius,
-        k=None if args.lscp else args.add, lscp=args.lscp, method=args.method, time_limit=args.time_limit,
-        capacity=args.capacity, station_kinds=kinds, candidate_spacing=args.candidate_spacing,
-        candidate_area=units, candidate_min_distance=args.candidate_min_distance,
-        snap_limit_m=args.snap_limit, progress=rep.progress("candidate searches"),
+        net,
+        facilities,
+        demand,
+        candidates=candidates,
+        radius=args.radius,
+        k=None if args.lscp else args.add,
+        lscp=args.lscp,
+        method=args.method,
+        time_limit=args.time_limit,
+        capacity=args.capacity,
+        station_kinds=kinds,
+        candidate_spacing=args.candidate_spacing,
+        candidate_area=units,
+        candidate_min_distance=args.candidate_min_distance,
+        snap_limit_m=args.snap_limit,
+        progress=rep.progress("candidate searches"),
     )
     _warn(rep, args, plan)
     summary = plan.summary()
@@ -195,13 +244,16 @@ def _check_candidates_reach(net, candidates, args: argparse.Namespace) -> None:
         return
     rows = io.source_rows(candidates)  # the file row of each candidate, or None
     label = candidates.attrs.get("row_label", "row")
-    first = ", ".join(f"id {candidates['id'].iloc[i]}" + (f" ({label} {rows[i]})" if rows is not None else "")
-                      for i in range(min(3, len(candidates))))
+    first = ", ".join(
+        f"id {candidates['id'].iloc[i]}" + (f" ({label} {rows[i]})" if rows is not None else "")
+        for i in range(min(3, len(candidates)))
+    )
     raise io.InputError(
         args.candidates or "demo candidates",
         f"all {len(candidates)} candidate sites are unreachable: none lies within {args.snap_limit:g} m of the walking network "
         f"(first: {first}); check --crs and that the network covers them",
-        row=rows[0] if rows is not None else None, row_label=label,
+        row=rows[0] if rows is not None else None,
+        row_label=label,
     )
 
 
@@ -222,8 +274,10 @@ def _warn(rep: Reporter, args: argparse.Namespace, plan) -> None:
     unreachable = plan.excluded.get("unreachable", [])
     if unreachable:
         more = f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else ""
-        rep.note(f"warning: {len(unreachable)} candidate sites are beyond the snapping limit and were left out: "
-                 f"{', '.join(unreachable[:5])}{more}")
+        rep.note(
+            f"warning: {len(unreachable)} candidate sites are beyond the snapping limit and were left out: "
+            f"{', '.join(unreachable[:5])}{more}"
+        )
     same = plan.excluded.get("existing_station", [])
     if same:
         rep.note(f"note: {len(same)} candidate sites are existing stations and were left out: {', '.join(same[:5])}")
@@ -248,8 +302,13 @@ def _write(args: argparse.Namespace, plan, summary: dict) -> list:
         xy = shapely.get_coordinates(sites.geometry.values)
         lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
         sites["lon"], sites["lat"] = np.round(lon, 7), np.round(lat, 7)
-    meta = {"radius_m": plan.radius, "model": summary["model"], "method": summary["method"],
-            "optimal": summary["optimal"], "network": summary["network"]}
+    meta = {
+        "radius_m": plan.radius,
+        "model": summary["model"],
+        "method": summary["method"],
+        "optimal": summary["optimal"],
+        "network": summary["network"],
+    }
     with Outputs() as out:
         out.geojson(sites, args.out, out_crs=args.out_crs, metadata=meta)
         if args.summary:
@@ -265,10 +324,14 @@ def _headline(rep: Reporter, summary: dict) -> None:
         proof = f"at most {summary['gap']:.2%} below the optimum"
     else:
         proof = "no optimality proof"
-    rep.note(f"{summary['model'].upper()} by {summary['method']} ({proof}, {summary['runtime_s']:.2f} s): "
-             f"{len(summary['chosen'])} new sites within {summary['radius_m']:g} m")
-    rep.note(f"covered {summary['covered_before']:,.0f} -> {summary['covered_after']:,.0f} of {total:,.0f} "
-             f"({summary['share_before']:.1%} -> {summary['share_after']:.1%}); "
-             f"{len(summary['unserved_units'])} demand units still unserved")
+    rep.note(
+        f"{summary['model'].upper()} by {summary['method']} ({proof}, {summary['runtime_s']:.2f} s): "
+        f"{len(summary['chosen'])} new sites within {summary['radius_m']:g} m"
+    )
+    rep.note(
+        f"covered {summary['covered_before']:,.0f} -> {summary['covered_after']:,.0f} of {total:,.0f} "
+        f"({summary['share_before']:.1%} -> {summary['share_after']:.1%}); "
+        f"{len(summary['unserved_units'])} demand units still unserved"
+    )
     if summary.get("note"):
         rep.note("note: " + summary["note"])

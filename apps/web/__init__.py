@@ -5,6 +5,18 @@ all sessions, ``app`` the thin layout, ``leaflet_map`` the map component and its
 """
 
 __all__ = [
-    "app", "complete", "complete_view", "exports", "i18n", "leaflet_map", "parking_view", "project",
-    "scenarios_panel", "server", "state", "upload", "views", "workspace",
+    "app",
+    "complete",
+    "complete_view",
+    "exports",
+    "i18n",
+    "leaflet_map",
+    "parking_view",
+    "project",
+    "scenarios_panel",
+    "server",
+    "state",
+    "upload",
+    "views",
+    "workspace",
 ]

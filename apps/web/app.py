@@ -75,41 +75,54 @@ class PlannerApp:
     # ---------------------------------------------------------------- widgets
     def _build_widgets(self) -> None:
         s, lang = self.state, self.state.lang
-        self.lang_w = pn.widgets.RadioButtonGroup(options={"中文": "zh", "English": "en"}, value=lang,
-                                                  color="light", width=150, margin=(12, 16, 0, 0))
+        self.lang_w = pn.widgets.RadioButtonGroup(
+            options={"中文": "zh", "English": "en"}, value=lang, color="light", width=150, margin=(12, 16, 0, 0)
+        )
         self.kind_w = pn.widgets.Select(options=self._kind_options(), value=s.kind, sizing_mode="stretch_width")
-        self.gap_w = pn.widgets.RadioButtonGroup(options=self._tier_options(), value=float(s.gap_tier),
-                                                 color="default", sizing_mode="stretch_width")
+        self.gap_w = pn.widgets.RadioButtonGroup(
+            options=self._tier_options(), value=float(s.gap_tier), color="default", sizing_mode="stretch_width"
+        )
         self.add_w = pn.widgets.Toggle(value=False, color="primary", sizing_mode="stretch_width", height=38)
         self.undo_w = pn.widgets.Button(color="default", disabled=True, sizing_mode="stretch_width")
         self.clear_w = pn.widgets.Button(color="default", disabled=True, sizing_mode="stretch_width")
         self.pick_w = pn.widgets.Select(options=[], sizing_mode="stretch_width", disabled=True)
-        self.remove_w = pn.widgets.Button(color="danger", variant="outline", disabled=True, width=90,
-                                          align="end")
+        self.remove_w = pn.widgets.Button(color="danger", variant="outline", disabled=True, width=90, align="end")
         self.k_w = pn.widgets.IntInput(value=3, start=1, end=30, step=1, width=110)
         self.suggest_w = pn.widgets.Button(color="success", sizing_mode="stretch_width", align="end")
         self.layers_w = pn.widgets.CheckBoxGroup(options=self._layer_options(), value=list(s.layers), inline=False)
         self.kinds_w = pn.widgets.CheckBoxGroup(options=self._present_options(), value=list(s.kinds_shown), inline=True)
-        self.tiers_w = pn.widgets.CheckButtonGroup(options=self._tier_options(), value=list(s.tiers_shown),
-                                                   sizing_mode="stretch_width")
+        self.tiers_w = pn.widgets.CheckButtonGroup(
+            options=self._tier_options(), value=list(s.tiers_shown), sizing_mode="stretch_width"
+        )
         self.tiles_w = pn.widgets.Select(options=self._tile_options(), value=s.tiles, sizing_mode="stretch_width")
-        self.crs_w = pn.widgets.RadioButtonGroup(options={"WGS84": "wgs84", "GCJ-02": "gcj02"}, value="wgs84",
-                                                 color="default", sizing_mode="stretch_width")
-        self.downloads = {key: pn.widgets.FileDownload(callback=partial(self._export, key), filename=exports.filename(key),
-                                                       color="default", sizing_mode="stretch_width", height=34)
-                          for key in exports.EXPORTS}
+        self.crs_w = pn.widgets.RadioButtonGroup(
+            options={"WGS84": "wgs84", "GCJ-02": "gcj02"}, value="wgs84", color="default", sizing_mode="stretch_width"
+        )
+        self.downloads = {
+            key: pn.widgets.FileDownload(
+                callback=partial(self._export, key),
+                filename=exports.filename(key),
+                color="default",
+                sizing_mode="stretch_width",
+                height=34,
+            )
+            for key in exports.EXPORTS
+        }
         self.header_w = _html(height=56, margin=(0, 16))
         self.headline_w = _html()
         self.candidates_w = _html()
         self.units_w = _html()
         self.status_w = _html()
         self.titles = {k: _html() for k in ("settings", "headline", "whatif", "units", "layers", "export")}
-        self.captions = {k: pn.widgets.StaticText(margin=(0, 10))
-                         for k in ("kind", "gap_tier", "tiles", "export_crs", "suggest_k", "kinds_shown", "tiers_shown")}
+        self.captions = {
+            k: pn.widgets.StaticText(margin=(0, 10))
+            for k in ("kind", "gap_tier", "tiles", "export_crs", "suggest_k", "kinds_shown", "tiers_shown")
+        }
         self._build_workbench_widgets()
         self._build_scenario_widgets()
-        self.view_w = pn.widgets.RadioButtonGroup(options=self._view_options(), value="map", color="light",
-                                                  margin=(12, 10, 0, 0), visible=self._has_parking())
+        self.view_w = pn.widgets.RadioButtonGroup(
+            options=self._view_options(), value="map", color="light", margin=(12, 10, 0, 0), visible=self._has_parking()
+        )
         self._relabel()
 
     def _build_workbench_widgets(self) -> None:
@@ -117,35 +130,54 @@ class PlannerApp:
         from lifecircle.geo.evaluate import list_standards
 
         s = self.state
-        self.mapview_w = pn.widgets.RadioButtonGroup(options=self._mapview_options(), value=s.view, color="default",
-                                                     sizing_mode="stretch_width")
+        self.mapview_w = pn.widgets.RadioButtonGroup(
+            options=self._mapview_options(), value=s.view, color="default", sizing_mode="stretch_width"
+        )
         names = [p["name"] for p in list_standards()]
         if s.standard not in names:
             names.append(s.standard)
         self.std_w = pn.widgets.Select(options=names, value=s.standard, sizing_mode="stretch_width")
-        self.ctier_w = pn.widgets.RadioButtonGroup(options=self._ctier_options(), color="default", sizing_mode="stretch_width")
+        self.ctier_w = pn.widgets.RadioButtonGroup(
+            options=self._ctier_options(), color="default", sizing_mode="stretch_width"
+        )
         if self.ctier_w.options:
             s.complete_tier = s.complete_tier or list(self.ctier_w.options.values())[-1]
             self.ctier_w.value = s.complete_tier
-        self.edit_kind_w = pn.widgets.Select(options=self._edit_kind_options(), value=s.edit_kind, sizing_mode="stretch_width")
-        self.area_w = pn.widgets.FloatInput(value=float(s.new_area_m2), start=0, step=1000, sizing_mode="stretch_width",
-                                            visible=s.edit_kind == "park")
+        self.edit_kind_w = pn.widgets.Select(
+            options=self._edit_kind_options(), value=s.edit_kind, sizing_mode="stretch_width"
+        )
+        self.area_w = pn.widgets.FloatInput(
+            value=float(s.new_area_m2), start=0, step=1000, sizing_mode="stretch_width", visible=s.edit_kind == "park"
+        )
         self.redo_w = pn.widgets.Button(color="default", disabled=True, sizing_mode="stretch_width")
-        self.objective_w = pn.widgets.Select(options=self._objective_options(), value="cover", sizing_mode="stretch_width")
+        self.objective_w = pn.widgets.Select(
+            options=self._objective_options(), value="cover", sizing_mode="stretch_width"
+        )
         self.target_w = pn.widgets.FloatInput(value=90.0, start=1, end=100, step=5, width=110, visible=False)
         self.coord_w = pn.widgets.TextInput(placeholder="114.0585, 22.5628", sizing_mode="stretch_width")
-        self.coord_crs_w = pn.widgets.RadioButtonGroup(options={"WGS84": "wgs84", "GCJ-02": "gcj02"}, value="gcj02",
-                                                       color="default", sizing_mode="stretch_width")
+        self.coord_crs_w = pn.widgets.RadioButtonGroup(
+            options={"WGS84": "wgs84", "GCJ-02": "gcj02"}, value="gcj02", color="default", sizing_mode="stretch_width"
+        )
         self.place_w = pn.widgets.Button(color="primary", variant="outline", width=90, align="end")
-        self.upload_role_w = pn.widgets.RadioButtonGroup(options=self._role_options(), value="candidates",
-                                                         color="default", sizing_mode="stretch_width")
+        self.upload_role_w = pn.widgets.RadioButtonGroup(
+            options=self._role_options(), value="candidates", color="default", sizing_mode="stretch_width"
+        )
         self.upload_w = pn.widgets.FileInput(accept=".csv,.xlsx,.xls,.geojson,.json", sizing_mode="stretch_width")
         self.upload_msg_w = _html()
         self.c_head_w, self.c_kinds_w, self.c_units_w, self.c_ledger_w = _html(), _html(), _html(), _html()
         for key in ("complete", "complete_kinds", "complete_units", "ledger", "input"):
             self.titles[key] = _html()
-        for key in ("standard", "complete_tier", "edit_kind", "park_area", "objective", "target", "coords",
-                    "coords_crs", "upload_role"):
+        for key in (
+            "standard",
+            "complete_tier",
+            "edit_kind",
+            "park_area",
+            "objective",
+            "target",
+            "coords",
+            "coords_crs",
+            "upload_role",
+        ):
             self.captions[key] = pn.widgets.StaticText(margin=(0, 10))
         self.captions["park_area"].visible = self.area_w.visible
 
@@ -155,7 +187,9 @@ class PlannerApp:
         store = gsc.store_for(None if ws.is_demo else ws.project_path)
         user = getattr(pn.state, "user", None) or gsc.default_user()
         self.compare = compare_view.ComparePanel(s, store, on_changes=self._on_changes)
-        self.scenarios = ScenarioPanel(s, store, user=user, on_open=self._on_scenario_open, on_change=self.compare.refresh)
+        self.scenarios = ScenarioPanel(
+            s, store, user=user, on_open=self._on_scenario_open, on_change=self.compare.refresh
+        )
 
     def _on_scenario_open(self, _scenario) -> None:
         """A scenario was opened into the session: its figures are on the page; say how long it took."""
@@ -266,9 +300,16 @@ class PlannerApp:
         self.std_w.param.watch(self._on_standard, "value")
         self.ctier_w.param.watch(lambda e: e.new and setattr(s, "complete_tier", e.new), "value")
         self.edit_kind_w.param.watch(self._on_edit_kind, "value")
-        self.area_w.param.watch(lambda e: e.new is not None and setattr(s, "new_area_m2", max(float(e.new), 0.0)), "value")
-        self.objective_w.param.watch(lambda e: setattr(self.target_w, "visible", e.new == "lscp")
-                                     or setattr(self.captions["target"], "visible", e.new == "lscp"), "value")
+        self.area_w.param.watch(
+            lambda e: e.new is not None and setattr(s, "new_area_m2", max(float(e.new), 0.0)), "value"
+        )
+        self.objective_w.param.watch(
+            lambda e: (
+                setattr(self.target_w, "visible", e.new == "lscp")
+                or setattr(self.captions["target"], "visible", e.new == "lscp")
+            ),
+            "value",
+        )
         self.place_w.on_click(self._on_place)
         self.upload_w.param.watch(self._on_upload, "value")
         s.param.watch(self._on_mapview, "view")
@@ -296,8 +337,13 @@ class PlannerApp:
             self._push_meta()
             self._push_kind()
             self._push_candidates()
-            self.map.param.update(layers_on=list(self.state.layers), kinds_on=list(self.state.kinds_shown),
-                                  tiers_on=list(self.state.tiers_shown), tiles=self.state.tiles, mode=self.state.mode)
+            self.map.param.update(
+                layers_on=list(self.state.layers),
+                kinds_on=list(self.state.kinds_shown),
+                tiers_on=list(self.state.tiers_shown),
+                tiles=self.state.tiles,
+                mode=self.state.mode,
+            )
 
     def _push_static(self) -> None:
         ws, crs = self.ws, self.crs
@@ -324,8 +370,10 @@ class PlannerApp:
 
             pts = point_sources(ws.eval_facilities)
             names = pts["name"] if "name" in pts else pts["id"]
-            props = [{"id": str(i), "name": "" if n is None or n != n else str(n), "kind": str(k)}
-                     for i, n, k in zip(pts["id"], names, pts["kind"])]
+            props = [
+                {"id": str(i), "name": "" if n is None or n != n else str(n), "kind": str(k)}
+                for i, n, k in zip(pts["id"], names, pts["kind"])
+            ]
             return lgj2.feature_collection(pts.geometry.values, props, crs=crs)
 
         return ws.cached(("all_facilities", crs), build)
@@ -344,9 +392,16 @@ class PlannerApp:
         if s.kind == ANY and s.view != "complete":  # the all-kinds view draws each kind's areas in its colour
             for block in legend:
                 if block["layer"] == "areas":
-                    block["items"] = [{"label": lstyle.kind_label(ws.kinds, k, s.lang), "color": lstyle.kind_color(ws.kinds, k),
-                                       "shape": "area", "opacity": 0.3} for k in present
-                                      if k in set(ws.areas["kind"].astype(str))]
+                    block["items"] = [
+                        {
+                            "label": lstyle.kind_label(ws.kinds, k, s.lang),
+                            "color": lstyle.kind_color(ws.kinds, k),
+                            "shape": "area",
+                            "opacity": 0.3,
+                        }
+                        for k in present
+                        if k in set(ws.areas["kind"].astype(str))
+                    ]
         comp = s.complete() if s.view == "complete" else None
         if comp is not None:
             tier = comp.base.standard.tier(s.complete_tier) if s.complete_tier else comp.base.standard.tiers[-1]
@@ -355,8 +410,10 @@ class PlannerApp:
             legend = [b for b in legend if b["layer"] not in ("demand", "areas", "gaps", "shares")]
             legend.insert(1, cview.legend_block(n, tier.label(s.lang), s.lang))
         self.map.param.update(
-            labels=json.dumps({**map_labels(s.lang), **compare_view.MAP_WORDS.get(s.lang, compare_view.MAP_WORDS["zh"])},
-                              ensure_ascii=False),
+            labels=json.dumps(
+                {**map_labels(s.lang), **compare_view.MAP_WORDS.get(s.lang, compare_view.MAP_WORDS["zh"])},
+                ensure_ascii=False,
+            ),
             style=json.dumps(style, ensure_ascii=False),
             legend=json.dumps(legend, ensure_ascii=False),
         )
@@ -377,7 +434,8 @@ class PlannerApp:
             dist = s.drawn_distances()
             self.map.param.update(
                 demand_classes=lml.demand_classes(classes.classify(dist, s.drawn_reachable())),
-                demand_distances=lml.demand_distances(dist), demand_missing="[]",
+                demand_distances=lml.demand_distances(dist),
+                demand_missing="[]",
             )
             self.headline_w.object = views.headline_html(s.headline(), s.lang)
             self.units_w.object = views.units_html(s.unit_table(), ws.tiers, s.lang)
@@ -396,8 +454,9 @@ class PlannerApp:
             have, missing, _share = comp.demand_units(tier)
         labels = {k: lstyle.kind_label(ws.kinds, k, s.lang) for k in tier.required_kinds}
         texts = ["、".join(labels[k] for k in m.split(",")) if m else "" for m in missing]
-        self.map.param.update(demand_classes=json.dumps(have), demand_distances="[]",
-                              demand_missing=json.dumps(texts, ensure_ascii=False))
+        self.map.param.update(
+            demand_classes=json.dumps(have), demand_distances="[]", demand_missing=json.dumps(texts, ensure_ascii=False)
+        )
         total = float(comp.weight.sum())
         self.c_head_w.object = cview.headline_html(comp.headline(), std, total, s.lang, tier.key)
         self.c_kinds_w.object = cview.kinds_html(comp.kind_table(tier), ws.kinds, total, s.lang)
@@ -615,11 +674,13 @@ class PlannerApp:
         try:
             frame = read_upload(bytes(data), name, role, self.ws, crs=self.coord_crs_w.value)
         except ValueError as exc:  # InputError: file, row, column
-            self.upload_msg_w.object = f'<div class="lc-note" data-testid="upload-error" style="color:#b3261e">{_escape(str(exc))}</div>'
+            self.upload_msg_w.object = (
+                f'<div class="lc-note" data-testid="upload-error" style="color:#b3261e">{_escape(str(exc))}</div>'
+            )
             return
         if role == "candidates":
             s.uploaded_candidates = frame
-            self.upload_msg_w.object = (f'<div class="lc-note" data-testid="upload-ok">{_escape(tr("uploaded", s.lang, file=name, n=len(frame)))}</div>')
+            self.upload_msg_w.object = f'<div class="lc-note" data-testid="upload-ok">{_escape(tr("uploaded", s.lang, file=name, n=len(frame)))}</div>'
         else:
             added = 0
             for r in frame.itertuples():
@@ -629,7 +690,7 @@ class PlannerApp:
                 if s.add_candidate(float(r.geometry.x), float(r.geometry.y), origin="uploaded", kind=kind) is not None:
                     added += 1
             self.edit_kind_w.options = self._edit_kind_options()
-            self.upload_msg_w.object = (f'<div class="lc-note" data-testid="upload-ok">{_escape(tr("uploaded", s.lang, file=name, n=added))}</div>')
+            self.upload_msg_w.object = f'<div class="lc-note" data-testid="upload-ok">{_escape(tr("uploaded", s.lang, file=name, n=added))}</div>'
 
     def _on_lang(self, _event=None) -> None:
         with pn.io.hold():
@@ -679,18 +740,46 @@ class PlannerApp:
     # ------------------------------------------------------------------- layout
     def _sidebar(self) -> pn.Column:
         c = self.captions
-        whatif = [self.titles["whatif"], c["edit_kind"], self.edit_kind_w, c["park_area"], self.area_w, self.add_w,
-                  pn.Row(self.undo_w, self.redo_w, self.clear_w, sizing_mode="stretch_width"),
-                  self.candidates_w, pn.Row(self.pick_w, self.remove_w, sizing_mode="stretch_width"),
-                  c["objective"], self.objective_w,
-                  pn.Row(pn.Column(c["suggest_k"], self.k_w, margin=0), pn.Column(c["target"], self.target_w, margin=0),
-                         self.suggest_w, sizing_mode="stretch_width"),
-                  self.status_w,
-                  self.titles["input"], c["coords"], pn.Row(self.coord_w, self.place_w, sizing_mode="stretch_width"),
-                  c["coords_crs"], self.coord_crs_w, c["upload_role"], self.upload_role_w, self.upload_w, self.upload_msg_w]
+        whatif = [
+            self.titles["whatif"],
+            c["edit_kind"],
+            self.edit_kind_w,
+            c["park_area"],
+            self.area_w,
+            self.add_w,
+            pn.Row(self.undo_w, self.redo_w, self.clear_w, sizing_mode="stretch_width"),
+            self.candidates_w,
+            pn.Row(self.pick_w, self.remove_w, sizing_mode="stretch_width"),
+            c["objective"],
+            self.objective_w,
+            pn.Row(
+                pn.Column(c["suggest_k"], self.k_w, margin=0),
+                pn.Column(c["target"], self.target_w, margin=0),
+                self.suggest_w,
+                sizing_mode="stretch_width",
+            ),
+            self.status_w,
+            self.titles["input"],
+            c["coords"],
+            pn.Row(self.coord_w, self.place_w, sizing_mode="stretch_width"),
+            c["coords_crs"],
+            self.coord_crs_w,
+            c["upload_role"],
+            self.upload_role_w,
+            self.upload_w,
+            self.upload_msg_w,
+        ]
         c["target"].visible = False
-        complete = [c["standard"], self.std_w, c["complete_tier"], self.ctier_w, self.titles["complete"], self.c_head_w,
-                    self.titles["complete_kinds"], self.c_kinds_w]
+        complete = [
+            c["standard"],
+            self.std_w,
+            c["complete_tier"],
+            self.ctier_w,
+            self.titles["complete"],
+            self.c_head_w,
+            self.titles["complete_kinds"],
+            self.c_kinds_w,
+        ]
         complete_after = [self.titles["complete_units"], self.c_units_w, self.titles["ledger"], self.c_ledger_w]
         kind_parts = [c["kind"], self.kind_w, c["gap_tier"], self.gap_w, self.titles["headline"], self.headline_w]
         kind_after = [self.titles["units"], self.units_w]
@@ -703,30 +792,65 @@ class PlannerApp:
         for w in self._kind_parts:
             w.visible = not on
         parts = [
-            self.titles["settings"], self.mapview_w, *kind_parts, *complete,
+            self.titles["settings"],
+            self.mapview_w,
+            *kind_parts,
+            *complete,
             *whatif,
-            *kind_after, *complete_after,
-            self.scenarios.view(), self.compare.view(),
-            self.titles["layers"], self.layers_w, c["kinds_shown"], self.kinds_w, c["tiers_shown"], self.tiers_w,
-            c["tiles"], self.tiles_w,
-            self.titles["export"], c["export_crs"], self.crs_w,
+            *kind_after,
+            *complete_after,
+            self.scenarios.view(),
+            self.compare.view(),
+            self.titles["layers"],
+            self.layers_w,
+            c["kinds_shown"],
+            self.kinds_w,
+            c["tiers_shown"],
+            self.tiers_w,
+            c["tiles"],
+            self.tiles_w,
+            self.titles["export"],
+            c["export_crs"],
+            self.crs_w,
             pn.GridBox(*self.downloads.values(), ncols=2, sizing_mode="stretch_width"),
         ]
-        return pn.Column(*parts, width=SIDEBAR_WIDTH, sizing_mode="stretch_height", scroll=True,
-                         styles={"background": "#f7f9fb", "border-right": "1px solid #dde3ea"}, margin=0)
+        return pn.Column(
+            *parts,
+            width=SIDEBAR_WIDTH,
+            sizing_mode="stretch_height",
+            scroll=True,
+            styles={"background": "#f7f9fb", "border-right": "1px solid #dde3ea"},
+            margin=0,
+        )
 
     def view(self) -> pn.Column:
         """The whole page."""
-        self.panel_w = pn.widgets.Toggle(label="☰", value=True, width=44, height=34, margin=(11, 0, 0, 10),
-                                         color="light", stylesheets=[":host .bk-btn { font-size: 18px; }"])
-        header = pn.Row(self.panel_w, self.header_w, self.view_w, self.lang_w, height=56, margin=0,
-                        sizing_mode="stretch_width", styles={"background": HEADER_BG})
+        self.panel_w = pn.widgets.Toggle(
+            label="☰",
+            value=True,
+            width=44,
+            height=34,
+            margin=(11, 0, 0, 10),
+            color="light",
+            stylesheets=[":host .bk-btn { font-size: 18px; }"],
+        )
+        header = pn.Row(
+            self.panel_w,
+            self.header_w,
+            self.view_w,
+            self.lang_w,
+            height=56,
+            margin=0,
+            sizing_mode="stretch_width",
+            styles={"background": HEADER_BG},
+        )
         self.sidebar = self._sidebar()
         self.panel_w.param.watch(lambda e: setattr(self.sidebar, "visible", bool(e.new)), "value")
         self.main_area = pn.Row(self.sidebar, self.map, sizing_mode="stretch_both", margin=0)
         self.parking_area = pn.Column(sizing_mode="stretch_both", margin=0, visible=False)
-        return pn.Column(header, self.main_area, self.parking_area, sizing_mode="stretch_both", margin=0,
-                         styles={"height": "100vh"})
+        return pn.Column(
+            header, self.main_area, self.parking_area, sizing_mode="stretch_both", margin=0, styles={"height": "100vh"}
+        )
 
 
 def _lonlat(msg: dict) -> tuple[float, float] | None:

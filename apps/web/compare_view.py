@@ -26,7 +26,15 @@ from lifecircle.layers import style as lstyle
 
 from .views import CSS, section
 
-__all__ = ["ComparePanel", "compare_facilities", "evaluation_frames", "run_compare", "changes_text", "WORDS", "MAP_WORDS"]
+__all__ = [
+    "ComparePanel",
+    "compare_facilities",
+    "evaluation_frames",
+    "run_compare",
+    "changes_text",
+    "WORDS",
+    "MAP_WORDS",
+]
 
 #: The card's words, Chinese (default) and English.
 WORDS: dict[str, dict[str, str]] = {
@@ -71,10 +79,20 @@ WORDS: dict[str, dict[str, str]] = {
 }
 #: Words of the map's ``changes`` layer (merged into the map's labels).
 MAP_WORDS: dict[str, dict[str, str]] = {
-    "zh": {"change_gain": "获益", "change_loss": "受损", "change_mixed": "有得有失", "change_gained": "新覆盖",
-           "change_lost": "失去覆盖"},
-    "en": {"change_gain": "gains", "change_loss": "loses", "change_mixed": "gains and loses", "change_gained": "newly covered",
-           "change_lost": "no longer covered"},
+    "zh": {
+        "change_gain": "获益",
+        "change_loss": "受损",
+        "change_mixed": "有得有失",
+        "change_gained": "新覆盖",
+        "change_lost": "失去覆盖",
+    },
+    "en": {
+        "change_gain": "gains",
+        "change_loss": "loses",
+        "change_mixed": "gains and loses",
+        "change_gained": "newly covered",
+        "change_lost": "no longer covered",
+    },
 }
 _TODAY = "__today__"
 
@@ -109,8 +127,18 @@ def evaluation_frames(ws):
 def run_compare(ws, a: sc.Scenario | None, b: sc.Scenario | None, standard: str | None = None) -> sc.Comparison:
     """:func:`geo.scenarios.compare` on the workspace's data (None stands for today); with a standard,
     the complete life circles per tier too."""
-    return sc.compare(ws.net, compare_facilities(ws), ws.demand, a, b, tiers=ws.tiers, units=ws.communities,
-                      snap_limit_m=ws.snap_limit_m, standard=standard, evaluation_facilities=evaluation_frames(ws))
+    return sc.compare(
+        ws.net,
+        compare_facilities(ws),
+        ws.demand,
+        a,
+        b,
+        tiers=ws.tiers,
+        units=ws.communities,
+        snap_limit_m=ws.snap_limit_m,
+        standard=standard,
+        evaluation_facilities=evaluation_frames(ws),
+    )
 
 
 def _num(v: float) -> str:
@@ -144,8 +172,9 @@ class ComparePanel:
         self.a_w = pn.widgets.Select(label=w["a"], options={}, sizing_mode="stretch_width")
         self.b_w = pn.widgets.Select(label=w["b"], options={}, sizing_mode="stretch_width")
         self.run_w = pn.widgets.Button(label=w["run"], color="primary", sizing_mode="stretch_width")
-        self.tier_w = pn.widgets.RadioButtonGroup(options=self._tier_options(), value=float(state.ws.tiers[-1]),
-                                                  color="default", sizing_mode="stretch_width")
+        self.tier_w = pn.widgets.RadioButtonGroup(
+            options=self._tier_options(), value=float(state.ws.tiers[-1]), color="default", sizing_mode="stretch_width"
+        )
         self.kind_w = pn.widgets.Select(label=w["kind"], options={}, sizing_mode="stretch_width", visible=False)
         self.out_w = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
         self.units_w = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
@@ -184,8 +213,9 @@ class ComparePanel:
         self.refresh()
         if self.result is not None:
             kind = self.kind_w.value
-            self.kind_w.options = {lstyle.kind_label(self.state.ws.kinds, k, self.state.lang): k
-                                   for k in [*self.result.kinds, ANY]}
+            self.kind_w.options = {
+                lstyle.kind_label(self.state.ws.kinds, k, self.state.lang): k for k in [*self.result.kinds, ANY]
+            }
             self.kind_w.value = kind
             self._draw()
 
@@ -203,7 +233,9 @@ class ComparePanel:
             return None
         a, b = self._side_or_error(self.a_w.value), self._side_or_error(self.b_w.value)
         if isinstance(a, str) or isinstance(b, str):
-            self.out_w.object = f"<div class='lc-note' style='color:#b3261e'>{html.escape(a if isinstance(a, str) else str(b))}</div>"
+            self.out_w.object = (
+                f"<div class='lc-note' style='color:#b3261e'>{html.escape(a if isinstance(a, str) else str(b))}</div>"
+            )
             return None
         self.complete_error = ""
         try:
@@ -243,7 +275,9 @@ class ComparePanel:
         assert cmp is not None
         kinds = s.ws.kinds
         head = cmp.headline()
-        changed = set(head.loc[(head["diff_weight"].abs() > 1e-9) | (head["facilities_a"] != head["facilities_b"]), "kind"])
+        changed = set(
+            head.loc[(head["diff_weight"].abs() > 1e-9) | (head["facilities_a"] != head["facilities_b"]), "kind"]
+        )
         changed.add(ANY)
         shown = [k for k in [*cmp.kinds, ANY] if k in changed]
         same = [k for k in cmp.kinds if k not in changed]
@@ -255,15 +289,23 @@ class ComparePanel:
                 f"<tr data-kind='{html.escape(r.kind)}' data-tier='{r.tier_m:g}' data-a='{r.weight_a:.3f}' "
                 f"data-b='{r.weight_b:.3f}' data-diff='{r.diff_weight:.3f}'><td>{html.escape(label)}</td>"
                 f"<td>{html.escape(tier_label(r.tier_m, s.lang))}</td><td>{_num(r.weight_a)}</td><td>{_num(r.weight_b)}</td>"
-                f"<td>{_diff(r.diff_weight)}</td></tr>")
-        title = (f"<div class='lc-note'><b>A</b> {html.escape(self._label(cmp.a_name))} · "
-                 f"<b>B</b> {html.escape(self._label(cmp.b_name))}</div>")
-        parts = [title, f"<div class='lc-section'>{html.escape(w['head'])}</div>",
-                 f"<div class='lc-scroll'><table class='lc-table' data-testid='compare-headline'><thead><tr>{cols}</tr></thead>"
-                 f"<tbody>{''.join(rows)}</tbody></table></div>"]
+                f"<td>{_diff(r.diff_weight)}</td></tr>"
+            )
+        title = (
+            f"<div class='lc-note'><b>A</b> {html.escape(self._label(cmp.a_name))} · "
+            f"<b>B</b> {html.escape(self._label(cmp.b_name))}</div>"
+        )
+        parts = [
+            title,
+            f"<div class='lc-section'>{html.escape(w['head'])}</div>",
+            f"<div class='lc-scroll'><table class='lc-table' data-testid='compare-headline'><thead><tr>{cols}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>",
+        ]
         parts.append(self._complete_html(cmp))
         if same:
-            parts.append(f"<div class='lc-note'>{html.escape(w['unchanged'].format(kinds='、'.join(lstyle.kind_label(kinds, k, s.lang) for k in same)))}</div>")
+            parts.append(
+                f"<div class='lc-note'>{html.escape(w['unchanged'].format(kinds='、'.join(lstyle.kind_label(kinds, k, s.lang) for k in same)))}</div>"
+            )
         parts.append(self._residents_note(cmp))
         self.out_w.object = "".join(parts)
         self.units_w.object = self._units_html(cmp)
@@ -282,9 +324,12 @@ class ComparePanel:
             f"<tr data-tier='{html.escape(t)}' data-a='{float(v['a']['weight']):.3f}' data-b='{float(v['b']['weight']):.3f}' "
             f"data-diff='{float(v['diff_weight']):.3f}'><td>{html.escape(t)}</td><td>{_num(float(v['a']['weight']))}</td>"
             f"<td>{_num(float(v['b']['weight']))}</td><td>{_diff(float(v['diff_weight']))}</td></tr>"
-            for t, v in cmp.completeness["complete"].items())
-        return (f"<div class='lc-section'>{html.escape(w['complete'].format(standard=name))}</div>"
-                f"<table class='lc-table' data-testid='compare-complete'><thead><tr>{cols}</tr></thead><tbody>{rows}</tbody></table>")
+            for t, v in cmp.completeness["complete"].items()
+        )
+        return (
+            f"<div class='lc-section'>{html.escape(w['complete'].format(standard=name))}</div>"
+            f"<table class='lc-table' data-testid='compare-complete'><thead><tr>{cols}</tr></thead><tbody>{rows}</tbody></table>"
+        )
 
     def _units_html(self, cmp: sc.Comparison) -> str:
         units = cmp.by_unit()
@@ -300,17 +345,22 @@ class ComparePanel:
             f"<tr data-unit='{html.escape(str(r['id']))}' data-a='{r[f'covered_a_{key}']:.3f}' data-b='{r[f'covered_b_{key}']:.3f}' "
             f"data-diff='{r[f'diff_{key}']:.3f}'><td>{html.escape(str(r['name']))}</td><td>{_num(r[f'covered_a_{key}'])}</td>"
             f"<td>{_num(r[f'covered_b_{key}'])}</td><td>{_diff(r[f'diff_{key}'])}</td></tr>"
-            for r in units.to_dict("records"))
+            for r in units.to_dict("records")
+        )
         title = w["units"].format(kind=lstyle.kind_label(s.ws.kinds, kind, s.lang))
-        return (f"<div class='lc-section'>{html.escape(title)}</div><div class='lc-scroll'>"
-                f"<table class='lc-table' data-testid='compare-units' data-kind='{html.escape(kind)}' data-tier='{tier:g}'>"
-                f"<thead><tr>{cols}</tr></thead><tbody>{rows}</tbody></table></div>")
+        return (
+            f"<div class='lc-section'>{html.escape(title)}</div><div class='lc-scroll'>"
+            f"<table class='lc-table' data-testid='compare-units' data-kind='{html.escape(kind)}' data-tier='{tier:g}'>"
+            f"<thead><tr>{cols}</tr></thead><tbody>{rows}</tbody></table></div>"
+        )
 
     def _residents_note(self, cmp: sc.Comparison) -> str:
         tier = float(self.tier_w.value)
         res = cmp.residents(tier)
         sums = {c: float(res.loc[res["change"] == c, "weight"].sum()) for c in ("gain", "loss", "mixed")}
-        text = self.words["residents"].format(tier=tier_label(tier, self.state.lang), **{k: _num(v) for k, v in sums.items()})
+        text = self.words["residents"].format(
+            tier=tier_label(tier, self.state.lang), **{k: _num(v) for k, v in sums.items()}
+        )
         data = " ".join(f"data-{k}='{v:.3f}'" for k, v in sums.items())
         return f"<div class='lc-note' data-testid='compare-residents' data-tier='{tier:g}' {data}>{html.escape(text)}</div>"
 
@@ -321,8 +371,18 @@ class ComparePanel:
 
     def view(self) -> pn.Column:
         """The card for the sidebar."""
-        return pn.Column(self.title_w, self.a_w, self.b_w, self.run_w, self.tier_w, self.out_w, self.kind_w, self.units_w,
-                         sizing_mode="stretch_width", css_classes=["lc-compare-card"])
+        return pn.Column(
+            self.title_w,
+            self.a_w,
+            self.b_w,
+            self.run_w,
+            self.tier_w,
+            self.out_w,
+            self.kind_w,
+            self.units_w,
+            sizing_mode="stretch_width",
+            css_classes=["lc-compare-card"],
+        )
 
 
 def changes_text(residents: gpd.GeoDataFrame | None, crs: str, lang: str = "zh") -> str:
@@ -332,9 +392,14 @@ def changes_text(residents: gpd.GeoDataFrame | None, crs: str, lang: str = "zh")
     geoms = residents.geometry.values
     pts = shapely.point_on_surface(geoms)
     props: list[dict[str, Any]] = [
-        {"id": str(r["id"]), "change": str(r["change"]), "w": round(float(r["weight"]), 1),
-         "gained": str(r["gained"]), "lost": str(r["lost"]), "d": round(float(r["delta_any"]), 1)}
+        {
+            "id": str(r["id"]),
+            "change": str(r["change"]),
+            "w": round(float(r["weight"]), 1),
+            "gained": str(r["gained"]),
+            "lost": str(r["lost"]),
+            "d": round(float(r["delta_any"]), 1),
+        }
         for r in residents.drop(columns="geometry").to_dict("records")
     ]
     return lgj.feature_collection(pts, props, crs=crs)
-

@@ -33,8 +33,15 @@ from lifecircle.geo.evaluate.packs import Condition, Standard
 from lifecircle.geo.evaluate.sources import selection_distances
 from lifecircle.geo.siting import WhatIf
 
-__all__ = ["Baseline", "CompletenessSession", "baseline", "demo_facilities", "fork_engine", "point_sources",
-           "workspace_baseline"]
+__all__ = [
+    "Baseline",
+    "CompletenessSession",
+    "baseline",
+    "demo_facilities",
+    "fork_engine",
+    "point_sources",
+    "workspace_baseline",
+]
 
 
 def demo_facilities(district) -> gpd.GeoDataFrame:
@@ -100,8 +107,9 @@ class Baseline:
                     mask &= cond.evaluate(frame)
                 pick = np.flatnonzero(mask[self.point_row])
                 ids = [self.point_ids[i] for i in pick]
-                self.templates[key] = WhatIf(self.ev.net, self.ev.samples, self.point_xy[pick], ids, tiers=(lim,),
-                                             snap_limit_m=self.snap_limit_m)
+                self.templates[key] = WhatIf(
+                    self.ev.net, self.ev.samples, self.point_xy[pick], ids, tiers=(lim,), snap_limit_m=self.snap_limit_m
+                )
             return fork_engine(self.templates[key])
 
     def warm(self) -> None:
@@ -110,12 +118,32 @@ class Baseline:
             self.engine(key)
 
 
-def baseline(net, facilities, demand, standard: str, *, samples, units=None, candidates=None,
-             snap_limit_m: float, touch_m: float | None = None) -> Baseline:
+def baseline(
+    net,
+    facilities,
+    demand,
+    standard: str,
+    *,
+    samples,
+    units=None,
+    candidates=None,
+    snap_limit_m: float,
+    touch_m: float | None = None,
+) -> Baseline:
     """Evaluate the existing facilities once and prepare what sessions need to update it."""
     kw = {} if touch_m is None else {"touch_m": touch_m}
-    ev = gev.evaluate(net, facilities, demand, standard, units=units, candidates=candidates, samples=samples,
-                      snap_limit_m=snap_limit_m, cohorts=[], **kw)
+    ev = gev.evaluate(
+        net,
+        facilities,
+        demand,
+        standard,
+        units=units,
+        candidates=candidates,
+        samples=samples,
+        snap_limit_m=snap_limit_m,
+        cohorts=[],
+        **kw,
+    )
     std = ev.standard
     selections: dict = {}
     for r in std.rules:
@@ -137,8 +165,11 @@ def baseline(net, facilities, demand, standard: str, *, samples, units=None, can
         mask = (kinds == key[0]) & ~has_point
         if cond is not None and mask.any():
             mask &= cond.evaluate(src.frame)
-        fixed[key] = selection_distances(net, src, mask, ev.samples.snapped, lim) if mask.any() \
+        fixed[key] = (
+            selection_distances(net, src, mask, ev.samples.snapped, lim)
+            if mask.any()
             else np.full(len(ev.samples.weight), np.inf)
+        )
     ids, xy = _point_ids(facilities, src, net)
     which = ev.unit_of_samples(units) if units is not None and len(units) else None
     return Baseline(ev, std, selections, fixed, src.point_fac.copy(), xy, ids, which, float(snap_limit_m))
@@ -188,8 +219,8 @@ class CompletenessSession:
         self.dist: dict = {key: self._base_dist(key) for key in base.selections}
         self._engines: dict = {}
         self._sel_memo: dict = {}
-        self.added: dict[str, tuple[str, float, float, dict]] = {}   # id -> kind, lon, lat, attrs
-        self.closed: set[str] = set()                                 # facility row ids
+        self.added: dict[str, tuple[str, float, float, dict]] = {}  # id -> kind, lon, lat, attrs
+        self.closed: set[str] = set()  # facility row ids
         self._ops: list[_Op] = []
         self.present: dict = {}
         for t in base.standard.tiers:
@@ -312,8 +343,10 @@ class CompletenessSession:
         kind = str(frame["kind"].iloc[row])
         pts = np.flatnonzero(self.base.point_row == row)
         if not pts.size:  # reached by its outline (touch rule), which the engines do not redo
-            raise SitingError(f"facility {rid} is an area without entrance points: close it in the data "
-                              "(or give its entrances with entrance_of) and reload")
+            raise SitingError(
+                f"facility {rid} is an area without entrance points: close it in the data "
+                "(or give its entrances with entrance_of) and reload"
+            )
         steps = []
         for key, (cond, _lim) in self.base.selections.items():
             if key[0] != kind or (cond is not None and not bool(cond.evaluate(frame.iloc[[row]])[0])):
@@ -389,9 +422,17 @@ class CompletenessSession:
                 for r in t.rules_of(k):
                     m |= rule_dist[r.key] <= r.metres + 1e-9
                 present[(ALL, t.key, k)] = m
-        return dataclasses.replace(ev, rule_dist=rule_dist, kind_dist=kind_dist, present=present,
-                                   cohort_weight={ALL: ev.samples.weight}, cohorts=[], skipped_cohorts=[],
-                                   capacity={}, _ledger=None)
+        return dataclasses.replace(
+            ev,
+            rule_dist=rule_dist,
+            kind_dist=kind_dist,
+            present=present,
+            cohort_weight={ALL: ev.samples.weight},
+            cohorts=[],
+            skipped_cohorts=[],
+            capacity={},
+            _ledger=None,
+        )
 
     def headline(self) -> list[dict]:
         """Per tier: ``tier`` (key), ``label``, ``metres``, ``base`` and ``complete`` weight, ``share``, ``delta``."""
@@ -401,9 +442,19 @@ class CompletenessSession:
         for t in self.base.standard.tiers:
             now = float(w[self.complete(t)].sum())
             before = float(w[ev.complete(t)].sum())
-            rows.append({"tier": t.key, "label": t.label("zh"), "label_en": t.label("en"), "metres": t.metres,
-                         "base": before, "complete": now, "share": now / tot if tot else 0.0, "delta": now - before,
-                         "n_kinds": len(t.required_kinds)})
+            rows.append(
+                {
+                    "tier": t.key,
+                    "label": t.label("zh"),
+                    "label_en": t.label("en"),
+                    "metres": t.metres,
+                    "base": before,
+                    "complete": now,
+                    "share": now / tot if tot else 0.0,
+                    "delta": now - before,
+                    "n_kinds": len(t.required_kinds),
+                }
+            )
         return rows
 
     def kind_table(self, tier) -> list[dict]:
@@ -427,9 +478,13 @@ class CompletenessSession:
         n = len(units)
         u, w = which[inside], self.weight[inside]
         tot = np.bincount(u, weights=w, minlength=n)
-        out = pd.DataFrame({"id": units["id"].astype(str).to_numpy(),
-                            "name": units["name"].astype(str).to_numpy() if "name" in units else "",
-                            "weight": tot})
+        out = pd.DataFrame(
+            {
+                "id": units["id"].astype(str).to_numpy(),
+                "name": units["name"].astype(str).to_numpy() if "name" in units else "",
+                "weight": tot,
+            }
+        )
         for t in self.base.standard.tiers:
             now = np.bincount(u, weights=w * self.complete(t)[inside], minlength=n)
             before = np.bincount(u, weights=w * self.base.ev.complete(t)[inside], minlength=n)
@@ -442,8 +497,11 @@ class CompletenessSession:
         t = tier if not isinstance(tier, str) else self.base.standard.tier(tier)
         reach = self.base.ev.samples.reachable
         have = self.n_kinds(t)
-        miss = np.stack([~(self.present[(t.key, k)] & reach) for k in t.required_kinds]) if t.required_kinds \
+        miss = (
+            np.stack([~(self.present[(t.key, k)] & reach) for k in t.required_kinds])
+            if t.required_kinds
             else np.zeros((0, len(reach)), bool)
+        )
         kinds = t.required_kinds
         cache: dict = {}
         names = []
@@ -498,12 +556,21 @@ def new_facility_id(taken: set[str], counter: int) -> tuple[str, int]:
             return cid, counter
 
 
-
 def workspace_baseline(ws, standard: str) -> Baseline:
     """The workspace's :class:`Baseline` for ``standard``, computed once per process."""
     fac = getattr(ws, "eval_facilities", None)
     fac = ws.facilities if fac is None else fac
     std = gev.load_standard(standard)
-    return ws.cached(("complete-baseline", std.name, std.path), lambda: baseline(
-        ws.net, fac, ws.demand, standard, samples=ws.coverage.samples, units=ws.communities,
-        candidates=ws.candidates, snap_limit_m=ws.snap_limit_m))
+    return ws.cached(
+        ("complete-baseline", std.name, std.path),
+        lambda: baseline(
+            ws.net,
+            fac,
+            ws.demand,
+            standard,
+            samples=ws.coverage.samples,
+            units=ws.communities,
+            candidates=ws.candidates,
+            snap_limit_m=ws.snap_limit_m,
+        ),
+    )

@@ -19,18 +19,46 @@ __all__ = ["complete_style", "headline_html", "kinds_html", "ledger_html", "unit
 #: Interface words of the view.
 TEXT = {
     "zh": {
-        "complete": "完整", "share": "完整比例", "people": "人", "kinds": "项", "all_kinds": "{n} 项齐全",
-        "missing_n": "缺 {n} 项", "unit": "社区", "kind": "设施", "within": "可达人口", "ledger_empty": "无缺项。",
-        "tier": "范围", "gap": "影响人口", "zoom": "点击行可在地图上定位", "none": "（无）",
-        "legend_title": "完整生活圈（{tier}）", "n_of": "{have}/{n} 项", "std": "标准", "unverified": "未核实",
+        "complete": "完整",
+        "share": "完整比例",
+        "people": "人",
+        "kinds": "项",
+        "all_kinds": "{n} 项齐全",
+        "missing_n": "缺 {n} 项",
+        "unit": "社区",
+        "kind": "设施",
+        "within": "可达人口",
+        "ledger_empty": "无缺项。",
+        "tier": "范围",
+        "gap": "影响人口",
+        "zoom": "点击行可在地图上定位",
+        "none": "（无）",
+        "legend_title": "完整生活圈（{tier}）",
+        "n_of": "{have}/{n} 项",
+        "std": "标准",
+        "unverified": "未核实",
         "verified": "已核实",
     },
     "en": {
-        "complete": "complete", "share": "complete", "people": "people", "kinds": "kinds", "all_kinds": "all {n} kinds",
-        "missing_n": "{n} missing", "unit": "Community", "kind": "Kind", "within": "within reach", "ledger_empty": "No gaps.",
-        "tier": "Tier", "gap": "affected", "zoom": "click a row to zoom the map there", "none": "(none)",
-        "legend_title": "Complete life circle ({tier})", "n_of": "{have}/{n} kinds", "std": "Standard",
-        "unverified": "unverified", "verified": "verified",
+        "complete": "complete",
+        "share": "complete",
+        "people": "people",
+        "kinds": "kinds",
+        "all_kinds": "all {n} kinds",
+        "missing_n": "{n} missing",
+        "unit": "Community",
+        "kind": "Kind",
+        "within": "within reach",
+        "ledger_empty": "No gaps.",
+        "tier": "Tier",
+        "gap": "affected",
+        "zoom": "click a row to zoom the map there",
+        "none": "(none)",
+        "legend_title": "Complete life circle ({tier})",
+        "n_of": "{have}/{n} kinds",
+        "std": "Standard",
+        "unverified": "unverified",
+        "verified": "verified",
     },
 }
 
@@ -56,17 +84,24 @@ def complete_style(base_style: dict, n_kinds: int, lang: str) -> dict:
     """The map style with the residents' classes of the complete view (class = kinds within reach)."""
     style = dict(base_style)
     style["class_colors"] = palette(n_kinds)
-    style["class_labels"] = [_t("all_kinds", lang, n=n_kinds) if i == n_kinds else _t("missing_n", lang, n=n_kinds - i)
-                             for i in range(n_kinds + 1)]
+    style["class_labels"] = [
+        _t("all_kinds", lang, n=n_kinds) if i == n_kinds else _t("missing_n", lang, n=n_kinds - i)
+        for i in range(n_kinds + 1)
+    ]
     return style
 
 
 def legend_block(n_kinds: int, tier_label: str, lang: str) -> dict:
     """The legend's block of the residents in the complete view (what the dots' colours mean)."""
     colors = palette(n_kinds)
-    items = [{"shape": "dot", "color": colors[i],
-              "label": _t("all_kinds", lang, n=n_kinds) if i == n_kinds else _t("missing_n", lang, n=n_kinds - i)}
-             for i in range(n_kinds, -1, -1)]
+    items = [
+        {
+            "shape": "dot",
+            "color": colors[i],
+            "label": _t("all_kinds", lang, n=n_kinds) if i == n_kinds else _t("missing_n", lang, n=n_kinds - i),
+        }
+        for i in range(n_kinds, -1, -1)
+    ]
     return {"layer": "demand", "title": _t("legend_title", lang, tier=tier_label), "items": items}
 
 
@@ -84,9 +119,11 @@ def _delta(v: float) -> str:
 def headline_html(rows: list[dict], standard, total: float, lang: str, selected: str) -> str:
     """Cards: per tier, the people in a complete circle, their share and the change."""
     flag = _t("verified", lang) if standard.verified else _t("unverified", lang)
-    head = (f'<div class="lc-note" data-testid="complete-standard">{escape(_t("std", lang))}: '
-            f'{escape(standard.title or standard.name)} · <b style="color:{"#1b7f3b" if standard.verified else "#b3261e"}">'
-            f'{escape(flag)}</b></div>')
+    head = (
+        f'<div class="lc-note" data-testid="complete-standard">{escape(_t("std", lang))}: '
+        f'{escape(standard.title or standard.name)} · <b style="color:{"#1b7f3b" if standard.verified else "#b3261e"}">'
+        f"{escape(flag)}</b></div>"
+    )
     cards = []
     for r in rows:
         label = r["label"] if lang == "zh" else r["label_en"]
@@ -95,7 +132,8 @@ def headline_html(rows: list[dict], standard, total: float, lang: str, selected:
             f'<div class="lc-card{wide}" data-testid="complete-{escape(r["tier"])}" data-weight="{r["complete"]:.3f}">'
             f'<div class="lc-card-label">{escape(label)} · {r["n_kinds"]} {escape(_t("kinds", lang))}</div>'
             f'<div class="lc-card-value">{100 * r["share"]:.1f}%<small>{_num(r["complete"])} {escape(_t("people", lang))}</small></div>'
-            f'<div class="lc-card-sub">{_delta(r["delta"])}</div></div>')
+            f'<div class="lc-card-sub">{_delta(r["delta"])}</div></div>'
+        )
     return head + f'<div class="lc-card-grid">{"".join(cards)}</div>'
 
 
@@ -103,10 +141,13 @@ def kinds_html(rows: list[dict], kinds, total: float, lang: str) -> str:
     """Per required kind of the tier: people within reach, share, change."""
     body = "".join(
         f'<tr data-kind="{escape(r["kind"])}" data-weight="{r["covered"]:.3f}"><td>{escape(lstyle.kind_label(kinds, r["kind"], lang))}</td>'
-        f'<td>{_num(r["covered"])}</td><td>{100 * r["share"]:.1f}%</td><td>{_delta(r["delta"])}</td></tr>'
-        for r in rows)
-    return (f'<table class="lc-table" data-testid="complete-kinds"><tr><th>{escape(_t("kind", lang))}</th>'
-            f'<th>{escape(_t("within", lang))}</th><th>%</th><th>Δ</th></tr>{body}</table>')
+        f"<td>{_num(r['covered'])}</td><td>{100 * r['share']:.1f}%</td><td>{_delta(r['delta'])}</td></tr>"
+        for r in rows
+    )
+    return (
+        f'<table class="lc-table" data-testid="complete-kinds"><tr><th>{escape(_t("kind", lang))}</th>'
+        f"<th>{escape(_t('within', lang))}</th><th>%</th><th>Δ</th></tr>{body}</table>"
+    )
 
 
 def units_html(table: pd.DataFrame, tiers, lang: str) -> str:
@@ -118,12 +159,16 @@ def units_html(table: pd.DataFrame, tiers, lang: str) -> str:
     for r in table.itertuples(index=False):
         rec = r._asdict()
         cells = "".join(
-            f'<td>{100 * rec[f"complete_{t.key}"]:.0f}%'
-            + (f' {_delta(rec[f"delta_{t.key}"])}' if abs(rec[f"delta_{t.key}"]) >= 0.5 else "") + "</td>"
-            for t in tiers)
-        rows.append(f'<tr><td>{escape(str(rec["name"]))}</td>{cells}</tr>')
-    return (f'<div style="overflow-x:auto"><table class="lc-table" data-testid="complete-units"><tr>'
-            f'<th>{escape(_t("unit", lang))}</th>{head}</tr>{"".join(rows)}</table></div>')
+            f"<td>{100 * rec[f'complete_{t.key}']:.0f}%"
+            + (f" {_delta(rec[f'delta_{t.key}'])}" if abs(rec[f"delta_{t.key}"]) >= 0.5 else "")
+            + "</td>"
+            for t in tiers
+        )
+        rows.append(f"<tr><td>{escape(str(rec['name']))}</td>{cells}</tr>")
+    return (
+        f'<div style="overflow-x:auto"><table class="lc-table" data-testid="complete-units"><tr>'
+        f"<th>{escape(_t('unit', lang))}</th>{head}</tr>{''.join(rows)}</table></div>"
+    )
 
 
 def unit_bounds(units, crs: str) -> dict[str, str]:
@@ -148,11 +193,14 @@ def ledger_html(ledger: pd.DataFrame, kinds, standard, bounds: dict[str, str], l
         zoom = bounds.get(str(r.unit), "")
         rows.append(
             f'<tr class="lc-zoom" data-zoom="{escape(zoom)}" style="cursor:pointer" title="{escape(_t("zoom", lang))}">'
-            f'<td>{escape(str(r.unit))}</td><td>{escape(labels.get(r.tier, str(r.tier)))}</td>'
-            f'<td>{escape(lstyle.kind_label(kinds, str(r.kind), lang))}</td><td>{_num(r.weight)}</td>'
-            f'<td>{100 * float(r.share):.0f}%</td></tr>')
+            f"<td>{escape(str(r.unit))}</td><td>{escape(labels.get(r.tier, str(r.tier)))}</td>"
+            f"<td>{escape(lstyle.kind_label(kinds, str(r.kind), lang))}</td><td>{_num(r.weight)}</td>"
+            f"<td>{100 * float(r.share):.0f}%</td></tr>"
+        )
     more = f'<div class="lc-note">… {len(ledger) - limit}</div>' if len(ledger) > limit else ""
-    return (f'<div class="lc-note">{escape(_t("zoom", lang))}</div>'
-            f'<div style="overflow-x:auto"><table class="lc-table" data-testid="ledger"><tr><th>{escape(_t("unit", lang))}</th>'
-            f'<th>{escape(_t("tier", lang))}</th><th>{escape(_t("kind", lang))}</th><th>{escape(_t("gap", lang))}</th>'
-            f'<th>%</th></tr>{"".join(rows)}</table></div>{more}')
+    return (
+        f'<div class="lc-note">{escape(_t("zoom", lang))}</div>'
+        f'<div style="overflow-x:auto"><table class="lc-table" data-testid="ledger"><tr><th>{escape(_t("unit", lang))}</th>'
+        f"<th>{escape(_t('tier', lang))}</th><th>{escape(_t('kind', lang))}</th><th>{escape(_t('gap', lang))}</th>"
+        f"<th>%</th></tr>{''.join(rows)}</table></div>{more}"
+    )

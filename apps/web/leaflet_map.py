@@ -36,7 +36,9 @@ def leaflet_dir() -> Path:
     try:
         import js_lib_leaflet
     except ImportError:  # pragma: no cover - a broken install
-        raise RuntimeError("the map needs the package django-js-lib-leaflet: pip install django-js-lib-leaflet") from None
+        raise RuntimeError(
+            "the map needs the package django-js-lib-leaflet: pip install django-js-lib-leaflet"
+        ) from None
     folder = Path(js_lib_leaflet.__file__).parent / "static" / "js_lib_leaflet"
     if not (folder / "leaflet-src.esm.js").is_file():  # pragma: no cover
         raise RuntimeError(f"Leaflet's files are missing from {folder}; reinstall django-js-lib-leaflet")
@@ -64,7 +66,9 @@ class LeafletMap(ReactiveESM):
     demand = param.String(default="", doc="Demand units with index i, id, name, weight w")
     demand_classes = param.String(default="[]", doc="Distance class of each demand unit (JSON list)")
     demand_distances = param.String(default="[]", doc="Distance of each demand unit in metres (JSON list)")
-    demand_missing = param.String(default="[]", doc="Complete view: the kinds each demand unit misses (JSON list of text)")
+    demand_missing = param.String(
+        default="[]", doc="Complete view: the kinds each demand unit misses (JSON list of text)"
+    )
     closed = param.String(default="[]", doc="Ids of the facility points closed in the what-if (JSON list)")
     gaps = param.String(default="", doc="Gap polygons, ranked")
     candidates = param.String(default="", doc="Candidate stations with id and popup rows")

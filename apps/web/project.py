@@ -42,12 +42,12 @@ __all__ = ["PROJECT_KEYS", "REQUIRED", "FILE_KEYS", "load_demo", "read_project",
 PROJECT_KEYS = {
     "title": "text shown in the page header",
     "crs": "coordinates of the input tables: wgs84, gcj02, bd09 or EPSG:n",
-    "tiers": "walking distances: [300, 1000] or [\"5min\", \"15min\"]",
+    "tiers": 'walking distances: [300, 1000] or ["5min", "15min"]',
     "speed": "walking speed in m/min (tiers are then minutes)",
-    "kinds": "extra facility kinds allowed in facilities, e.g. [\"library\"]",
+    "kinds": 'extra facility kinds allowed in facilities, e.g. ["library"]',
     "snap_limit": "metres beyond which a point is unreachable (default 300)",
     "standard": "standard pack of the complete life-circle view: a name (lifecircle standards) or a TOML file",
-    "weight": "\"rows\" to count each demand row as one resident when the demand has no population column",
+    "weight": '"rows" to count each demand row as one resident when the demand has no population column',
     "network": "walking network: .lcnet, .graphml, .osm or .osm.pbf (required)",
     "facilities": "facilities with id, name, kind and coordinates (required)",
     "demand": "demand points or polygons with population (required)",
@@ -177,7 +177,7 @@ def _file_entry(project: Path, key: str, value: Any, default_crs: str) -> dict[s
     if isinstance(value, dict):
         extra = sorted(set(value) - {"path", "crs"})
         if "path" not in value or extra:
-            raise InputError(project, f"key '{key}': give {{ path = \"file\", crs = \"wgs84\" }}")
+            raise InputError(project, f'key \'{key}\': give {{ path = "file", crs = "wgs84" }}')
         crs = _crs(project, value.get("crs", default_crs), f"{key}.crs")
         value = value["path"]
     else:
@@ -231,7 +231,9 @@ def load_project(path: str | Path, progress: Callable[[str], None] | None = None
         title=str(conf.get("title") or Path(path).stem),
         is_demo=False,
         net=net,
-        facilities=gio.read_points(conf["facilities"]["path"], role="facilities", crs=conf["facilities"]["crs"], kinds=kinds),
+        facilities=gio.read_points(
+            conf["facilities"]["path"], role="facilities", crs=conf["facilities"]["crs"], kinds=kinds
+        ),
         demand=_demand(Path(path), conf),
         kinds=kinds,
         standard=_standard(Path(path), conf.get("standard")),
@@ -248,12 +250,18 @@ def _demand(project: Path, conf: dict):
     """The demand; refused without a population column unless ``weight = "rows"`` says to count rows."""
     weight = conf.get("weight")
     if weight is not None and weight != "rows":
-        raise InputError(project, f"key 'weight': the only value is \"rows\" (count each demand row as one), got {weight!r}")
+        raise InputError(
+            project, f"key 'weight': the only value is \"rows\" (count each demand row as one), got {weight!r}"
+        )
     demand = gio.read_demand(conf["demand"]["path"], crs=conf["demand"]["crs"])
     if demand.attrs.get("weight_column") is None and weight != "rows":
-        raise InputError(conf["demand"]["path"], "has no population column (population/人口, weight/权重 or "
-                         "households/户数): add one, or write weight = \"rows\" in the project file to count "
-                         "each row as one resident", column="population")
+        raise InputError(
+            conf["demand"]["path"],
+            "has no population column (population/人口, weight/权重 or "
+            'households/户数): add one, or write weight = "rows" in the project file to count '
+            "each row as one resident",
+            column="population",
+        )
     return demand
 
 

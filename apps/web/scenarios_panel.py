@@ -87,7 +87,12 @@ def _facility(state, fid: str) -> dict[str, Any] | None:
     if not len(hit):
         return None
     row = hit.iloc[0]
-    return {"kind": str(row["kind"]), "name": str(row.get("name", "") or ""), "lon": float(row.geometry.x), "lat": float(row.geometry.y)}
+    return {
+        "kind": str(row["kind"]),
+        "name": str(row.get("name", "") or ""),
+        "lon": float(row.geometry.x),
+        "lat": float(row.geometry.y),
+    }
 
 
 def scenario_from_state(state, name: str, *, base: sc.Scenario | None = None) -> sc.Scenario:
@@ -119,18 +124,34 @@ def scenario_from_state(state, name: str, *, base: sc.Scenario | None = None) ->
         row = _facility(state, fid) if fid is not None and fid in closed_ids and fid not in taken else None
         if row is not None and row["kind"] == c.kind:
             taken.add(str(fid))
-            moved.append(sc.Change(str(fid), c.kind, row["name"], c.lon, c.lat, from_lon=row["lon"], from_lat=row["lat"]))
+            moved.append(
+                sc.Change(str(fid), c.kind, row["name"], c.lon, c.lat, from_lon=row["lon"], from_lat=row["lat"])
+            )
             continue
-        added.append(sc.Change(c.id, c.kind, f"{c.kind} {c.id}", c.lon, c.lat,
-                               area_m2=c.area_m2 if c.area_m2 is not None else float("nan")))
+        added.append(
+            sc.Change(
+                c.id,
+                c.kind,
+                f"{c.kind} {c.id}",
+                c.lon,
+                c.lat,
+                area_m2=c.area_m2 if c.area_m2 is not None else float("nan"),
+            )
+        )
     closed = []
     for pid in closed_ids:
         row = _facility(state, pid)
         if row is not None and pid not in taken:
             closed.append(sc.Change(pid, row["kind"], row["name"], row["lon"], row["lat"]))
     kept = base if base is not None and base.name == sc.check_name(name) else None
-    return sc.Scenario(name, added=added, moved=moved, closed=closed, note=kept.note if kept is not None else "",
-                       version=kept.version if kept is not None else 0)
+    return sc.Scenario(
+        name,
+        added=added,
+        moved=moved,
+        closed=closed,
+        note=kept.note if kept is not None else "",
+        version=kept.version if kept is not None else 0,
+    )
 
 
 def open_in_state(state, scenario: sc.Scenario) -> list[str]:
@@ -188,7 +209,9 @@ class ScenarioPanel:
         comparison's pick lists.
     """
 
-    def __init__(self, state, store: sc.ScenarioStore, *, user: str | None = None, on_open=None, on_change=None) -> None:
+    def __init__(
+        self, state, store: sc.ScenarioStore, *, user: str | None = None, on_open=None, on_change=None
+    ) -> None:
         self.state = state
         self.store = store
         self.on_open = on_open
@@ -196,16 +219,22 @@ class ScenarioPanel:
         self.opened: sc.Scenario | None = None
         w = self.words
         logged_in = (getattr(pn.state, "user", None) or sc.default_user()) if user is None else user
-        self.user_w = pn.widgets.TextInput(label=w["user"], value=str(logged_in or ""), placeholder=w["user"], sizing_mode="stretch_width")
+        self.user_w = pn.widgets.TextInput(
+            label=w["user"], value=str(logged_in or ""), placeholder=w["user"], sizing_mode="stretch_width"
+        )
         self.name_w = pn.widgets.TextInput(label=w["name"], placeholder=w["name"], sizing_mode="stretch_width")
         self.save_w = pn.widgets.Button(label=w["save"], color="primary", sizing_mode="stretch_width")
         self.pick_w = pn.widgets.Select(label=w["list"], options=[], sizing_mode="stretch_width")
         self.open_w = pn.widgets.Button(label=w["open"], color="default")
-        self.new_name_w = pn.widgets.TextInput(label=w["new_name"], placeholder=w["new_name"], sizing_mode="stretch_width")
+        self.new_name_w = pn.widgets.TextInput(
+            label=w["new_name"], placeholder=w["new_name"], sizing_mode="stretch_width"
+        )
         self.rename_w = pn.widgets.Button(label=w["rename"], color="default")
         self.duplicate_w = pn.widgets.Button(label=w["duplicate"], color="default")
         self.delete_w = pn.widgets.Button(label=w["delete"], color="danger", variant="outline")
-        self.title_w = pn.pane.HTML(section(w["title"]), margin=(8, 10, 0, 10), stylesheets=[CSS], sizing_mode="stretch_width")
+        self.title_w = pn.pane.HTML(
+            section(w["title"]), margin=(8, 10, 0, 10), stylesheets=[CSS], sizing_mode="stretch_width"
+        )
         self.message_w = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
         self.table_w = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[CSS])
         self.save_w.on_click(lambda _e: self.save())
@@ -223,7 +252,7 @@ class ScenarioPanel:
     def save(self) -> sc.Scenario | None:
         """Save the session's changes under the name typed; a stale save shows who saved since."""
         w = self.words
-        name, user = (self.name_w.value or '').strip(), (self.user_w.value or '').strip()
+        name, user = (self.name_w.value or "").strip(), (self.user_w.value or "").strip()
         if not name:
             return self._say(w["need_name"], error=True)
         if not user:
@@ -266,14 +295,14 @@ class ScenarioPanel:
     def rename(self) -> sc.Scenario | None:
         """Rename the picked scenario to the new name typed."""
         w = self.words
-        name, new = self.pick_w.value, (self.new_name_w.value or '').strip()
+        name, new = self.pick_w.value, (self.new_name_w.value or "").strip()
         if not name:
             return self._say(w["need_pick"], error=True)
         if not new:
             return self._say(w["need_new"], error=True)
         try:
             expected = self.opened.version if self.opened is not None and self.opened.name == name else None
-            done = self.store.rename(name, new, expected_version=expected, by=(self.user_w.value or '').strip() or None)
+            done = self.store.rename(name, new, expected_version=expected, by=(self.user_w.value or "").strip() or None)
         except LifecircleError as exc:
             return self._say(str(exc), error=True)
         if self.opened is not None and self.opened.name == name:
@@ -287,13 +316,13 @@ class ScenarioPanel:
     def duplicate(self) -> sc.Scenario | None:
         """Copy the picked scenario under the new name typed."""
         w = self.words
-        name, new = self.pick_w.value, (self.new_name_w.value or '').strip()
+        name, new = self.pick_w.value, (self.new_name_w.value or "").strip()
         if not name:
             return self._say(w["need_pick"], error=True)
         if not new:
             return self._say(w["need_new"], error=True)
         try:
-            done = self.store.duplicate(name, new, by=(self.user_w.value or '').strip() or None)
+            done = self.store.duplicate(name, new, by=(self.user_w.value or "").strip() or None)
         except LifecircleError as exc:
             return self._say(str(exc), error=True)
         self.new_name_w.value = ""
@@ -332,7 +361,11 @@ class ScenarioPanel:
             self._say(str(exc), error=True)
             return
         names = table["name"].tolist()
-        current = select if select in names else (self.pick_w.value if self.pick_w.value in names else (names[0] if names else None))
+        current = (
+            select
+            if select in names
+            else (self.pick_w.value if self.pick_w.value in names else (names[0] if names else None))
+        )
         self.pick_w.options = names
         self.pick_w.value = current
         if table.empty:
@@ -340,12 +373,18 @@ class ScenarioPanel:
             return
         head = "".join(f"<th>{html.escape(c)}</th>" for c in w["cols"].split("|"))
         rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in
-                             (r.name, r.version, r.saved_by, _when(r.saved_at), r.added, r.moved, r.closed)) + "</tr>"
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(v))}</td>"
+                for v in (r.name, r.version, r.saved_by, _when(r.saved_at), r.added, r.moved, r.closed)
+            )
+            + "</tr>"
             for r in table.itertuples()
         )
-        self.table_w.object = (f"<table class='lc-table lc-scenarios'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-                               f"<p class='lc-muted' style='font-size:11px'>{html.escape(w['store'].format(path=self.store.path.name))}</p>")
+        self.table_w.object = (
+            f"<table class='lc-table lc-scenarios'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+            f"<p class='lc-muted' style='font-size:11px'>{html.escape(w['store'].format(path=self.store.path.name))}</p>"
+        )
 
     def _say(self, text: str, *, error: bool = False):
         colour = "#b00020" if error else "#1b5e20"
@@ -359,8 +398,13 @@ class ScenarioPanel:
         for widget, key in ((self.user_w, "user"), (self.name_w, "name"), (self.new_name_w, "new_name")):
             widget.label, widget.placeholder = w[key], w[key]
         self.pick_w.label = w["list"]
-        for button, key in ((self.save_w, "save"), (self.open_w, "open"), (self.rename_w, "rename"),
-                            (self.duplicate_w, "duplicate"), (self.delete_w, "delete")):
+        for button, key in (
+            (self.save_w, "save"),
+            (self.open_w, "open"),
+            (self.rename_w, "rename"),
+            (self.duplicate_w, "duplicate"),
+            (self.delete_w, "delete"),
+        ):
             button.label = w[key]
         self.refresh()
 
@@ -368,11 +412,17 @@ class ScenarioPanel:
         """The card for the sidebar."""
         return pn.Column(
             self.title_w,
-            self.user_w, self.name_w, self.save_w, self.message_w,
-            self.pick_w, pn.Row(self.open_w, self.delete_w, margin=0),
-            self.new_name_w, pn.Row(self.rename_w, self.duplicate_w, margin=0),
+            self.user_w,
+            self.name_w,
+            self.save_w,
+            self.message_w,
+            self.pick_w,
+            pn.Row(self.open_w, self.delete_w, margin=0),
+            self.new_name_w,
+            pn.Row(self.rename_w, self.duplicate_w, margin=0),
             self.table_w,
-            sizing_mode="stretch_width", css_classes=["lc-scenarios-card"],
+            sizing_mode="stretch_width",
+            css_classes=["lc-scenarios-card"],
         )
 
 

@@ -63,8 +63,20 @@ __all__ = [
 #: Leaflet and the map's files come from the app's own static routes).
 COMPONENT_MODULES: frozenset[str] = frozenset()
 #: Panel's OAuth providers a planner can name with ``--oauth-provider``.
-OAUTH_PROVIDERS = ("auth0", "azure", "azurev2", "bitbucket", "generic", "github", "gitlab", "google", "okta",
-                   "password", "auth_code", "pam")
+OAUTH_PROVIDERS = (
+    "auth0",
+    "azure",
+    "azurev2",
+    "bitbucket",
+    "generic",
+    "github",
+    "gitlab",
+    "google",
+    "okta",
+    "password",
+    "auth_code",
+    "pam",
+)
 LOGIN_TEMPLATE = STATIC_DIR / "login.html"
 LOGOUT_TEMPLATE = STATIC_DIR / "logout.html"
 
@@ -122,9 +134,15 @@ class Access:
         if self.password_file is not None:
             kw.update(basic_auth=str(self.password_file), login_template=str(LOGIN_TEMPLATE))
             return kw
-        kw.update(oauth_provider=self.oauth_provider, oauth_key=self.oauth_key, oauth_secret=self.oauth_secret,
-                  oauth_redirect_uri=self.oauth_redirect_uri, oauth_extra_params=dict(self.oauth_extra_params),
-                  oauth_encryption_key=self.oauth_encryption_key, oauth_optional=False)
+        kw.update(
+            oauth_provider=self.oauth_provider,
+            oauth_key=self.oauth_key,
+            oauth_secret=self.oauth_secret,
+            oauth_redirect_uri=self.oauth_redirect_uri,
+            oauth_extra_params=dict(self.oauth_extra_params),
+            oauth_encryption_key=self.oauth_encryption_key,
+            oauth_optional=False,
+        )
         return {k: v for k, v in kw.items() if v is not None}
 
 
@@ -139,7 +157,7 @@ def read_password_file(path: str | os.PathLike) -> dict[str, str]:
     p = Path(path)
     option = "--password-file"
     if not p.is_file():
-        raise OptionError(option, f"{p}: no such file (give a JSON file like {{\"planner\": \"a long password\"}})")
+        raise OptionError(option, f'{p}: no such file (give a JSON file like {{"planner": "a long password"}})')
     try:
         data = json.loads(p.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
@@ -147,8 +165,9 @@ def read_password_file(path: str | os.PathLike) -> dict[str, str]:
     except json.JSONDecodeError as exc:
         raise OptionError(option, f"{p}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     if not isinstance(data, dict) or not data:
-        raise OptionError(option, f"{p}: give a JSON object of user name -> password, e.g. "
-                                  "{\"planner\": \"a long password\"}")
+        raise OptionError(
+            option, f'{p}: give a JSON object of user name -> password, e.g. {{"planner": "a long password"}}'
+        )
     bad = [k for k, v in data.items() if not k.strip() or not isinstance(v, str) or not v]
     if bad:
         raise OptionError(option, f"{p}: user {bad[0]!r} needs a non-empty name and a non-empty password string")
@@ -172,21 +191,29 @@ def check_access(host: str, access: Access | None = None) -> Access:
         read_password_file(access.password_file)
     if access.oauth_provider is not None:
         if access.oauth_provider not in OAUTH_PROVIDERS:
-            raise OptionError("--oauth-provider",
-                              f"{access.oauth_provider!r} is not one of Panel's providers: {', '.join(OAUTH_PROVIDERS)}")
-        for name, value, env in (("--oauth-key", access.oauth_key, "PANEL_OAUTH_KEY"),
-                                 ("--oauth-secret", access.oauth_secret, "PANEL_OAUTH_SECRET")):
+            raise OptionError(
+                "--oauth-provider",
+                f"{access.oauth_provider!r} is not one of Panel's providers: {', '.join(OAUTH_PROVIDERS)}",
+            )
+        for name, value, env in (
+            ("--oauth-key", access.oauth_key, "PANEL_OAUTH_KEY"),
+            ("--oauth-secret", access.oauth_secret, "PANEL_OAUTH_SECRET"),
+        ):
             if not value and not os.environ.get(env) and access.oauth_provider not in ("pam",):
                 raise OptionError(name, f"--oauth-provider {access.oauth_provider} needs {name} (or ${env})")
     if access.cookie_secret is not None and len(access.cookie_secret) < 16:
-        raise OptionError("--cookie-secret", "give at least 16 characters (e.g. python -c "
-                                             "\"import secrets; print(secrets.token_urlsafe(32))\")")
+        raise OptionError(
+            "--cookie-secret",
+            'give at least 16 characters (e.g. python -c "import secrets; print(secrets.token_urlsafe(32))")',
+        )
     if not is_loopback(host) and not access.enabled:
         raise OptionError(
-            "--host", f"{host} serves the app beyond this machine, so it needs access control: add "
-            "--password-file users.json (a JSON object {\"user\": \"password\"}, with --cookie-secret or "
+            "--host",
+            f"{host} serves the app beyond this machine, so it needs access control: add "
+            '--password-file users.json (a JSON object {"user": "password"}, with --cookie-secret or '
             "$PANEL_COOKIE_SECRET to keep sign-ins across restarts), or --oauth-provider NAME "
-            "--oauth-key ... --oauth-secret ... (Panel's OAuth); or serve on --host 127.0.0.1")
+            "--oauth-key ... --oauth-secret ... (Panel's OAuth); or serve on --host 127.0.0.1",
+        )
     return access
 
 
@@ -202,9 +229,12 @@ class SessionLimits:
         Most candidates each session holds.
     """
 
-    def __init__(self, max_sessions: int = settings.MAX_SESSIONS,
-                 max_pending: int = settings.MAX_PENDING_SESSIONS,
-                 max_candidates: int = settings.MAX_CANDIDATES_PER_SESSION) -> None:
+    def __init__(
+        self,
+        max_sessions: int = settings.MAX_SESSIONS,
+        max_pending: int = settings.MAX_PENDING_SESSIONS,
+        max_candidates: int = settings.MAX_CANDIDATES_PER_SESSION,
+    ) -> None:
         self.max_sessions, self.max_pending = int(max_sessions), int(max_pending)
         self.max_candidates = int(max_candidates)
         self.pending: set[Any] = set()
@@ -221,18 +251,24 @@ class SessionLimits:
 
 
 def _note_html(zh: str, en: str, color: str = "#16324f") -> str:
-    return (f'<div style="font-family:sans-serif;padding:3em;text-align:center;color:{color}">'
-            f'<h2 style="margin-bottom:.4em">{escape(zh)}</h2><p>{escape(en)}</p></div>')
+    return (
+        f'<div style="font-family:sans-serif;padding:3em;text-align:center;color:{color}">'
+        f'<h2 style="margin-bottom:.4em">{escape(zh)}</h2><p>{escape(en)}</p></div>'
+    )
 
 
 def _busy_zh_en() -> tuple[str, str]:
     wait = f"{settings.UNUSED_SESSION_LIFETIME_S:g}"
-    return (f"服务器繁忙：同时打开的规划页面已达上限，请约 {wait} 秒后刷新重试。",
-            f"The server is busy: it already serves as many planners as it can. Try again in about {wait} s.")
+    return (
+        f"服务器繁忙：同时打开的规划页面已达上限，请约 {wait} 秒后刷新重试。",
+        f"The server is busy: it already serves as many planners as it can. Try again in about {wait} s.",
+    )
 
 
-BUSY_PAGE = ("<!DOCTYPE html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>服务器繁忙 / Server busy</title>"
-             "</head><body>" + _note_html(*_busy_zh_en()) + "</body></html>")
+BUSY_PAGE = (
+    '<!DOCTYPE html><html lang="zh"><head><meta charset="utf-8"><title>服务器繁忙 / Server busy</title>'
+    "</head><body>" + _note_html(*_busy_zh_en()) + "</body></html>"
+)
 
 
 class _BoundedDocHandler(DocHandler):
@@ -286,9 +322,13 @@ def session_page(workspace: Workspace, limits: SessionLimits | None = None) -> p
         return PlannerApp(workspace).view()
     limits = limits or SessionLimits()
     _serve_css_locally(doc)
-    holder = pn.Column(pn.pane.HTML(_note_html("正在加载规划地图…", "Loading the planner's map ...", "#6b7785"),
-                                    sizing_mode="stretch_width"),
-                       sizing_mode="stretch_both", margin=0)
+    holder = pn.Column(
+        pn.pane.HTML(
+            _note_html("正在加载规划地图…", "Loading the planner's map ...", "#6b7785"), sizing_mode="stretch_width"
+        ),
+        sizing_mode="stretch_both",
+        margin=0,
+    )
     limits.pending.add(doc)
 
     def build() -> None:
@@ -370,8 +410,15 @@ def build_server(
 
     server = pn.serve(
         page,
-        port=port, address=host, websocket_origin=origins, show=False, start=False,
-        title=workspace.title, static_dirs=static_dirs(), threaded=False, verbose=False,
+        port=port,
+        address=host,
+        websocket_origin=origins,
+        show=False,
+        start=False,
+        title=workspace.title,
+        static_dirs=static_dirs(),
+        threaded=False,
+        verbose=False,
         unused_session_lifetime_milliseconds=int(settings.UNUSED_SESSION_LIFETIME_S * 1000),
         check_unused_sessions_milliseconds=int(settings.CHECK_UNUSED_SESSIONS_S * 1000),
         extra_patterns=[(r"/components/(.*)", _ComponentsGate, {})],
@@ -416,8 +463,9 @@ def serve_workspace(
     OptionError
         From :func:`check_access`, before anything listens.
     """
-    server, port, _limits = build_server(workspace, port=port, host=host, allow_origins=allow_origins, access=access,
-                                         limits=limits)
+    server, port, _limits = build_server(
+        workspace, port=port, host=host, allow_origins=allow_origins, access=access, limits=limits
+    )
     server.start()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}/"
     if on_ready:

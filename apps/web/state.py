@@ -114,9 +114,15 @@ class PlannerState(param.Parameterized):
     tiers_shown = param.ListSelector(default=[], objects=[], doc="Tiers (m) whose service areas are drawn")
     tiles = param.Selector(default="none", objects=list(TILES), doc="Background tiles (none = offline)")
     mode = param.Selector(default="pan", objects=["pan", "add"], doc="'add': a map click adds a candidate")
-    edit_kind = param.Selector(default=CANDIDATE_KIND, objects=[CANDIDATE_KIND], doc="Kind of the facility a click adds")
-    new_area_m2 = param.Number(default=10000.0, bounds=(0, None), doc="Area (m²) given to an added park (for area conditions)")
-    view = param.Selector(default="kind", objects=["kind", "complete"], doc="Per-kind coverage, or complete life circles")
+    edit_kind = param.Selector(
+        default=CANDIDATE_KIND, objects=[CANDIDATE_KIND], doc="Kind of the facility a click adds"
+    )
+    new_area_m2 = param.Number(
+        default=10000.0, bounds=(0, None), doc="Area (m²) given to an added park (for area conditions)"
+    )
+    view = param.Selector(
+        default="kind", objects=["kind", "complete"], doc="Per-kind coverage, or complete life circles"
+    )
     standard = param.String(default=settings.DEFAULT_STANDARD, doc="Standard pack of the complete view")
     complete_tier = param.String(default="", doc="Tier key of the complete view")
     version = param.Integer(default=0, doc="Bumped on every change of the candidates")
@@ -239,8 +245,16 @@ class PlannerState(param.Parameterized):
         return {"area_m2": float(cand.area_m2)} if cand.area_m2 is not None else {}
 
     # ------------------------------------------------------------ candidates
-    def add_candidate(self, lon: float, lat: float, *, origin: str = "click", kind: str | None = None,
-                      area_m2: float | None = None, _redo: bool = False) -> Candidate | None:
+    def add_candidate(
+        self,
+        lon: float,
+        lat: float,
+        *,
+        origin: str = "click",
+        kind: str | None = None,
+        area_m2: float | None = None,
+        _redo: bool = False,
+    ) -> Candidate | None:
         """Place a new facility of ``kind`` (default :attr:`edit_kind`); None when the site is off the network.
 
         Parameters
@@ -322,7 +336,7 @@ class PlannerState(param.Parameterized):
             return None
         self._remember(steps, ("move", (cid, lon, lat), {}), redo=_redo)
         moved = dataclasses.replace(old, lon=lon, lat=lat)
-        self.candidates = [*self.candidates[:idx], moved, *self.candidates[idx + 1:]]
+        self.candidates = [*self.candidates[:idx], moved, *self.candidates[idx + 1 :]]
         self._changed(started, cid)
         return moved
 
@@ -339,7 +353,7 @@ class PlannerState(param.Parameterized):
         if self.complete() is not None:
             self.complete().remove(cid)
         self._remember(steps, ("remove", (cid,), {}), redo=_redo)
-        self.candidates = [*self.candidates[:idx], *self.candidates[idx + 1:]]
+        self.candidates = [*self.candidates[:idx], *self.candidates[idx + 1 :]]
         self._changed(started, cid)
 
     def clear_candidates(self, *, _redo: bool = False) -> None:
@@ -442,8 +456,13 @@ class PlannerState(param.Parameterized):
                 for inner in args[0]:
                     self._do_again(inner)
             return
-        fn = {"add": self.add_candidate, "move": self.move_candidate, "remove": self.remove_candidate,
-              "close": self.close_facility, "clear": self.clear_candidates}[name]
+        fn = {
+            "add": self.add_candidate,
+            "move": self.move_candidate,
+            "remove": self.remove_candidate,
+            "close": self.close_facility,
+            "clear": self.clear_candidates,
+        }[name]
         fn(*args, **kw, _redo=True)
 
     @contextlib.contextmanager
@@ -458,11 +477,16 @@ class PlannerState(param.Parameterized):
                 del self._history[mark:]
                 actions = [e["action"] for e in entries]
                 first = entries[0]
-                self._history.append({
-                    "candidates": first["candidates"], "counter": first["counter"], "closed": first["closed"],
-                    "steps": [k for e in entries for k in e["steps"]], "comp": sum(e["comp"] for e in entries),
-                    "action": ("batch", (actions,), {}) if all(a is not None for a in actions) else None,
-                })
+                self._history.append(
+                    {
+                        "candidates": first["candidates"],
+                        "counter": first["counter"],
+                        "closed": first["closed"],
+                        "steps": [k for e in entries for k in e["steps"]],
+                        "comp": sum(e["comp"] for e in entries),
+                        "action": ("batch", (actions,), {}) if all(a is not None for a in actions) else None,
+                    }
+                )
 
     @property
     def can_undo(self) -> bool:
@@ -476,10 +500,19 @@ class PlannerState(param.Parameterized):
 
     def _remember(self, steps: list[str], action=None, *, comp: int = 1, redo: bool = False) -> None:
         """Keep the state before a change, the engine steps it took, and how to do it again."""
-        self._history.append({"candidates": list(self.candidates), "counter": self._counter,
-                              "closed": list(self.closed), "steps": list(steps), "comp": comp, "action": action})
+        self._history.append(
+            {
+                "candidates": list(self.candidates),
+                "counter": self._counter,
+                "closed": list(self.closed),
+                "steps": list(steps),
+                "comp": comp,
+                "action": action,
+            }
+        )
         if not redo:
             self._redo.clear()
+
     def _new_id(self) -> str:
         cid = self._peek_id()
         self._counter = int(cid[1:])
@@ -497,6 +530,7 @@ class PlannerState(param.Parameterized):
 
     def _ws_ids(self) -> set[str]:
         """Ids of the project's facilities (new ones never take them)."""
+
         def build() -> set[str]:
             fac = getattr(self.ws, "eval_facilities", None)
             ids = set(self.ws.facilities["id"].astype(str))
@@ -559,10 +593,23 @@ class PlannerState(param.Parameterized):
         rows = []
         for tier in res.tiers:
             before, now = base.covered_weight(kind, tier), res.covered_weight(kind, tier)
-            rows.append({"tier": tier, "base": before, "covered": now,
-                         "share": now / res.total_weight if res.total_weight else 0.0, "delta": now - before})
-        return Headline(kind, res.total_weight, res.unreachable_weight, rows,
-                        res.total_weight - rows[-1]["covered"], res.total_weight - rows[-1]["base"])
+            rows.append(
+                {
+                    "tier": tier,
+                    "base": before,
+                    "covered": now,
+                    "share": now / res.total_weight if res.total_weight else 0.0,
+                    "delta": now - before,
+                }
+            )
+        return Headline(
+            kind,
+            res.total_weight,
+            res.unreachable_weight,
+            rows,
+            res.total_weight - rows[-1]["covered"],
+            res.total_weight - rows[-1]["base"],
+        )
 
     def gains(self) -> pd.DataFrame:
         """What each new facility adds in its kind's coverage: covered weight lost if it were removed.
@@ -657,6 +704,7 @@ class PlannerState(param.Parameterized):
 
     def unit_reachable(self) -> np.ndarray:
         """True for demand units with at least one sample joined to the network."""
+
         def build() -> np.ndarray:
             s = self.ws.coverage.samples
             return np.bincount(s.unit, weights=s.reachable.astype(float), minlength=s.n_units) > 0
@@ -671,7 +719,9 @@ class PlannerState(param.Parameterized):
         return self._area_cache[key]
 
     # -------------------------------------------------------------- siting
-    def suggest(self, k: int, *, method: str = "greedy", objective: str = "cover", target: float = 0.9) -> list[Candidate]:
+    def suggest(
+        self, k: int, *, method: str = "greedy", objective: str = "cover", target: float = 0.9
+    ) -> list[Candidate]:
         """Add recommended sites of :attr:`edit_kind` (推荐选址) as one undoable step.
 
         Parameters
@@ -715,10 +765,18 @@ class PlannerState(param.Parameterized):
     def _suggest_cover(self, kind: str, k: int, method: str, lscp_target: float | None):
         cands = self._candidate_sites()
         plan = siting.plan_sites(
-            self.ws.net, self._stations_with_candidates(), self.ws.demand,
-            candidates=cands, candidate_spacing=None if cands is not None else 150.0,
-            candidate_area=self._study_area(), radius=float(self.gap_tier), k=1 if lscp_target is not None else k,
-            method=method, station_kinds=(kind,), samples=self.ws.coverage.samples, snap_limit_m=self.ws.snap_limit_m,
+            self.ws.net,
+            self._stations_with_candidates(),
+            self.ws.demand,
+            candidates=cands,
+            candidate_spacing=None if cands is not None else 150.0,
+            candidate_area=self._study_area(),
+            radius=float(self.gap_tier),
+            k=1 if lscp_target is not None else k,
+            method=method,
+            station_kinds=(kind,),
+            samples=self.ws.coverage.samples,
+            snap_limit_m=self.ws.snap_limit_m,
         )
         model = plan.model
         total = float(plan.samples.weight.sum())
@@ -754,8 +812,14 @@ class PlannerState(param.Parameterized):
         plan = site_for_completeness(comp.view(), tier, kind, k, candidates=self._candidate_sites(), method=method)
         sites = plan.sites[plan.sites["gain"] > 0]
         points = [(float(g.x), float(g.y)) for g in sites.geometry.values]
-        info = {"method": plan.method, "optimal": plan.optimal, "tier": tier, "chosen": sites["id"].astype(str).tolist(),
-                "gain": plan.gain, "uncovered_reachable": 0.0 if len(sites) < k else None}
+        info = {
+            "method": plan.method,
+            "optimal": plan.optimal,
+            "tier": tier,
+            "chosen": sites["id"].astype(str).tolist(),
+            "gain": plan.gain,
+            "uncovered_reachable": 0.0 if len(sites) < k else None,
+        }
         return points, info
 
     def _candidate_sites(self) -> gpd.GeoDataFrame | None:
@@ -768,17 +832,28 @@ class PlannerState(param.Parameterized):
         zh = self.lang != "en"
         if info.get("objective") == "lscp" and info.get("reached"):
             share = f"{100 * info['target']:.0f}%"
-            return (f"{info['added']} 个站点已使覆盖率达到目标 {share}，无需更多。" if zh else
-                    f"{info['added']} sites already bring coverage to the {share} target; more are not needed.")
+            return (
+                f"{info['added']} 个站点已使覆盖率达到目标 {share}，无需更多。"
+                if zh
+                else f"{info['added']} sites already bring coverage to the {share} target; more are not needed."
+            )
         if info.get("objective") == "complete":
-            return ("其余只缺这一类设施的居民都已被推荐站点补全；其余未完整的居民还缺其他类设施，再增此类设施也不能使其完整。" if zh else
-                    "Every resident missing only this kind is completed by the sites returned; the others also miss "
-                    "other kinds, so more sites of this kind would complete nobody.")
-        return ("可达范围内的居民都已被服务：再增加站点也覆盖不到新的居民（其余居民离任何候选点都超出步行距离）。" if zh else
-                "Everyone reachable is already served: another site would cover nobody new (the rest live beyond "
-                "walking distance of every candidate site).")
+            return (
+                "其余只缺这一类设施的居民都已被推荐站点补全；其余未完整的居民还缺其他类设施，再增此类设施也不能使其完整。"
+                if zh
+                else "Every resident missing only this kind is completed by the sites returned; the others also miss "
+                "other kinds, so more sites of this kind would complete nobody."
+            )
+        return (
+            "可达范围内的居民都已被服务：再增加站点也覆盖不到新的居民（其余居民离任何候选点都超出步行距离）。"
+            if zh
+            else "Everyone reachable is already served: another site would cover nobody new (the rest live beyond "
+            "walking distance of every candidate site)."
+        )
 
-    def _add_many(self, points: list[tuple[float, float]], started: float, kind: str = CANDIDATE_KIND) -> list[Candidate]:
+    def _add_many(
+        self, points: list[tuple[float, float]], started: float, kind: str = CANDIDATE_KIND
+    ) -> list[Candidate]:
         found = [(round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)) for lon, lat in points]
         history, counter, closed = list(self.candidates), self._counter, list(self.closed)
         added, steps = [], []
@@ -794,8 +869,16 @@ class PlannerState(param.Parameterized):
             added.append(cand)
         if not added:
             return []
-        self._history.append({"candidates": history, "counter": counter, "closed": closed, "steps": steps,
-                              "comp": len(added), "action": None})
+        self._history.append(
+            {
+                "candidates": history,
+                "counter": counter,
+                "closed": closed,
+                "steps": steps,
+                "comp": len(added),
+                "action": None,
+            }
+        )
         self._redo.clear()
         self._changed(started, "")
         return added
@@ -809,8 +892,11 @@ class PlannerState(param.Parameterized):
             fac = fac[~fac["id"].astype(str).isin(self.closed_points())]
         if not self.candidates:
             return fac
-        extra = gpd.GeoDataFrame({"id": [c.id for c in self.candidates], "kind": [c.kind for c in self.candidates]},
-                                 geometry=shapely.points([[c.lon, c.lat] for c in self.candidates]), crs="EPSG:4326")
+        extra = gpd.GeoDataFrame(
+            {"id": [c.id for c in self.candidates], "kind": [c.kind for c in self.candidates]},
+            geometry=shapely.points([[c.lon, c.lat] for c in self.candidates]),
+            crs="EPSG:4326",
+        )
         return gpd.GeoDataFrame(pd.concat([fac, extra], ignore_index=True), geometry="geometry", crs="EPSG:4326")
 
     def _study_area(self):
@@ -842,8 +928,11 @@ class PlannerState(param.Parameterized):
     def areas_frame(self) -> gpd.GeoDataFrame:
         """Service areas of the existing facilities and of the candidates (``candidate`` flags them)."""
         base = self.ws.areas.assign(candidate=False)
-        rows = [{"facility_id": c.id, "kind": CANDIDATE_KIND, "name": c.id, "tier_m": t, "candidate": True, "geometry": g}
-                for c in self.candidates for t, g in self.candidate_areas(c).items()]
+        rows = [
+            {"facility_id": c.id, "kind": CANDIDATE_KIND, "name": c.id, "tier_m": t, "candidate": True, "geometry": g}
+            for c in self.candidates
+            for t, g in self.candidate_areas(c).items()
+        ]
         if not rows:
             return base
         extra = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
@@ -864,8 +953,16 @@ def _what_if_engine(ws: Workspace, kind: str = CANDIDATE_KIND) -> siting.WhatIf:
     """The what-if engine of one session and kind: a fork of the process's (one full search per kind and process)."""
     from .complete import fork_engine
 
-    template = ws.cached(("whatif", kind), lambda: siting.WhatIf.from_frames(
-        ws.net, ws.facilities, ws.demand, kinds=(kind,), tiers=ws.tiers,
-        samples=ws.coverage.samples, snap_limit_m=ws.snap_limit_m,
-    ))
+    template = ws.cached(
+        ("whatif", kind),
+        lambda: siting.WhatIf.from_frames(
+            ws.net,
+            ws.facilities,
+            ws.demand,
+            kinds=(kind,),
+            tiers=ws.tiers,
+            samples=ws.coverage.samples,
+            snap_limit_m=ws.snap_limit_m,
+        ),
+    )
     return fork_engine(template)

@@ -65,7 +65,12 @@ def read_upload(data: bytes, name: str, role: str, ws, *, crs: str = "wgs84") ->
             frame = gio.read_points(path, role=role, crs=crs, **kw)
         except InputError as exc:
             reason = str(getattr(exc, "reason", exc)).replace(str(path), safe)
-            raise InputError(safe, reason, row=getattr(exc, "row", None), column=getattr(exc, "column", None),
-                             row_label=getattr(exc, "row_label", "row")) from None
+            raise InputError(
+                safe,
+                reason,
+                row=getattr(exc, "row", None),
+                column=getattr(exc, "column", None),
+                row_label=getattr(exc, "row_label", "row"),
+            ) from None
     frame.attrs.pop("source_file", None)
     return frame

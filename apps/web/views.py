@@ -97,7 +97,7 @@ def headline_html(head: Headline, lang: str) -> str:
             f'<div class="lc-card" data-testid="covered-{tier_key(row["tier"])}">'
             f'<div class="lc-card-label">{escape(tr("covered_within", lang, tier=tier))}</div>'
             f'<div class="lc-card-value"><span class="lc-fig" data-value="{row["covered"]:.3f}">{_num(row["covered"])}</span>'
-            f'<small>{row["share"]:.1%}</small></div>'
+            f"<small>{row['share']:.1%}</small></div>"
             f'<div class="lc-bar"><div class="lc-bar-now" style="width:{100 * row["share"]:.2f}%"></div>'
             f'<div class="lc-bar-base" style="width:{100 * share_base:.2f}%"></div></div>'
             f'<div class="lc-card-sub">{_delta(row["delta"], lang)}</div></div>'
@@ -107,7 +107,7 @@ def headline_html(head: Headline, lang: str) -> str:
         f'<div class="lc-card lc-wide" data-testid="unserved">'
         f'<div class="lc-card-label">{escape(tr("unserved", lang, tier=top))}</div>'
         f'<div class="lc-card-value"><span class="lc-fig" data-value="{head.unserved:.3f}">{_num(head.unserved)}</span>'
-        f'<small>{head.unserved / head.total if head.total else 0:.1%}</small></div>'
+        f"<small>{head.unserved / head.total if head.total else 0:.1%}</small></div>"
         f'<div class="lc-card-sub">{_delta(head.unserved - head.base_unserved, lang, more_is_better=False)}</div></div>'
     )
     note = tr("total", lang, total=_num(head.total), unreachable=_num(head.unreachable))
@@ -123,9 +123,13 @@ def candidates_html(gains: pd.DataFrame, tiers, lang: str) -> str:
     for rec in gains.to_dict("records"):
         cells = "".join(f"<td>{_gain(rec[f'gain_{tier_key(t)}'])}</td>" for t in tiers)
         mark = "★ " if rec.get("origin") == "suggested" else ""
-        rows.append(f'<tr data-id="{escape(str(rec["id"]))}"><td><span class="lc-chip">{mark}{escape(str(rec["id"]))}</span></td>{cells}</tr>')
-    return (f'<div class="lc-scroll"><table class="lc-table lc-nowrap" data-testid="candidates"><thead><tr>'
-            f'<th>{escape(tr("cand_id", lang))}</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+        rows.append(
+            f'<tr data-id="{escape(str(rec["id"]))}"><td><span class="lc-chip">{mark}{escape(str(rec["id"]))}</span></td>{cells}</tr>'
+        )
+    return (
+        f'<div class="lc-scroll"><table class="lc-table lc-nowrap" data-testid="candidates"><thead><tr>'
+        f"<th>{escape(tr('cand_id', lang))}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _gain(value: float) -> str:
@@ -148,6 +152,8 @@ def units_html(table: pd.DataFrame, tiers, lang: str) -> str:
             delta = rec[f"delta_{key}"]
             plus = f' <span class="lc-up">+{delta:,.0f}</span>' if delta >= 0.5 else ""
             cells.append(f'<td><span class="lc-share">{rec[f"share_{key}"]:.1%}</span>{plus}</td>')
-        rows.append(f'<tr><td>{escape(str(rec["name"]))}</td><td>{_num(rec["weight"])}</td>{"".join(cells)}</tr>')
-    return (f'<table class="lc-table" data-testid="units"><thead><tr><th>{escape(tr("unit", lang))}</th>'
-            f'<th>{escape(tr("population", lang))}</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        rows.append(f"<tr><td>{escape(str(rec['name']))}</td><td>{_num(rec['weight'])}</td>{''.join(cells)}</tr>")
+    return (
+        f'<table class="lc-table" data-testid="units"><thead><tr><th>{escape(tr("unit", lang))}</th>'
+        f"<th>{escape(tr('population', lang))}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )

@@ -96,8 +96,12 @@ class Workspace:
         self.tiers = parse_tiers(self.tiers)
         started = time.perf_counter()
         self.coverage = gcov.compute_coverage(
-            self.net, self.facilities, self.demand, tiers=self.tiers,
-            kinds=self.analysis_kinds(), snap_limit_m=self.snap_limit_m,
+            self.net,
+            self.facilities,
+            self.demand,
+            tiers=self.tiers,
+            kinds=self.analysis_kinds(),
+            snap_limit_m=self.snap_limit_m,
         )
         self.timings["coverage_s"] = time.perf_counter() - started
         say(f"coverage of {len(self.demand):,} demand units computed; building service areas ...")
@@ -123,7 +127,8 @@ class Workspace:
         if len(self.facilities) == 0:
             return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
         facilities = self.facilities[["id", "kind", "geometry"]].assign(
-            name=[_text(v) for v in self.facilities["name"]] if "name" in self.facilities else "")
+            name=[_text(v) for v in self.facilities["name"]] if "name" in self.facilities else ""
+        )
         areas = reach.facility_service_areas(self.net, facilities, self.tiers, snap_limit_m=self.snap_limit_m)
         if len(areas) == 0:
             return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
@@ -153,19 +158,25 @@ class Workspace:
 
     def facilities_text(self, crs: str = "wgs84") -> str:
         """The facilities as points with ``id``, ``name``, ``kind``."""
+
         def build() -> str:
-            props = [{"id": str(r.id), "name": _text(r.name), "kind": str(r.kind)}
-                     for r in self.facilities[["id", "name", "kind"]].itertuples(index=False)]
+            props = [
+                {"id": str(r.id), "name": _text(r.name), "kind": str(r.kind)}
+                for r in self.facilities[["id", "name", "kind"]].itertuples(index=False)
+            ]
             return lgj.feature_collection(self.facilities.geometry.values, props, crs=crs)
 
         return self.cached(("facilities", crs), build)
 
     def areas_text(self, crs: str = "wgs84") -> str:
         """The existing facilities' service areas (simplified) as GeoJSON text."""
+
         def build() -> str:
             geoms = shapely.simplify(self.areas.geometry.values, 1e-5)
-            props = [{"id": r.facility_id, "kind": r.kind, "tier": float(r.tier_m)}
-                     for r in self.areas.itertuples(index=False)]
+            props = [
+                {"id": r.facility_id, "kind": r.kind, "tier": float(r.tier_m)}
+                for r in self.areas.itertuples(index=False)
+            ]
             return lgj.feature_collection(geoms, props, crs=crs)
 
         return self.cached(("areas", crs), build)
@@ -188,8 +199,10 @@ class Workspace:
 
         def build() -> str:
             names = self.demand["name"] if "name" in self.demand else self.demand["id"]
-            props = [{"i": i, "id": str(a), "name": _text(n), "w": round(float(w), 1)}
-                     for i, (a, n, w) in enumerate(zip(self.demand["id"], names, self.demand["weight"]))]
+            props = [
+                {"i": i, "id": str(a), "name": _text(n), "w": round(float(w), 1)}
+                for i, (a, n, w) in enumerate(zip(self.demand["id"], names, self.demand["weight"]))
+            ]
             return lgj.feature_collection(self.demand.geometry.values, props, crs=crs)
 
         return self.cached(("demand", crs), build)
@@ -199,8 +212,10 @@ class Workspace:
         lonlat = self.net.to_lonlat(smp.xy)
         names = (self.demand["name"] if "name" in self.demand else self.demand["id"]).to_numpy()
         ids = self.demand["id"].astype(str).to_numpy()
-        props = [{"i": i, "id": ids[u], "name": _text(names[u]), "w": round(float(w), 1)}
-                 for i, (u, w) in enumerate(zip(smp.unit, smp.weight))]
+        props = [
+            {"i": i, "id": ids[u], "name": _text(names[u]), "w": round(float(w), 1)}
+            for i, (u, w) in enumerate(zip(smp.unit, smp.weight))
+        ]
         return lgj.feature_collection(shapely.points(lonlat), props, crs=crs)
 
     def bounds(self) -> tuple[float, float, float, float]:

@@ -45,8 +45,7 @@ _FOOTBRIDGE_X = 1400.0
 _SPOT = (2450.0, 3060.0)  # expressway maintenance depot, reachable only by motorway_link
 _INSET = 15.0  # compound / park wall inset from the street centreline
 
-_ARTERIALS_V = (("松涛路", "secondary"), ("鹏程大道", "primary"), ("梧桐路", "secondary"),
-                ("荔香路", "secondary"))
+_ARTERIALS_V = (("松涛路", "secondary"), ("鹏程大道", "primary"), ("梧桐路", "secondary"), ("荔香路", "secondary"))
 _ARTERIALS_H = (("锦绣路", "secondary"), ("深云大道", "primary"), ("翠微路", "secondary"))
 _EXPWY_NAME = "鹏城快速路"
 _FRONTAGE_NAME = "鹏城快速路辅路"
@@ -62,31 +61,104 @@ _COMMUNITIES = (
 )
 
 # Block (i, j) = column i, row j of the arterial grid; cells (a, b) inside it.
-_GRID_NM = {(0, 0): (4, 4), (1, 0): (5, 4), (2, 0): (4, 4), (1, 1): (5, 4), (2, 1): (4, 5),
-            (0, 2): (5, 4), (1, 2): (4, 4), (2, 2): (5, 4)}
+_GRID_NM = {
+    (0, 0): (4, 4),
+    (1, 0): (5, 4),
+    (2, 0): (4, 4),
+    (1, 1): (5, 4),
+    (2, 1): (4, 5),
+    (0, 2): (5, 4),
+    (1, 2): (4, 4),
+    (2, 2): (5, 4),
+}
 _VILLAGE_GRID = ((18.0, 420.0, 630.0, 810.0, 982.0), (918.0, 1100.0, 1350.0, 1600.0, 1782.0))
 _SPECIAL = {
     (0, 1): {(0, 1): "village", (0, 2): "village"},
     (1, 2): {(1, 1): "park:P1", (2, 1): "park:P1", (1, 2): "park:P1", (2, 2): "park:P1"},
     (2, 0): {(1, 1): "park:P2"},
     (0, 2): {(1, 2): "park:P3"},
-    (2, 2): {(2, 1): "industrial", (3, 1): "industrial", (3, 2): "industrial",
-             (2, 2): "industrial"},
+    (2, 2): {(2, 1): "industrial", (3, 1): "industrial", (3, 2): "industrial", (2, 2): "industrial"},
     (2, 1): {(0, 0): "hospital"},
     (1, 1): {(0, 0): "retail"},
 }
-_N_COMPOUNDS = {(0, 0): 3, (1, 0): 3, (2, 0): 3, (0, 1): 2, (1, 1): 3, (2, 1): 3,
-                (0, 2): 3, (1, 2): 2, (2, 2): 2}
+_N_COMPOUNDS = {(0, 0): 3, (1, 0): 3, (2, 0): 3, (0, 1): 2, (1, 1): 3, (2, 1): 3, (0, 2): 3, (1, 2): 2, (2, 2): 2}
 _PARKS = {"P1": ("翠峰公园", 4), "P2": ("荔枝湾公园", 3), "P3": ("榕树头公园", 2)}
 
-_STREET_WORDS = ("景秀", "华茂", "安康", "文华", "新风", "桂园", "榕荫", "竹林", "兰亭", "枫林",
-                 "丽水", "怡景", "福荣", "康乐", "华信", "益民", "长青", "明珠", "书香", "乐群",
-                 "友谊", "振兴", "东兴", "西园", "南苑", "北苑", "嘉禾", "金桂", "银杏", "青云",
-                 "朝阳", "百合", "紫薇", "海棠", "丁香", "芙蓉", "石榴", "杜鹃", "木棉", "凤凰")
+_STREET_WORDS = (
+    "景秀",
+    "华茂",
+    "安康",
+    "文华",
+    "新风",
+    "桂园",
+    "榕荫",
+    "竹林",
+    "兰亭",
+    "枫林",
+    "丽水",
+    "怡景",
+    "福荣",
+    "康乐",
+    "华信",
+    "益民",
+    "长青",
+    "明珠",
+    "书香",
+    "乐群",
+    "友谊",
+    "振兴",
+    "东兴",
+    "西园",
+    "南苑",
+    "北苑",
+    "嘉禾",
+    "金桂",
+    "银杏",
+    "青云",
+    "朝阳",
+    "百合",
+    "紫薇",
+    "海棠",
+    "丁香",
+    "芙蓉",
+    "石榴",
+    "杜鹃",
+    "木棉",
+    "凤凰",
+)
 _STREET_ENDS = ("路", "街", "一路", "二路", "北街", "南街")
-_COMPOUND_WORDS = ("翠林", "金色", "碧海", "东方", "阳光", "锦华", "御景", "怡和", "丽晶", "荔景",
-                   "康欣", "天悦", "雅颂", "紫云", "鹏苑", "莲峰", "景湖", "松岭", "泰和", "瑞祥",
-                   "宏图", "万福", "嘉信", "富源", "彩云", "春晖", "秋实", "晴川", "观澜", "聚贤")
+_COMPOUND_WORDS = (
+    "翠林",
+    "金色",
+    "碧海",
+    "东方",
+    "阳光",
+    "锦华",
+    "御景",
+    "怡和",
+    "丽晶",
+    "荔景",
+    "康欣",
+    "天悦",
+    "雅颂",
+    "紫云",
+    "鹏苑",
+    "莲峰",
+    "景湖",
+    "松岭",
+    "泰和",
+    "瑞祥",
+    "宏图",
+    "万福",
+    "嘉信",
+    "富源",
+    "彩云",
+    "春晖",
+    "秋实",
+    "晴川",
+    "观澜",
+    "聚贤",
+)
 _COMPOUND_ENDS = ("花园", "苑", "家园", "名苑", "雅居", "华庭", "新村", "嘉园", "公寓", "山庄")
 
 
@@ -211,6 +283,7 @@ class _Net:
                 self.edge(a, b, **dict(ln.tags))
         self.lines = []
 
+
 def _split_integer(total: int, weights: np.ndarray) -> np.ndarray:
     """Split an integer total in proportion to weights (largest remainder)."""
     raw = total * np.asarray(weights, dtype=float) / float(np.sum(weights))
@@ -219,4 +292,3 @@ def _split_integer(total: int, weights: np.ndarray) -> np.ndarray:
     order = np.argsort(-(raw - out), kind="stable")
     out[order[:rest]] += 1
     return out
-

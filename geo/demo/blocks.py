@@ -41,6 +41,7 @@ from .villages import _village
 
 __all__: list[str] = []  # internal to geo.demo: the public API is geo.demo itself
 
+
 @dataclass
 class _Zones:
     """What the cells hold, collected while building (all in local metres)."""
@@ -56,9 +57,14 @@ class _Zones:
     footbridge: tuple[int, int] | None = None
 
 
-def _compound(net: _Net, rect: tuple[float, float, float, float],
-              gate_options: list[tuple[str, int, float]], cid: str, name: str,
-              rng: np.random.Generator) -> dict:
+def _compound(
+    net: _Net,
+    rect: tuple[float, float, float, float],
+    gate_options: list[tuple[str, int, float]],
+    cid: str,
+    name: str,
+    rng: np.random.Generator,
+) -> dict:
     """Build a gated compound: internal paths, 1-2 gates, maybe a private car entrance.
 
     ``gate_options`` lists (side, street line, street coordinate) of the sides
@@ -67,8 +73,11 @@ def _compound(net: _Net, rect: tuple[float, float, float, float],
     x0, y0, x1, y1 = rect
     gx = _inner_positions(x0, x1, rng)
     gy = _inner_positions(y0, y1, rng)
-    nodes = {(p, q): net.node(gx[p] + rng.uniform(-3, 3), gy[q] + rng.uniform(-3, 3))
-             for p in range(len(gx)) for q in range(len(gy))}
+    nodes = {
+        (p, q): net.node(gx[p] + rng.uniform(-3, 3), gy[q] + rng.uniform(-3, 3))
+        for p in range(len(gx))
+        for q in range(len(gy))
+    }
     _compound_paths(net, nodes, len(gx), len(gy), cid, rng)
     order = rng.permutation(len(gate_options))
     n_gates = 1 if len(gate_options) == 1 or rng.random() < 0.4 else 2
@@ -79,8 +88,7 @@ def _compound(net: _Net, rect: tuple[float, float, float, float],
     if rng.random() < 0.45:
         side = gate_options[int(order[-1])]
         _gate(net, nodes, gx, gy, side, rect, used, rng, cid, private=True)
-    return dict(id=cid, name=name, rect=rect, gates=gates, nodes=list(nodes.values()),
-                gx=gx, gy=gy)
+    return dict(id=cid, name=name, rect=rect, gates=gates, nodes=list(nodes.values()), gx=gx, gy=gy)
 
 
 def _inner_positions(lo: float, hi: float, rng: np.random.Generator) -> list[float]:
@@ -91,8 +99,9 @@ def _inner_positions(lo: float, hi: float, rng: np.random.Generator) -> list[flo
     return [float(p) for p in pos]
 
 
-def _compound_paths(net: _Net, nodes: dict[tuple[int, int], int], nx_: int, ny: int,
-                    cid: str, rng: np.random.Generator) -> None:
+def _compound_paths(
+    net: _Net, nodes: dict[tuple[int, int], int], nx_: int, ny: int, cid: str, rng: np.random.Generator
+) -> None:
     """Connect a compound's internal grid, dropping a few links but staying connected."""
     pairs = [((p, q), (p + 1, q)) for p in range(nx_ - 1) for q in range(ny)]
     pairs += [((p, q), (p, q + 1)) for p in range(nx_) for q in range(ny - 1)]
@@ -112,9 +121,18 @@ def _compound_paths(net: _Net, nodes: dict[tuple[int, int], int], nx_: int, ny: 
         net.edge(nodes[e[0]], nodes[e[1]], _zone=cid, **tags)
 
 
-def _gate(net: _Net, nodes: dict[tuple[int, int], int], gx: list[float], gy: list[float],
-          option: tuple[str, int, float], rect: tuple[float, float, float, float],
-          used: set[tuple[str, int]], rng: np.random.Generator, cid: str, private: bool = False) -> int:
+def _gate(
+    net: _Net,
+    nodes: dict[tuple[int, int], int],
+    gx: list[float],
+    gy: list[float],
+    option: tuple[str, int, float],
+    rect: tuple[float, float, float, float],
+    used: set[tuple[str, int]],
+    rng: np.random.Generator,
+    cid: str,
+    private: bool = False,
+) -> int:
     """Add a gate (or a private car entrance) on one side of a compound; return its node."""
     side, line, street = option
     x0, y0, x1, y1 = rect
@@ -167,17 +185,23 @@ def _compound_buildings(comp: dict, population: int, rng: np.random.Generator) -
     jitter = rng.uniform(-4, 4, (len(pts), 2))
     w = np.array(weights) * rng.uniform(0.7, 1.3, len(weights))
     pops = _split_integer(population, w)
-    return [dict(xy=(x + dx, y + dy), population=int(pop), housing="compound",
-                 compound_id=comp["id"], zone_id=comp["id"],
-                 name=f"{comp['name']}{k + 1}栋")
-            for k, ((x, y), (dx, dy), pop) in enumerate(zip(pts, jitter, pops))]
+    return [
+        dict(
+            xy=(x + dx, y + dy),
+            population=int(pop),
+            housing="compound",
+            compound_id=comp["id"],
+            zone_id=comp["id"],
+            name=f"{comp['name']}{k + 1}栋",
+        )
+        for k, ((x, y), (dx, dy), pop) in enumerate(zip(pts, jitter, pops))
+    ]
 
 
 # --------------------------------------------------------------------------- parks, village
 
 
-def _park(net: _Net, block: _Block, cells: list[tuple[int, int]], pid: str,
-          rng: np.random.Generator) -> dict:
+def _park(net: _Net, block: _Block, cells: list[tuple[int, int]], pid: str, rng: np.random.Generator) -> dict:
     """Build a park over ``cells``: an inner loop, a cross path and its entrances."""
     name, n_entrances = _PARKS[pid]
     a0, a1 = min(c[0] for c in cells), max(c[0] for c in cells) + 1
@@ -200,10 +224,16 @@ def _park(net: _Net, block: _Block, cells: list[tuple[int, int]], pid: str,
     return dict(id=pid, name=name, rect=rect, entrances=entrances)
 
 
-def _park_entrance(net: _Net, block: _Block, outer: tuple[float, float, float, float],
-                   rect: tuple[float, float, float, float], side: str,
-                   loop: list[tuple[float, float]], ids: list[int],
-                   rng: np.random.Generator) -> tuple[float, float]:
+def _park_entrance(
+    net: _Net,
+    block: _Block,
+    outer: tuple[float, float, float, float],
+    rect: tuple[float, float, float, float],
+    side: str,
+    loop: list[tuple[float, float]],
+    ids: list[int],
+    rng: np.random.Generator,
+) -> tuple[float, float]:
     """Join the park loop to the street on one side; return the entrance point."""
     x0, y0, x1, y1 = outer
     t = float(rng.uniform(0.35, 0.65))
@@ -225,8 +255,7 @@ def _park_entrance(net: _Net, block: _Block, outer: tuple[float, float, float, f
 # --------------------------------------------------------------------------- mixed cells
 
 
-def _mixed_cell(net: _Net, block: _Block, a: int, b: int, zones: _Zones,
-                rng: np.random.Generator) -> None:
+def _mixed_cell(net: _Net, block: _Block, a: int, b: int, zones: _Zones, rng: np.random.Generator) -> None:
     """Fill a mixed-use cell: maybe a dead-end lane, a passage, a few other homes."""
     sides = _open_sides(block, a, b)
     r = rng.random()
@@ -245,9 +274,15 @@ def _mixed_cell(net: _Net, block: _Block, a: int, b: int, zones: _Zones,
         x, y = _side_point(block, a, b, side, t)
         ix, iy = _inward(side)
         off = float(rng.uniform(16, 26))
-        zones.buildings.append(dict(xy=(x + ix * off, y + iy * off), housing="other",
-                                    compound_id=None, zone_id=None,
-                                    weight=float(rng.uniform(0.5, 1.5))))
+        zones.buildings.append(
+            dict(
+                xy=(x + ix * off, y + iy * off),
+                housing="other",
+                compound_id=None,
+                zone_id=None,
+                weight=float(rng.uniform(0.5, 1.5)),
+            )
+        )
 
 
 def _passage(net: _Net, block: _Block, a: int, b: int, rng: np.random.Generator) -> None:
@@ -274,8 +309,9 @@ def _passage(net: _Net, block: _Block, a: int, b: int, rng: np.random.Generator)
     net.edge(mid, net.node(net.xy[mid][0] + dx, net.xy[mid][1] + dy), highway="footway")
 
 
-def _dead_end(net: _Net, block: _Block, a: int, b: int, side: str,
-              depth_range: tuple[float, float], rng: np.random.Generator) -> None:
+def _dead_end(
+    net: _Net, block: _Block, a: int, b: int, side: str, depth_range: tuple[float, float], rng: np.random.Generator
+) -> None:
     """Add a cul-de-sac or service lane from one side into the cell."""
     x, y = _side_point(block, a, b, side, float(rng.uniform(0.4, 0.6)))
     x0, y0, x1, y1 = block.cell_box(a, b)
@@ -299,8 +335,7 @@ def _compound_names(rng: np.random.Generator) -> list[str]:
     return [pool[int(k)] for k in rng.permutation(len(pool))]
 
 
-def _fill_block(net: _Net, block: _Block, zones: _Zones, cnames: list[str],
-                rng: np.random.Generator) -> None:
+def _fill_block(net: _Net, block: _Block, zones: _Zones, cnames: list[str], rng: np.random.Generator) -> None:
     """Build everything inside one super-block's cells."""
     parks: dict[str, list[tuple[int, int]]] = {}
     village: list[tuple[int, int]] = []
@@ -309,15 +344,13 @@ def _fill_block(net: _Net, block: _Block, zones: _Zones, cnames: list[str],
             x0, y0, x1, y1 = block.cell_box(a, b)
             rect = (x0 + _INSET, y0 + _INSET, x1 - _INSET, y1 - _INSET)
             cid = f"C{len(zones.compounds) + 1:02d}"
-            zones.compounds.append(_compound(net, rect, _gate_options(block, a, b), cid,
-                                             cnames.pop(), rng))
+            zones.compounds.append(_compound(net, rect, _gate_options(block, a, b), cid, cnames.pop(), rng))
         elif t.startswith("park:"):
             parks.setdefault(t[5:], []).append((a, b))
         elif t == "village":
             village.append((a, b))
         else:
-            zones.cells.append(dict(block=block, cell=(a, b), use=t, box=block.cell_box(a, b),
-                                    node0=len(net.xy)))
+            zones.cells.append(dict(block=block, cell=(a, b), use=t, box=block.cell_box(a, b), node0=len(net.xy)))
             if t == "mixed":
                 _mixed_cell(net, block, a, b, zones, rng)
             sides = _open_sides(block, a, b) if t == "industrial" else _lot_sides(block, a, b)
@@ -329,19 +362,21 @@ def _fill_block(net: _Net, block: _Block, zones: _Zones, cnames: list[str],
         zones.village = _village(net, block, village, rng)
 
 
-def _cluster(net: _Net, zones: _Zones, cnames: list[str], art: _Arterials, frontage: int,
-             rng: np.random.Generator) -> None:
+def _cluster(
+    net: _Net, zones: _Zones, cnames: list[str], art: _Arterials, frontage: int, rng: np.random.Generator
+) -> None:
     """The small residential cluster beyond the expressway, reached on foot by a footbridge."""
     first = len(net.xy)
     X, Y = list(_CLUSTER_X), list(_CLUSTER_Y)
     nm_s, nm_n = "北岭路", "北岭一街"
-    edges = {"S": net.line((X[0], Y[0]), (X[-1], Y[0]), highway="residential", name=nm_s),
-             "N": net.line((X[0], Y[1]), (X[-1], Y[1]), highway="residential", name=nm_n),
-             "W": net.line((X[0], Y[0]), (X[0], Y[1]), highway="residential", name="北岭西街"),
-             "E": net.line((X[-1], Y[0]), (X[-1], Y[1]), highway="residential", name="北岭东街")}
+    edges = {
+        "S": net.line((X[0], Y[0]), (X[-1], Y[0]), highway="residential", name=nm_s),
+        "N": net.line((X[0], Y[1]), (X[-1], Y[1]), highway="residential", name=nm_n),
+        "W": net.line((X[0], Y[0]), (X[0], Y[1]), highway="residential", name="北岭西街"),
+        "E": net.line((X[-1], Y[0]), (X[-1], Y[1]), highway="residential", name="北岭东街"),
+    }
     block = _Block((1, 3), X, Y, edges, {s: None for s in "SNWE"})
-    block.vseg[(1, 0)] = net.line((X[1], Y[0]), (X[1], Y[1]), highway="living_street",
-                                  name="北岭中街")
+    block.vseg[(1, 0)] = net.line((X[1], Y[0]), (X[1], Y[1]), highway="living_street", name="北岭中街")
     for s in "SN":
         net.attach(edges[s], X[1], Y[0] if s == "S" else Y[1])
     block.types = {(0, 0): "compound", (1, 0): "mixed"}
@@ -350,10 +385,6 @@ def _cluster(net: _Net, zones: _Zones, cnames: list[str], art: _Arterials, front
     zones.cluster_nodes = list(range(first, len(net.xy)))
     south = net.attach(frontage, _FOOTBRIDGE_X, _Y_FRONT)
     zones.footbridge = (south, north)
-    net.edge(south, north, highway="footway", bridge="yes", layer="1",
-             name=f"{_EXPWY_NAME}人行天桥")
+    net.edge(south, north, highway="footway", bridge="yes", layer="1", name=f"{_EXPWY_NAME}人行天桥")
     ramp_end = net.attach(art.motorway, X[-1] + 80.0, _Y_EXPWY)
-    net.edge(ramp_end, net.node(X[-1], Y[0]), highway="motorway_link", foot="no",
-             name="北岭路匝道", oneway=False)
-
-
+    net.edge(ramp_end, net.node(X[-1], Y[0]), highway="motorway_link", foot="no", name="北岭路匝道", oneway=False)

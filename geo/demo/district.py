@@ -52,8 +52,17 @@ from .streets import (
 __all__ = ["DemoDistrict", "build_demo", "LAYERS", "COHORT_COLUMNS"]
 
 #: The GeoDataFrame layers of a district, in the order they are built.
-LAYERS = ("facilities", "demand", "residential_zones", "streets", "communities", "parks",
-          "candidates", "lots", "residences")
+LAYERS = (
+    "facilities",
+    "demand",
+    "residential_zones",
+    "streets",
+    "communities",
+    "parks",
+    "candidates",
+    "lots",
+    "residences",
+)
 #: Age-cohort columns of the demand (generated shares, see geo.demo.population).
 COHORT_COLUMNS = ("pop_60plus", "pop_0_3", "pop_3_6", "pop_6_12")
 #: Name and source of the demo's WalkNetwork.
@@ -145,15 +154,15 @@ class DemoDistrict:
 
     facilities = property(lambda self: self.layer("facilities"), doc="Facility points (a copy).")
     demand = property(lambda self: self.layer("demand"), doc="Residential buildings (a copy).")
-    residential_zones = property(lambda self: self.layer("residential_zones"),
-                                 doc="Compounds and the village (a copy).")
+    residential_zones = property(
+        lambda self: self.layer("residential_zones"), doc="Compounds and the village (a copy)."
+    )
     streets = property(lambda self: self.layer("streets"), doc="The 街道 boundary (a copy).")
     communities = property(lambda self: self.layer("communities"), doc="The 社区 (a copy).")
     parks = property(lambda self: self.layer("parks"), doc="Park polygons (a copy).")
     candidates = property(lambda self: self.layer("candidates"), doc="Candidate sites (a copy).")
     lots = property(lambda self: self.layer("lots"), doc="Shared-parking lots (a copy).")
-    residences = property(lambda self: self.layer("residences"),
-                          doc="Compounds short of night parking (a copy).")
+    residences = property(lambda self: self.layer("residences"), doc="Compounds short of night parking (a copy).")
 
 
 # --------------------------------------------------------------------------- build
@@ -216,9 +225,15 @@ def _build(seed: int) -> DemoDistrict:
     for rec in amen[0]:
         prefix = rec["id"].split("-")[0]
         first[prefix] = first.get(prefix, 0) + 1
-    street_parks = _pocket_parks(net, zones, [*cand[1], *dem[1], *lots[1], *amen[1]],
-                                 extra, _STREET_PARKS, _STREET_PARK_NAMES,
-                                 tuple(p["polygon"] for p in pocket))
+    street_parks = _pocket_parks(
+        net,
+        zones,
+        [*cand[1], *dem[1], *lots[1], *amen[1]],
+        extra,
+        _STREET_PARKS,
+        _STREET_PARK_NAMES,
+        tuple(p["polygon"] for p in pocket),
+    )
     hubs = _service_hubs(snap, zones, first, extra)  # on the streets, so never in a park
     gates = _park_gates(snap, zones, street_parks)
     small = pocket + street_parks
@@ -235,13 +250,19 @@ def _build(seed: int) -> DemoDistrict:
 
     assert zones.footbridge is not None, "the cluster beyond the expressway always gets its footbridge"
     frames = {
-        "facilities": _gdf(fac[0] + amen[0] + hubs[0] + gates[0], fac[1] + amen[1] + hubs[1] + gates[1],
-                           ["id", "name", "kind", "level"]),
+        "facilities": _gdf(
+            fac[0] + amen[0] + hubs[0] + gates[0],
+            fac[1] + amen[1] + hubs[1] + gates[1],
+            ["id", "name", "kind", "level"],
+        ),
         "demand": demand,
         "residential_zones": _gdf(*zon, ["id", "name", "housing", "population"]),
         "streets": _gdf([dict(id="demo", name=NAME_ZH)], [street_poly], ["id", "name"]),
-        "communities": _gdf([dict(id=c, name=n, street=NAME_ZH) for c, n, _ in comm_polys],
-                            [p for *_, p in comm_polys], ["id", "name", "street"]),
+        "communities": _gdf(
+            [dict(id=c, name=n, street=NAME_ZH) for c, n, _ in comm_polys],
+            [p for *_, p in comm_polys],
+            ["id", "name", "street"],
+        ),
         "parks": park_layer,
         "candidates": _gdf(*cand, ["id", "name"]),
         "lots": _gdf(*lots, ["id", "name", "land_use", "capacity", "open", "reserved", "price"]),

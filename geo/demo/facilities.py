@@ -62,6 +62,7 @@ _FACILITY_PLAN = (
     ("CL-04", "月桂社区社康中心", "clinic", None, (2150, 2350)),
 )
 
+
 def _boundaries() -> tuple[Polygon, list[tuple[str, str, Polygon]]]:
     """The street polygon and its communities in local metres (vertices every 50 m)."""
     comms = []
@@ -75,23 +76,28 @@ def _boundaries() -> tuple[Polygon, list[tuple[str, str, Polygon]]]:
 def _facilities(snap: _Snapper, zones: _Zones) -> tuple[list[dict], list[Any]]:
     """Hand-placed centres, stations and clinics plus one point per park entrance."""
     pts = snap.snap(np.array([p for *_, p in _FACILITY_PLAN], dtype=float), 10.0)
-    recs = [dict(id=fid, name=name, kind=kind, level=level)
-            for fid, name, kind, level, _ in _FACILITY_PLAN]
+    recs = [dict(id=fid, name=name, kind=kind, level=level) for fid, name, kind, level, _ in _FACILITY_PLAN]
     geoms = [Point(p) for p in pts]
     gates = {"S": "南门", "N": "北门", "W": "西门", "E": "东门"}
     for park in zones.parks:
         x0, y0, x1, y1 = park["rect"]
         for k, (x, y) in enumerate(park["entrances"]):
-            side = min((abs(y - y0), "S"), (abs(y - y1), "N"), (abs(x - x0), "W"),
-                       (abs(x - x1), "E"))[1]
-            recs.append(dict(id=f"PK-{park['id'][1:]}{chr(97 + k)}",
-                             name=f"{park['name']}（{gates[side]}）", kind="park", level=None))
+            side = min((abs(y - y0), "S"), (abs(y - y1), "N"), (abs(x - x0), "W"), (abs(x - x1), "E"))[1]
+            recs.append(
+                dict(
+                    id=f"PK-{park['id'][1:]}{chr(97 + k)}",
+                    name=f"{park['name']}（{gates[side]}）",
+                    kind="park",
+                    level=None,
+                )
+            )
             geoms.append(Point(x, y))
     return recs, geoms
 
 
-def _candidates(snap: _Snapper, street: Polygon, parks: list[Polygon],
-                rng: np.random.Generator) -> tuple[list[dict], list[Any]]:
+def _candidates(
+    snap: _Snapper, street: Polygon, parks: list[Polygon], rng: np.random.Generator
+) -> tuple[list[dict], list[Any]]:
     """Candidate micro-station sites: a jittered 200 m grid snapped near public streets."""
     gx, gy = np.meshgrid(np.arange(100.0, 3000.0, 200.0), np.arange(100.0, 3000.0, 200.0))
     pts = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-50, 50, (gx.size, 2))
@@ -113,9 +119,21 @@ def _candidates(snap: _Snapper, street: Polygon, parks: list[Polygon],
 #: The demo's first four kinds (the planner's map and the siting examples use these).
 MAP_KINDS = ("party_center", "micro_station", "park", "clinic")
 #: The kinds added for the evaluation, in the order of the facilities table.
-AMENITY_KINDS = ("kindergarten", "primary_school", "middle_school", "childcare", "elderly_care",
-                 "nursing_home", "culture", "sports", "market", "police", "library",
-                 "post_station", "health_station")
+AMENITY_KINDS = (
+    "kindergarten",
+    "primary_school",
+    "middle_school",
+    "childcare",
+    "elderly_care",
+    "nursing_home",
+    "culture",
+    "sports",
+    "market",
+    "police",
+    "library",
+    "post_station",
+    "health_station",
+)
 
 # kind -> (id prefix, name suffix, placement, anchors).  Placement:
 # "gate": at the main gate of the compound nearest the anchor (小区配套, one per compound);
@@ -130,46 +148,127 @@ AMENITY_KINDS = ("kindergarten", "primary_school", "middle_school", "childcare",
 # childcare in 青榕 (SQ02), no kindergarten at the eastern compounds of 月桂 (SQ06),
 # no neighbourhood centre for the urban village (城中村).
 _P = tuple[tuple[float, float], ...]
-_CENTRES_10: _P = ((1500, 2000), (1560, 2440), (2380, 200), (2380, 520), (300, 2150), (450, 2450),
-                   (700, 400), (1700, 600), (1880, 1650), (2650, 1180), (1300, 1150))
+_CENTRES_10: _P = (
+    (1500, 2000),
+    (1560, 2440),
+    (2380, 200),
+    (2380, 520),
+    (300, 2150),
+    (450, 2450),
+    (700, 400),
+    (1700, 600),
+    (1880, 1650),
+    (2650, 1180),
+    (1300, 1150),
+)
 _CENTRES_15: _P = ((600, 850), (1450, 1330), (2250, 2300), (2400, 700), (1760, 2180))
 _AMENITY_PLAN: tuple[tuple[str, str, str, str, _P], ...] = (
-    ("kindergarten", "KG", "幼儿园", "gate",
-     ((150, 565), (150, 785), (392, 565), (1685, 766), (1888, 114), (1888, 338), (2134, 131),
-      (2134, 354), (2378, 770), (525, 1691), (720, 1225), (1313, 1024), (1313, 1463),
-      (1878, 1679), (2146, 1690), (2630, 1174), (2860, 1690), (302, 1931), (498, 2326),
-      (704, 1931), (1394, 1928), (1619, 2539), (1330, 2855), (250, 1250), (300, 1500))),
+    (
+        "kindergarten",
+        "KG",
+        "幼儿园",
+        "gate",
+        (
+            (150, 565),
+            (150, 785),
+            (392, 565),
+            (1685, 766),
+            (1888, 114),
+            (1888, 338),
+            (2134, 131),
+            (2134, 354),
+            (2378, 770),
+            (525, 1691),
+            (720, 1225),
+            (1313, 1024),
+            (1313, 1463),
+            (1878, 1679),
+            (2146, 1690),
+            (2630, 1174),
+            (2860, 1690),
+            (302, 1931),
+            (498, 2326),
+            (704, 1931),
+            (1394, 1928),
+            (1619, 2539),
+            (1330, 2855),
+            (250, 1250),
+            (300, 1500),
+        ),
+    ),
     ("primary_school", "PS", "小学", "school", _CENTRES_10),
     ("middle_school", "ZX", "中学", "school", _CENTRES_15[1:] + ((1150, 700),)),
-    ("childcare", "TY", "托育中心", "cell",
-     ((400, 600), (1400, 1250), (2200, 500), (1300, 2100), (2700, 1200), (600, 2000), (2850, 2000))),
-    ("elderly_care", "EC", "长者日间照料中心",
-     "at:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07:MS-01:MS-02:MS-05:MS-07:MS-09", ()),
+    (
+        "childcare",
+        "TY",
+        "托育中心",
+        "cell",
+        ((400, 600), (1400, 1250), (2200, 500), (1300, 2100), (2700, 1200), (600, 2000), (2850, 2000)),
+    ),
+    (
+        "elderly_care",
+        "EC",
+        "长者日间照料中心",
+        "at:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07:MS-01:MS-02:MS-05:MS-07:MS-09",
+        (),
+    ),
     ("nursing_home", "NH", "颐养院", "cell", _CENTRES_15 + ((700, 2300),)),
-    ("culture", "CU", "文化活动站",
-     "at:PC-01:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07:MS-01:MS-02:MS-03:MS-04:MS-05:MS-06:MS-07:"
-     "MS-08:MS-09:MS-10", ()),
+    (
+        "culture",
+        "CU",
+        "文化活动站",
+        "at:PC-01:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07:MS-01:MS-02:MS-03:MS-04:MS-05:MS-06:MS-07:MS-08:MS-09:MS-10",
+        (),
+    ),
     ("sports", "SP", "社区运动场", "cell", _CENTRES_10 + ((2850, 2250), (1580, 2860))),
     ("market", "MK", "农贸市场", "cell", _CENTRES_10 + ((250, 1050), (2700, 2450))),
     ("police", "JW", "警务室", "cell", _CENTRES_15 + ((330, 1660), (700, 2420), (2800, 1500))),
     ("library", "LB", "图书馆", "at:PC-01:PC-02:PC-03:PC-04:PC-05:PC-06:PC-07", ()),
-    ("post_station", "YZ", "党群驿站", "cell",
-     ((1060, 1760), (1960, 960), (60, 880), (2000, 2600), (1000, 300))),
+    ("post_station", "YZ", "党群驿站", "cell", ((1060, 1760), (1960, 960), (60, 880), (2000, 2600), (1000, 300))),
 )
 
 
-_PLACE_WORDS = ("玉兰", "青榕", "云杉", "丹枫", "翠湖", "月桂", "锦绣", "鹏程", "梧桐", "荔香",
-                "翠微", "松涛", "深云", "榕岗", "北岭", "荔园", "景秀", "华茂", "安康", "文华")
+_PLACE_WORDS = (
+    "玉兰",
+    "青榕",
+    "云杉",
+    "丹枫",
+    "翠湖",
+    "月桂",
+    "锦绣",
+    "鹏程",
+    "梧桐",
+    "荔香",
+    "翠微",
+    "松涛",
+    "深云",
+    "榕岗",
+    "北岭",
+    "荔园",
+    "景秀",
+    "华茂",
+    "安康",
+    "文华",
+)
 #: Pocket parks: target area (m2) and anchor; the areas span the 城市体检 size classes.
-_POCKET_PARKS = ((850.0, (880, 330)), (1450.0, (1130, 1420)), (1850.0, (2900, 2300)),
-                 (2500.0, (2150, 650)), (3300.0, (420, 2520)), (4400.0, (1900, 2500)))
+_POCKET_PARKS = (
+    (850.0, (880, 330)),
+    (1450.0, (1130, 1420)),
+    (1850.0, (2900, 2300)),
+    (2500.0, (2150, 650)),
+    (3300.0, (420, 2520)),
+    (4400.0, (1900, 2500)),
+)
 _POCKET_NAMES = ("木棉", "凤凰", "紫荆", "簕杜鹃", "桂花", "香樟")
 
 
 def _near_cells(zones: _Zones, anchor: tuple[float, float], min_area: float = 0.0) -> list[dict]:
     """Mixed cells sorted by the distance of their centre to ``anchor``."""
-    cells = [c for c in zones.cells if c["use"] == "mixed"
-             and (c["box"][2] - c["box"][0]) * (c["box"][3] - c["box"][1]) >= min_area]
+    cells = [
+        c
+        for c in zones.cells
+        if c["use"] == "mixed" and (c["box"][2] - c["box"][0]) * (c["box"][3] - c["box"][1]) >= min_area
+    ]
 
     def dist(c: dict) -> float:
         x0, y0, x1, y1 = c["box"]
@@ -178,8 +277,9 @@ def _near_cells(zones: _Zones, anchor: tuple[float, float], min_area: float = 0.
     return sorted(cells, key=dist)
 
 
-def _nearest_compound(zones: _Zones, anchor: tuple[float, float], taken: set[str],
-                      within: float = 300.0) -> dict | None:
+def _nearest_compound(
+    zones: _Zones, anchor: tuple[float, float], taken: set[str], within: float = 300.0
+) -> dict | None:
     """The compound nearest ``anchor`` (centre within ``within`` m) not yet taken, or None."""
     best, best_d = None, within
     for comp in zones.compounds:
@@ -190,25 +290,23 @@ def _nearest_compound(zones: _Zones, anchor: tuple[float, float], taken: set[str
     return best
 
 
-def _frontage_point(cell: dict, anchor: tuple[float, float],
-                    rng: np.random.Generator) -> tuple[float, float]:
+def _frontage_point(cell: dict, anchor: tuple[float, float], rng: np.random.Generator) -> tuple[float, float]:
     """A point 14 m inside the cell on its street side nearest ``anchor``."""
     block, (a, b) = cell["block"], cell["cell"]
     x0, y0, x1, y1 = cell["box"]
-    edge = {"S": abs(anchor[1] - y0), "N": abs(anchor[1] - y1), "W": abs(anchor[0] - x0),
-            "E": abs(anchor[0] - x1)}
+    edge = {"S": abs(anchor[1] - y0), "N": abs(anchor[1] - y1), "W": abs(anchor[0] - x0), "E": abs(anchor[0] - x1)}
     side = min(_open_sides(block, a, b), key=lambda s: edge[s])
     x, y = _side_point(block, a, b, side, float(rng.uniform(0.3, 0.7)))
     ix, iy = _inward(side)
     return x + 14.0 * ix, y + 14.0 * iy
 
 
-def _amenities(snap: _Snapper, zones: _Zones, pocket: list[dict],
-               rng: np.random.Generator) -> tuple[list[dict], list[Any]]:
+def _amenities(
+    snap: _Snapper, zones: _Zones, pocket: list[dict], rng: np.random.Generator
+) -> tuple[list[dict], list[Any]]:
     """The evaluation's amenities (see the module docstring) and the pocket parks' entrances."""
     plan_xy = {fid: xy for fid, *_, xy in _FACILITY_PLAN}
-    comm_name = {fid: name.removesuffix("党群服务中心").removesuffix("党群服务站")
-                 for fid, name, *_ in _FACILITY_PLAN}
+    comm_name = {fid: name.removesuffix("党群服务中心").removesuffix("党群服务站") for fid, name, *_ in _FACILITY_PLAN}
     used: dict[int, int] = {}
     recs: list[dict] = []
     pts: list[tuple[float, float]] = []
@@ -255,17 +353,37 @@ _HS = ("health_station",)
 #: (云杉), one compound of 丹枫 and 青榕 beside their new street parks, and health stations
 #: alone at a few more compounds.  None in the urban village or beyond the expressway.
 _HUBS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("C18", _HUB), ("C19", _HUB), ("C20", _HUB), ("C21", _HUB), ("C22", _HUB), ("C07", _HUB),
-    ("C08", _HUB), ("C13", _HUB), ("C04", _HUB), ("C03", _HS), ("C10", _HS), ("C14", _HS),
-    ("C16", _HS), ("C23", _HS), ("C05", _HS))
-_HUB_NAMES = {"health_station": ("HS", "社康站"), "elderly_care": ("EC", "长者服务站"),
-              "childcare": ("TY", "托育点"), "culture": ("CU", "文化室"),
-              "sports": ("SP", "小型多功能运动场")}
+    ("C18", _HUB),
+    ("C19", _HUB),
+    ("C20", _HUB),
+    ("C21", _HUB),
+    ("C22", _HUB),
+    ("C07", _HUB),
+    ("C08", _HUB),
+    ("C13", _HUB),
+    ("C04", _HUB),
+    ("C03", _HS),
+    ("C10", _HS),
+    ("C14", _HS),
+    ("C16", _HS),
+    ("C23", _HS),
+    ("C05", _HS),
+)
+_HUB_NAMES = {
+    "health_station": ("HS", "社康站"),
+    "elderly_care": ("EC", "长者服务站"),
+    "childcare": ("TY", "托育点"),
+    "culture": ("CU", "文化室"),
+    "sports": ("SP", "小型多功能运动场"),
+}
 #: 10-minute services added on the street side of the mixed cell nearest an anchor: the
 #: pilot's fresh market and sports ground, 丹枫's market and 月桂's second primary school.
 _EXTRA_10: tuple[tuple[str, str, tuple[float, float]], ...] = (
-    ("market", "翠湖生鲜超市", (600, 2150)), ("sports", "翠湖社区运动场", (650, 2100)),
-    ("market", "丹枫生鲜超市", (1300, 1300)), ("primary_school", "阳光小学", (1480, 2530)))
+    ("market", "翠湖生鲜超市", (600, 2150)),
+    ("sports", "翠湖社区运动场", (650, 2100)),
+    ("market", "丹枫生鲜超市", (1300, 1300)),
+    ("primary_school", "阳光小学", (1480, 2530)),
+)
 _EXTRA_PREFIX = {"market": "MK", "sports": "SP", "primary_school": "PS"}
 #: Gates added to the big parks on the side of the compounds that face them (park id, gate,
 #: local metres).
@@ -275,8 +393,9 @@ _STREET_PARKS = ((11000.0, (700, 2150)), (5200.0, (1320, 1240)), (4800.0, (1680,
 _STREET_PARK_NAMES = ("翠湖社区公园", "丹枫街心公园", "青榕街心公园")
 
 
-def _service_hubs(snap: _Snapper, zones: _Zones, first: dict[str, int],
-                  rng: np.random.Generator) -> tuple[list[dict], list[Any]]:
+def _service_hubs(
+    snap: _Snapper, zones: _Zones, first: dict[str, int], rng: np.random.Generator
+) -> tuple[list[dict], list[Any]]:
     """The 5-minute services of :data:`_HUBS` at the compounds' main gates.
 
     ``first`` maps an id prefix to the number of facilities it already has, so
@@ -293,8 +412,7 @@ def _service_hubs(snap: _Snapper, zones: _Zones, first: dict[str, int],
             prefix, suffix = _HUB_NAMES[kind]
             count[prefix] = count.get(prefix, 0) + 1
             pts.append((gx + float(rng.uniform(-20, 20)), gy + float(rng.uniform(-20, 20))))
-            recs.append(dict(id=f"{prefix}-{count[prefix]:02d}", name=f"{comp['name']}{suffix}",
-                             kind=kind, level=None))
+            recs.append(dict(id=f"{prefix}-{count[prefix]:02d}", name=f"{comp['name']}{suffix}", kind=kind, level=None))
     for kind, name, anchor in _EXTRA_10:
         prefix = _EXTRA_PREFIX[kind]
         count[prefix] = count.get(prefix, 0) + 1
@@ -314,8 +432,7 @@ def _park_gates(snap: _Snapper, zones: _Zones, parks: list[dict]) -> tuple[list[
     pts: list[tuple[float, float]] = []
     for pid, gate, xy in _EXTRA_GATES:
         letter = chr(97 + len(big[pid]["entrances"]))
-        recs.append(dict(id=f"PK-{pid[1:]}{letter}", name=f"{big[pid]['name']}（{gate}）",
-                         kind="park", level=None))
+        recs.append(dict(id=f"PK-{pid[1:]}{letter}", name=f"{big[pid]['name']}（{gate}）", kind="park", level=None))
         pts.append(xy)
     for park in parks:
         recs.append(dict(id=f"PK-{park['id'][1:]}a", name=park["name"], kind="park", level=None))
@@ -323,10 +440,15 @@ def _park_gates(snap: _Snapper, zones: _Zones, parks: list[dict]) -> tuple[list[
     return recs, [Point(p) for p in snap.snap(np.array(pts, dtype=float), 6.0)]
 
 
-def _pocket_parks(net: _Net, zones: _Zones, avoid: list[Any], rng: np.random.Generator,
-                  plan: tuple[tuple[float, tuple[float, float]], ...] = _POCKET_PARKS,
-                  names: tuple[str, ...] | None = None,
-                  taken: tuple[Polygon, ...] = ()) -> list[dict]:
+def _pocket_parks(
+    net: _Net,
+    zones: _Zones,
+    avoid: list[Any],
+    rng: np.random.Generator,
+    plan: tuple[tuple[float, tuple[float, float]], ...] = _POCKET_PARKS,
+    names: tuple[str, ...] | None = None,
+    taken: tuple[Polygon, ...] = (),
+) -> list[dict]:
     """Small parks on the street side of mixed cells, clear of streets, points and ``taken``.
 
     ``plan`` gives each park's target area (m2) and anchor.  Returns dicts with
@@ -354,9 +476,14 @@ def _pocket_parks(net: _Net, zones: _Zones, avoid: list[Any], rng: np.random.Gen
     return out
 
 
-def _try_pocket(cell: dict, area: float, edges: shapely.STRtree, points: shapely.STRtree,
-                taken: list[Polygon], rng: np.random.Generator
-                ) -> tuple[Polygon | None, tuple[float, float]]:
+def _try_pocket(
+    cell: dict,
+    area: float,
+    edges: shapely.STRtree,
+    points: shapely.STRtree,
+    taken: list[Polygon],
+    rng: np.random.Generator,
+) -> tuple[Polygon | None, tuple[float, float]]:
     """Try a few rectangles of ``area`` along the cell's street sides."""
     block, (a, b) = cell["block"], cell["cell"]
     x0, y0, x1, y1 = cell["box"]
@@ -378,12 +505,13 @@ def _try_pocket(cell: dict, area: float, edges: shapely.STRtree, points: shapely
         else:
             rect = (x1 - 8.0 - h, y0 + t, x1 - 8.0, y0 + t + w)
         poly = box(*rect)
-        if len(edges.query(poly.buffer(3.0), predicate="intersects")) or \
-                len(points.query(poly.buffer(5.0), predicate="intersects")) or \
-                any(poly.buffer(10.0).intersects(p) for p in taken):
+        if (
+            len(edges.query(poly.buffer(3.0), predicate="intersects"))
+            or len(points.query(poly.buffer(5.0), predicate="intersects"))
+            or any(poly.buffer(10.0).intersects(p) for p in taken)
+        ):
             continue
         cx, cy = poly.centroid.coords[0]
-        entrance = {"S": (cx, rect[1]), "N": (cx, rect[3]), "W": (rect[0], cy),
-                    "E": (rect[2], cy)}[side]
+        entrance = {"S": (cx, rect[1]), "N": (cx, rect[3]), "W": (rect[0], cy), "E": (rect[2], cy)}[side]
         return poly, entrance
     return None, (0.0, 0.0)

@@ -43,8 +43,13 @@ def _geojson_bytes(gdf: gpd.GeoDataFrame, props: Sequence[str]) -> bytes:
         properties = {p: getattr(row, p) for p in props}
         properties["source"] = SOURCE
         geom = {"type": "Polygon", "coordinates": _rounded_rings(row.geometry)}
-        feats.append(json.dumps({"type": "Feature", "properties": properties, "geometry": geom},
-                                ensure_ascii=False, separators=(",", ":")))
+        feats.append(
+            json.dumps(
+                {"type": "Feature", "properties": properties, "geometry": geom},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+        )
     text = '{"type":"FeatureCollection","features":[\n' + ",\n".join(feats) + "\n]}\n"
     return text.encode("utf-8")
 
@@ -68,8 +73,7 @@ def write_boundaries(folder: Path | str, seed: int = DEFAULT_SEED) -> dict[str, 
     """
     folder = Path(folder)
     demo = build_demo(seed)
-    out = {"streets": folder / "demo_streets.geojson",
-           "communities": folder / "demo_communities.geojson"}
+    out = {"streets": folder / "demo_streets.geojson", "communities": folder / "demo_communities.geojson"}
     _write_bytes(out["streets"], _geojson_bytes(demo.streets, ["id", "name"]))
     _write_bytes(out["communities"], _geojson_bytes(demo.communities, ["id", "name", "street"]))
     return out
@@ -110,8 +114,7 @@ def write_demo_files(folder: Path | str, seed: int = DEFAULT_SEED) -> dict[str, 
         "facilities": _with_lonlat(demo.facilities, ["id", "name", "kind", "level"]),
         "demand": _with_lonlat(demo.demand, _DEMAND_COLUMNS),
         "candidates": _with_lonlat(demo.candidates, ["id", "name"]),
-        "lots": _with_lonlat(demo.lots, ["id", "name", "land_use", "capacity", "open",
-                                         "reserved", "price"]),
+        "lots": _with_lonlat(demo.lots, ["id", "name", "land_use", "capacity", "open", "reserved", "price"]),
         "residences": _with_lonlat(demo.residences, ["id", "name", "demand", "window"]),
     }
     out: dict[str, Path] = {}

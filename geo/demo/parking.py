@@ -26,24 +26,63 @@ _LOT_KINDS = {  # land_use: (name suffix, capacity range, reserved range, price 
     "industrial": ("产业园停车场", (30, 120), (0, 12), (0, 5, 5, 8)),
     "hospital": ("医院停车场", (20, 60), (5, 15), (10, 15)),
 }
-_LOT_WORDS = ("鹏程", "卓越", "华润", "中信", "招商", "星河", "海岸", "金融", "科技", "创新",
-              "天安", "新世界", "国际", "时代", "荣超", "江苏", "大中华", "皇岗", "福田", "新洲",
-              "锦峰", "云端", "益田", "凤凰", "信和", "金地", "博今", "东海", "南光", "泰然",
-              "中航", "嘉里", "深业", "彩田", "华强", "莲花", "景田", "香蜜", "梅林", "园岭")
+_LOT_WORDS = (
+    "鹏程",
+    "卓越",
+    "华润",
+    "中信",
+    "招商",
+    "星河",
+    "海岸",
+    "金融",
+    "科技",
+    "创新",
+    "天安",
+    "新世界",
+    "国际",
+    "时代",
+    "荣超",
+    "江苏",
+    "大中华",
+    "皇岗",
+    "福田",
+    "新洲",
+    "锦峰",
+    "云端",
+    "益田",
+    "凤凰",
+    "信和",
+    "金地",
+    "博今",
+    "东海",
+    "南光",
+    "泰然",
+    "中航",
+    "嘉里",
+    "深业",
+    "彩田",
+    "华强",
+    "莲花",
+    "景田",
+    "香蜜",
+    "梅林",
+    "园岭",
+)
 _PARKING_WALK = 500.0  # metres a resident walks from a lot to the compound's gate
 _OPEN_HOURS = ("19:00-08:00", "19:00-08:00", "19:00-08:00", "19:30-07:30", "18:30-08:30")
 _WINDOWS = ("19:30-07:30", "19:30-07:30", "20:00-07:30", "19:00-07:30", "20:00-07:00")
 #: Hours every resident's window covers: the demo's supply is calibrated on them.
 _NIGHT_HOURS = (20, 21, 22, 23, 0, 1, 2, 3, 4, 5, 6)
 
+
 def _lots(snap: _Snapper, zones: _Zones, rng: np.random.Generator) -> tuple[list[dict], list]:
     """Commercial parking lots along the arterials that share spaces at night."""
     spots = zones.lot_spots
     special = [k for k, s in enumerate(spots) if s["use"] in ("hospital", "industrial")]
     plain = [k for k in range(len(spots)) if k not in special]
-    chosen = sorted(set(special[::2]) | {plain[int(k)] for k in
-                                          rng.choice(len(plain), size=min(26, len(plain)),
-                                                     replace=False)})
+    chosen = sorted(
+        set(special[::2]) | {plain[int(k)] for k in rng.choice(len(plain), size=min(26, len(plain)), replace=False)}
+    )
     words = [_LOT_WORDS[int(k)] for k in rng.permutation(len(_LOT_WORDS))]
     recs: list[dict] = []
     pts: list[tuple[float, float]] = []
@@ -56,11 +95,17 @@ def _lots(snap: _Snapper, zones: _Zones, rng: np.random.Generator) -> tuple[list
         x, y = _side_point(spot["block"], a, b, spot["side"], float(rng.uniform(0.25, 0.75)))
         ix, iy = _inward(spot["side"])
         pts.append((x + ix * 10.0, y + iy * 10.0))
-        recs.append(dict(id=f"L{len(recs) + 1:02d}", name=f"{words.pop()}{suffix}",
-                         land_use=use, capacity=capacity,
-                         open=_OPEN_HOURS[int(rng.integers(len(_OPEN_HOURS)))],
-                         reserved=int(rng.integers(res[0], min(res[1], capacity // 4) + 1)),
-                         price=int(prices[int(rng.integers(len(prices)))])))
+        recs.append(
+            dict(
+                id=f"L{len(recs) + 1:02d}",
+                name=f"{words.pop()}{suffix}",
+                land_use=use,
+                capacity=capacity,
+                open=_OPEN_HOURS[int(rng.integers(len(_OPEN_HOURS)))],
+                reserved=int(rng.integers(res[0], min(res[1], capacity // 4) + 1)),
+                price=int(prices[int(rng.integers(len(prices)))]),
+            )
+        )
     return recs, [Point(p) for p in snap.snap(np.array(pts), 12.0)]
 
 
@@ -73,8 +118,9 @@ def _lot_use(cell_use: str, rng: np.random.Generator) -> str:
     return ("office", "office", "office", "retail", "hotel")[int(rng.integers(5))]
 
 
-def _residences(zones: _Zones, walk: np.ndarray, supply: np.ndarray,
-                rng: np.random.Generator) -> tuple[list[dict], list[Any]]:
+def _residences(
+    zones: _Zones, walk: np.ndarray, supply: np.ndarray, rng: np.random.Generator
+) -> tuple[list[dict], list[Any]]:
     """Compounds short of night parking, at their main gate.
 
     Most are picked near lots, a few far from any; their shortfalls are scaled so
@@ -90,8 +136,9 @@ def _residences(zones: _Zones, walk: np.ndarray, supply: np.ndarray,
     recs, pts = [], []
     for k, dem in zip(picks, demand):
         comp = zones.compounds[k]
-        recs.append(dict(id=comp["id"], name=comp["name"], demand=int(dem),
-                         window=_WINDOWS[int(rng.integers(len(_WINDOWS)))]))
+        recs.append(
+            dict(id=comp["id"], name=comp["name"], demand=int(dem), window=_WINDOWS[int(rng.integers(len(_WINDOWS)))])
+        )
         pts.append(Point(comp["gate_xy"][0]))
     return recs, pts
 
@@ -108,14 +155,14 @@ def _matched(demand: np.ndarray, supply: np.ndarray, ok: np.ndarray) -> float:
     return float(nx.maximum_flow_value(g, "s", "t"))
 
 
-def _calibrate_demand(raw: np.ndarray, supply: np.ndarray, ok: np.ndarray,
-                      share: float = 0.62) -> np.ndarray:
+def _calibrate_demand(raw: np.ndarray, supply: np.ndarray, ok: np.ndarray, share: float = 0.62) -> np.ndarray:
     """Scale shortfalls (multiples of 5, 20-300) until about ``share`` can be matched.
 
     The proxy here (whole-night supply, one maximum flow) ignores the windows'
     and opening hours' mismatches; 62 % on it gives about half of the gap
     closed by geo.parking's hour-by-hour matching within 500 m, as in Dongxiao.
     """
+
     def shaped(k: float) -> np.ndarray:
         return np.clip(np.round(raw * k / 5.0) * 5.0, 20, 300).astype(int)
 
@@ -139,8 +186,7 @@ def _walk_graph(net: _Net) -> nx.Graph:
     return g
 
 
-def _walk_to_points(net: _Net, sources: list[int], pts: np.ndarray,
-                    cutoff: float) -> np.ndarray:
+def _walk_to_points(net: _Net, sources: list[int], pts: np.ndarray, cutoff: float) -> np.ndarray:
     """Walking metres from source nodes to points joined at their nearest walkable edge.
 
     Entries beyond ``cutoff`` are infinite.
@@ -162,8 +208,9 @@ def _walk_to_points(net: _Net, sources: list[int], pts: np.ndarray,
     return out
 
 
-def _parking(net: _Net, snap: _Snapper, zones: _Zones, rng: np.random.Generator
-             ) -> tuple[tuple[list[dict], list[Any]], tuple[list[dict], list[Any]]]:
+def _parking(
+    net: _Net, snap: _Snapper, zones: _Zones, rng: np.random.Generator
+) -> tuple[tuple[list[dict], list[Any]], tuple[list[dict], list[Any]]]:
     """The lots and the short compounds, calibrated on walks of up to 500 m."""
     lots = _lots(snap, zones, rng)
     lot_xy = shapely.get_coordinates(np.asarray(lots[1], dtype=object))
@@ -181,5 +228,3 @@ def _night_supply(lots: list[dict]) -> np.ndarray:
         busiest = max(LAND_USE_PROFILES[lot["land_use"]][h] for h in _NIGHT_HOURS)
         out.append(max(0, int(np.floor(lot["capacity"] * (1.0 - busiest))) - lot["reserved"]))
     return np.array(out)
-
-

@@ -13,6 +13,7 @@ from .villages import _village_buildings
 
 __all__: list[str] = []  # internal to geo.demo: the public API is geo.demo itself
 
+
 def _demand(zones: _Zones, rng: np.random.Generator) -> tuple[list[dict], list[Any]]:
     """Residential buildings: compounds, the village and others, about 150,000 people."""
     comp_pop = rng.uniform(2400, 7600, len(zones.compounds))
@@ -21,8 +22,7 @@ def _demand(zones: _Zones, rng: np.random.Generator) -> tuple[list[dict], list[A
     other_pop = 70.0 * other_w
     total = comp_pop.sum() + village_pop + other_pop.sum()
     scale = 150_000.0 / total
-    parts = _split_integer(150_000, np.concatenate([comp_pop * scale, [village_pop * scale],
-                                                    other_pop * scale]))
+    parts = _split_integer(150_000, np.concatenate([comp_pop * scale, [village_pop * scale], other_pop * scale]))
     nc = len(zones.compounds)
     rows: list[dict] = []
     for comp, pop in zip(zones.compounds, parts[:nc]):
@@ -32,11 +32,19 @@ def _demand(zones: _Zones, rng: np.random.Generator) -> tuple[list[dict], list[A
     assert village is not None, "the village is drawn before its residents"
     village["population"] = int(parts[nc])
     rows += _village_buildings(village, int(parts[nc]), rng)
-    for k, (b, pop) in enumerate(zip(zones.buildings, parts[nc + 1:])):
+    for k, (b, pop) in enumerate(zip(zones.buildings, parts[nc + 1 :])):
         rows.append(dict(b, population=int(pop), name=f"沿街住宅{k + 1}号"))
-    recs = [dict(id=f"B{k + 1:04d}", name=r["name"], population=r["population"],
-                 housing=r["housing"], compound_id=r["compound_id"], zone_id=r["zone_id"])
-            for k, r in enumerate(rows)]
+    recs = [
+        dict(
+            id=f"B{k + 1:04d}",
+            name=r["name"],
+            population=r["population"],
+            housing=r["housing"],
+            compound_id=r["compound_id"],
+            zone_id=r["zone_id"],
+        )
+        for k, r in enumerate(rows)
+    ]
     return recs, [Point(r["xy"]) for r in rows]
 
 
@@ -44,16 +52,13 @@ def _zones_layer(zones: _Zones) -> tuple[list[dict], list[Any]]:
     """Compounds and the village as polygons with their population."""
     recs, geoms = [], []
     for c in zones.compounds:
-        recs.append(dict(id=c["id"], name=c["name"], housing="compound",
-                         population=c["population"]))
+        recs.append(dict(id=c["id"], name=c["name"], housing="compound", population=c["population"]))
         geoms.append(box(*c["rect"]))
     v = zones.village
     assert v is not None, "the village is drawn before the zones layer"
     recs.append(dict(id=v["id"], name=v["name"], housing="village", population=v["population"]))
     geoms.append(box(*v["rect"]))
     return recs, geoms
-
-
 
 
 # --------------------------------------------------------------------------- age cohorts

@@ -72,18 +72,15 @@ class _Arterials:
 def _carriage_tags(name: str, highway: str) -> dict[str, Any]:
     """Tags of an arterial carriageway: pedestrians use the separate sidewalks."""
     lanes = "8" if highway == "primary" else "6"
-    return dict(highway=highway, name=name, foot="no", sidewalk="separate", lanes=lanes,
-                maxspeed="60", oneway=False)
+    return dict(highway=highway, name=name, foot="no", sidewalk="separate", lanes=lanes, maxspeed="60", oneway=False)
 
 
 def _build_arterials(net: _Net) -> _Arterials:
     """Lay the carriageways, sidewalks, junction crossings and the expressway."""
     v_stations = [-_EXT, *_YS, _Y_FRONT]
     h_stations = [-_EXT, *_XS, _XS[-1] + _EXT]
-    cv = [net.line((x, -_EXT), (x, _Y_RAMP), **_carriage_tags(*_ARTERIALS_V[i]))
-          for i, x in enumerate(_XS)]
-    ch = [net.line((-_EXT, y), (_XS[-1] + _EXT, y), **_carriage_tags(*_ARTERIALS_H[j]))
-          for j, y in enumerate(_YS)]
+    cv = [net.line((x, -_EXT), (x, _Y_RAMP), **_carriage_tags(*_ARTERIALS_V[i])) for i, x in enumerate(_XS)]
+    ch = [net.line((-_EXT, y), (_XS[-1] + _EXT, y), **_carriage_tags(*_ARTERIALS_H[j])) for j, y in enumerate(_YS)]
     sidewalks: dict[tuple[str, int, int], list[tuple[float, float, int]]] = {}
     for i, x in enumerate(_XS):
         for side in (-1, 1):
@@ -95,18 +92,33 @@ def _build_arterials(net: _Net) -> _Arterials:
         for j, y in enumerate(_YS):
             _junction_crossings(net, x, y, cv[i], ch[j])
         _crossing(net, (x - _SW, _Y_FRONT), (x + _SW, _Y_FRONT), cv[i])
-    mw = net.line((-2 * _EXT, _Y_EXPWY), (_XS[-1] + 2 * _EXT, _Y_EXPWY), highway="motorway",
-                  name=_EXPWY_NAME, foot="no", lanes="8", maxspeed="100", oneway=False)
+    mw = net.line(
+        (-2 * _EXT, _Y_EXPWY),
+        (_XS[-1] + 2 * _EXT, _Y_EXPWY),
+        highway="motorway",
+        name=_EXPWY_NAME,
+        foot="no",
+        lanes="8",
+        maxspeed="100",
+        oneway=False,
+    )
     for i, x in enumerate(_XS):
         for dx in (-170.0, 170.0):
             end = net.attach(mw, x + dx, _Y_EXPWY)
-            net.edge(net.node(x, _Y_RAMP), end, highway="motorway_link", foot="no",
-                     name=f"{_ARTERIALS_V[i][0]}匝道", oneway=False)
+            net.edge(
+                net.node(x, _Y_RAMP),
+                end,
+                highway="motorway_link",
+                foot="no",
+                name=f"{_ARTERIALS_V[i][0]}匝道",
+                oneway=False,
+            )
     return _Arterials(cv, ch, mw, sidewalks)
 
 
-def _sidewalk_pieces(net: _Net, axis: str, c: float, side: int, stations: list[float],
-                     junctions: Sequence[float]) -> list[tuple[float, float, int]]:
+def _sidewalk_pieces(
+    net: _Net, axis: str, c: float, side: int, stations: list[float], junctions: Sequence[float]
+) -> list[tuple[float, float, int]]:
     """Add the sidewalk of one side of an arterial, broken at every junction."""
     pieces = []
     for lo, hi in zip(stations, stations[1:]):
@@ -119,8 +131,7 @@ def _sidewalk_pieces(net: _Net, axis: str, c: float, side: int, stations: list[f
     return pieces
 
 
-def _crossing(net: _Net, p0: tuple[float, float], p1: tuple[float, float], carriage: int,
-              signals: bool = True) -> None:
+def _crossing(net: _Net, p0: tuple[float, float], p1: tuple[float, float], carriage: int, signals: bool = True) -> None:
     """Add a zebra crossing from sidewalk to sidewalk over a carriageway."""
     tags = dict(highway="footway", footway="crossing")
     tags["crossing"] = "traffic_signals" if signals else "uncontrolled"
@@ -143,8 +154,16 @@ def _junction_crossings(net: _Net, x: float, y: float, cv: int, ch: int) -> None
 
 def _midblock_crossings(net: _Net, art: _Arterials, rng: np.random.Generator) -> None:
     """Add a few signalised mid-block crossings on the arterials."""
-    spots = [("h", 1, 500.0), ("h", 1, 1500.0), ("h", 1, 2500.0), ("v", 1, 450.0),
-             ("v", 1, 1350.0), ("v", 2, 2250.0), ("h", 2, 1520.0), ("h", 0, 2480.0)]
+    spots = [
+        ("h", 1, 500.0),
+        ("h", 1, 1500.0),
+        ("h", 1, 2500.0),
+        ("v", 1, 450.0),
+        ("v", 1, 1350.0),
+        ("v", 2, 2250.0),
+        ("h", 2, 1520.0),
+        ("h", 0, 2480.0),
+    ]
     for axis, k, along in spots:
         along += float(rng.uniform(-40, 40))
         c = (_XS if axis == "v" else _YS)[k]
@@ -204,8 +223,12 @@ class _Block:
 
     def is_boundary(self, a: int, b: int, side: str) -> bool:
         """Whether a cell side is the block's boundary (a sidewalk or frontage)."""
-        return ((side == "S" and b == 0) or (side == "N" and b + 1 == self.m)
-                or (side == "W" and a == 0) or (side == "E" and a + 1 == self.n))
+        return (
+            (side == "S" and b == 0)
+            or (side == "N" and b + 1 == self.m)
+            or (side == "W" and a == 0)
+            or (side == "E" and a + 1 == self.n)
+        )
 
 
 def _grid_positions(lo: float, hi: float, k: int, rng: np.random.Generator) -> list[float]:
@@ -215,8 +238,9 @@ def _grid_positions(lo: float, hi: float, k: int, rng: np.random.Generator) -> l
     return [float(lo), *map(float, inner), float(hi)]
 
 
-def _make_block(key: tuple[int, int], art: _Arterials, net: _Net, frontage: dict[int, int],
-                rng: np.random.Generator) -> _Block:
+def _make_block(
+    key: tuple[int, int], art: _Arterials, net: _Net, frontage: dict[int, int], rng: np.random.Generator
+) -> _Block:
     """Create the cell grid of super-block ``key`` (no streets yet)."""
     i, j = key
     x0, x1 = _XS[i] + _SW, _XS[i + 1] - _SW
@@ -229,12 +253,14 @@ def _make_block(key: tuple[int, int], art: _Arterials, net: _Net, frontage: dict
         X, Y = _grid_positions(x0, x1, n, rng), _grid_positions(y0, y1, m, rng)
     ym = (y0 + y1) / 2
     xm = (x0 + x1) / 2
-    edges = {"W": art.sidewalk("v", i, 1, ym), "E": art.sidewalk("v", i + 1, -1, ym),
-             "S": art.sidewalk("h", j, 1, xm)}
+    edges = {"W": art.sidewalk("v", i, 1, ym), "E": art.sidewalk("v", i + 1, -1, ym), "S": art.sidewalk("h", j, 1, xm)}
     edges["N"] = art.sidewalk("h", j + 1, -1, xm) if j + 1 < len(_YS) else frontage[i]
-    carriage = {"W": (art.carriage_v[i], _XS[i]), "E": (art.carriage_v[i + 1], _XS[i + 1]),
-                "S": (art.carriage_h[j], _YS[j]),
-                "N": (art.carriage_h[j + 1], _YS[j + 1]) if j + 1 < len(_YS) else None}
+    carriage = {
+        "W": (art.carriage_v[i], _XS[i]),
+        "E": (art.carriage_v[i + 1], _XS[i + 1]),
+        "S": (art.carriage_h[j], _YS[j]),
+        "N": (art.carriage_h[j + 1], _YS[j + 1]) if j + 1 < len(_YS) else None,
+    }
     block = _Block(key, X, Y, edges, carriage)
     block.types = dict(_SPECIAL.get(key, {}))
     return block
@@ -243,8 +269,7 @@ def _make_block(key: tuple[int, int], art: _Arterials, net: _Net, frontage: dict
 def _assign_compounds(block: _Block, rng: np.random.Generator) -> None:
     """Mark random free cells as compounds and the rest as mixed use."""
     free = [(a, b) for a in range(block.n) for b in range(block.m) if (a, b) not in block.types]
-    big = [c for c in free if min(np.subtract(block.cell_box(*c)[2:], block.cell_box(*c)[:2]))
-           >= 2 * _INSET + 150.0]
+    big = [c for c in free if min(np.subtract(block.cell_box(*c)[2:], block.cell_box(*c)[:2])) >= 2 * _INSET + 150.0]
     pool = big if len(big) >= _N_COMPOUNDS.get(block.key, 0) else free
     picks = rng.choice(len(pool), size=_N_COMPOUNDS.get(block.key, 0), replace=False)
     for p in sorted(int(p) for p in picks):
@@ -294,8 +319,12 @@ def _still_ok(block: _Block, segs: set[tuple[str, int, int]]) -> bool:
     for (a, b), t in block.types.items():
         if t != "compound":
             continue
-        sides = [("h", a, b) in segs or b == 0, ("h", a, b + 1) in segs or b + 1 == m,
-                 ("v", a, b) in segs or a == 0, ("v", a + 1, b) in segs or a + 1 == n]
+        sides = [
+            ("h", a, b) in segs or b == 0,
+            ("h", a, b + 1) in segs or b + 1 == m,
+            ("v", a, b) in segs or a == 0,
+            ("v", a + 1, b) in segs or a + 1 == n,
+        ]
         if sum(sides) < 2:
             return False
     return True
@@ -308,8 +337,9 @@ def _street_highway(k: int, count: int, rng: np.random.Generator) -> str:
     return "living_street" if rng.random() < 0.12 else "residential"
 
 
-def _build_block_streets(block: _Block, net: _Net, names: list[str],
-                         stubs: dict[int, list[float]], rng: np.random.Generator) -> None:
+def _build_block_streets(
+    block: _Block, net: _Net, names: list[str], stubs: dict[int, list[float]], rng: np.random.Generator
+) -> None:
     """Lay the block's local streets, attach them to the sidewalks, add carriageway stubs."""
     segs = _plan_segments(block, rng)
     for a in range(1, block.n):
@@ -329,8 +359,7 @@ def _build_block_streets(block: _Block, net: _Net, names: list[str],
     _attach_street_ends(block, net, stubs, rng)
 
 
-def _attach_street_ends(block: _Block, net: _Net, stubs: dict[int, list[float]],
-                        rng: np.random.Generator) -> None:
+def _attach_street_ends(block: _Block, net: _Net, stubs: dict[int, list[float]], rng: np.random.Generator) -> None:
     """Join local streets to the block boundary and, mostly, to the carriageway beyond."""
     ends = []
     for a in range(1, block.n):
@@ -407,8 +436,9 @@ def _frontage(net: _Net) -> dict[int, int]:
     """The frontage street along the expressway, one line per block column."""
     out = {}
     for i in range(len(_XS) - 1):
-        out[i] = net.line((_XS[i] + _SW, _Y_FRONT), (_XS[i + 1] - _SW, _Y_FRONT),
-                          highway="tertiary", name=_FRONTAGE_NAME)
+        out[i] = net.line(
+            (_XS[i] + _SW, _Y_FRONT), (_XS[i + 1] - _SW, _Y_FRONT), highway="tertiary", name=_FRONTAGE_NAME
+        )
     return out
 
 
@@ -422,8 +452,7 @@ def _motorway_spot(net: _Net, art: _Arterials) -> int:
     """A depot reachable only along a motorway_link spur off the expressway."""
     start = net.attach(art.motorway, _SPOT[0], _Y_EXPWY)
     spot = net.node(*_SPOT, amenity="depot")
-    net.edge(start, spot, highway="motorway_link", foot="no", name="快速路养护站匝道",
-             oneway=False)
+    net.edge(start, spot, highway="motorway_link", foot="no", name="快速路养护站匝道", oneway=False)
     return spot
 
 
@@ -442,13 +471,15 @@ def _is_walkable(tags: dict[str, Any]) -> bool:
 def _to_graph(net: _Net) -> nx.MultiDiGraph:
     """Convert the builder's nodes and edges into an osmnx-style WGS84 MultiDiGraph."""
     lonlat = _local_to_wgs(np.array(net.xy))
-    g = nx.MultiDiGraph(crs="epsg:4326", name=NAME_ZH, name_en=NAME_EN, source=SOURCE,
-                        created_with="lifecircle.geo.demo")
+    g = nx.MultiDiGraph(
+        crs="epsg:4326", name=NAME_ZH, name_en=NAME_EN, source=SOURCE, created_with="lifecircle.geo.demo"
+    )
     for k, (lon, lat) in enumerate(lonlat):
         g.add_node(_ID0 + k, x=float(lon), y=float(lat), **net.attrs[k])
     uv = np.array(list(net.edges), dtype=int).reshape(-1, 2)
-    _, _, length = Geod(ellps="WGS84").inv(lonlat[uv[:, 0], 0], lonlat[uv[:, 0], 1],
-                                           lonlat[uv[:, 1], 0], lonlat[uv[:, 1], 1])
+    _, _, length = Geod(ellps="WGS84").inv(
+        lonlat[uv[:, 0], 0], lonlat[uv[:, 0], 1], lonlat[uv[:, 1], 0], lonlat[uv[:, 1], 1]
+    )
     for (u, v), tags, ln in zip(net.edges, net.edges.values(), length):
         data = {k: val for k, val in tags.items() if not k.startswith("_")}
         data.setdefault("oneway", False)
@@ -486,5 +517,3 @@ class _Snapper:
         dist = np.hypot(vec[:, 0], vec[:, 1])
         scale = np.where(dist > offset, offset / np.maximum(dist, 1e-9), 1.0)
         return on_xy + vec * scale[:, None]
-
-

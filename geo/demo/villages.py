@@ -12,16 +12,19 @@ from .streets import _Block, _region_line
 
 __all__: list[str] = []  # internal to geo.demo: the public API is geo.demo itself
 
-def _village(net: _Net, block: _Block, cells: list[tuple[int, int]],
-             rng: np.random.Generator) -> dict:
+
+def _village(net: _Net, block: _Block, cells: list[tuple[int, int]], rng: np.random.Generator) -> dict:
     """Build the urban village over ``cells``: a jittered mesh of alleys about 24 m apart."""
     x0, x1 = block.X[min(a for a, _ in cells)], block.X[max(a for a, _ in cells) + 1]
     y0, y1 = block.Y[min(b for _, b in cells)], block.Y[max(b for _, b in cells) + 1]
     gx = np.linspace(x0, x1, int(round((x1 - x0) / 24.0)) + 1)[1:-1]
     gy = np.linspace(y0, y1, int(round((y1 - y0) / 24.0)) + 1)[1:-1]
     main_p, main_q = len(gx) // 2, len(gy) // 2
-    nodes = {(p, q): net.node(gx[p] + rng.uniform(-5, 5), gy[q] + rng.uniform(-5, 5))
-             for p in range(len(gx)) for q in range(len(gy))}
+    nodes = {
+        (p, q): net.node(gx[p] + rng.uniform(-5, 5), gy[q] + rng.uniform(-5, 5))
+        for p in range(len(gx))
+        for q in range(len(gy))
+    }
     g = _village_links(len(gx), len(gy), main_p, main_q, rng)
     for u, v in g.edges():
         if "out" in (u, v):
@@ -37,15 +40,13 @@ def _alley_tags(u: tuple, v: tuple, main: bool, main_p: int, main_q: int) -> dic
     """Tags of a village alley."""
     short = _VILLAGE[2]
     if main:
-        return dict(highway="living_street",
-                    name=f"{short}大街" if u[1] == v[1] == main_q else f"{short}中心路")
+        return dict(highway="living_street", name=f"{short}大街" if u[1] == v[1] == main_q else f"{short}中心路")
     if u[1] == v[1]:
         return dict(highway="footway", name=f"{short}{u[1] + 1}巷")
     return dict(highway="footway")
 
 
-def _village_links(nx_: int, ny: int, main_p: int, main_q: int,
-                   rng: np.random.Generator) -> nx.Graph:
+def _village_links(nx_: int, ny: int, main_p: int, main_q: int, rng: np.random.Generator) -> nx.Graph:
     """Mesh links of the village (with missing ones) plus its exits to 'out'."""
     g = nx.Graph()
     pairs = [((p, q), (p + 1, q)) for p in range(nx_ - 1) for q in range(ny)]
@@ -67,8 +68,15 @@ def _village_links(nx_: int, ny: int, main_p: int, main_q: int,
     return g
 
 
-def _village_exits(net: _Net, block: _Block, nodes: dict, g: nx.Graph,
-                   rect: tuple[float, float, float, float], main_p: int, main_q: int) -> None:
+def _village_exits(
+    net: _Net,
+    block: _Block,
+    nodes: dict,
+    g: nx.Graph,
+    rect: tuple[float, float, float, float],
+    main_p: int,
+    main_q: int,
+) -> None:
     """Join the village's edge alleys to the streets around it."""
     x0, y0, x1, y1 = rect
     ny = max(q for _, q in nodes) + 1
@@ -92,12 +100,21 @@ def _village_exits(net: _Net, block: _Block, nodes: dict, g: nx.Graph,
 def _village_buildings(village: dict, population: int, rng: np.random.Generator) -> list[dict]:
     """Handshake buildings (握手楼) of the village, one per alley cell."""
     gx, gy = village["gx"], village["gy"]
-    pts = [((gx[p] + gx[p + 1]) / 2 + rng.uniform(-4, 4), (gy[q] + gy[q + 1]) / 2
-            + rng.uniform(-4, 4)) for p in range(len(gx) - 1) for q in range(len(gy) - 1)]
+    pts = [
+        ((gx[p] + gx[p + 1]) / 2 + rng.uniform(-4, 4), (gy[q] + gy[q + 1]) / 2 + rng.uniform(-4, 4))
+        for p in range(len(gx) - 1)
+        for q in range(len(gy) - 1)
+    ]
     pops = _split_integer(population, rng.uniform(0.6, 1.4, len(pts)))
     short = _VILLAGE[2]
-    return [dict(xy=pt, population=int(pop), housing="village", compound_id=None,
-                 zone_id=village["id"], name=f"{short}{k + 1}号楼")
-            for k, (pt, pop) in enumerate(zip(pts, pops))]
-
-
+    return [
+        dict(
+            xy=pt,
+            population=int(pop),
+            housing="village",
+            compound_id=None,
+            zone_id=village["id"],
+            name=f"{short}{k + 1}号楼",
+        )
+        for k, (pt, pop) in enumerate(zip(pts, pops))
+    ]

@@ -62,8 +62,12 @@ def e2sfca(dist: np.ndarray, supply: np.ndarray, demand: np.ndarray, steps) -> n
 def _rule_matrix(ev: Evaluation, rule: CapacityRule) -> tuple[np.ndarray, np.ndarray]:
     frame = ev.facilities.frame
     if rule.column not in frame:
-        raise InputError("facilities", f"standard {ev.standard.name} needs column {rule.column!r} on the "
-                                       f"{rule.kind} facilities for its capacity rule", column=rule.column)
+        raise InputError(
+            "facilities",
+            f"standard {ev.standard.name} needs column {rule.column!r} on the "
+            f"{rule.kind} facilities for its capacity rule",
+            column=rule.column,
+        )
     idx = np.flatnonzero((frame["kind"].astype(str) == rule.kind).to_numpy())
     supply = pd.to_numeric(frame[rule.column].iloc[idx], errors="coerce").fillna(0.0).to_numpy(float)
     dist = np.full((idx.size, len(ev.samples.weight)), np.inf)
@@ -87,11 +91,16 @@ def capacity_report(ev: Evaluation) -> dict:
             "sample_per_1000": per_1000,
             "below": below,
             "summary": {
-                "column": rule.column, "metres": rule.metres, "steps": [list(s) for s in rule.steps],
-                "target_per_1000": rule.target_per_1000, "verified": rule.verified,
+                "column": rule.column,
+                "metres": rule.metres,
+                "steps": [list(s) for s in rule.steps],
+                "target_per_1000": rule.target_per_1000,
+                "verified": rule.verified,
                 "mean_per_1000": round(float((per_1000 * w).sum() / tot), 6) if tot > 0 else 0.0,
-                "below_target": {"weight": round(float(w[below].sum()), 3),
-                                 "share": round(float(w[below].sum() / tot), 6) if tot > 0 else 0.0},
+                "below_target": {
+                    "weight": round(float(w[below].sum()), 3),
+                    "share": round(float(w[below].sum() / tot), 6) if tot > 0 else 0.0,
+                },
             },
         }
     return out

@@ -55,14 +55,32 @@ class CompletenessPlan:
         """JSON-ready summary."""
         tot = self.total_weight
         return {
-            "objective": "complete", "tier": self.tier, "kind": self.kind, "k": self.k, "method": self.method,
-            "optimal": self.optimal, "gap": self.gap,
-            "complete_before": {"weight": round(self.complete_before, 3), "share": round(self.complete_before / tot, 6) if tot else 0.0},
-            "complete_after": {"weight": round(self.complete_after, 3), "share": round(self.complete_after / tot, 6) if tot else 0.0},
+            "objective": "complete",
+            "tier": self.tier,
+            "kind": self.kind,
+            "k": self.k,
+            "method": self.method,
+            "optimal": self.optimal,
+            "gap": self.gap,
+            "complete_before": {
+                "weight": round(self.complete_before, 3),
+                "share": round(self.complete_before / tot, 6) if tot else 0.0,
+            },
+            "complete_after": {
+                "weight": round(self.complete_after, 3),
+                "share": round(self.complete_after / tot, 6) if tot else 0.0,
+            },
             "gain": round(self.gain, 3),
-            "sites": [{"id": str(r["id"]), "rank": int(r["rank"]), "gain": round(float(r["gain"]), 3),
-                       "lon": round(float(r.geometry.x), 6), "lat": round(float(r.geometry.y), 6)}
-                      for _, r in self.sites.iterrows()],
+            "sites": [
+                {
+                    "id": str(r["id"]),
+                    "rank": int(r["rank"]),
+                    "gain": round(float(r["gain"]), 3),
+                    "lon": round(float(r.geometry.x), 6),
+                    "lat": round(float(r.geometry.y), 6),
+                }
+                for _, r in self.sites.iterrows()
+            ],
         }
 
 
@@ -72,8 +90,11 @@ def completeness_cover(ev: Evaluation, tier: str, kind: str, candidates, *, coho
 
     t = ev.standard.tier(tier)
     if kind not in t.required_kinds:
-        raise OptionError("--kind", f"{kind!r} is not a required kind of tier {tier} in {ev.standard.name}; "
-                                    f"its kinds: {', '.join(t.required_kinds)}")
+        raise OptionError(
+            "--kind",
+            f"{kind!r} is not a required kind of tier {tier} in {ev.standard.name}; "
+            f"its kinds: {', '.join(t.required_kinds)}",
+        )
     radius = kind_radius(t, kind)
     xy = shapely.get_coordinates(candidates.geometry.to_crs(ev.net.crs).values)
     cand = snap_xy(ev.net, xy)
@@ -132,5 +153,16 @@ def site_for_completeness(
     sites["rank"] = np.arange(1, chosen.size + 1)
     sites["gain"] = np.asarray(model.gains, float)
     gain = float(np.asarray(model.gains, float).sum())
-    return CompletenessPlan(tier, kind, int(k), sites, before, before + gain, gain, method, bool(model.optimal),
-                            model.gap, float(ev.samples.weight.sum()))
+    return CompletenessPlan(
+        tier,
+        kind,
+        int(k),
+        sites,
+        before,
+        before + gain,
+        gain,
+        method,
+        bool(model.optimal),
+        model.gap,
+        float(ev.samples.weight.sum()),
+    )

@@ -130,8 +130,14 @@ class Evaluation:
         w = self.samples.weight
         s = self.standard
         out: dict = {
-            "standard": {"name": s.name, "version": s.version, "verified": s.verified, "title": s.title,
-                         "source": s.source, "unverified": s.unverified()},
+            "standard": {
+                "name": s.name,
+                "version": s.version,
+                "verified": s.verified,
+                "title": s.title,
+                "source": s.source,
+                "unverified": s.unverified(),
+            },
             "tiers": {t.key: t.metres for t in self.tiers},
             "total_weight": _rnd(w.sum()),
             "unreachable_weight": _rnd(w[~self.samples.reachable].sum()),
@@ -141,8 +147,11 @@ class Evaluation:
             "units": [],
         }
         for kind in s.kinds:
-            per = {t.key: self._share(w, self.present[(ALL, t.key, kind)] & self.samples.reachable)
-                   for t in self.tiers if (ALL, t.key, kind) in self.present}
+            per = {
+                t.key: self._share(w, self.present[(ALL, t.key, kind)] & self.samples.reachable)
+                for t in self.tiers
+                if (ALL, t.key, kind) in self.present
+            }
             if per:
                 out["kinds"][kind] = per
         for c in self.cohorts:
@@ -180,7 +189,9 @@ class Evaluation:
         weighted median over a polygon's samples; NaN beyond reach)."""
         smp = self.samples
         n, unit, w = smp.n_units, smp.unit, smp.weight
-        out: dict = {"id": self.demand["id"].astype(str).to_numpy() if "id" in self.demand else np.arange(n).astype(str)}
+        out: dict = {
+            "id": self.demand["id"].astype(str).to_numpy() if "id" in self.demand else np.arange(n).astype(str)
+        }
         tot = np.bincount(unit, weights=w, minlength=n)
         out["weight"] = np.round(tot, 3)
         for t in self.tiers:
@@ -193,7 +204,9 @@ class Evaluation:
             out[f"complete_{t.key}"] = np.round(share, 4)
             missing = self._unit_missing(unit, n, t)
             out[f"missing_{t.key}"] = missing
-            out[f"n_kinds_{t.key}"] = np.array([len(t.required_kinds) - (len(m.split(",")) if m else 0) for m in missing])
+            out[f"n_kinds_{t.key}"] = np.array(
+                [len(t.required_kinds) - (len(m.split(",")) if m else 0) for m in missing]
+            )
         for kind, d in self.kind_dist.items():
             med = _unit_median(d, unit, w, n)
             out[f"dist_{kind}"] = np.where(np.isfinite(med), np.round(med, 1), np.nan)
@@ -255,12 +268,18 @@ class Evaluation:
         frame = self.by_unit(units)
         rows = []
         for rec in frame.drop(columns="geometry").to_dict("records"):
-            rows.append({
-                "id": rec["id"], "name": rec["name"], "weight": rec["weight"],
-                "complete": {t.key: {"weight": rec[f"complete_weight_{t.key}"], "share": rec[f"complete_{t.key}"]}
-                             for t in self.tiers},
-                "missing": {t.key: [k for k in rec[f"missing_{t.key}"].split(",") if k] for t in self.tiers},
-            })
+            rows.append(
+                {
+                    "id": rec["id"],
+                    "name": rec["name"],
+                    "weight": rec["weight"],
+                    "complete": {
+                        t.key: {"weight": rec[f"complete_weight_{t.key}"], "share": rec[f"complete_{t.key}"]}
+                        for t in self.tiers
+                    },
+                    "missing": {t.key: [k for k in rec[f"missing_{t.key}"].split(",") if k] for t in self.tiers},
+                }
+            )
         return rows
 
     # ------------------------------------------------------------ ledger
@@ -284,7 +303,7 @@ def _unit_median(d: np.ndarray, unit: np.ndarray, w: np.ndarray, n: int) -> np.n
     out[unit[single]] = d[single]
     starts = np.concatenate([[0], np.cumsum(counts)])
     for u in np.flatnonzero(counts > 1):
-        v, ww = d[starts[u]:starts[u + 1]], w[starts[u]:starts[u + 1]]
+        v, ww = d[starts[u] : starts[u + 1]], w[starts[u] : starts[u + 1]]
         order = np.argsort(v, kind="stable")
         v, ww = v[order], ww[order]
         if ww.sum() <= 0:
@@ -309,8 +328,10 @@ def _find_column(demand: pd.DataFrame, cohort: Cohort) -> str | None:
 def _weight_column(demand: pd.DataFrame, weight_column: str | None) -> str | None:
     if weight_column:
         if weight_column not in demand:
-            raise OptionError("weight_column", f"demand has no column {weight_column!r}; columns: "
-                                               f"{', '.join(map(str, demand.columns))}")
+            raise OptionError(
+                "weight_column",
+                f"demand has no column {weight_column!r}; columns: {', '.join(map(str, demand.columns))}",
+            )
         return weight_column
     for c in ("weight", "population", "人口"):
         if c in demand:
@@ -376,8 +397,9 @@ def evaluate(
         demand = demand.assign(id=[f"D{i + 1}" for i in range(len(demand))])
     wcol = _weight_column(demand, weight_column)
     if samples is None:
-        samples = demand_samples(net, demand, weight_column=wcol or "rows", spacing_m=spacing_m,
-                                 snap_limit_m=snap_limit_m)
+        samples = demand_samples(
+            net, demand, weight_column=wcol or "rows", spacing_m=spacing_m, snap_limit_m=snap_limit_m
+        )
     # cohorts
     chosen: list[Cohort] = []
     skipped: list[str] = []
@@ -385,7 +407,9 @@ def evaluate(
     if cohorts is not None:
         for k in cohorts:
             if k not in keys:
-                raise OptionError("cohorts", f"standard {std.name} has no cohort {k!r}; cohorts: {', '.join(keys) or 'none'}")
+                raise OptionError(
+                    "cohorts", f"standard {std.name} has no cohort {k!r}; cohorts: {', '.join(keys) or 'none'}"
+                )
     src_file = demand.attrs.get("source_file", "demand")
     cohort_cols: dict[str, str] = {}
     for c in std.cohorts:
@@ -394,8 +418,12 @@ def evaluate(
         col = _find_column(demand, c)
         if col is None:
             if cohorts is not None:
-                raise InputError(src_file, f"has no column {c.column} ({', '.join(c.aliases) or 'no alias'}) for cohort "
-                                           f"{c.key!r} of standard {std.name}", column=c.column)
+                raise InputError(
+                    src_file,
+                    f"has no column {c.column} ({', '.join(c.aliases) or 'no alias'}) for cohort "
+                    f"{c.key!r} of standard {std.name}",
+                    column=c.column,
+                )
             skipped.append(c.key)
             continue
         chosen.append(c)
@@ -404,20 +432,31 @@ def evaluate(
     n = samples.n_units
     tot = np.bincount(unit, weights=w, minlength=n)
     cnt = np.bincount(unit, minlength=n)
-    frac = np.where(tot[unit] > 0, np.divide(w, tot[unit], out=np.zeros_like(w), where=tot[unit] > 0),
-                    1.0 / np.maximum(cnt[unit], 1))
+    frac = np.where(
+        tot[unit] > 0,
+        np.divide(w, tot[unit], out=np.zeros_like(w), where=tot[unit] > 0),
+        1.0 / np.maximum(cnt[unit], 1),
+    )
     cohort_weight = {ALL: w}
     for c in chosen:
         vals = pd.to_numeric(demand[cohort_cols[c.key]], errors="coerce")
         bad = np.flatnonzero(vals.isna().to_numpy() & demand[cohort_cols[c.key]].notna().to_numpy())
         if bad.size or (vals < 0).any():
             j = int(bad[0]) if bad.size else int(np.flatnonzero((vals < 0).to_numpy())[0])
-            raise InputError(src_file, f"cohort column value {demand[cohort_cols[c.key]].iloc[j]!r} is not a count of people",
-                             row=j + 2, column=cohort_cols[c.key])
+            raise InputError(
+                src_file,
+                f"cohort column value {demand[cohort_cols[c.key]].iloc[j]!r} is not a count of people",
+                row=j + 2,
+                column=cohort_cols[c.key],
+            )
         cohort_weight[c.key] = vals.fillna(0.0).to_numpy(dtype=float)[unit] * frac
     # facilities and one search per (kind, condition)
-    src = prepare_facilities(net, list(facilities) if isinstance(facilities, (list, tuple)) else facilities,
-                             touch_m=touch_m, snap_limit_m=snap_limit_m)
+    src = prepare_facilities(
+        net,
+        list(facilities) if isinstance(facilities, (list, tuple)) else facilities,
+        touch_m=touch_m,
+        snap_limit_m=snap_limit_m,
+    )
     kinds_arr = src.kinds
     scales = {ALL: 1.0, **{c.key: std.cohort_scale(c) for c in chosen}}
     top = max(scales.values())
@@ -435,13 +474,19 @@ def evaluate(
         mask = kinds_arr == kind
         if cond is not None:
             condition = cond_of[(kind, cond)]
-            missing_cols = [col for col in condition.columns if col not in src.frame
-                            or pd.to_numeric(src.frame[col][mask], errors="coerce").isna().all()]
+            missing_cols = [
+                col
+                for col in condition.columns
+                if col not in src.frame or pd.to_numeric(src.frame[col][mask], errors="coerce").isna().all()
+            ]
             if missing_cols and mask.any():
-                raise InputError("facilities", f"the {kind} facilities have no value in column {missing_cols[0]!r}, "
-                                               f"which standard {std.name} needs for the condition '{cond}' "
-                                               "(give polygons, whose area is measured, or the column)",
-                                 column=missing_cols[0])
+                raise InputError(
+                    "facilities",
+                    f"the {kind} facilities have no value in column {missing_cols[0]!r}, "
+                    f"which standard {std.name} needs for the condition '{cond}' "
+                    "(give polygons, whose area is measured, or the column)",
+                    column=missing_cols[0],
+                )
             if mask.any():
                 mask = mask & condition.evaluate(src.frame)
         dist[(kind, cond)] = selection_distances(net, src, mask, samples.snapped, limit)
@@ -455,8 +500,9 @@ def evaluate(
                 for r in t.rules_of(k):
                     m |= rule_dist[r.key] <= r.metres * scale + 1e-9
                 present[(ck, t.key, k)] = m
-    ev = Evaluation(net, std, demand, samples, src, rule_dist, kind_dist, present, cohort_weight, chosen,
-                    skipped, units, candidates)
+    ev = Evaluation(
+        net, std, demand, samples, src, rule_dist, kind_dist, present, cohort_weight, chosen, skipped, units, candidates
+    )
     if std.capacity:
         from .capacity import capacity_report
 

@@ -19,8 +19,16 @@ __all__ = ["build_ledger", "translate", "COLUMNS", "candidate_sites", "remedy_pa
 
 #: English column keys and their Chinese headers (issue 11's contract).
 COLUMNS = {
-    "unit": "社区", "tier": "范围", "kind": "缺项", "weight": "影响人口", "share": "占比", "cohort": "人群",
-    "clause": "条款", "verified": "已核实", "remedy_lon": "建议选址经度", "remedy_lat": "建议选址纬度",
+    "unit": "社区",
+    "tier": "范围",
+    "kind": "缺项",
+    "weight": "影响人口",
+    "share": "占比",
+    "cohort": "人群",
+    "clause": "条款",
+    "verified": "已核实",
+    "remedy_lon": "建议选址经度",
+    "remedy_lat": "建议选址纬度",
     "remedy_gain": "可补全人口",
 }
 #: Spacing of generated remedy candidates when none are given (metres).
@@ -102,14 +110,21 @@ def build_ledger(ev: Evaluation, *, remedies: bool = True) -> pd.DataFrame:
                 verified = all(r.verified for r in rules)
                 for j in hit:
                     c = best_c[j]
-                    rows.append({
-                        "unit": names[j], "tier": t.key, "kind": k, "weight": round(float(mw[j]), 1),
-                        "share": round(float(mw[j] / tot[j]), 4) if tot[j] > 0 else 0.0, "cohort": ck,
-                        "clause": clause, "verified": verified,
-                        "remedy_lon": round(float(cand_xy[c, 0]), 6) if c >= 0 else np.nan,
-                        "remedy_lat": round(float(cand_xy[c, 1]), 6) if c >= 0 else np.nan,
-                        "remedy_gain": round(float(best_g[j]), 1),
-                    })
+                    rows.append(
+                        {
+                            "unit": names[j],
+                            "tier": t.key,
+                            "kind": k,
+                            "weight": round(float(mw[j]), 1),
+                            "share": round(float(mw[j] / tot[j]), 4) if tot[j] > 0 else 0.0,
+                            "cohort": ck,
+                            "clause": clause,
+                            "verified": verified,
+                            "remedy_lon": round(float(cand_xy[c, 0]), 6) if c >= 0 else np.nan,
+                            "remedy_lat": round(float(cand_xy[c, 1]), 6) if c >= 0 else np.nan,
+                            "remedy_gain": round(float(best_g[j]), 1),
+                        }
+                    )
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     if len(frame):
         order = {t.key: i for i, t in enumerate(ev.tiers)}
@@ -131,7 +146,9 @@ def _best_sites(pc, ps, which, w, only, affected, n_units: int, n_cand: int):
         return best_c, best_g
     frame = pd.DataFrame({"u": u, "c": pc, "only": w[ps] * only[ps], "aff": w[ps]})
     agg = frame.groupby(["u", "c"], sort=False).sum().reset_index()
-    agg = agg[agg["aff"] > 0].sort_values(["u", "only", "aff", "c"], ascending=[True, False, False, True], kind="stable")
+    agg = agg[agg["aff"] > 0].sort_values(
+        ["u", "only", "aff", "c"], ascending=[True, False, False, True], kind="stable"
+    )
     top = agg.drop_duplicates("u", keep="first")
     best_c[top["u"].to_numpy()] = top["c"].to_numpy()
     best_g[top["u"].to_numpy()] = top["only"].to_numpy()

@@ -70,16 +70,25 @@ class Condition:
         Where it comes from (for the error message).
     """
 
-    _OPS = {ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater, ast.GtE: np.greater_equal,
-            ast.Eq: np.equal, ast.NotEq: np.not_equal}
+    _OPS = {
+        ast.Lt: np.less,
+        ast.LtE: np.less_equal,
+        ast.Gt: np.greater,
+        ast.GtE: np.greater_equal,
+        ast.Eq: np.equal,
+        ast.NotEq: np.not_equal,
+    }
 
     def __init__(self, text: str, *, file: str = "<pack>", key: str = "condition") -> None:
         self.text = text.strip()
         try:
             tree = ast.parse(self.text, mode="eval")
         except SyntaxError:
-            raise StandardError(file, f"condition {text!r} cannot be read: write e.g. 'area_m2 >= 5000' "
-                                      "or '2000 <= area_m2 < 5000'", key=key) from None
+            raise StandardError(
+                file,
+                f"condition {text!r} cannot be read: write e.g. 'area_m2 >= 5000' or '2000 <= area_m2 < 5000'",
+                key=key,
+            ) from None
         self._tree = tree.body
         self.columns: list[str] = []
         self._check(self._tree, file, key)
@@ -95,13 +104,19 @@ class Condition:
                 if isinstance(v, ast.Name):
                     if v.id not in self.columns:
                         self.columns.append(v.id)
-                elif not (isinstance(v, ast.Constant) and isinstance(v.value, (int, float))
-                          and not isinstance(v.value, bool)):
-                    raise StandardError(file, f"condition {self.text!r}: only column names and numbers "
-                                              "may be compared", key=key)
+                elif not (
+                    isinstance(v, ast.Constant) and isinstance(v.value, (int, float)) and not isinstance(v.value, bool)
+                ):
+                    raise StandardError(
+                        file, f"condition {self.text!r}: only column names and numbers may be compared", key=key
+                    )
         else:
-            raise StandardError(file, f"condition {self.text!r}: use comparisons (<, <=, >, >=, ==, !=) "
-                                      "of a column with numbers, joined by and/or", key=key)
+            raise StandardError(
+                file,
+                f"condition {self.text!r}: use comparisons (<, <=, >, >=, ==, !=) "
+                "of a column with numbers, joined by and/or",
+                key=key,
+            )
 
     def evaluate(self, frame: pd.DataFrame) -> np.ndarray:
         """Return a boolean mask over ``frame``'s rows (a missing value fails the condition)."""
@@ -314,8 +329,11 @@ class Standard:
                 if not r.verified:
                     cond = f" if {r.condition.text}" if r.condition else ""
                     out.append(f"{t.key}: {r.kind} within {r.metres:g} m{cond}")
-        out += [f"cohort {c.key}: speed {c.speed_m_per_min:g} m/min" for c in self.cohorts
-                if not c.verified and c.speed_m_per_min]
+        out += [
+            f"cohort {c.key}: speed {c.speed_m_per_min:g} m/min"
+            for c in self.cohorts
+            if not c.verified and c.speed_m_per_min
+        ]
         out += [f"capacity {c.kind}" for c in self.capacity if not c.verified]
         return out
 
@@ -324,8 +342,9 @@ class Standard:
         for t in self.tiers:
             if t.key == key:
                 return t
-        raise StandardError(self.path or self.name, f"no tier {key!r}; tiers: {', '.join(t.key for t in self.tiers)}",
-                            key="tiers")
+        raise StandardError(
+            self.path or self.name, f"no tier {key!r}; tiers: {', '.join(t.key for t in self.tiers)}", key="tiers"
+        )
 
     def cohort_scale(self, cohort: Cohort | None) -> float:
         """Radius factor of a cohort (its speed over the pack's)."""
@@ -346,8 +365,7 @@ def list_standards() -> list[dict]:
     out = []
     for p in sorted(_packs_dir().glob("*.toml")):
         s = load_standard(p)
-        out.append({"name": s.name, "version": s.version, "title": s.title, "verified": s.verified,
-                    "path": str(p)})
+        out.append({"name": s.name, "version": s.version, "title": s.title, "verified": s.verified, "path": str(p)})
     return out
 
 
@@ -407,8 +425,16 @@ class _Loader:
             raise self.err(key, f"must be a non-empty text, got {v!r}")
         return v.strip()
 
-    def number(self, d: dict, name: str, where: str, *, required: bool = False, positive: bool = True,
-               maximum: float | None = None) -> float | None:
+    def number(
+        self,
+        d: dict,
+        name: str,
+        where: str,
+        *,
+        required: bool = False,
+        positive: bool = True,
+        maximum: float | None = None,
+    ) -> float | None:
         key = f"{where}.{name}" if where else name
         if name not in d:
             if required:
@@ -433,20 +459,37 @@ class _Loader:
 
     def kind_key(self, v: Any, key: str) -> str:
         if not isinstance(v, str) or not _KEY_RE.match(v.strip()):
-            raise self.err(key, f"kind {v!r} must be a key of lower-case letters, digits or '_' "
-                                "(e.g. park, clinic, elderly_care)")
+            raise self.err(
+                key, f"kind {v!r} must be a key of lower-case letters, digits or '_' (e.g. park, clinic, elderly_care)"
+            )
         return v.strip()
 
     def known(self, d: dict, allowed: Iterable[str], where: str) -> None:
         extra = [k for k in d if k not in allowed]
         if extra:
-            raise self.err(f"{where}.{extra[0]}" if where else extra[0],
-                           f"unknown key; allowed here: {', '.join(sorted(allowed))}")
+            raise self.err(
+                f"{where}.{extra[0]}" if where else extra[0], f"unknown key; allowed here: {', '.join(sorted(allowed))}"
+            )
 
     # ---- the pack
     def standard(self, data: dict) -> Standard:
-        self.known(data, {"name", "version", "title", "source", "verified", "speed_m_per_min", "tiers",
-                          "cohorts", "capacity", "kinds", "notes"}, "")
+        self.known(
+            data,
+            {
+                "name",
+                "version",
+                "title",
+                "source",
+                "verified",
+                "speed_m_per_min",
+                "tiers",
+                "cohorts",
+                "capacity",
+                "kinds",
+                "notes",
+            },
+            "",
+        )
         name = self.text(data, "name", "", required=True)
         version = self.text(data, "version", "", required=True)
         speed = self.number(data, "speed_m_per_min", "", maximum=200.0) or DEFAULT_SPEED_M_PER_MIN
@@ -454,7 +497,9 @@ class _Loader:
         source = self.text(data, "source", "")
         tiers_raw = data.get("tiers")
         if not isinstance(tiers_raw, list) or not tiers_raw or not all(isinstance(t, dict) for t in tiers_raw):
-            raise self.err("tiers", "is missing: give at least one [[tiers]] table with key, metres (or minutes) and kinds")
+            raise self.err(
+                "tiers", "is missing: give at least one [[tiers]] table with key, metres (or minutes) and kinds"
+            )
         tiers = tuple(self.tier(t, i, speed, verified, source) for i, t in enumerate(tiers_raw))
         keys = [t.key for t in tiers]
         dup = next((k for k in keys if keys.count(k) > 1), None)
@@ -469,9 +514,11 @@ class _Loader:
             if not isinstance(v, dict):
                 raise self.err(f"kinds.{k}", "must be a table with label_zh and label_en")
             self.known(v, {"label_zh", "label_en", "aliases"}, f"kinds.{k}")
-            labels[k] = {"label_zh": self.text(v, "label_zh", f"kinds.{k}"),
-                         "label_en": self.text(v, "label_en", f"kinds.{k}"),
-                         "aliases": tuple(v.get("aliases", ()))}
+            labels[k] = {
+                "label_zh": self.text(v, "label_zh", f"kinds.{k}"),
+                "label_en": self.text(v, "label_en", f"kinds.{k}"),
+                "aliases": tuple(v.get("aliases", ())),
+            }
         cohorts_raw = data.get("cohorts", [])
         if not isinstance(cohorts_raw, list):
             raise self.err("cohorts", "must be an array of [[cohorts]] tables")
@@ -480,20 +527,47 @@ class _Loader:
         for i, c in enumerate(cohorts):
             for k in c.kinds:
                 if k not in all_kinds:
-                    raise self.err(f"cohorts[{i}].kinds", f"kind {k!r} is in no tier of the pack; "
-                                                         f"tier kinds: {', '.join(sorted(all_kinds))}")
+                    raise self.err(
+                        f"cohorts[{i}].kinds",
+                        f"kind {k!r} is in no tier of the pack; tier kinds: {', '.join(sorted(all_kinds))}",
+                    )
         cap_raw = data.get("capacity", [])
         if not isinstance(cap_raw, list):
             raise self.err("capacity", "must be an array of [[capacity]] tables")
         capacity = tuple(self.capacity(c, i, tiers, verified) for i, c in enumerate(cap_raw))
-        return Standard(name=name, version=version, tiers=tiers, title=self.text(data, "title", ""),
-                        source=source, speed_m_per_min=speed, cohorts=cohorts, capacity=capacity,
-                        kind_labels=labels, path=str(self.path), notes=self.text(data, "notes", ""))
+        return Standard(
+            name=name,
+            version=version,
+            tiers=tiers,
+            title=self.text(data, "title", ""),
+            source=source,
+            speed_m_per_min=speed,
+            cohorts=cohorts,
+            capacity=capacity,
+            kind_labels=labels,
+            path=str(self.path),
+            notes=self.text(data, "notes", ""),
+        )
 
     def tier(self, t: dict, i: int, speed: float, pack_verified: bool, pack_source: str) -> Tier:
         where = f"tiers[{i}]"
-        self.known(t, {"key", "label_zh", "label_en", "metres", "minutes", "kinds", "rules", "clause", "source",
-                       "verified", "optional"}, where)
+        self.known(
+            t,
+            {
+                "key",
+                "label_zh",
+                "label_en",
+                "metres",
+                "minutes",
+                "kinds",
+                "rules",
+                "clause",
+                "source",
+                "verified",
+                "optional",
+            },
+            where,
+        )
         key = self.text(t, "key", where, required=True)
         if not _TIER_KEY_RE.match(key):
             raise self.err(f"{where}.key", f"tier key {key!r}: use letters, digits, '_' or '-' (e.g. 5min)")
@@ -512,27 +586,46 @@ class _Loader:
             if not isinstance(raw, list):
                 raise self.err(f"{where}.{name}", "must be a list of kind keys")
             for j, k in enumerate(raw):
-                rules.append(KindRule(self.kind_key(k, f"{where}.{name}[{j}]"), float(metres), None, required,
-                                      clause, source, verified, f"{where}.{name}[{j}]"))
+                rules.append(
+                    KindRule(
+                        self.kind_key(k, f"{where}.{name}[{j}]"),
+                        float(metres),
+                        None,
+                        required,
+                        clause,
+                        source,
+                        verified,
+                        f"{where}.{name}[{j}]",
+                    )
+                )
         raw_rules = t.get("rules", [])
         if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
             raise self.err(f"{where}.rules", "must be an array of [[tiers.rules]] tables")
         for j, r in enumerate(raw_rules):
             rules.append(self.rule(r, f"{where}.rules[{j}]", float(metres), speed, verified, clause, source))
         if not rules:
-            raise self.err(f"{where}.kinds", "is missing: a tier needs at least one kind (kinds = [\"park\", ...])")
+            raise self.err(f"{where}.kinds", 'is missing: a tier needs at least one kind (kinds = ["park", ...])')
         seen: dict[tuple, str] = {}
         for r in rules:
             sig = (r.kind, r.metres, r.condition.text if r.condition else None)
             if sig in seen:
                 raise self.err(r.key, f"repeats the rule at {seen[sig]} (kind {r.kind!r})")
             seen[sig] = r.key
-        return Tier(key=key, metres=float(metres), label_zh=self.text(t, "label_zh", where),
-                    label_en=self.text(t, "label_en", where), minutes=minutes, rules=tuple(rules),
-                    clause=clause, source=source, verified=verified)
+        return Tier(
+            key=key,
+            metres=float(metres),
+            label_zh=self.text(t, "label_zh", where),
+            label_en=self.text(t, "label_en", where),
+            minutes=minutes,
+            rules=tuple(rules),
+            clause=clause,
+            source=source,
+            verified=verified,
+        )
 
-    def rule(self, r: dict, where: str, tier_metres: float, speed: float, tier_verified: bool,
-             clause: str, source: str) -> KindRule:
+    def rule(
+        self, r: dict, where: str, tier_metres: float, speed: float, tier_verified: bool, clause: str, source: str
+    ) -> KindRule:
         self.known(r, {"kind", "metres", "minutes", "condition", "required", "clause", "source", "verified"}, where)
         if "kind" not in r:
             raise self.err(f"{where}.kind", "is missing")
@@ -546,16 +639,26 @@ class _Loader:
             if not isinstance(r["condition"], str) or not r["condition"].strip():
                 raise self.err(f"{where}.condition", "must be a text such as 'area_m2 >= 5000'")
             cond = Condition(r["condition"], file=str(self.path), key=f"{where}.condition")
-        return KindRule(kind, float(metres), cond, self.flag(r, "required", where, True),
-                        self.text(r, "clause", where, default=clause), self.text(r, "source", where, default=source),
-                        self.flag(r, "verified", where, tier_verified), where)
+        return KindRule(
+            kind,
+            float(metres),
+            cond,
+            self.flag(r, "required", where, True),
+            self.text(r, "clause", where, default=clause),
+            self.text(r, "source", where, default=source),
+            self.flag(r, "verified", where, tier_verified),
+            where,
+        )
 
     def cohort(self, c: Any, i: int, pack_verified: bool) -> Cohort:
         where = f"cohorts[{i}]"
         if not isinstance(c, dict):
             raise self.err(where, "must be a table")
-        self.known(c, {"key", "column", "label_zh", "label_en", "aliases", "speed_m_per_min", "kinds", "source",
-                       "verified"}, where)
+        self.known(
+            c,
+            {"key", "column", "label_zh", "label_en", "aliases", "speed_m_per_min", "kinds", "source", "verified"},
+            where,
+        )
         key = self.kind_key(self.text(c, "key", where, required=True), f"{where}.key")
         column = self.text(c, "column", where, required=True)
         aliases = c.get("aliases", [])
@@ -564,11 +667,17 @@ class _Loader:
         kinds = c.get("kinds", [])
         if not isinstance(kinds, list):
             raise self.err(f"{where}.kinds", "must be a list of kind keys")
-        return Cohort(key=key, column=column, label_zh=self.text(c, "label_zh", where),
-                      label_en=self.text(c, "label_en", where), aliases=tuple(aliases),
-                      speed_m_per_min=self.number(c, "speed_m_per_min", where, maximum=200.0),
-                      kinds=tuple(self.kind_key(k, f"{where}.kinds[{j}]") for j, k in enumerate(kinds)),
-                      source=self.text(c, "source", where), verified=self.flag(c, "verified", where, pack_verified))
+        return Cohort(
+            key=key,
+            column=column,
+            label_zh=self.text(c, "label_zh", where),
+            label_en=self.text(c, "label_en", where),
+            aliases=tuple(aliases),
+            speed_m_per_min=self.number(c, "speed_m_per_min", where, maximum=200.0),
+            kinds=tuple(self.kind_key(k, f"{where}.kinds[{j}]") for j, k in enumerate(kinds)),
+            source=self.text(c, "source", where),
+            verified=self.flag(c, "verified", where, pack_verified),
+        )
 
     def capacity(self, c: Any, i: int, tiers: tuple[Tier, ...], pack_verified: bool) -> CapacityRule:
         where = f"capacity[{i}]"
@@ -584,12 +693,22 @@ class _Loader:
                 raise self.err(f"{where}.metres", f"is missing and kind {kind!r} is in no tier")
             metres = max(radii)
         steps_raw = c.get("steps", [[metres, 1.0]])
-        if (not isinstance(steps_raw, list) or not steps_raw
-                or not all(isinstance(s, list) and len(s) == 2 for s in steps_raw)):
-            raise self.err(f"{where}.steps", "must be a list of [upper_metres, weight] pairs, e.g. [[300, 1.0], [600, 0.68]]")
+        if (
+            not isinstance(steps_raw, list)
+            or not steps_raw
+            or not all(isinstance(s, list) and len(s) == 2 for s in steps_raw)
+        ):
+            raise self.err(
+                f"{where}.steps", "must be a list of [upper_metres, weight] pairs, e.g. [[300, 1.0], [600, 0.68]]"
+            )
         steps = []
         for j, (d, w) in enumerate(steps_raw):
-            if isinstance(d, bool) or isinstance(w, bool) or not isinstance(d, (int, float)) or not isinstance(w, (int, float)):
+            if (
+                isinstance(d, bool)
+                or isinstance(w, bool)
+                or not isinstance(d, (int, float))
+                or not isinstance(w, (int, float))
+            ):
                 raise self.err(f"{where}.steps[{j}]", "must hold two numbers")
             if d <= 0 or not 0 <= w <= 1:
                 raise self.err(f"{where}.steps[{j}]", "needs a positive distance and a weight in 0..1")
@@ -598,7 +717,13 @@ class _Loader:
             raise self.err(f"{where}.steps", "distances must ascend")
         if steps[-1][0] > metres + 1e-9:
             metres = steps[-1][0]
-        return CapacityRule(kind, column, float(metres), tuple(steps),
-                            self.number(c, "target_per_1000", where, positive=False),
-                            self.text(c, "clause", where), self.text(c, "source", where),
-                            self.flag(c, "verified", where, pack_verified))
+        return CapacityRule(
+            kind,
+            column,
+            float(metres),
+            tuple(steps),
+            self.number(c, "target_per_1000", where, positive=False),
+            self.text(c, "clause", where),
+            self.text(c, "source", where),
+            self.flag(c, "verified", where, pack_verified),
+        )

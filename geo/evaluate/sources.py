@@ -125,7 +125,9 @@ def prepare_facilities(
     frames = facilities if isinstance(facilities, (list, tuple)) else [facilities]
     frames = [f for f in frames if f is not None and len(f)]
     if not frames:
-        empty = pd.DataFrame({"id": pd.Series(dtype=str), "kind": pd.Series(dtype=str), "area_m2": pd.Series(dtype=float)})
+        empty = pd.DataFrame(
+            {"id": pd.Series(dtype=str), "kind": pd.Series(dtype=str), "area_m2": pd.Series(dtype=float)}
+        )
         e = np.empty(0, np.int64)
         return FacilitySources(empty, e, snap_xy(net, np.empty((0, 2))), e, e, np.empty(0), np.empty(0), [])
     parts = []
@@ -145,8 +147,12 @@ def prepare_facilities(
     is_point = types == 0
     bad = np.flatnonzero(~(is_poly | is_point))
     if bad.size:
-        raise InputError("facilities", f"facility {gdf['id'].iloc[bad[0]]}: geometry must be a point or a polygon",
-                         row=int(bad[0]) + 1, row_label="feature")
+        raise InputError(
+            "facilities",
+            f"facility {gdf['id'].iloc[bad[0]]}: geometry must be a point or a polygon",
+            row=int(bad[0]) + 1,
+            row_label="feature",
+        )
     area = shapely.area(geoms)
     if "area_m2" in gdf:
         given = pd.to_numeric(gdf["area_m2"], errors="coerce").to_numpy(dtype=float)
@@ -163,8 +169,13 @@ def prepare_facilities(
             if not key or key.lower() == "nan":
                 continue
             if key not in poly_ids:
-                raise InputError("facilities", f"entrance {gdf['id'].iloc[j]} names polygon {key!r}, which is not among the facilities",
-                                 row=int(j) + 1, column=ENTRANCE_COLUMN, row_label="feature")
+                raise InputError(
+                    "facilities",
+                    f"entrance {gdf['id'].iloc[j]} names polygon {key!r}, which is not among the facilities",
+                    row=int(j) + 1,
+                    column=ENTRANCE_COLUMN,
+                    row_label="feature",
+                )
             parent[j] = poly_ids[key]
     has_entrance = np.zeros(len(gdf), bool)
     has_entrance[parent[parent >= 0]] = True
@@ -201,8 +212,9 @@ def selection_distances(
     pts = src.points.subset(mask[src.point_fac]) if len(src.points) else src.points
     sel = mask[src.piece_fac] if src.piece_fac.size else np.zeros(0, bool)
     e, a, b = src.piece_edge[sel], src.piece_a[sel], src.piece_b[sel]
-    ends = Snapped(np.concatenate([e, e]), np.concatenate([a, b]), np.zeros(2 * e.size),
-                   np.full((2 * e.size, 2), np.nan))
+    ends = Snapped(
+        np.concatenate([e, e]), np.concatenate([a, b]), np.zeros(2 * e.size), np.full((2 * e.size, 2), np.nan)
+    )
     sources = Snapped.concat([pts, ends])
     if not sources.reachable.any():
         return np.full(len(targets), np.inf)

@@ -48,12 +48,16 @@ def _numbers(src: _Source, df: pd.DataFrame, col: Any, what: str, *, required: b
         rows = raw.index[bad]
         raise src.error(
             f"value '{_show(raw[rows[0]])}' is not a number{_more(len(rows) - 1, src.row_label)}",
-            row=rows[0], column=col,
+            row=rows[0],
+            column=col,
         )
     if required and empty.any():
         rows = raw.index[empty]
-        raise src.error(f"is empty: every {src.row_label} needs a {what}{_more(len(rows) - 1, src.row_label)}",
-                        row=rows[0], column=col)
+        raise src.error(
+            f"is empty: every {src.row_label} needs a {what}{_more(len(rows) - 1, src.row_label)}",
+            row=rows[0],
+            column=col,
+        )
     return values.where(~empty)
 
 
@@ -69,7 +73,8 @@ def _check_values(src: _Source, values: pd.Series, raw: pd.Series, field: str, c
             row = values.index[frac][0]
             raise src.error(
                 f"value '{_show(raw[row])}' is not a whole number ({field} counts {WHAT[field]})",
-                row=row, column=col,
+                row=row,
+                column=col,
             )
 
 
@@ -117,9 +122,12 @@ def _ids(src: _Source, df: pd.DataFrame, cols: dict, prefix: str) -> pd.Series:
     empty = ids.isna()
     if empty.any():
         rows = ids.index[empty]
-        raise src.error(f"id is empty: every {src.row_label} needs an id "
-                        f"(or remove the column to number them){_more(len(rows) - 1, src.row_label)}",
-                        row=rows[0], column=col)
+        raise src.error(
+            f"id is empty: every {src.row_label} needs an id "
+            f"(or remove the column to number them){_more(len(rows) - 1, src.row_label)}",
+            row=rows[0],
+            column=col,
+        )
     excel_float = r"-?\d+\.0"  # a whole column of Excel floats saved as text (the first row tells)
     if ids.iloc[:1].str.fullmatch(excel_float).all() and ids.str.fullmatch(excel_float).all():
         ids = ids.str[:-2]
@@ -149,8 +157,10 @@ def _kinds(src: _Source, df: pd.DataFrame, cols: dict, registry: KindRegistry, d
     default_key = None if default is None else registry.resolve(default)
     if "kind" not in cols:
         if default_key is None:
-            raise src.error(f"has no kind column (kind or 类型); found {_names(df.columns)}. "
-                            f"Add one naming each facility's kind: {_known_kinds(registry)}")
+            raise src.error(
+                f"has no kind column (kind or 类型); found {_names(df.columns)}. "
+                f"Add one naming each facility's kind: {_known_kinds(registry)}"
+            )
         return pd.Series(default_key, index=df.index, dtype=object)
     col = cols["kind"]
     text = _text(df[col])
@@ -165,7 +175,8 @@ def _kinds(src: _Source, df: pd.DataFrame, cols: dict, registry: KindRegistry, d
         raise src.error(
             f"unknown kind '{value}': known kinds are {_known_kinds(registry)}; "
             "to add a kind, pass its key with --kinds (e.g. --kinds library)",
-            row=row, column=col,
+            row=row,
+            column=col,
         )
     return keys.astype(object)
 
@@ -191,7 +202,8 @@ def _check_swapped(src: _Source, lon: pd.Series, lat: pd.Series, lon_col: Any, l
     raise src.error(
         f"latitude {_show(lat[row])} with longitude {_show(lon[row])} (column '{lon_col}') looks swapped: "
         "exchange the longitude and latitude columns (in Shenzhen longitude is about 114, latitude about 22.5)",
-        row=row, column=lat_col,
+        row=row,
+        column=lat_col,
     )
 
 
@@ -203,8 +215,11 @@ def _check_range(src: _Source, lon: pd.Series, lat: pd.Series, lon_col: Any, lat
         if bad.any():
             row = values.index[bad][0]
             extra = hint if abs(values[row]) > 1000 else ""
-            raise src.error(f"value {_show(values[row])} is out of range for a {what} "
-                            f"(-{limit} to {limit}){extra}", row=row, column=col)
+            raise src.error(
+                f"value {_show(values[row])} is out of range for a {what} (-{limit} to {limit}){extra}",
+                row=row,
+                column=col,
+            )
     zero = (lon == 0) & (lat == 0)
     if zero.any():
         row = lon.index[zero][0]
@@ -240,8 +255,11 @@ def _check_converted(src: _Source, x: pd.Series, y: pd.Series, crs: str, col: An
     bad = ~np.isfinite(x) | ~np.isfinite(y) | (x.abs() > 180) | (y.abs() > 90)
     if bad.any():
         row = x.index[bad][0]
-        raise src.error(f"coordinates could not be converted from {crs} to WGS84 longitude/latitude "
-                        "(is --crs right?)", row=row, column=col)
+        raise src.error(
+            f"coordinates could not be converted from {crs} to WGS84 longitude/latitude (is --crs right?)",
+            row=row,
+            column=col,
+        )
 
 
 def _vector_to_wgs84(src: _Source, geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSeries:
@@ -257,8 +275,10 @@ def _vector_to_wgs84(src: _Source, geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSer
     label_only = src.fmt == "geojson" and file_crs is not None and file_crs.to_epsg() == 4326
     if file_crs is None or label_only or _same_crs(file_crs, crs):
         return _crs.geometry_to_wgs84(geoms, crs)
-    raise src.error(f"says its coordinates are in {file_crs.to_string()} but --crs says {crs}: "
-                    "leave out --crs to use the file's own CRS")
+    raise src.error(
+        f"says its coordinates are in {file_crs.to_string()} but --crs says {crs}: "
+        "leave out --crs to use the file's own CRS"
+    )
 
 
 def _same_crs(file_crs: Any, crs: str) -> bool:
@@ -273,8 +293,11 @@ def _require_lonlat(src: _Source, geoms: gpd.GeoSeries, why: str) -> None:
     bad = (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
     if bad.any():
         row = geoms.index[bad][0]
-        raise src.error(f"{why} and its coordinates are not longitude/latitude: "
-                        "give their CRS with --crs EPSG:<code>", row=row, column="geometry")
+        raise src.error(
+            f"{why} and its coordinates are not longitude/latitude: give their CRS with --crs EPSG:<code>",
+            row=row,
+            column="geometry",
+        )
 
 
 def _check_geometries(src: _Source, geoms: gpd.GeoSeries, allowed: tuple[str, ...], role: str) -> gpd.GeoSeries:
@@ -297,8 +320,15 @@ def _check_geometries(src: _Source, geoms: gpd.GeoSeries, allowed: tuple[str, ..
     return gpd.GeoSeries(arr, index=geoms.index, crs=geoms.crs)
 
 
-_TYPE_IDS = {"Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4, "MultiLineString": 5,
-             "MultiPolygon": 6, "GeometryCollection": 7}
+_TYPE_IDS = {
+    "Point": 0,
+    "LineString": 1,
+    "Polygon": 3,
+    "MultiPoint": 4,
+    "MultiLineString": 5,
+    "MultiPolygon": 6,
+    "GeometryCollection": 7,
+}
 _TYPE_NAMES = {v: k for k, v in _TYPE_IDS.items()} | {2: "LinearRing"}
 
 
@@ -319,16 +349,24 @@ def _polygonal(src: _Source, geoms: gpd.GeoSeries) -> gpd.GeoSeries:
 def _check_wgs84(src: _Source, geoms: gpd.GeoSeries, crs: str) -> None:
     """Raise for converted geometries outside the lon/lat range."""
     b = shapely.bounds(np.asarray(geoms.values))
-    bad = ~np.isfinite(b).all(axis=1) | (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
+    bad = (
+        ~np.isfinite(b).all(axis=1) | (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
+    )
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         where = f"x={_show(b[i, 0])}, y={_show(b[i, 1])}"
         source = "" if crs == "wgs84" else f" after conversion from {crs}"
-        raise src.error(f"coordinates ({where}) are not longitude/latitude{source}: if they are projected, "
-                        "give their CRS with --crs EPSG:<code>", row=geoms.index[i], column="geometry")
+        raise src.error(
+            f"coordinates ({where}) are not longitude/latitude{source}: if they are projected, "
+            "give their CRS with --crs EPSG:<code>",
+            row=geoms.index[i],
+            column="geometry",
+        )
 
 
-def _vector_geometry(src: _Source, df: gpd.GeoDataFrame, crs: str, allowed: tuple[str, ...], role: str) -> gpd.GeoSeries:
+def _vector_geometry(
+    src: _Source, df: gpd.GeoDataFrame, crs: str, allowed: tuple[str, ...], role: str
+) -> gpd.GeoSeries:
     geoms = _check_geometries(src, df.geometry, allowed, role)
     geoms = _vector_to_wgs84(src, geoms, crs)
     _check_wgs84(src, geoms, crs)

@@ -6,7 +6,17 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["COLUMN_ALIASES", "COORD_FALLBACK", "BOUNDARY_NAME_ALIASES", "ROLES", "NUMERIC_FIELDS", "WHOLE_FIELDS", "TEXT_FIELDS", "REQUIRED_FIELDS", "find_columns"]
+__all__ = [
+    "COLUMN_ALIASES",
+    "COORD_FALLBACK",
+    "BOUNDARY_NAME_ALIASES",
+    "ROLES",
+    "NUMERIC_FIELDS",
+    "WHOLE_FIELDS",
+    "TEXT_FIELDS",
+    "REQUIRED_FIELDS",
+    "find_columns",
+]
 
 
 #: Canonical column -> accepted spellings (matched case-insensitively, ignoring
@@ -35,7 +45,14 @@ COORD_FALLBACK: dict[str, tuple[str, ...]] = {"lon": ("x",), "lat": ("y",)}
 
 #: Extra name spellings for boundary layers (districts, streets, communities).
 BOUNDARY_NAME_ALIASES: tuple[str, ...] = COLUMN_ALIASES["name"] + (
-    "qh", "区划", "区划名称", "区名", "街道", "街道名称", "社区", "社区名称",
+    "qh",
+    "区划",
+    "区划名称",
+    "区名",
+    "街道",
+    "街道名称",
+    "社区",
+    "社区名称",
 )
 
 #: What read_points reads, with the prefix of generated ids.

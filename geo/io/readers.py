@@ -126,8 +126,9 @@ def read_points(
     crs = _crs.parse_crs(crs)
     df, src = _read(path)
     allowed = ("Point", "Polygon", "MultiPolygon") if role == "demand" else ("Point",)
-    return _points_from(df, src, role=role, crs=crs, kinds=kinds, id_prefix=id_prefix,
-                        kinds_default=kinds_default, allowed=allowed)
+    return _points_from(
+        df, src, role=role, crs=crs, kinds=kinds, id_prefix=id_prefix, kinds_default=kinds_default, allowed=allowed
+    )
 
 
 def _points_from(
@@ -168,9 +169,15 @@ def _points_from(
         if field in cols:
             fields[field] = _text(df[cols[field]])
     out = _assemble(df, fields, set(cols.values()), geoms)
-    out.attrs.update(source_file=src.path.name, source_path=str(src.path), role=role, crs=crs,
-                     columns={k: str(v) for k, v in cols.items()},
-                     rows=SourceRows(df.index.to_numpy()), row_label=src.row_label)
+    out.attrs.update(
+        source_file=src.path.name,
+        source_path=str(src.path),
+        role=role,
+        crs=crs,
+        columns={k: str(v) for k, v in cols.items()},
+        rows=SourceRows(df.index.to_numpy()),
+        row_label=src.row_label,
+    )
     return out
 
 
@@ -226,7 +233,8 @@ def _warn_blank_weights(gdf: gpd.GeoDataFrame, weight: pd.Series, field: str) ->
         warnings.warn(
             f"{gdf.attrs['source_file']}: column '{gdf.attrs['columns'][field]}' is blank for "
             f"{int(blank.sum())} unit(s) (ids {ids}{'...' if blank.sum() > 5 else ''}); they count as 0",
-            UserWarning, stacklevel=3,
+            UserWarning,
+            stacklevel=3,
         )
 
 
@@ -277,9 +285,15 @@ def read_boundaries(
     names = ids.copy() if name_col is None else _text(df[name_col]).where(lambda s: s != "", ids)
     used = set(cols.values()) | ({name_col} if name_col is not None else set())
     out = _assemble(df, {"id": ids, "name": names}, used, geoms)
-    out.attrs.update(source_file=src.path.name, source_path=str(src.path), role="boundaries", crs=crs,
-                     columns={"id": str(cols.get("id")), "name": str(name_col)},
-                     rows=SourceRows(df.index.to_numpy()), row_label=src.row_label)
+    out.attrs.update(
+        source_file=src.path.name,
+        source_path=str(src.path),
+        role="boundaries",
+        crs=crs,
+        columns={"id": str(cols.get("id")), "name": str(name_col)},
+        rows=SourceRows(df.index.to_numpy()),
+        row_label=src.row_label,
+    )
     return out
 
 

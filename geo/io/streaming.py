@@ -189,12 +189,14 @@ def write_columnar(layer, tmp: Path, suffix: str, *, layer_name: str = "layer", 
         try:
             import pyarrow  # noqa: F401
         except ImportError as exc:
-            raise OptionError("out", f"writing {suffix} needs pyarrow (pip install pyarrow); "
-                              "or write .gpkg or .geojson") from exc
+            raise OptionError(
+                "out", f"writing {suffix} needs pyarrow (pip install pyarrow); or write .gpkg or .geojson"
+            ) from exc
         layer.to_parquet(tmp, index=False, compression="zstd")
         return
     import pyogrio
 
     meta = json.dumps(metadata or {}, ensure_ascii=False, default=str)
-    pyogrio.write_dataframe(layer, tmp, driver="GPKG", layer=layer_name, layer_options={"DESCRIPTION": meta},
-                            promote_to_multi=False)
+    pyogrio.write_dataframe(
+        layer, tmp, driver="GPKG", layer=layer_name, layer_options={"DESCRIPTION": meta}, promote_to_multi=False
+    )

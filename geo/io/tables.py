@@ -43,8 +43,15 @@ _FORMAT_NAMES = {
 _VECTOR = ("geojson", "gpkg", "shp")
 _SUPPORTED = ".csv, .xlsx, .geojson, .gpkg or .shp"
 _GEOJSON_TYPES = {
-    "FeatureCollection", "Feature", "Point", "MultiPoint", "LineString",
-    "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection",
+    "FeatureCollection",
+    "Feature",
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
 }
 _MAX_JSON_CHECK = 200 * 1024 * 1024
 
@@ -141,7 +148,7 @@ def _bom_mismatch(src: _Source, raw: bytes, exc: UnicodeDecodeError) -> None:
     except UnicodeDecodeError as inner:
         start = inner.start + 3
     line = raw.count(b"\n", 0, start) + 1
-    bad = raw[start:start + 2].hex(" ").upper()
+    bad = raw[start : start + 2].hex(" ").upper()
     try:
         raw[3:].decode("gb18030")
         what = "GBK/GB18030 (the Chinese Windows encoding)"
@@ -170,14 +177,15 @@ def _csv_error(src: _Source, exc: Exception) -> InputError:
     if m:
         want, line, saw = m.groups()
         return src.error(
-            f"has {saw} values but the header has {want} columns "
-            "(a value containing a comma must be in double quotes)",
+            f"has {saw} values but the header has {want} columns (a value containing a comma must be in double quotes)",
             row=int(line),
         )
     m = re.search(r"EOF inside string starting at row (\d+)", str(exc))
     if m:
-        return src.error('a double quote (") opens a value that is never closed: '
-                         "close the quote or remove it", row=int(m.group(1)) + 1)
+        return src.error(
+            'a double quote (") opens a value that is never closed: close the quote or remove it',
+            row=int(m.group(1)) + 1,
+        )
     reason = re.sub(r"\bC error: ", "", str(exc))
     return src.error(f"could not be read as a CSV file: {reason}")
 
@@ -240,9 +248,7 @@ def _check_geojson(src: _Source) -> None:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise src.error(
-            f"is not valid JSON: {exc.msg} at line {exc.lineno}, character {exc.colno}"
-        ) from None
+        raise src.error(f"is not valid JSON: {exc.msg} at line {exc.lineno}, character {exc.colno}") from None
     except RecursionError:
         raise src.error("is not GeoJSON: its brackets are nested thousands of levels deep") from None
     if not isinstance(obj, dict) or obj.get("type") not in _GEOJSON_TYPES:

@@ -28,8 +28,6 @@ __all__ = ["output_path", "write_json", "geojson_text", "write_geojson", "write_
 # writing
 
 
-
-
 def _jsonable(obj: Any) -> Any:
     """Convert numpy/pandas values, NaN and paths into plain JSON values."""
     if isinstance(obj, Mapping):
@@ -106,8 +104,9 @@ def _properties_json(df: pd.DataFrame) -> list[str]:
         return []
     if len(df.columns) == 0:
         return ["{}"] * len(df)
-    text = df.to_json(orient="records", lines=True, force_ascii=False, date_format="iso",
-                      double_precision=10, default_handler=str)
+    text = df.to_json(
+        orient="records", lines=True, force_ascii=False, date_format="iso", double_precision=10, default_handler=str
+    )
     return text.rstrip("\n").split("\n")
 
 
@@ -131,7 +130,9 @@ def _write_collection(fh, layer: gpd.GeoDataFrame, system: str, metadata: Mappin
     fh.write(f'{{"type":"FeatureCollection","lifecircle":{meta},"features":[\n')
     geom = layer.geometry.name
     props = [c for c in layer.columns if c != geom]  # the columns themselves, chunk by chunk: no copy of the frame
-    _streaming.write_features(fh, layer, np.asarray(layer.geometry.values), _geometry_array_json, _jsonable, columns=props)
+    _streaming.write_features(
+        fh, layer, np.asarray(layer.geometry.values), _geometry_array_json, _jsonable, columns=props
+    )
     fh.write("\n]}\n")
 
 
@@ -192,8 +193,13 @@ def write_geojson(
     suffix = "".join(target.suffixes[-1:]).lower()
     with atomic_path(target) as tmp:
         if _streaming.is_columnar(target):
-            _streaming.write_columnar(layer, tmp, suffix, layer_name=target.name[: -len(suffix)] or "layer",
-                                      metadata={"crs": _crs.LABELS[system], **(metadata or {})})
+            _streaming.write_columnar(
+                layer,
+                tmp,
+                suffix,
+                layer_name=target.name[: -len(suffix)] or "layer",
+                metadata={"crs": _crs.LABELS[system], **(metadata or {})},
+            )
         else:
             with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
                 _write_collection(fh, layer, system, metadata)

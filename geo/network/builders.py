@@ -44,9 +44,25 @@ __all__ = [
 #: highway values nobody may walk on (the osmnx "walk" network type's exclusions).
 EXCLUDED_HIGHWAY = frozenset(
     {
-        "abandoned", "bus_guideway", "construction", "corridor", "cycleway", "elevator",
-        "escalator", "motorway", "motorway_link", "motorway_junction", "motorroad", "no",
-        "planned", "platform", "proposed", "raceway", "razed", "busway", "bus_stop",
+        "abandoned",
+        "bus_guideway",
+        "construction",
+        "corridor",
+        "cycleway",
+        "elevator",
+        "escalator",
+        "motorway",
+        "motorway_link",
+        "motorway_junction",
+        "motorroad",
+        "no",
+        "planned",
+        "platform",
+        "proposed",
+        "raceway",
+        "razed",
+        "busway",
+        "bus_stop",
     }
 )
 #: access values that close a way to walkers unless foot= says otherwise.
@@ -281,9 +297,7 @@ def from_graph(
     """
     graph_crs = str(graph.graph.get("crs", "epsg:4326")).lower()
     if graph_crs not in ("epsg:4326", "wgs84", "+init=epsg:4326"):
-        raise NetworkError(
-            f"{name or source}: graph is in {graph_crs}; give an unprojected (EPSG:4326) graph"
-        )
+        raise NetworkError(f"{name or source}: graph is in {graph_crs}; give an unprojected (EPSG:4326) graph")
     node_lonlat = {int(n): (float(d["x"]), float(d["y"])) for n, d in graph.nodes(data=True)}
     table = _EdgeTable()
     for u, v, data in graph.edges(data=True):
@@ -499,7 +513,10 @@ def from_arrays(
     node_lonlat = {i: (float(a), float(b)) for i, (a, b) in enumerate(zip(nlon, nlat))}
     highway = list(edge_highway) if edge_highway is not None else ["residential"] * u.shape[0]
     table = _EdgeTable(
-        u=u.tolist(), v=v.tolist(), length=length.tolist(), highway=[str(h) for h in highway],
+        u=u.tolist(),
+        v=v.tolist(),
+        length=length.tolist(),
+        highway=[str(h) for h in highway],
         coords=[lonlat[offs[k] : offs[k + 1]] for k in range(u.shape[0])],
     )
     for k, c in enumerate(table.coords):  # exact node positions at the ends

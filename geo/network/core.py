@@ -50,7 +50,6 @@ def shared_strings(values) -> np.ndarray:
     return np.array([str(v) for v in distinct], dtype=object)[index.reshape(-1)]
 
 
-
 @dataclass
 class WalkNetwork:
     """An undirected walking network held in flat NumPy arrays.
@@ -108,10 +107,7 @@ class WalkNetwork:
         return int(self.edge_u.shape[0])
 
     def __repr__(self) -> str:
-        return (
-            f"WalkNetwork({self.name or self.source!r}, {self.n_nodes:,} nodes, "
-            f"{self.n_edges:,} edges, {self.crs})"
-        )
+        return f"WalkNetwork({self.name or self.source!r}, {self.n_nodes:,} nodes, {self.n_edges:,} edges, {self.crs})"
 
     # ---------------------------------------------------------- derived data
     @cached_property
@@ -239,7 +235,6 @@ class WalkNetwork:
         )
         return graph
 
-
     # ------------------------------------------------------------------- I/O
     def save(self, path: str | os.PathLike) -> Path:
         """Write the network to a ``.lcnet`` file (atomically) and return its path.
@@ -332,8 +327,15 @@ class WalkNetwork:
 
 #: The arrays of a ``.lcnet`` file besides its JSON header.
 _ARRAYS = (
-    "node_osmid", "node_xy", "node_lonlat", "edge_u", "edge_v", "edge_length", "edge_highway",
-    "geom_offsets", "geom_xy",
+    "node_osmid",
+    "node_xy",
+    "node_lonlat",
+    "edge_u",
+    "edge_v",
+    "edge_length",
+    "edge_highway",
+    "geom_offsets",
+    "geom_xy",
 )
 
 

@@ -183,7 +183,9 @@ class SegmentIndex:
         seg = np.where(far, -1, seg)
         return seg, bd, bt
 
-    def _candidates(self, pts: np.ndarray, k: int, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _candidates(
+        self, pts: np.ndarray, k: int, limit: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Nearest of ``k`` candidate segments: (segment, distance, t, unsure mask)."""
         n_sub = self.sub_seg.shape[0]
         k = int(min(k, n_sub))
@@ -198,7 +200,9 @@ class SegmentIndex:
         rows = np.arange(len(pts))
         bd = dist[rows, best]
         # a farther midpoint may still hide a nearer segment
-        unsure = valid[:, -1] & (mid_d[:, -1] < np.minimum(bd, limit) + self.half) if k < n_sub else np.zeros(len(pts), bool)
+        unsure = (
+            valid[:, -1] & (mid_d[:, -1] < np.minimum(bd, limit) + self.half) if k < n_sub else np.zeros(len(pts), bool)
+        )
         return cand[rows, best], bd, t[rows, best], unsure
 
     def _nearest_chunk(self, pts: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

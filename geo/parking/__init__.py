@@ -47,7 +47,6 @@ that is closed (:meth:`ParkingResult.summary`).
 Everything here is computation: no Panel or folium imports.
 """
 
-
 from __future__ import annotations
 
 from ..errors import WindowError

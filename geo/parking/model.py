@@ -136,8 +136,15 @@ class ParkingProblem:
             need = np.ones((demand.shape[0], usable.shape[1]), dtype=bool)
         res, lot, walk = (np.asarray(a) for a in pairs)
         cap = None if lot_cap is None else np.asarray(lot_cap, dtype=np.int64)
-        return cls(demand, np.asarray(need, dtype=bool), usable, res.astype(np.int64),
-                   lot.astype(np.int64), walk.astype(float), cap)
+        return cls(
+            demand,
+            np.asarray(need, dtype=bool),
+            usable,
+            res.astype(np.int64),
+            lot.astype(np.int64),
+            walk.astype(float),
+            cap,
+        )
 
     @property
     def n_res(self) -> int:
@@ -156,8 +163,12 @@ class ParkingProblem:
             raise ValueError(f"need has shape {self.need.shape}, expected ({n_res}, {n_slots})")
         if not (self.pair_res.shape == self.pair_lot.shape == self.pair_walk.shape):
             raise ValueError("pair_res, pair_lot and pair_walk must have the same length")
-        if self.pair_res.size and not (0 <= self.pair_res.min() and self.pair_res.max() < n_res
-                                       and 0 <= self.pair_lot.min() and self.pair_lot.max() < n_lots):
+        if self.pair_res.size and not (
+            0 <= self.pair_res.min()
+            and self.pair_res.max() < n_res
+            and 0 <= self.pair_lot.min()
+            and self.pair_lot.max() < n_lots
+        ):
             raise ValueError("a pair refers to a compound or lot that does not exist")
         if (self.demand < 0).any() or (self.usable < 0).any():
             raise ValueError("demand and usable spaces must be non-negative")
@@ -335,8 +346,7 @@ def _build_model(p: ParkingProblem, idx: np.ndarray, bound: np.ndarray) -> tuple
         upper.append(p.lot_cap[capped].astype(float))
         n_rows += capped.size
     n_cols = n_pairs + 2 * n_res
-    mat = sp.csc_matrix((np.concatenate(ent_v), (np.concatenate(ent_r), np.concatenate(ent_c))),
-                        shape=(n_rows, n_cols))
+    mat = sp.csc_matrix((np.concatenate(ent_v), (np.concatenate(ent_r), np.concatenate(ent_c))), shape=(n_rows, n_cols))
     row_upper = np.concatenate(upper)
     row_lower = np.concatenate([np.zeros(n_res), np.full(n_rows - n_res, -np.inf)])
     col_upper = np.concatenate([bound.astype(float), np.zeros(2 * n_res)])
@@ -359,11 +369,19 @@ def _cap_lots(p: ParkingProblem, row_lot: np.ndarray) -> np.ndarray:
 def _highs(model: _Model, integer: bool, time_limit: float | None):
     """A silent HiGHS instance holding ``model`` (through :func:`geo.solver.build`)."""
     n_rows, n_cols = model.matrix.shape
-    options = ({"mip_rel_gap": 0.0, "mip_abs_gap": 0.99}  # objectives are integers: a gap under 1 proves optimality
-               if integer else {"solver": "simplex"})  # a vertex: integral on the flow structure
+    options = (
+        {"mip_rel_gap": 0.0, "mip_abs_gap": 0.99}  # objectives are integers: a gap under 1 proves optimality
+        if integer
+        else {"solver": "simplex"}
+    )  # a vertex: integral on the flow structure
     lp = solver.LinearModel(
-        cost=np.zeros(n_cols), lower=np.zeros(n_cols), upper=model.col_upper, integer=np.full(n_cols, integer),
-        matrix=model.matrix, row_lower=model.row_lower, row_upper=model.row_upper,
+        cost=np.zeros(n_cols),
+        lower=np.zeros(n_cols),
+        upper=model.col_upper,
+        integer=np.full(n_cols, integer),
+        matrix=model.matrix,
+        row_lower=model.row_lower,
+        row_upper=model.row_upper,
     )  # integer: every column (cars per pair, and the floor / other cars of each compound)
     return solver.build(lp, time_limit=time_limit, options=options)
 
@@ -375,8 +393,14 @@ def _run(h, cost: np.ndarray, name: str, integer: bool) -> dict:
     res = solver.run(h, is_mip=integer)
     if res.x is None or res.x.size != cost.shape[0]:
         raise RuntimeError(f"HiGHS found no solution in stage '{name}' ({res.status})")
-    return {"stage": name, "objective": float(cost @ res.x), "optimal": res.optimal,
-            "status": res.status, "seconds": time.perf_counter() - started, "x": res.x}
+    return {
+        "stage": name,
+        "objective": float(cost @ res.x),
+        "optimal": res.optimal,
+        "status": res.status,
+        "seconds": time.perf_counter() - started,
+        "x": res.x,
+    }
 
 
 def _fix(h, cols: np.ndarray, lower: float) -> None:
@@ -401,8 +425,13 @@ def _max_flow(model: _Model, demand: np.ndarray) -> dict:
     cap = np.minimum(cap, np.iinfo(np.int32).max).astype(np.int32)
     graph = sp.csr_matrix((cap, (tail, head)), shape=(sink + 1, sink + 1))
     value = int(maximum_flow(graph, 0, sink).flow_value)
-    return {"stage": "most cars", "objective": -float(value), "optimal": True,
-            "status": "Optimal (maximum flow)", "seconds": time.perf_counter() - started}
+    return {
+        "stage": "most cars",
+        "objective": -float(value),
+        "optimal": True,
+        "status": "Optimal (maximum flow)",
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _stages(h, model: _Model, walk_cost: np.ndarray, floor: np.ndarray, demand: np.ndarray) -> list[dict]:
@@ -452,8 +481,8 @@ def _solve(p: ParkingProblem, *, fairness: float, time_limit: float | None, forc
         return _assemble(p, idx, np.empty(0), floor_all, "none", True, [], started)
     model, comp = _build_model(p, idx, bound)
     floor = floor_all[comp]
-    model.col_upper[model.n_pairs: model.n_pairs + model.n_res] = floor
-    model.col_upper[model.n_pairs + model.n_res:] = p.demand[comp] - floor
+    model.col_upper[model.n_pairs : model.n_pairs + model.n_res] = floor
+    model.col_upper[model.n_pairs + model.n_res :] = p.demand[comp] - floor
     walk_cost = np.rint(p.pair_walk[idx] / p.walk_resolution_m)
     model.flow = model.flow and not force_mip
     demand = p.demand[comp]
@@ -470,8 +499,16 @@ def _solve(p: ParkingProblem, *, fairness: float, time_limit: float | None, forc
     return _assemble(p, idx, np.rint(x), floor_all, method, optimal, stages, started)
 
 
-def _assemble(p: ParkingProblem, idx: np.ndarray, x: np.ndarray, floor: np.ndarray, method: str,
-              optimal: bool, stages: list[dict], started: float) -> Assignment:
+def _assemble(
+    p: ParkingProblem,
+    idx: np.ndarray,
+    x: np.ndarray,
+    floor: np.ndarray,
+    method: str,
+    optimal: bool,
+    stages: list[dict],
+    started: float,
+) -> Assignment:
     cars = np.zeros(p.pair_res.shape[0], dtype=np.int64)
     cars[idx] = x.astype(np.int64)
     placed = np.bincount(p.pair_res, weights=cars, minlength=p.n_res).astype(np.int64)

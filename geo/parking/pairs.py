@@ -42,8 +42,9 @@ class WalkPairs:
         if limit > self.limit + 1e-9:
             raise ValueError(f"pairs were searched up to {self.limit:g} m; search again for {limit:g} m")
         keep = self.walk_m <= limit
-        return WalkPairs(self.res[keep], self.lot[keep], self.walk_m[keep], float(limit),
-                         self.res_reachable, self.lot_reachable)
+        return WalkPairs(
+            self.res[keep], self.lot[keep], self.walk_m[keep], float(limit), self.res_reachable, self.lot_reachable
+        )
 
 
 def walk_pairs(

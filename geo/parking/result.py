@@ -147,8 +147,9 @@ class ParkingResult:
             "off_network_lots": lt.loc[lt["status"] == "off network", "id"].tolist(),
             "profile_source": PROFILE_SOURCE,
             "solve_seconds": round(self.assignment.seconds, 3),
-            "stages": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in s.items()}
-                       for s in self.assignment.stages],
+            "stages": [
+                {k: (round(v, 3) if isinstance(v, float) else v) for k, v in s.items()} for s in self.assignment.stages
+            ],
             "notes": list(self.notes),
         }
 
@@ -245,14 +246,25 @@ def match_parking(
         pairs = walk_pairs(net, residences, lots, max_walk_m=max_walk_m, snap_limit_m=snap_limit_m)
     else:
         pairs = pairs.within(max_walk_m)
-    problem = ParkingProblem(demand.demand, demand.need, supply.usable, pairs.res, pairs.lot, pairs.walk_m,
-                             supply.cap if lot_cap is not None else None)
+    problem = ParkingProblem(
+        demand.demand,
+        demand.need,
+        supply.usable,
+        pairs.res,
+        pairs.lot,
+        pairs.walk_m,
+        supply.cap if lot_cap is not None else None,
+    )
     assignment = problem.solve(fairness=float(fairness), time_limit=time_limit)
-    options = {"max_walk_m": float(max_walk_m), "slot_minutes": slot,
-               "windows": sorted({str(w) for w in demand.windows}),
-               "window_override": None if override is None else str(override),
-               "fairness": float(fairness), "price_limit": price_limit,
-               "lot_cap": lot_cap if not isinstance(lot_cap, Mapping) else dict(lot_cap)}
+    options = {
+        "max_walk_m": float(max_walk_m),
+        "slot_minutes": slot,
+        "windows": sorted({str(w) for w in demand.windows}),
+        "window_override": None if override is None else str(override),
+        "fairness": float(fairness),
+        "price_limit": price_limit,
+        "lot_cap": lot_cap if not isinstance(lot_cap, Mapping) else dict(lot_cap),
+    }
     return _result(lots, residences, supply, demand, pairs, problem, assignment, options)
 
 
@@ -276,8 +288,10 @@ def _supply_total(supply: LotSupply, demand: ResidenceDemand) -> tuple[np.ndarra
     labels = slot_labels(supply.slot_minutes)
     if core.any():
         offered = supply.usable[:, core].min(axis=1)
-        basis = ("sum over lots of their fewest usable spaces in the hours every window covers "
-                 f"({_span(core, labels, supply.slot_minutes)})")
+        basis = (
+            "sum over lots of their fewest usable spaces in the hours every window covers "
+            f"({_span(core, labels, supply.slot_minutes)})"
+        )
     else:
         offered = supply.usable[:, demand.need[active].any(axis=0)].max(axis=1)
         basis = "sum over lots of their most usable spaces in any needed slot (the windows share no common hour)"
@@ -301,11 +315,22 @@ def _names(frame: pd.DataFrame) -> np.ndarray:
     return frame["name"].astype(str).to_numpy() if "name" in frame.columns else np.full(len(frame), "")
 
 
-def _result(lots, residences, supply: LotSupply, demand: ResidenceDemand, pairs: WalkPairs,
-            problem: ParkingProblem, a: Assignment, options: dict) -> ParkingResult:
+def _result(
+    lots,
+    residences,
+    supply: LotSupply,
+    demand: ResidenceDemand,
+    pairs: WalkPairs,
+    problem: ParkingProblem,
+    a: Assignment,
+    options: dict,
+) -> ParkingResult:
     labels = np.array(slot_labels(supply.slot_minutes))
-    needed = (np.asarray(demand.need[demand.demand > 0].any(axis=0), dtype=bool) if (demand.demand > 0).any()
-              else np.zeros(labels.size, bool))
+    needed = (
+        np.asarray(demand.need[demand.demand > 0].any(axis=0), dtype=bool)
+        if (demand.demand > 0).any()
+        else np.zeros(labels.size, bool)
+    )
     noon_first = np.roll(np.arange(labels.size), -(labels.size // 2))  # nights read in order
     cols = noon_first[needed[noon_first]]
     usable = pd.DataFrame(supply.usable[:, cols], index=supply.ids, columns=labels[cols])
@@ -314,8 +339,9 @@ def _result(lots, residences, supply: LotSupply, demand: ResidenceDemand, pairs:
     res_table = _residence_table(residences, demand, pairs, a)
     offered, total, basis = _supply_total(supply, demand)
     lot_table = _lot_table(lots, supply, pairs, a, needed, offered)
-    result = ParkingResult(pair_table, res_table, lot_table, usable, used, a, options,
-                           supply_total=total, supply_basis=basis, _lines=lines)
+    result = ParkingResult(
+        pair_table, res_table, lot_table, usable, used, a, options, supply_total=total, supply_basis=basis, _lines=lines
+    )
     result.notes = _notes(result)
     return result
 
@@ -325,18 +351,24 @@ def _pair_table(lots, residences, demand: ResidenceDemand, pairs: WalkPairs, a: 
 
     k = np.flatnonzero(a.cars > 0)
     r, lot_i = pairs.res[k], pairs.lot[k]
-    lot_price = pd.to_numeric(lots["price"], errors="coerce").to_numpy(float) if "price" in lots.columns else np.full(len(lots), np.nan)
-    table = pd.DataFrame({
-        "residence_id": demand.ids[r],
-        "lot_id": _ids(lots)[lot_i],
-        "cars": a.cars[k],
-        "walk_m": np.round(pairs.walk_m[k], 1),
-        "window": [str(demand.windows[i]) for i in r],
-        "hours": [demand.windows[i].hours for i in r],
-        "residence_name": _names(residences)[r],
-        "lot_name": _names(lots)[lot_i],
-        "price": lot_price[lot_i],
-    })
+    lot_price = (
+        pd.to_numeric(lots["price"], errors="coerce").to_numpy(float)
+        if "price" in lots.columns
+        else np.full(len(lots), np.nan)
+    )
+    table = pd.DataFrame(
+        {
+            "residence_id": demand.ids[r],
+            "lot_id": _ids(lots)[lot_i],
+            "cars": a.cars[k],
+            "walk_m": np.round(pairs.walk_m[k], 1),
+            "window": [str(demand.windows[i]) for i in r],
+            "hours": [demand.windows[i].hours for i in r],
+            "residence_name": _names(residences)[r],
+            "lot_name": _names(lots)[lot_i],
+            "price": lot_price[lot_i],
+        }
+    )
     gate = shapely.get_coordinates(np.asarray(residences.geometry.values))[r]
     entrance = shapely.get_coordinates(np.asarray(lots.geometry.values))[lot_i]
     coords = np.stack([gate, entrance], axis=1).reshape(-1, 2)
@@ -357,21 +389,25 @@ def _residence_table(residences, demand: ResidenceDemand, pairs: WalkPairs, a: A
     status = np.where(in_reach == 0, "out of reach", status)
     status = np.where(~pairs.res_reachable, "off network", status)
     status = np.where(demand.demand == 0, "no shortfall", status)
-    table = gpd.GeoDataFrame({
-        "id": demand.ids,
-        "name": _names(residences),
-        "demand": demand.demand,
-        "window": [str(w) for w in demand.windows],
-        "placed": placed,
-        "unplaced": demand.demand - placed,
-        "share_closed": np.round(np.divide(placed, demand.demand, out=np.zeros(n), where=demand.demand > 0), 4),
-        "floor": a.floor,
-        "lots_in_reach": in_reach,
-        "nearest_lot_m": np.where(np.isfinite(nearest), np.round(nearest, 1), np.nan),
-        "mean_walk_m": np.where(placed > 0, np.round(np.divide(walk, np.maximum(placed, 1)), 1), np.nan),
-        "status": status,
-        "on_network": pairs.res_reachable,
-    }, geometry=np.asarray(residences.geometry.values), crs="EPSG:4326")
+    table = gpd.GeoDataFrame(
+        {
+            "id": demand.ids,
+            "name": _names(residences),
+            "demand": demand.demand,
+            "window": [str(w) for w in demand.windows],
+            "placed": placed,
+            "unplaced": demand.demand - placed,
+            "share_closed": np.round(np.divide(placed, demand.demand, out=np.zeros(n), where=demand.demand > 0), 4),
+            "floor": a.floor,
+            "lots_in_reach": in_reach,
+            "nearest_lot_m": np.where(np.isfinite(nearest), np.round(nearest, 1), np.nan),
+            "mean_walk_m": np.where(placed > 0, np.round(np.divide(walk, np.maximum(placed, 1)), 1), np.nan),
+            "status": status,
+            "on_network": pairs.res_reachable,
+        },
+        geometry=np.asarray(residences.geometry.values),
+        crs="EPSG:4326",
+    )
     return table
 
 
@@ -390,21 +426,25 @@ def _lot_table(lots, supply: LotSupply, pairs: WalkPairs, a: Assignment, needed:
     status = np.where(supply.excluded_price, "above price limit", status)
     status = np.where(supply.closed, "closed", status)
     extra = {c: lots[c].to_numpy() for c in ("land_use", "reserved", "price", "open") if c in lots.columns}
-    table = gpd.GeoDataFrame({
-        "id": supply.ids,
-        "name": _names(lots),
-        "capacity": pd.to_numeric(lots["capacity"]).to_numpy(),
-        **extra,
-        "profile": supply.occupancy_source,
-        "offered": offered,
-        "usable_min": usable.min(axis=1),
-        "usable_max": usable.max(axis=1),
-        "cars": cars,
-        "used_peak": peak,
-        "spare_at_peak": spare,
-        "status": status,
-        "on_network": pairs.lot_reachable,
-    }, geometry=np.asarray(lots.geometry.values), crs="EPSG:4326")
+    table = gpd.GeoDataFrame(
+        {
+            "id": supply.ids,
+            "name": _names(lots),
+            "capacity": pd.to_numeric(lots["capacity"]).to_numpy(),
+            **extra,
+            "profile": supply.occupancy_source,
+            "offered": offered,
+            "usable_min": usable.min(axis=1),
+            "usable_max": usable.max(axis=1),
+            "cars": cars,
+            "used_peak": peak,
+            "spare_at_peak": spare,
+            "status": status,
+            "on_network": pairs.lot_reachable,
+        },
+        geometry=np.asarray(lots.geometry.values),
+        crs="EPSG:4326",
+    )
     return table
 
 
@@ -428,11 +468,22 @@ def _notes(result: ParkingResult) -> list[str]:
     groups = [
         (lt, lt["status"] == "closed", "lot(s) {} have no open hours to residents and offer nothing"),
         (lt, lt["status"] == "above price limit", "lot(s) {} are above the price limit and are left out"),
-        (lt, lt["status"] == "off network", "lot(s) {} are beyond the snapping limit of the walking network and offer nothing"),
-        (lt, lt["status"] == "no usable spaces", "lot(s) {} have no usable space in the hours compounds need "
-         "(occupancy, reserved spaces or open hours)"),
+        (
+            lt,
+            lt["status"] == "off network",
+            "lot(s) {} are beyond the snapping limit of the walking network and offer nothing",
+        ),
+        (
+            lt,
+            lt["status"] == "no usable spaces",
+            "lot(s) {} have no usable space in the hours compounds need (occupancy, reserved spaces or open hours)",
+        ),
         (r, r["status"] == "out of reach", f"compound(s) {{}} have no lot within {walk:g} m walk and stay unmatched"),
-        (r, r["status"] == "off network", "compound(s) {} are beyond the snapping limit of the walking network and stay unmatched"),
+        (
+            r,
+            r["status"] == "off network",
+            "compound(s) {} are beyond the snapping limit of the walking network and stay unmatched",
+        ),
         (r, r["placed"] < r["floor"], "compound(s) {} stay below the fairness floor: not enough spaces within reach"),
     ]
     for frame, mask, text in groups:

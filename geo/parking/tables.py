@@ -26,8 +26,17 @@ from ..errors import InputError, WindowError
 from ..settings import DEFAULT_WINDOW
 from .windows import DAY_MINUTES, TimeWindow, _check_slot_minutes, parse_window
 
-__all__ = ["LAND_USE_ALIASES", "LAND_USE_PROFILES", "PROFILE_SOURCE", "LotSupply", "ResidenceDemand",
-           "demand_windows", "lot_supply", "occupancy_profiles", "residence_demand"]
+__all__ = [
+    "LAND_USE_ALIASES",
+    "LAND_USE_PROFILES",
+    "PROFILE_SOURCE",
+    "LotSupply",
+    "ResidenceDemand",
+    "demand_windows",
+    "lot_supply",
+    "occupancy_profiles",
+    "residence_demand",
+]
 
 #: Where :data:`LAND_USE_PROFILES` come from.
 PROFILE_SOURCE = "typical shapes after ULI Shared Parking, 3rd ed., not calibrated to Shenzhen"
@@ -41,27 +50,166 @@ PROFILE_SOURCE = "typical shapes after ULI Shared Parking, 3rd ed., not calibrat
 LAND_USE_PROFILES: dict[str, tuple[float, ...]] = {
     #            0     1     2     3     4     5     6     7     8     9    10    11
     #           12    13    14    15    16    17    18    19    20    21    22    23
-    "office": (0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.05, 0.25, 0.65, 0.88, 0.95, 0.95,
-               0.88, 0.88, 0.95, 0.95, 0.88, 0.65, 0.35, 0.15, 0.10, 0.08, 0.05, 0.03),
-    "retail": (0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 0.02, 0.05, 0.15, 0.35, 0.58, 0.74,
-               0.82, 0.85, 0.82, 0.80, 0.74, 0.68, 0.72, 0.76, 0.74, 0.52, 0.27, 0.10),
-    "hotel": (0.75, 0.75, 0.75, 0.75, 0.75, 0.75, 0.72, 0.68, 0.60, 0.53, 0.50, 0.50,
-              0.48, 0.48, 0.50, 0.55, 0.58, 0.62, 0.66, 0.70, 0.74, 0.75, 0.75, 0.75),
-    "industrial": (0.15, 0.15, 0.15, 0.15, 0.15, 0.15, 0.20, 0.50, 0.85, 0.90, 0.90, 0.90,
-                   0.85, 0.85, 0.90, 0.90, 0.85, 0.60, 0.35, 0.25, 0.20, 0.18, 0.16, 0.15),
-    "hospital": (0.30, 0.28, 0.28, 0.28, 0.28, 0.30, 0.40, 0.60, 0.78, 0.88, 0.90, 0.90,
-                 0.85, 0.85, 0.88, 0.85, 0.78, 0.65, 0.55, 0.48, 0.44, 0.40, 0.36, 0.32),
+    "office": (
+        0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.05,
+        0.25,
+        0.65,
+        0.88,
+        0.95,
+        0.95,
+        0.88,
+        0.88,
+        0.95,
+        0.95,
+        0.88,
+        0.65,
+        0.35,
+        0.15,
+        0.10,
+        0.08,
+        0.05,
+        0.03,
+    ),
+    "retail": (
+        0.00,
+        0.00,
+        0.00,
+        0.00,
+        0.00,
+        0.00,
+        0.02,
+        0.05,
+        0.15,
+        0.35,
+        0.58,
+        0.74,
+        0.82,
+        0.85,
+        0.82,
+        0.80,
+        0.74,
+        0.68,
+        0.72,
+        0.76,
+        0.74,
+        0.52,
+        0.27,
+        0.10,
+    ),
+    "hotel": (
+        0.75,
+        0.75,
+        0.75,
+        0.75,
+        0.75,
+        0.75,
+        0.72,
+        0.68,
+        0.60,
+        0.53,
+        0.50,
+        0.50,
+        0.48,
+        0.48,
+        0.50,
+        0.55,
+        0.58,
+        0.62,
+        0.66,
+        0.70,
+        0.74,
+        0.75,
+        0.75,
+        0.75,
+    ),
+    "industrial": (
+        0.15,
+        0.15,
+        0.15,
+        0.15,
+        0.15,
+        0.15,
+        0.20,
+        0.50,
+        0.85,
+        0.90,
+        0.90,
+        0.90,
+        0.85,
+        0.85,
+        0.90,
+        0.90,
+        0.85,
+        0.60,
+        0.35,
+        0.25,
+        0.20,
+        0.18,
+        0.16,
+        0.15,
+    ),
+    "hospital": (
+        0.30,
+        0.28,
+        0.28,
+        0.28,
+        0.28,
+        0.30,
+        0.40,
+        0.60,
+        0.78,
+        0.88,
+        0.90,
+        0.90,
+        0.85,
+        0.85,
+        0.88,
+        0.85,
+        0.78,
+        0.65,
+        0.55,
+        0.48,
+        0.44,
+        0.40,
+        0.36,
+        0.32,
+    ),
 }
 
 #: Spellings of land uses (English and Chinese) -> profile key.
 LAND_USE_ALIASES: dict[str, str] = {
     **{k: k for k in LAND_USE_PROFILES},
-    "offices": "office", "办公": "office", "写字楼": "office", "商务": "office", "办公楼": "office",
-    "commercial": "retail", "mall": "retail", "shop": "retail", "shopping": "retail",
-    "商业": "retail", "商场": "retail", "购物中心": "retail", "零售": "retail",
-    "hotels": "hotel", "酒店": "hotel", "宾馆": "hotel", "旅馆": "hotel",
-    "industry": "industrial", "工业": "industrial", "产业园": "industrial", "厂房": "industrial",
-    "园区": "industrial", "hospitals": "hospital", "医院": "hospital", "医疗": "hospital",
+    "offices": "office",
+    "办公": "office",
+    "写字楼": "office",
+    "商务": "office",
+    "办公楼": "office",
+    "commercial": "retail",
+    "mall": "retail",
+    "shop": "retail",
+    "shopping": "retail",
+    "商业": "retail",
+    "商场": "retail",
+    "购物中心": "retail",
+    "零售": "retail",
+    "hotels": "hotel",
+    "酒店": "hotel",
+    "宾馆": "hotel",
+    "旅馆": "hotel",
+    "industry": "industrial",
+    "工业": "industrial",
+    "产业园": "industrial",
+    "厂房": "industrial",
+    "园区": "industrial",
+    "hospitals": "hospital",
+    "医院": "hospital",
+    "医疗": "hospital",
 }
 
 _OCC_RE = re.compile(r"^occ[_\s-]?(\d{1,2})$", re.IGNORECASE)
@@ -125,8 +273,10 @@ def _whole_column(frame: pd.DataFrame, name: str, default: str, *, required: boo
 
 
 def _ids(frame: pd.DataFrame) -> np.ndarray:
-    return frame["id"].astype(str).to_numpy() if "id" in frame.columns else np.array(
-        [str(i + 1) for i in range(len(frame))]
+    return (
+        frame["id"].astype(str).to_numpy()
+        if "id" in frame.columns
+        else np.array([str(i + 1) for i in range(len(frame))])
     )
 
 
@@ -189,7 +339,9 @@ def _occ_columns(frame: pd.DataFrame, default: str) -> dict[int, str]:
             found[int(match.group(1))] = col
     if found and len(found) < 24:
         missing = ", ".join(f"occ_{h:02d}" for h in range(24) if h not in found)
-        raise _error(frame, default, f"has occupancy columns but lacks {missing}: give all 24 occ_00..occ_23", None, None)
+        raise _error(
+            frame, default, f"has occupancy columns but lacks {missing}: give all 24 occ_00..occ_23", None, None
+        )
     return found
 
 
@@ -205,8 +357,9 @@ def _share(value: Any) -> float:
     return float(text)
 
 
-def _occupancy_row(frame: pd.DataFrame, default: str, i: int, occ_cols: dict[int, str],
-                   occ_raw: dict[int, np.ndarray]) -> np.ndarray | None:
+def _occupancy_row(
+    frame: pd.DataFrame, default: str, i: int, occ_cols: dict[int, str], occ_raw: dict[int, np.ndarray]
+) -> np.ndarray | None:
     """Hourly occupancy of row ``i`` from occ columns (``occ_raw``: each read once); None when all blank."""
     values = np.full(24, np.nan)
     for h, col in occ_cols.items():
@@ -214,14 +367,24 @@ def _occupancy_row(frame: pd.DataFrame, default: str, i: int, occ_cols: dict[int
         try:
             values[h] = _share(raw)
         except ValueError:
-            raise _error(frame, default, f"value '{raw}' is not a share occupied (0-1, or a percentage like 35%)", i, col) from None
+            raise _error(
+                frame, default, f"value '{raw}' is not a share occupied (0-1, or a percentage like 35%)", i, col
+            ) from None
         if not np.isnan(values[h]) and not 0.0 <= values[h] <= 1.0:
-            raise _error(frame, default, f"value {raw} is not a share between 0 and 1 (write 0.35 or 35% for 35 %)", i, col)
+            raise _error(
+                frame, default, f"value {raw} is not a share between 0 and 1 (write 0.35 or 35% for 35 %)", i, col
+            )
     if np.isnan(values).all():
         return None
     if np.isnan(values).any():
         h = int(np.flatnonzero(np.isnan(values))[0])
-        raise _error(frame, default, "is blank while other hours of this lot are given; fill all 24 hours or none", i, occ_cols[h])
+        raise _error(
+            frame,
+            default,
+            "is blank while other hours of this lot are given; fill all 24 hours or none",
+            i,
+            occ_cols[h],
+        )
     return values
 
 
@@ -231,8 +394,13 @@ def _land_use_profile(frame: pd.DataFrame, default: str, i: int, value: Any) -> 
     key = LAND_USE_ALIASES.get(str(value).strip().lower())
     if key is None:
         known = ", ".join(LAND_USE_PROFILES)
-        raise _error(frame, default, f"unknown land use '{value}': use one of {known} "
-                     "(or 办公/商业/酒店/工业/医院), or give occ_00..occ_23", i, "land_use")
+        raise _error(
+            frame,
+            default,
+            f"unknown land use '{value}': use one of {known} (or 办公/商业/酒店/工业/医院), or give occ_00..occ_23",
+            i,
+            "land_use",
+        )
     return np.asarray(LAND_USE_PROFILES[key], dtype=float), key
 
 
@@ -408,7 +576,9 @@ def demand_windows(residences: pd.DataFrame, window: str | TimeWindow | None = N
     out = []
     for i, w in enumerate(_windows(residences, "window", "residences", "window")):
         if w is not None and w.is_empty:
-            raise _error(residences, "residences", f"window '{w.text}' has no hours; write it like {DEFAULT_WINDOW}", i, "window")
+            raise _error(
+                residences, "residences", f"window '{w.text}' has no hours; write it like {DEFAULT_WINDOW}", i, "window"
+            )
         out.append(w or default)
     return [w for w in out if w is not None]  # every entry is a window (the default is one)
 

@@ -19,8 +19,15 @@ import numpy as np
 
 from ..errors import WindowError
 
-__all__ = ["DAY_MINUTES", "SLOT_CHOICES", "TimeWindow", "choose_slot_minutes", "format_window", "parse_window",
-           "slot_labels"]
+__all__ = [
+    "DAY_MINUTES",
+    "SLOT_CHOICES",
+    "TimeWindow",
+    "choose_slot_minutes",
+    "format_window",
+    "parse_window",
+    "slot_labels",
+]
 
 DAY_MINUTES = 1440
 #: Slot lengths the grid may use.
@@ -187,9 +194,7 @@ def _parse_piece(piece: str, raw: str, what: str) -> tuple[int, int]:
     if start == 0 and end == DAY_MINUTES:
         return 0, DAY_MINUTES
     if start == end % DAY_MINUTES:
-        raise WindowError(
-            f"{what} '{raw}' starts and ends at the same time; write 00:00-24:00 for the whole day"
-        )
+        raise WindowError(f"{what} '{raw}' starts and ends at the same time; write 00:00-24:00 for the whole day")
     return start, end % DAY_MINUTES
 
 

@@ -92,18 +92,20 @@ class Comparison:
         for kind in [*self.kinds, ANY]:
             for tier in self.tiers:
                 wa, wb = self.a.covered_weight(kind, tier), self.b.covered_weight(kind, tier)
-                rows.append({
-                    "kind": kind,
-                    "tier_m": tier,
-                    "facilities_a": count_a.get(kind, 0) if kind != ANY else len(self.facilities_a),
-                    "facilities_b": count_b.get(kind, 0) if kind != ANY else len(self.facilities_b),
-                    "weight_a": wa,
-                    "share_a": wa / total if total else 0.0,
-                    "weight_b": wb,
-                    "share_b": wb / total if total else 0.0,
-                    "diff_weight": wb - wa,
-                    "diff_share": (wb - wa) / total if total else 0.0,
-                })
+                rows.append(
+                    {
+                        "kind": kind,
+                        "tier_m": tier,
+                        "facilities_a": count_a.get(kind, 0) if kind != ANY else len(self.facilities_a),
+                        "facilities_b": count_b.get(kind, 0) if kind != ANY else len(self.facilities_b),
+                        "weight_a": wa,
+                        "share_a": wa / total if total else 0.0,
+                        "weight_b": wb,
+                        "share_b": wb / total if total else 0.0,
+                        "diff_weight": wb - wa,
+                        "diff_share": (wb - wa) / total if total else 0.0,
+                    }
+                )
         return pd.DataFrame(rows)
 
     # -------------------------------------------------------------- units
@@ -164,7 +166,10 @@ class Comparison:
         complete = self._unit_complete()
         frames = []
         for t in tiers:
-            delta = {k: weight * (self.b.unit_covered_share(k, t) - self.a.unit_covered_share(k, t)) for k in [*self.kinds, ANY]}
+            delta = {
+                k: weight * (self.b.unit_covered_share(k, t) - self.a.unit_covered_share(k, t))
+                for k in [*self.kinds, ANY]
+            }
             per_kind = np.vstack([delta[k] for k in self.kinds]) if self.kinds else np.zeros((1, n))
             eps = 1e-9
             up, down = (per_kind > eps).any(axis=0), (per_kind < -eps).any(axis=0)
@@ -236,7 +241,9 @@ class Comparison:
         moved: dict[str, dict] = {}
         for t in self.tiers:
             sub = res[res["tier_m"] == t]
-            moved[tier_key(t)] = {c: round(float(sub.loc[sub["change"] == c, "weight"].sum()), 3) for c in ("gain", "loss", "mixed")}
+            moved[tier_key(t)] = {
+                c: round(float(sub.loc[sub["change"] == c, "weight"].sum()), 3) for c in ("gain", "loss", "mixed")
+            }
         out: dict[str, Any] = {
             "a": self.a_name,
             "b": self.b_name,
@@ -327,13 +334,24 @@ def compare(
         b_name = f"{b_name} (2)"
     kinds = list(dict.fromkeys([*fa["kind"].astype(str), *fb["kind"].astype(str)]))
     tiers = parse_tiers(tiers)
-    ra = compute_coverage(net, fa, demand, tiers=tiers, kinds=kinds, weight_column=weight_column, snap_limit_m=snap_limit_m)
-    rb = compute_coverage(net, fb, demand, tiers=tiers, kinds=kinds, weight_column=weight_column, snap_limit_m=snap_limit_m,
-                          samples=ra.samples)
+    ra = compute_coverage(
+        net, fa, demand, tiers=tiers, kinds=kinds, weight_column=weight_column, snap_limit_m=snap_limit_m
+    )
+    rb = compute_coverage(
+        net,
+        fb,
+        demand,
+        tiers=tiers,
+        kinds=kinds,
+        weight_column=weight_column,
+        snap_limit_m=snap_limit_m,
+        samples=ra.samples,
+    )
     completeness = evaluations = None
     if standard is not None:
-        evaluations, completeness = _evaluate_both(net, fa, fb, demand, standard, units, weight_column, snap_limit_m,
-                                                   evaluation_facilities)
+        evaluations, completeness = _evaluate_both(
+            net, fa, fb, demand, standard, units, weight_column, snap_limit_m, evaluation_facilities
+        )
     return Comparison(a_name, b_name, tiers, kinds, ra, rb, fa, fb, units, completeness, evaluations)
 
 
@@ -344,8 +362,11 @@ def _evaluate_both(net, fa, fb, demand, standard, units, weight_column, snap_lim
 
     frames = evaluation_facilities or (lambda points: points)
 
-    kw: dict[str, Any] = {"units": units, "weight_column": weight_column if weight_column in demand else None,
-                          "snap_limit_m": snap_limit_m}
+    kw: dict[str, Any] = {
+        "units": units,
+        "weight_column": weight_column if weight_column in demand else None,
+        "snap_limit_m": snap_limit_m,
+    }
     ea = gev.evaluate(net, frames(fa), demand, standard=standard, **kw)
     eb = gev.evaluate(net, frames(fb), demand, standard=standard, **kw)
     sa, sb = ea.summary(), eb.summary()
@@ -355,8 +376,10 @@ def _evaluate_both(net, fa, fb, demand, standard, units, weight_column, snap_lim
         d = float(y["weight"]) - float(x["weight"])
         return {"a": x, "b": y, "diff_weight": round(d, 3), "diff_share": round(d / total, 6)}
 
-    kinds = {k: {t: pair(v[t], sb["kinds"].get(k, {}).get(t, {"weight": 0.0, "share": 0.0})) for t in v}
-             for k, v in sa["kinds"].items()}
+    kinds = {
+        k: {t: pair(v[t], sb["kinds"].get(k, {}).get(t, {"weight": 0.0, "share": 0.0})) for t in v}
+        for k, v in sa["kinds"].items()
+    }
     out = {
         "standard": sa["standard"],
         "tiers": sa["tiers"],
@@ -375,7 +398,7 @@ def _add_unit_completeness(out: dict, evaluations, units) -> None:
         return
     for col in ua.columns:
         if col.startswith("complete_") and col in ub.columns and pd.api.types.is_numeric_dtype(ua[col]):
-            suffix = col[len("complete_"):]
+            suffix = col[len("complete_") :]
             a_vals, b_vals = ua[col].to_numpy(float), ub[col].to_numpy(float)
             out[f"complete_a_{suffix}"] = a_vals
             out[f"complete_b_{suffix}"] = b_vals

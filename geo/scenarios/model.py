@@ -75,8 +75,12 @@ class Change:
             raise ScenarioError("a scenario change needs a facility id")
         if not self.kind.strip():
             raise ScenarioError(f"facility {self.id}: a scenario change needs a kind")
-        if not (math.isfinite(self.lon) and math.isfinite(self.lat) and -180 <= self.lon <= 180 and -90 <= self.lat <= 90):
-            raise ScenarioError(f"facility {self.id}: position ({self.lon}, {self.lat}) is not a WGS84 longitude/latitude")
+        if not (
+            math.isfinite(self.lon) and math.isfinite(self.lat) and -180 <= self.lon <= 180 and -90 <= self.lat <= 90
+        ):
+            raise ScenarioError(
+                f"facility {self.id}: position ({self.lon}, {self.lat}) is not a WGS84 longitude/latitude"
+            )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Change):
@@ -220,7 +224,9 @@ class Scenario:
                 )
         clash = [c.id for c in self.added if c.id in present]
         if clash:
-            raise ScenarioError(f"scenario '{self.name}': added facility id {', '.join(clash[:5])} is already taken by an existing facility")
+            raise ScenarioError(
+                f"scenario '{self.name}': added facility id {', '.join(clash[:5])} is already taken by an existing facility"
+            )
         closed = {c.id for c in self.closed}
         out = facilities.loc[~ids.isin(closed).to_numpy()].copy()
         if self.moved:
@@ -289,8 +295,10 @@ class Scenario:
         for element in ELEMENTS:
             changes = []
             for c in data.get(element) or []:
-                fields: dict[str, Any] = {k: (float("nan") if v is None and k in ("from_lon", "from_lat", "area_m2") else v)
-                                          for k, v in c.items()}
+                fields: dict[str, Any] = {
+                    k: (float("nan") if v is None and k in ("from_lon", "from_lat", "area_m2") else v)
+                    for k, v in c.items()
+                }
                 changes.append(Change(**fields))
             kw[element] = changes
         return cls(**kw)

@@ -170,11 +170,21 @@ class ScenarioStore:
         """One row per scenario, by name: ``name, version, saved_by, saved_at, added, moved, closed, note``."""
         meta = self._read_meta()
         rows = [
-            {"name": m["name"], "version": m["version"], "saved_by": m["saved_by"], "saved_at": m["saved_at"],
-             "added": m["n_added"], "moved": m["n_moved"], "closed": m["n_closed"], "note": m["note"]}
+            {
+                "name": m["name"],
+                "version": m["version"],
+                "saved_by": m["saved_by"],
+                "saved_at": m["saved_at"],
+                "added": m["n_added"],
+                "moved": m["n_moved"],
+                "closed": m["n_closed"],
+                "note": m["note"],
+            }
             for m in sorted(meta.values(), key=lambda m: m["name"])
         ]
-        return pd.DataFrame(rows, columns=["name", "version", "saved_by", "saved_at", "added", "moved", "closed", "note"])
+        return pd.DataFrame(
+            rows, columns=["name", "version", "saved_by", "saved_at", "added", "moved", "closed", "note"]
+        )
 
     def names(self) -> builtins.list[str]:
         """The scenarios' names, sorted."""
@@ -244,7 +254,9 @@ class ScenarioStore:
             self._write_all(everything)
         return saved
 
-    def rename(self, name: str, new_name: str, *, expected_version: int | None = None, by: str | None = None) -> Scenario:
+    def rename(
+        self, name: str, new_name: str, *, expected_version: int | None = None, by: str | None = None
+    ) -> Scenario:
         """Give a scenario a new name (a new version, saved by ``by``).
 
         Raises
@@ -264,7 +276,9 @@ class ScenarioStore:
                 return old
             if new_name in everything:
                 taken = everything[new_name]
-                raise ScenarioError(f"cannot rename '{name}' to '{new_name}': that name is taken (saved by {taken.saved_by} at {taken.saved_at})")
+                raise ScenarioError(
+                    f"cannot rename '{name}' to '{new_name}': that name is taken (saved by {taken.saved_by} at {taken.saved_at})"
+                )
             renamed = old.copy(name=new_name, version=old.version + 1, saved_by=(by or default_user()), saved_at=_now())
             del everything[name]
             everything[new_name] = renamed
@@ -312,7 +326,9 @@ class ScenarioStore:
     # ----------------------------------------------------------- helpers
     def _require(self, everything: dict[str, Scenario], name: str) -> Scenario:
         if name not in everything:
-            raise ScenarioError(f"{self.path.name}: no scenario named '{name}' (scenarios: {', '.join(sorted(everything)) or 'none saved yet'})")
+            raise ScenarioError(
+                f"{self.path.name}: no scenario named '{name}' (scenarios: {', '.join(sorted(everything)) or 'none saved yet'})"
+            )
         return everything[name]
 
     @staticmethod
@@ -320,7 +336,9 @@ class ScenarioStore:
         current = everything.get(name)
         have = current.version if current else 0
         if have != expected:
-            raise ScenarioConflict(name, expected, have, current.saved_by if current else None, current.saved_at if current else None)
+            raise ScenarioConflict(
+                name, expected, have, current.saved_by if current else None, current.saved_at if current else None
+            )
 
     def _connect(self) -> sqlite3.Connection | None:
         """A read-only connection to the store, or None when it does not exist yet."""
@@ -387,11 +405,20 @@ class ScenarioStore:
                         continue  # a row of a scenario without a metadata row: not part of the store
                     pt = _from_gpkg_blob(blob)
                     if pt is None:
-                        raise ScenarioError(f"{self.path}: layer {layer}, scenario '{scen}', facility {fid} has no point")
+                        raise ScenarioError(
+                            f"{self.path}: layer {layer}, scenario '{scen}', facility {fid} has no point"
+                        )
                     kw = {c: _num(v) for c, v in zip(optional, row[5:])}
                     parts[scen][element].append(Change(fid, kind, fname or "", pt[0], pt[1], **kw))
         return {
-            name: Scenario(name, **parts[name], note=m["note"], saved_by=m["saved_by"], saved_at=m["saved_at"], version=m["version"])
+            name: Scenario(
+                name,
+                **parts[name],
+                note=m["note"],
+                saved_by=m["saved_by"],
+                saved_at=m["saved_at"],
+                version=m["version"],
+            )
             for name, m in meta.items()
         }
 
@@ -423,14 +450,28 @@ class ScenarioStore:
                     data["from_lat"] = pd.Series([c.from_lat for _, c in rows], dtype=float)
                 if element == "added":
                     data["area_m2"] = pd.Series([c.area_m2 for _, c in rows], dtype=float)
-                geom = shapely.points(np.array([c.lon for _, c in rows], float), np.array([c.lat for _, c in rows], float))
+                geom = shapely.points(
+                    np.array([c.lon for _, c in rows], float), np.array([c.lat for _, c in rows], float)
+                )
                 frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
-                pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG", geometry_type="Point", promote_to_multi=False)
+                pyogrio.write_dataframe(
+                    frame, tmp, layer=layer, driver="GPKG", geometry_type="Point", promote_to_multi=False
+                )
             meta = pd.DataFrame(
                 [[s.name, s.version, s.saved_by, s.saved_at, s.note, *s.counts.values()] for s in ordered],
                 columns=_META_COLUMNS,
-            ).astype({"name": object, "saved_by": object, "saved_at": object, "note": object,
-                      "version": "int64", "n_added": "int64", "n_moved": "int64", "n_closed": "int64"})
+            ).astype(
+                {
+                    "name": object,
+                    "saved_by": object,
+                    "saved_at": object,
+                    "note": object,
+                    "version": "int64",
+                    "n_added": "int64",
+                    "n_moved": "int64",
+                    "n_closed": "int64",
+                }
+            )
             pyogrio.write_dataframe(meta, tmp, layer=META_TABLE, driver="GPKG")
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
@@ -476,7 +517,7 @@ def _from_gpkg_blob(blob) -> tuple[float, float] | None:
     if flags & 0b10000:  # empty geometry
         return None
     envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get((flags >> 1) & 0b111, 0)
-    geom = shapely.from_wkb(data[8 + envelope:])
+    geom = shapely.from_wkb(data[8 + envelope :])
     if geom is None or geom.is_empty:
         return None
     return float(geom.x), float(geom.y)
@@ -509,7 +550,9 @@ def _lock(fh, path: Path) -> None:
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise ScenarioError(f"{path}: another save has held the store for over {LOCK_TIMEOUT_S:g} s; try again") from None
+                raise ScenarioError(
+                    f"{path}: another save has held the store for over {LOCK_TIMEOUT_S:g} s; try again"
+                ) from None
             time.sleep(0.02)
 
 

@@ -91,7 +91,9 @@ def grid_candidates(
     if shapely.get_type_id(poly) not in (3, 6):
         poly = shapely.buffer(poly, spacing_m / 2.0)
     minx, miny, maxx, maxy = shapely.bounds(poly)
-    gx, gy = np.meshgrid(np.arange(minx + spacing_m / 2, maxx, spacing_m), np.arange(miny + spacing_m / 2, maxy, spacing_m))
+    gx, gy = np.meshgrid(
+        np.arange(minx + spacing_m / 2, maxx, spacing_m), np.arange(miny + spacing_m / 2, maxy, spacing_m)
+    )
     pts = np.column_stack([gx.ravel(), gy.ravel()])
     pts = pts[shapely.contains_xy(poly, pts[:, 0], pts[:, 1])]
     dist, nodes = net.node_tree.query(pts) if pts.size else (np.empty(0), np.empty(0, np.int64))

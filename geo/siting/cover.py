@@ -192,11 +192,16 @@ class CoverSets:
             d = mat[dem, cand]
         n_dem, n_fac = cost_matrix.shape
         w = np.ones(n_dem) if weights is None else np.asarray(weights, dtype=float).ravel()
-        pre = np.zeros(n_fac, bool) if predefined_facilities_arr is None else np.asarray(predefined_facilities_arr).ravel() > 0
+        pre = (
+            np.zeros(n_fac, bool)
+            if predefined_facilities_arr is None
+            else np.asarray(predefined_facilities_arr).ravel() > 0
+        )
         before = np.zeros(n_dem, bool)
         before[dem[pre[cand]]] = True
-        return cls.from_pairs(cand, dem, w, n_candidates=n_fac, covered_before=before, blocked=pre,
-                              radius=radius, dist=d)
+        return cls.from_pairs(
+            cand, dem, w, n_candidates=n_fac, covered_before=before, blocked=pre, radius=radius, dist=d
+        )
 
     # --------------------------------------------------------- properties
     @property
@@ -310,5 +315,6 @@ def cover_sets(
     block = ~candidates.reachable
     if blocked is not None:
         block = block | np.asarray(blocked, bool)
-    return CoverSets.from_pairs(cand, dem, weight, n_candidates=len(candidates), covered_before=before,
-                                blocked=block, radius=radius, dist=dist)
+    return CoverSets.from_pairs(
+        cand, dem, weight, n_candidates=len(candidates), covered_before=before, blocked=block, radius=radius, dist=dist
+    )

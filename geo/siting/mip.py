@@ -33,7 +33,6 @@ MCLP_HIGHS_OPTIONS: dict[str, Any] = {
 }
 
 
-
 def _mclp_mip(inst: _Instance, k: int) -> LinearModel:
     """max sum w_i y_i  s.t.  y_i <= sum_{j covers i} x_j,  sum x_j <= k;  x binary, 0 <= y <= 1."""
     n, m = inst.n, inst.m
@@ -41,9 +40,14 @@ def _mclp_mip(inst: _Instance, k: int) -> LinearModel:
     card = sp.hstack([sp.csr_matrix(np.ones((1, n))), sp.csr_matrix((1, m))], format="csc")
     matrix = sp.vstack([top, card], format="csc")
     return LinearModel(
-        cost=np.concatenate([np.zeros(n), inst.w]), lower=np.zeros(n + m), upper=np.ones(n + m),
-        integer=np.concatenate([np.ones(n, bool), np.zeros(m, bool)]), matrix=matrix,
-        row_lower=np.full(m + 1, -np.inf), row_upper=np.concatenate([np.zeros(m), [k]]), maximize=True,
+        cost=np.concatenate([np.zeros(n), inst.w]),
+        lower=np.zeros(n + m),
+        upper=np.ones(n + m),
+        integer=np.concatenate([np.ones(n, bool), np.zeros(m, bool)]),
+        matrix=matrix,
+        row_lower=np.full(m + 1, -np.inf),
+        row_upper=np.concatenate([np.zeros(m), [k]]),
+        maximize=True,
     )
 
 
@@ -51,8 +55,14 @@ def _lscp_mip(inst: _Instance) -> LinearModel:
     """min sum x_j  s.t.  sum_{j covers i} x_j >= 1 for every element;  x binary."""
     n, m = inst.n, inst.m
     return LinearModel(
-        cost=np.ones(n), lower=np.zeros(n), upper=np.ones(n), integer=np.ones(n, bool),
-        matrix=inst.csc.T.tocsc(), row_lower=np.ones(m), row_upper=np.full(m, np.inf), maximize=False,
+        cost=np.ones(n),
+        lower=np.zeros(n),
+        upper=np.ones(n),
+        integer=np.ones(n, bool),
+        matrix=inst.csc.T.tocsc(),
+        row_lower=np.ones(m),
+        row_upper=np.full(m, np.inf),
+        maximize=False,
     )
 
 
@@ -60,7 +70,9 @@ def _lscp_mip(inst: _Instance) -> LinearModel:
 MAX_LINKING_ROWS = 200_000
 
 
-def _capacitated_rows(inst: _Instance, capacity: float, *, fixed_open: bool = False) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
+def _capacitated_rows(
+    inst: _Instance, capacity: float, *, fixed_open: bool = False
+) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
     """Constraint rows over columns [x (n), z (pairs)] of a capacitated model.
 
     Rows: each element served at most once; each station serves at most
@@ -78,7 +90,9 @@ def _capacitated_rows(inst: _Instance, capacity: float, *, fixed_open: bool = Fa
     vals_z = [np.ones(p), inst.w[e]] + ([np.ones(p)] if link else [])
     n_rows = m + n + (p if link else 0)
     z = sp.csc_matrix((np.concatenate(vals_z), (np.concatenate(rows_z), np.tile(pair, len(rows_z)))), shape=(n_rows, p))
-    upper = np.concatenate([np.ones(m), np.full(n, 0.0 if not fixed_open else capacity)] + ([np.zeros(p)] if link else []))
+    upper = np.concatenate(
+        [np.ones(m), np.full(n, 0.0 if not fixed_open else capacity)] + ([np.zeros(p)] if link else [])
+    )
     lower = np.full(n_rows, -np.inf)
     if fixed_open:
         return z, lower, upper, np.column_stack([r, e])
@@ -95,10 +109,14 @@ def _cmclp_mip(inst: _Instance, k: int, capacity: float) -> tuple[LinearModel, n
     n, p = inst.n, pairs.shape[0]
     card = sp.hstack([sp.csr_matrix(np.ones((1, n))), sp.csr_matrix((1, p))], format="csc")
     return LinearModel(
-        cost=np.concatenate([np.zeros(n), inst.w[pairs[:, 1]]]), lower=np.zeros(n + p), upper=np.ones(n + p),
+        cost=np.concatenate([np.zeros(n), inst.w[pairs[:, 1]]]),
+        lower=np.zeros(n + p),
+        upper=np.ones(n + p),
         integer=np.concatenate([np.ones(n, bool), np.zeros(p, bool)]),
         matrix=sp.vstack([matrix, card], format="csc"),
-        row_lower=np.concatenate([lower, [-np.inf]]), row_upper=np.concatenate([upper, [k]]), maximize=True,
+        row_lower=np.concatenate([lower, [-np.inf]]),
+        row_upper=np.concatenate([upper, [k]]),
+        maximize=True,
     ), pairs
 
 
@@ -106,8 +124,16 @@ def _servable_weight(inst: _Instance, capacity: float, time_limit: float) -> flo
     """Most weight all candidates together could serve under the capacity (an LP)."""
     matrix, lower, upper, pairs = _capacitated_rows(inst, capacity, fixed_open=True)
     p = pairs.shape[0]
-    lp = LinearModel(cost=inst.w[pairs[:, 1]], lower=np.zeros(p), upper=np.ones(p), integer=np.zeros(p, bool),
-              matrix=matrix, row_lower=lower, row_upper=upper, maximize=True)
+    lp = LinearModel(
+        cost=inst.w[pairs[:, 1]],
+        lower=np.zeros(p),
+        upper=np.ones(p),
+        integer=np.zeros(p, bool),
+        matrix=matrix,
+        row_lower=lower,
+        row_upper=upper,
+        maximize=True,
+    )
     res = solver.solve(lp, time_limit=time_limit, mip_gap=0.0)
     return float(res.objective or 0.0)
 
@@ -119,15 +145,25 @@ def _clscp_mip(inst: _Instance, capacity: float, target: float) -> tuple[LinearM
     served = sp.hstack([sp.csr_matrix((1, n)), sp.csr_matrix(inst.w[pairs[:, 1]][None, :])], format="csc")
     need = target - 1e-7 * max(1.0, target)
     return LinearModel(
-        cost=np.concatenate([np.ones(n), np.zeros(p)]), lower=np.zeros(n + p), upper=np.ones(n + p),
+        cost=np.concatenate([np.ones(n), np.zeros(p)]),
+        lower=np.zeros(n + p),
+        upper=np.ones(n + p),
         integer=np.concatenate([np.ones(n, bool), np.zeros(p, bool)]),
         matrix=sp.vstack([matrix, served], format="csc"),
-        row_lower=np.concatenate([lower, [need]]), row_upper=np.concatenate([upper, [np.inf]]), maximize=False,
+        row_lower=np.concatenate([lower, [need]]),
+        row_upper=np.concatenate([upper, [np.inf]]),
+        maximize=False,
     ), pairs
 
 
-def _best_assignment(inst: _Instance, rows: np.ndarray, capacity: float, fallback: _Assignment | None = None,
-                     *, time_limit: float = DEFAULT_TIME_LIMIT_S) -> _Assignment:
+def _best_assignment(
+    inst: _Instance,
+    rows: np.ndarray,
+    capacity: float,
+    fallback: _Assignment | None = None,
+    *,
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
+) -> _Assignment:
     """The assignment serving the most weight from the open ``rows`` (a transportation LP)."""
     rows = np.asarray(rows, dtype=np.int64)
     if rows.size == 0:
@@ -135,8 +171,16 @@ def _best_assignment(inst: _Instance, rows: np.ndarray, capacity: float, fallbac
     sub = _Instance(inst.A[rows], inst.w, inst.cand[rows], inst.elem)
     matrix, lower, upper, pairs = _capacitated_rows(sub, capacity, fixed_open=True)
     p = pairs.shape[0]
-    lp = LinearModel(cost=inst.w[pairs[:, 1]], lower=np.zeros(p), upper=np.ones(p), integer=np.zeros(p, bool),
-              matrix=matrix, row_lower=lower, row_upper=upper, maximize=True)
+    lp = LinearModel(
+        cost=inst.w[pairs[:, 1]],
+        lower=np.zeros(p),
+        upper=np.ones(p),
+        integer=np.zeros(p, bool),
+        matrix=matrix,
+        row_lower=lower,
+        row_upper=upper,
+        maximize=True,
+    )
     res = solver.solve(lp, time_limit=time_limit, mip_gap=0.0)
     if res.x is None or not res.optimal:
         if fallback is None:

@@ -76,7 +76,6 @@ def _capacitated(inst: _Instance, assign: _Assignment, **kw: Any) -> _Solution:
     return _Solution(rows, np.clip(served, 0.0, 1.0), loads, assignment=assign, **kw)
 
 
-
 def _chosen_rows(inst: _Instance, x: np.ndarray) -> np.ndarray:
     return np.flatnonzero(x[: inst.n] > 0.5)
 
@@ -149,7 +148,9 @@ class _SitingModel:
         started = time.perf_counter()
         inst = self.instance
         if inst.m == 0:
-            sol = _Solution(np.empty(0, np.int64), np.zeros(0), np.zeros(0), optimal=True, gap=0.0, status="nothing to cover")
+            sol = _Solution(
+                np.empty(0, np.int64), np.zeros(0), np.zeros(0), optimal=True, gap=0.0, status="nothing to cover"
+            )
         elif method == "greedy":
             sol = self._greedy()
         else:
@@ -282,8 +283,9 @@ class MCLP(_SitingModel):
         name: str = "mclp",
     ) -> MCLP:
         """Build from sparse (candidate, demand) covering pairs (see :meth:`CoverSets.from_pairs`)."""
-        cover = CoverSets.from_pairs(candidate, demand, weights, n_candidates=n_candidates,
-                                     covered_before=covered_before, blocked=blocked)
+        cover = CoverSets.from_pairs(
+            candidate, demand, weights, n_candidates=n_candidates, covered_before=covered_before, blocked=blocked
+        )
         return cls(cover, k, capacity=capacity, name=name)
 
     @classmethod
@@ -339,8 +341,9 @@ class MCLP(_SitingModel):
             x0 = np.concatenate([x, start.served])
         if start is not None and start.optimal:
             return start  # the Lagrangian bound already proves the heuristic's solution optimal
-        res = solver.solve(_mclp_mip(inst, self.k), time_limit=time_limit, mip_gap=mip_gap, start=x0,
-                         options=MCLP_HIGHS_OPTIONS)
+        res = solver.solve(
+            _mclp_mip(inst, self.k), time_limit=time_limit, mip_gap=mip_gap, start=x0, options=MCLP_HIGHS_OPTIONS
+        )
         if res.x is None:
             return _fallback(start, res)
         rows = np.flatnonzero(res.x[: inst.n] > 0.5)
@@ -397,8 +400,9 @@ class LSCP(_SitingModel):
         name: str = "lscp",
     ) -> LSCP:
         """Build from sparse (candidate, demand) covering pairs."""
-        cover = CoverSets.from_pairs(candidate, demand, weights, n_candidates=n_candidates,
-                                     covered_before=covered_before, blocked=blocked)
+        cover = CoverSets.from_pairs(
+            candidate, demand, weights, n_candidates=n_candidates, covered_before=covered_before, blocked=blocked
+        )
         return cls(cover, capacity=capacity, name=name)
 
     @classmethod

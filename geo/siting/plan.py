@@ -149,14 +149,18 @@ class SitingPlan:
             "uncoverable_units": self.uncoverable_units(),
             "unreachable_units": self.unreachable_units(),
             "existing_stations": int(len(self.stations)),
-            "candidates": {"given": int(len(self.candidates)), "usable": int(m.cover.choosable.sum()),
-                           **{k: len(v) for k, v in self.excluded.items()}},
+            "candidates": {
+                "given": int(len(self.candidates)),
+                "usable": int(m.cover.choosable.sum()),
+                **{k: len(v) for k, v in self.excluded.items()},
+            },
         }
         if isinstance(m, MCLP):
             out["k"] = m.k
             if m.chosen.size < m.k:
-                out["note"] = (f"only {m.chosen.size} of the {m.k} requested sites add coverage; "
-                               "more sites would cover nobody new")
+                out["note"] = (
+                    f"only {m.chosen.size} of the {m.k} requested sites add coverage; more sites would cover nobody new"
+                )
         return out
 
 
@@ -259,8 +263,16 @@ def plan_sites(
         assert k is not None  # checked above
         model = MCLP(cover, k, capacity=capacity)
     model.solve(method, time_limit=time_limit)
-    return SitingPlan(net, model, samples, demand.reset_index(drop=True), candidates.reset_index(drop=True),
-                      stations.reset_index(drop=True), radius, excluded)
+    return SitingPlan(
+        net,
+        model,
+        samples,
+        demand.reset_index(drop=True),
+        candidates.reset_index(drop=True),
+        stations.reset_index(drop=True),
+        radius,
+        excluded,
+    )
 
 
 def _samples(net: WalkNetwork, demand, weight_column: str, spacing_m: float, snap_limit_m: float) -> DemandSamples:

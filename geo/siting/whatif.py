@@ -162,7 +162,9 @@ class WhatIf:
         if samples is None:
             col = _weights_column(demand, weight_column)
             samples = demand_samples(net, demand, weight_column=col, snap_limit_m=snap_limit_m)
-        ids = stations["id"].astype(str).tolist() if "id" in stations.columns else [str(i) for i in range(len(stations))]
+        ids = (
+            stations["id"].astype(str).tolist() if "id" in stations.columns else [str(i) for i in range(len(stations))]
+        )
         return cls(net, samples, _metric_xy(net, stations), ids, tiers=tiers, snap_limit_m=snap_limit_m)
 
     # ------------------------------------------------------------ state
@@ -219,8 +221,9 @@ class WhatIf:
         idx, out = self._without[sid]
         return idx, out.copy()
 
-    def areas(self, lon: float, lat: float, *, buffer_m: float = DEFAULT_BUFFER_M,
-              simplify_m: float = 0.0) -> dict[float, shapely.Geometry]:
+    def areas(
+        self, lon: float, lat: float, *, buffer_m: float = DEFAULT_BUFFER_M, simplify_m: float = 0.0
+    ) -> dict[float, shapely.Geometry]:
         """Service-area polygons (WGS84) of a site per tier; empty when it is off the network.
 
         Parameters
@@ -238,8 +241,13 @@ class WhatIf:
             return {}
         node_dist = reach.local_node_distances(self.net, src, self.limit)
         where = service_areas.source_join(src, 0, xy[0])
-        polys = np.array([service_areas.service_area_polygon(self.net, node_dist, tier, **where, buffer_m=buffer_m)
-                          for tier in self.tiers], dtype=object)
+        polys = np.array(
+            [
+                service_areas.service_area_polygon(self.net, node_dist, tier, **where, buffer_m=buffer_m)
+                for tier in self.tiers
+            ],
+            dtype=object,
+        )
         if simplify_m > 0:
             polys = shapely.simplify(polys, simplify_m)
         return dict(zip(self.tiers, shapely.transform(polys, self.net.to_lonlat)))
@@ -309,7 +317,9 @@ class WhatIf:
         xy = self.net.to_metric(np.atleast_1d(lon), np.atleast_1d(lat))
         snapped = snap_xy(self.net, xy, limit_m=self.snap_limit_m)
         if not snapped.reachable[0]:
-            raise SitingError(f"({lon:.6f}, {lat:.6f}) is farther than {self.snap_limit_m:g} m from any walkable street")
+            raise SitingError(
+                f"({lon:.6f}, {lat:.6f}) is farther than {self.snap_limit_m:g} m from any walkable street"
+            )
         sid = str(station_id) if station_id is not None else self._new_id()
         if sid in self._ids:
             raise SitingError(f"a station with id {sid!r} exists already")
