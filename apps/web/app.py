@@ -5,6 +5,11 @@ bounded sessions); every connected session gets a new :class:`~apps.web.state.Pl
 and page over the :class:`~apps.web.workspace.Workspace` the process loaded once.
 Leaflet and every other script, style sheet and image are served by this
 server: nothing is fetched from a CDN.
+
+Why one module of ~880 lines: the side panel's cards (kind, tiers, what-if, suggest, complete
+view, scenarios, exports) are built and relabelled together by :class:`PlannerApp`; the cards
+with logic of their own already live apart (``complete_view``, ``scenarios_panel``,
+``compare_view``, ``parking_view``, ``upload``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ Every figure the page shows comes from :meth:`PlannerState.result`, a
 :class:`geo.coverage.CoverageResult` with the engine's distances, and each
 candidate's gain from :meth:`geo.siting.WhatIf.without`.
 
+Why one module of ~970 lines: :class:`PlannerState` is the session's one
+``param.Parameterized`` (the HoloViz pattern the layout binds to), and its steps (add, move,
+close, reopen, open a scenario) share one undo/redo history and one set of what-if engines, so
+they are methods of one class. Splitting the per-kind and the completeness halves into mixins is
+the next step (see the issue notes).
+
 Example
 -------
 >>> from apps.web.project import load_demo
