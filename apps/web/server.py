@@ -353,12 +353,13 @@ def session_page(workspace: Workspace, limits: SessionLimits | None = None) -> p
 
 
 def _serve_css_locally(doc: Any) -> None:
-    """Make the widgets' stylesheets of ``doc`` resolve to this server, never to Panel's CDN.
+    """Make the widgets' stylesheets of ``doc`` resolve to this server's ``/static`` route.
 
     Panel sets ``dist_url`` when it renders the HTML page of a session; a session that a browser
     opens over the websocket without that page (its first session expired before the browser
-    connected, common under load) has none, and Panel then points every widget stylesheet at
-    cdn.holoviz.org, which an intranet cannot reach.
+    connected, common under load) has none, and Panel then points every widget stylesheet at its
+    remote content network, which an intranet cannot reach. The browser tests fail on any request
+    that leaves 127.0.0.1, so a regression here shows.
     """
     from panel.io.resources import LOCAL_DIST
 
