@@ -32,7 +32,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import LifecircleError
+from .errors import OutputError
 
 __all__ = [
     "OutputError",
@@ -51,23 +51,6 @@ TEMP_SUFFIX = ".lctmp"
 MAX_NAME_BYTES = 255
 
 _STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("lifecircle_staged_writes", default=None)
-
-
-class OutputError(LifecircleError):
-    """An output file that cannot be written: names the file and the reason.
-
-    Parameters
-    ----------
-    file
-        The final file's path.
-    reason
-        What went wrong, in words a planner can act on.
-    """
-
-    def __init__(self, file: str | os.PathLike, reason: str) -> None:
-        self.path = Path(file)
-        self.reason = reason
-        super().__init__(f"cannot write {self.path}: {reason}")
 
 
 _REASONS = {

@@ -16,6 +16,7 @@ StandardError      a rule pack (TOML) is wrong: names the file and the key
 OptionError        a command-line option or a keyword argument is out of range
 ScenarioError      a saved scenario (方案) cannot be read, found or applied
 ScenarioConflict   a save made on an older version: names who saved it since
+OutputError        an output cannot be written: names the file and the reason
 =================  ==========================================================
 """
 
@@ -34,6 +35,7 @@ __all__ = [
     "OptionError",
     "ScenarioError",
     "ScenarioConflict",
+    "OutputError",
 ]
 
 
@@ -192,3 +194,20 @@ def _when(iso: str | None) -> str:
     if not iso:
         return "an unknown time"
     return iso.replace("T", " ").removesuffix("Z") + " UTC"
+
+
+class OutputError(LifecircleError):
+    """An output file that cannot be written: names the file and the reason.
+
+    Parameters
+    ----------
+    file
+        The final file's path.
+    reason
+        What went wrong, in words a planner can act on.
+    """
+
+    def __init__(self, file: str | os.PathLike, reason: str) -> None:
+        self.path = Path(file)
+        self.reason = reason
+        super().__init__(f"cannot write {self.path}: {reason}")
