@@ -125,21 +125,25 @@ def network_signature(g: nx.MultiDiGraph) -> tuple:
     return nodes.tobytes(), edges
 
 
+#: Every layer a district carries, listed here so that the tests do not lean on demo.LAYERS.
+EVERY_LAYER = (
+    "facilities",
+    "demand",
+    "residential_zones",
+    "streets",
+    "communities",
+    "candidates",
+    "lots",
+    "residences",
+    "parks",
+)
+
+
 def test_two_builds_are_identical() -> None:
     a = demo.build_demo.__wrapped__(2026)
     b = demo.build_demo.__wrapped__(2026)
     assert network_signature(a.graph) == network_signature(b.graph)
-    for layer in (
-        "facilities",
-        "demand",
-        "residential_zones",
-        "streets",
-        "communities",
-        "candidates",
-        "lots",
-        "residences",
-        "parks",
-    ):
+    for layer in EVERY_LAYER:
         assert frame_signature(getattr(a, layer)) == frame_signature(getattr(b, layer)), layer
     assert a.gates == b.gates and a.cluster_nodes == b.cluster_nodes
     c = demo.build_demo.__wrapped__(7)
@@ -181,17 +185,7 @@ def test_boundary_files_are_rfc7946(tmp_path: Path) -> None:
 
 def test_layers_are_wgs84_and_labelled(d: demo.DemoDistrict) -> None:
     assert d.name == "示范街道（生成的演示数据）" and "generated" in d.name_en.lower()
-    for layer in (
-        "facilities",
-        "demand",
-        "residential_zones",
-        "streets",
-        "communities",
-        "candidates",
-        "lots",
-        "residences",
-        "parks",
-    ):
+    for layer in EVERY_LAYER:
         gdf = getattr(d, layer)
         assert gdf.crs.to_epsg() == 4326, layer
         assert gdf.attrs["source"] == demo.SOURCE, layer

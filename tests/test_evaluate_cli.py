@@ -107,21 +107,30 @@ def files(tmp_path_factory):
     return d, net_path
 
 
+def evaluate_pack(d, net, *extra) -> list:
+    """``evaluate`` of the test facilities, parks and demand against the test pack, then ``extra``."""
+    return [
+        "evaluate",
+        "--network",
+        net,
+        "--facilities",
+        d / "fac.csv",
+        "--facilities",
+        d / "parks.geojson",
+        "--demand",
+        d / "dem.csv",
+        "--standard",
+        d / "pack.toml",
+        *extra,
+    ]
+
+
 def test_evaluate_writes_the_contract(files, capsys):
     d, net = files
     code, out, err = run_cli(
-        [
-            "evaluate",
-            "--network",
+        evaluate_pack(
+            d,
             net,
-            "--facilities",
-            d / "fac.csv",
-            "--facilities",
-            d / "parks.geojson",
-            "--demand",
-            d / "dem.csv",
-            "--standard",
-            d / "pack.toml",
             "--out",
             d / "ev.geojson",
             "--summary",
@@ -130,7 +139,7 @@ def test_evaluate_writes_the_contract(files, capsys):
             d / "l.xlsx",
             "--report",
             d / "r.html",
-        ],
+        ),
         capsys,
     )
     assert code == 0, err
@@ -162,18 +171,9 @@ def test_evaluate_writes_the_contract(files, capsys):
     assert list(led.columns) == ZH and len(led) > 0
     assert "unverified" in (d / "r.html").read_text(encoding="utf-8")
     code, _, err = run_cli(
-        [
-            "evaluate",
-            "--network",
+        evaluate_pack(
+            d,
             net,
-            "--facilities",
-            d / "fac.csv",
-            "--facilities",
-            d / "parks.geojson",
-            "--demand",
-            d / "dem.csv",
-            "--standard",
-            d / "pack.toml",
             "--out",
             d / "ev2.geojson",
             "--ledger",
@@ -181,7 +181,7 @@ def test_evaluate_writes_the_contract(files, capsys):
             "--lang",
             "en",
             "--no-remedies",
-        ],
+        ),
         capsys,
     )
     assert code == 0, err
