@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..coverage import DemandSamples, demand_samples
+from ..coverage import ROWS, WEIGHT_COLUMNS, DemandSamples, demand_samples, resolve_weights
 from ..errors import InputError, OptionError
 from ..network import WalkNetwork
 from ..settings import DEFAULT_SAMPLE_SPACING_M, DEFAULT_SNAP_LIMIT_M, DEFAULT_TOUCH_M
@@ -325,18 +325,14 @@ def _find_column(demand: pd.DataFrame, cohort: Cohort) -> str | None:
     return None
 
 
-def _weight_column(demand: pd.DataFrame, weight_column: str | None) -> str | None:
-    if weight_column:
-        if weight_column not in demand:
-            raise OptionError(
-                "weight_column",
-                f"demand has no column {weight_column!r}; columns: {', '.join(map(str, demand.columns))}",
-            )
-        return weight_column
-    for c in ("weight", "population", "人口"):
-        if c in demand:
-            return c
-    return None
+def _weight_column(demand: pd.DataFrame, weight_column: str | None) -> str:
+    """The demand's weight column by :func:`geo.coverage.resolve_weights` (the one rule);
+    without ``weight_column`` and without any recognised column, each row counts as 1."""
+    if weight_column is None:
+        present = {str(c).strip().lower() for c in demand.columns}
+        if not any(k in present for k in WEIGHT_COLUMNS):
+            return ROWS
+    return resolve_weights(demand, weight_column)[1]
 
 
 def evaluate(
@@ -364,7 +360,8 @@ def evaluate(
         WGS84 GeoDataFrame(s) of points and polygons with ``kind`` (keys); polygons are reached
         by the touch rule (:mod:`geo.evaluate.sources`), points as everywhere in lifecircle.
     demand
-        WGS84 points or polygons with ``id`` and a weight (``weight``, else ``population``),
+        WGS84 points or polygons with ``id`` and a weight (weight/权重, population/人口 or
+        households/户数, as :func:`geo.coverage.resolve_weights`; none: each row counts 1),
         and optionally the packs' cohort columns (``pop_60plus`` ...).
     standard
         A shipped pack's name, a TOML path or a :class:`Standard`.
@@ -374,7 +371,8 @@ def evaluate(
     candidates
         Candidate sites (WGS84 points) for the ledger's remedies (default: a 200 m grid).
     weight_column
-        Demand column with the population (default ``weight``, else ``population``).
+        Demand column with the population, or ``"rows"`` (default: the first recognised column,
+        else rows).
     cohorts
         Cohort keys to evaluate; their columns must exist (InputError otherwise). None: the
         pack's cohorts whose columns the demand has (the others are listed as skipped).
@@ -397,9 +395,7 @@ def evaluate(
         demand = demand.assign(id=[f"D{i + 1}" for i in range(len(demand))])
     wcol = _weight_column(demand, weight_column)
     if samples is None:
-        samples = demand_samples(
-            net, demand, weight_column=wcol or "rows", spacing_m=spacing_m, snap_limit_m=snap_limit_m
-        )
+        samples = demand_samples(net, demand, weight_column=wcol, spacing_m=spacing_m, snap_limit_m=snap_limit_m)
     # cohorts
     chosen: list[Cohort] = []
     skipped: list[str] = []
