@@ -32,70 +32,29 @@ def world(tmp_path_factory) -> World:
     return build_world(tmp_path_factory.mktemp("world"))
 
 
+def command(name: str, world: World, inputs: str, out, *extra, settings=(), **given) -> list:
+    """``name --<input> <file>`` for each of ``inputs`` (the world's file unless ``given``), ``settings``, ``--out``."""
+    args = [name]
+    for key in inputs.split():
+        args += [f"--{key}", given[key] if key in given else getattr(world, key)]
+    return [*args, *settings, "--out", out, *extra]
+
+
 def areas(world: World, out, *extra) -> list:
-    return [
-        "areas",
-        "--network",
-        world.network,
-        "--facilities",
-        world.facilities,
-        "--tiers",
-        "300",
-        "--out",
-        out,
-        *extra,
-    ]
+    return command("areas", world, "network facilities", out, *extra, settings=("--tiers", "300"))
 
 
 def coverage(world: World, out, *extra) -> list:
-    return [
-        "coverage",
-        "--network",
-        world.network,
-        "--facilities",
-        world.facilities,
-        "--demand",
-        world.demand,
-        "--out",
-        out,
-        *extra,
-    ]
+    return command("coverage", world, "network facilities demand", out, *extra)
 
 
 def site(world: World, out, *extra) -> list:
-    return [
-        "site",
-        "--network",
-        world.network,
-        "--facilities",
-        world.facilities,
-        "--candidates",
-        world.candidates,
-        "--demand",
-        world.demand,
-        "--radius",
-        "300",
-        "--method",
-        "greedy",
-        "--out",
-        out,
-        *extra,
-    ]
+    settings = ("--radius", "300", "--method", "greedy")
+    return command("site", world, "network facilities candidates demand", out, *extra, settings=settings)
 
 
 def parking(world: World, out, *extra) -> list:
-    return [
-        "parking",
-        "--network",
-        world.network,
-        "--lots",
-        world.lots,
-        "--residences",
-        world.residences,
-        "--out",
-        out,
-        *extra,
-    ]
+    return command("parking", world, "network lots residences", out, *extra)
 
 
 def run(args: list, capsys) -> tuple[int, str]:
@@ -195,19 +154,7 @@ def test_bad_option_is_refused_before_any_work(case, world, tmp_path, capsys):
 def test_speed_with_minutes_still_works(world, tmp_path, capsys):
     out = tmp_path / "a.geojson"
     code, err = run(
-        [
-            "areas",
-            "--network",
-            world.network,
-            "--facilities",
-            world.facilities,
-            "--tiers",
-            "6",
-            "--speed",
-            "50",
-            "--out",
-            out,
-        ],
+        command("areas", world, "network facilities", out, settings=("--tiers", "6", "--speed", "50")),
         capsys,
     )
     assert code == 0, err
@@ -255,29 +202,21 @@ def _geojson_facilities(world: World, folder: Path, name: str = "facilities.geoj
 COLLISIONS = {
     # name: (args builder (world, folder) -> args, the two options named)
     "areas --out is --facilities": (
-        lambda w, d: [
-            "areas",
-            "--network",
-            w.network,
-            "--facilities",
-            _geojson_facilities(w, d),
-            "--out",
-            d / "facilities.geojson",
-        ],
+        lambda w, d: command(
+            "areas", w, "network facilities", d / "facilities.geojson", facilities=_geojson_facilities(w, d)
+        ),
         ["--out", "--facilities"],
     ),
     "areas --out (gcj02 name) is --facilities": (
-        lambda w, d: [
+        lambda w, d: command(
             "areas",
-            "--network",
-            w.network,
-            "--facilities",
-            _geojson_facilities(w, d, "f.gcj02.geojson"),
-            "--out",
+            w,
+            "network facilities",
             d / "f.geojson",
             "--out-crs",
             "gcj02",
-        ],
+            facilities=_geojson_facilities(w, d, "f.gcj02.geojson"),
+        ),
         ["--out", "--facilities"],
     ),
     "areas --out via a symlink to --facilities": (
@@ -296,15 +235,13 @@ COLLISIONS = {
     ),
     "areas --out spelled differently": (
         lambda w, d: (
-            [
+            command(
                 "areas",
-                "--network",
-                w.network,
-                "--facilities",
-                _geojson_facilities(w, d),
-                "--out",
+                w,
+                "network facilities",
                 d / "sub" / ".." / "facilities.geojson",
-            ]
+                facilities=_geojson_facilities(w, d),
+            )
             if (d / "sub").mkdir() is None
             else []
         ),
@@ -323,17 +260,13 @@ COLLISIONS = {
         ["--out", "--units"],
     ),
     "coverage --out is --demand": (
-        lambda w, d: [
+        lambda w, d: command(
             "coverage",
-            "--network",
-            w.network,
-            "--facilities",
-            w.facilities,
-            "--demand",
-            Path(shutil.copy(w.units, d / "d.geojson")),
-            "--out",
+            w,
+            "network facilities demand",
             d / "d.geojson",
-        ],
+            demand=Path(shutil.copy(w.units, d / "d.geojson")),
+        ),
         ["--out", "--demand"],
     ),
     "site --summary is --out": (
@@ -341,21 +274,13 @@ COLLISIONS = {
         ["--out", "--summary"],
     ),
     "site --out is --candidates": (
-        lambda w, d: [
+        lambda w, d: command(
             "site",
-            "--network",
-            w.network,
-            "--facilities",
-            w.facilities,
-            "--demand",
-            w.demand,
-            "--add",
-            "1",
-            "--candidates",
-            Path(shutil.copy(w.formats["geojson"], d / "c.geojson")),
-            "--out",
+            w,
+            "network facilities demand",
             d / "c.geojson",
-        ],
+            settings=("--add", "1", "--candidates", Path(shutil.copy(w.formats["geojson"], d / "c.geojson"))),
+        ),
         ["--out", "--candidates"],
     ),
     "parking --summary is --out": (
@@ -363,51 +288,42 @@ COLLISIONS = {
         ["--out", "--summary"],
     ),
     "parking --table-out is --lots": (
-        lambda w, d: [
+        lambda w, d: command(
             "parking",
-            "--network",
-            w.network,
-            "--residences",
-            w.residences,
-            "--out",
+            w,
+            "network residences",
             d / "m.geojson",
             "--lots",
             Path(shutil.copy(w.lots, d / "lots.csv")),
             "--table-out",
             d / "lots.csv",
-        ],
+        ),
         ["--table-out", "--lots"],
     ),
     "parking --table-out companion is --lots": (
-        lambda w, d: [
+        lambda w, d: command(
             "parking",
-            "--network",
-            w.network,
-            "--residences",
-            w.residences,
-            "--out",
+            w,
+            "network residences",
             d / "m.geojson",
             "--lots",
             Path(shutil.copy(w.lots, d / "t_lots.csv")),
             "--table-out",
             d / "t.csv",
-        ],
+        ),
         ["--table-out", "--lots"],
     ),
     "parking --tables folder holds --lots": (
-        lambda w, d: [
+        lambda w, d: command(
             "parking",
-            "--network",
-            w.network,
-            "--residences",
-            w.residences,
-            "--out",
+            w,
+            "network residences",
             d / "m.geojson",
             "--lots",
             Path(shutil.copy(w.lots, d / "lots.csv")),
             "--tables",
             d,
-        ],
+        ),
         ["--tables", "--lots"],
     ),
     "parking --tables and --table-out name the same file": (
@@ -415,51 +331,29 @@ COLLISIONS = {
         ["--tables", "--table-out"],
     ),
     "evaluate --out is one of the --facilities": (
-        lambda w, d: [
+        lambda w, d: command(
             "evaluate",
-            "--network",
-            w.network,
-            "--demand",
-            w.demand,
-            "--facilities",
-            w.facilities,
-            "--facilities",
-            _geojson_facilities(w, d),
-            "--out",
+            w,
+            "network demand facilities",
             d / "facilities.geojson",
-        ],
+            settings=("--facilities", _geojson_facilities(w, d)),
+        ),
         ["--out", "--facilities"],
     ),
     "evaluate --ledger is --out": (
-        lambda w, d: [
-            "evaluate",
-            "--network",
-            w.network,
-            "--demand",
-            w.demand,
-            "--facilities",
-            w.facilities,
-            "--out",
-            d / "e.geojson",
-            "--ledger",
-            d / "e.geojson",
-        ],
+        lambda w, d: command("evaluate", w, "network demand facilities", d / "e.geojson", "--ledger", d / "e.geojson"),
         ["--out", "--ledger"],
     ),
     "evaluate --report is --demand": (
-        lambda w, d: [
+        lambda w, d: command(
             "evaluate",
-            "--network",
-            w.network,
-            "--facilities",
-            w.facilities,
-            "--demand",
-            Path(shutil.copy(w.demand, d / "d.html")),
-            "--out",
+            w,
+            "network facilities demand",
             d / "e.geojson",
             "--report",
             d / "d.html",
-        ],
+            demand=Path(shutil.copy(w.demand, d / "d.html")),
+        ),
         ["--report", "--demand"],
     ),
     "network --out is --osm (a .lcnet)": (
@@ -745,18 +639,8 @@ def test_two_processes_build_the_same_cache(world, tmp_path):
     env = {**os.environ, "LIFECIRCLE_CACHE": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
     procs = []
     for k in range(2):
-        args = [
-            "areas",
-            "--network",
-            world.osm,
-            "--facilities",
-            world.facilities,
-            "--tiers",
-            "300",
-            "--out",
-            tmp_path / f"a{k}.geojson",
-            "-q",
-        ]
+        out = tmp_path / f"a{k}.geojson"
+        args = command("areas", world, "network facilities", out, "-q", settings=("--tiers", "300"), network=world.osm)
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "lifecircle", *map(str, args)],
