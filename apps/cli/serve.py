@@ -142,6 +142,16 @@ def _check_port(args) -> None:
         raise UsageError(f"--port {args.port}: give a port between 1 and 65535 (or 0 for a free one)")
 
 
+def _start(args) -> tuple[float, Reporter]:
+    """Start the clock and check the options before any data is loaded (errors come first, and fast)."""
+    started = time.perf_counter()
+    rep = Reporter(args.quiet)
+    _check_port(args)
+    _access(args)
+    _limits(args)
+    return started, rep
+
+
 def _serve(ws, args, started: float, rep: Reporter) -> int:
     from ..web.server import serve_workspace
 
@@ -169,11 +179,7 @@ def cmd_demo(args) -> int:
     """Serve the app on the generated demo district."""
     from ..web.project import load_demo
 
-    started = time.perf_counter()
-    rep = Reporter(args.quiet)
-    _check_port(args)
-    _access(args)
-    _limits(args)
+    started, rep = _start(args)
     rep.note("lifecircle demo: generated demo data (not a real place) ...")
     ws = load_demo(progress=rep.note)
     return _serve(ws, args, started, rep)
@@ -183,11 +189,7 @@ def cmd_serve(args) -> int:
     """Serve the app on the data a PROJECT.toml names."""
     from ..web.project import load_project
 
-    started = time.perf_counter()
-    rep = Reporter(args.quiet)
-    _check_port(args)
-    _access(args)
-    _limits(args)
+    started, rep = _start(args)
     ws = load_project(args.project, progress=rep.note)
     rep.note(
         f"loaded {ws.title}: {len(ws.facilities):,} facilities, {len(ws.demand):,} demand units, "

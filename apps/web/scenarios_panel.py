@@ -295,14 +295,13 @@ class ScenarioPanel:
     def rename(self) -> sc.Scenario | None:
         """Rename the picked scenario to the new name typed."""
         w = self.words
-        name, new = self.pick_w.value, (self.new_name_w.value or "").strip()
-        if not name:
-            return self._say(w["need_pick"], error=True)
-        if not new:
-            return self._say(w["need_new"], error=True)
+        picked = self._picked_and_new()
+        if picked is None:
+            return None
+        name, new = picked
         try:
             expected = self.opened.version if self.opened is not None and self.opened.name == name else None
-            done = self.store.rename(name, new, expected_version=expected, by=(self.user_w.value or "").strip() or None)
+            done = self.store.rename(name, new, expected_version=expected, by=self._by())
         except LifecircleError as exc:
             return self._say(str(exc), error=True)
         if self.opened is not None and self.opened.name == name:
@@ -316,13 +315,12 @@ class ScenarioPanel:
     def duplicate(self) -> sc.Scenario | None:
         """Copy the picked scenario under the new name typed."""
         w = self.words
-        name, new = self.pick_w.value, (self.new_name_w.value or "").strip()
-        if not name:
-            return self._say(w["need_pick"], error=True)
-        if not new:
-            return self._say(w["need_new"], error=True)
+        picked = self._picked_and_new()
+        if picked is None:
+            return None
+        name, new = picked
         try:
-            done = self.store.duplicate(name, new, by=(self.user_w.value or "").strip() or None)
+            done = self.store.duplicate(name, new, by=self._by())
         except LifecircleError as exc:
             return self._say(str(exc), error=True)
         self.new_name_w.value = ""
@@ -385,6 +383,20 @@ class ScenarioPanel:
             f"<table class='lc-table lc-scenarios'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
             f"<p class='lc-muted' style='font-size:11px'>{html.escape(w['store'].format(path=self.store.path.name))}</p>"
         )
+
+    def _picked_and_new(self) -> tuple[str, str] | None:
+        """The picked scenario and the new name typed (None, with a message, when one is missing)."""
+        w = self.words
+        name, new = self.pick_w.value, (self.new_name_w.value or "").strip()
+        if not name:
+            return self._say(w["need_pick"], error=True)
+        if not new:
+            return self._say(w["need_new"], error=True)
+        return name, new
+
+    def _by(self) -> str | None:
+        """The user name typed, or None."""
+        return (self.user_w.value or "").strip() or None
 
     def _say(self, text: str, *, error: bool = False):
         colour = "#b00020" if error else "#1b5e20"
