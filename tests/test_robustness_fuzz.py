@@ -41,89 +41,34 @@ def command_args(world: World, command: str, out: Path, files: dict[str, Path], 
         "residences": world.residences,
         **files,
     }
+
+    def inputs(*keys: str) -> list:
+        return [arg for key in keys for arg in (f"--{key}", f[key])]
+
     if command == "areas":
         outs = [out / "areas.geojson"]
-        args = ["areas", "--network", f["network"], "--facilities", f["facilities"], "--tiers", "300", "--out", outs[0]]
+        args = ["areas", *inputs("network", "facilities"), "--tiers", "300", "--out", outs[0]]
     elif command == "coverage":
         outs = [out / "cov.geojson", out / "summary.json", out / "gaps.geojson"]
-        args = [
-            "coverage",
-            "--network",
-            f["network"],
-            "--facilities",
-            f["facilities"],
-            "--demand",
-            f["demand"],
-            "--out",
-            outs[0],
-            "--summary",
-            outs[1],
-            "--gaps",
-            outs[2],
-        ]
+        args = ["coverage", *inputs("network", "facilities", "demand")]
+        args += ["--out", outs[0], "--summary", outs[1], "--gaps", outs[2]]
         if "units" in f:
             args += ["--units", f["units"]]
     elif command == "site":
         outs = [out / "sites.geojson", out / "site.json"]
-        args = [
-            "site",
-            "--network",
-            f["network"],
-            "--facilities",
-            f["facilities"],
-            "--candidates",
-            f["candidates"],
-            "--demand",
-            f["demand"],
-            "--add",
-            "1",
-            "--radius",
-            "300",
-            "--method",
-            "greedy",
-            "--out",
-            outs[0],
-            "--summary",
-            outs[1],
-        ]
+        args = ["site", *inputs("network", "facilities", "candidates", "demand")]
+        args += ["--add", "1", "--radius", "300", "--method", "greedy", "--out", outs[0], "--summary", outs[1]]
     elif command == "parking":
         outs = [out / "match.geojson", out / "parking.json", out / "tables.xlsx"]
-        args = [
-            "parking",
-            "--network",
-            f["network"],
-            "--lots",
-            f["lots"],
-            "--residences",
-            f["residences"],
-            "--out",
-            outs[0],
-            "--summary",
-            outs[1],
-            "--table-out",
-            outs[2],
-        ]
+        args = ["parking", *inputs("network", "lots", "residences")]
+        args += ["--out", outs[0], "--summary", outs[1], "--table-out", outs[2]]
     elif command == "network":
         outs = [out / "net.lcnet"]
         args = ["network", "--osm", f["osm"], "--out", outs[0]]
     elif command == "evaluate":
         outs = [out / "eval.geojson", out / "eval.json", out / "ledger.xlsx"]
-        args = [
-            "evaluate",
-            "--network",
-            f["network"],
-            "--facilities",
-            f["facilities"],
-            "--demand",
-            f["demand"],
-            "--out",
-            outs[0],
-            "--summary",
-            outs[1],
-            "--ledger",
-            outs[2],
-            "--no-remedies",
-        ]
+        args = ["evaluate", *inputs("network", "facilities", "demand")]
+        args += ["--out", outs[0], "--summary", outs[1], "--ledger", outs[2], "--no-remedies"]
         if "standard" in f:
             args += ["--standard", f["standard"]]
     elif command == "standards":
