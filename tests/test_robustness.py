@@ -199,6 +199,12 @@ def _geojson_facilities(world: World, folder: Path, name: str = "facilities.geoj
     return path
 
 
+def _out_linked_to_facilities(link, world: World, folder: Path, name: str) -> list:
+    """``areas`` whose --out is ``name``, made by ``link`` to the --facilities file."""
+    link(_geojson_facilities(world, folder), folder / name)
+    return command("areas", world, "network facilities", folder / name, facilities=folder / "facilities.geojson")
+
+
 COLLISIONS = {
     # name: (args builder (world, folder) -> args, the two options named)
     "areas --out is --facilities": (
@@ -220,17 +226,11 @@ COLLISIONS = {
         ["--out", "--facilities"],
     ),
     "areas --out via a symlink to --facilities": (
-        lambda w, d: (
-            os.symlink(_geojson_facilities(w, d), d / "link.geojson"),
-            ["areas", "--network", w.network, "--facilities", d / "facilities.geojson", "--out", d / "link.geojson"],
-        )[1],
+        lambda w, d: _out_linked_to_facilities(os.symlink, w, d, "link.geojson"),
         ["--out", "--facilities"],
     ),
     "areas --out via a hard link to --facilities": (
-        lambda w, d: (
-            os.link(_geojson_facilities(w, d), d / "hard.geojson"),
-            ["areas", "--network", w.network, "--facilities", d / "facilities.geojson", "--out", d / "hard.geojson"],
-        )[1],
+        lambda w, d: _out_linked_to_facilities(os.link, w, d, "hard.geojson"),
         ["--out", "--facilities"],
     ),
     "areas --out spelled differently": (
