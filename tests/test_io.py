@@ -577,8 +577,10 @@ def test_read_demand_weight_choices(tmp_path):
     gdf = gio.read_demand(path)
     assert list(gdf["weight"]) == [30.0, 40.0] and gdf.attrs["weight_column"] == "households"
     path = write_csv(tmp_path / "none.csv", ["id,lon,lat", "a,114,22.5"])
-    gdf = gio.read_demand(path)
+    gdf = gio.read_demand(path, count_rows=True)
     assert list(gdf["weight"]) == [1.0] and gdf.attrs["weight_column"] is None
+    err = raises(gio.read_demand, path)  # without the opt-in: the one weight rule refuses it
+    assert str(err).startswith("none.csv, column 'population': has no population column")
     path = write_csv(tmp_path / "blank.csv", ["id,lon,lat,population", "a,114,22.5,10", "b,114.01,22.5,"])
     with pytest.warns(UserWarning, match="blank for 1 unit"):
         gdf = gio.read_demand(path)
@@ -773,11 +775,11 @@ def test_round_trip_through_geojson(tmp_path):
 
 @needs_shared
 def test_real_taz_and_stations():
-    zones = gio.read_demand(SHARED / "shenzhenbuscorr" / "sz_taz_491.geojson")
+    zones = gio.read_demand(SHARED / "shenzhenbuscorr" / "sz_taz_491.geojson", count_rows=True)
     assert len(zones) == 491 and zones.crs.to_epsg() == 4326
     stations = gio.read_points(SHARED / "st_evcdp" / "stations.csv", role="candidates", crs="gcj02")
     assert len(stations) == 1706 and stations["id"].is_unique
-    shp = gio.read_demand(SHARED / "st_evcdp" / "SZ_districts.shp")  # EPSG:3857 on disk
+    shp = gio.read_demand(SHARED / "st_evcdp" / "SZ_districts.shp", count_rows=True)  # EPSG:3857 on disk
     assert len(shp) == 491 and 113.7 < shp.total_bounds[0] < 113.8
 
 

@@ -110,7 +110,12 @@ class Inputs:
         from lifecircle.geo import io
 
         if self.args.demand:
-            return io.read_demand(self.args.demand, crs=self.args.crs)
+            return io.read_demand(
+                self.args.demand,
+                crs=self.args.crs,
+                count_rows=getattr(self.args, "count_rows", False),
+                count_rows_hint="--count-rows",
+            )
         if self.args.demo:
             d = self.demo.demand
             return d.rename(columns={"population": "weight"}) if "weight" not in d else d

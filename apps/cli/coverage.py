@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--network", help="network: .lcnet, .graphml, .osm or .osm.pbf")
     p.add_argument("--facilities", help="facilities file (id, kind, lon/lat or point geometry)")
     p.add_argument("--demand", help="demand: points or polygons with population (人口)")
+    p.add_argument(
+        "--count-rows",
+        action="store_true",
+        help="count each demand row as one resident when the file has no population column",
+    )
     p.add_argument("--units", help="boundary polygons (街道/社区) to summarise coverage by")
     p.add_argument(
         "--out",

@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--demand", help="demand: points or polygons with population (人口) and cohort columns (pop_60plus ...)"
     )
+    p.add_argument(
+        "--count-rows",
+        action="store_true",
+        help="count each demand row as one resident when the file has no population column",
+    )
     p.add_argument("--units", help="社区/街道 polygons: per-unit shares and the ledger's 社区")
     p.add_argument(
         "--standard",

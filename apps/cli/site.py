@@ -50,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--candidates", help="candidate sites file (id, name, lon/lat)")
     p.add_argument("--demand", help="demand: points or polygons with population (人口)")
+    p.add_argument(
+        "--count-rows",
+        action="store_true",
+        help="count each demand row as one resident when the file has no population column",
+    )
     p.add_argument("--units", help="boundary polygons (街道/社区): the study area for --candidate-spacing")
     p.add_argument(
         "--radius", type=float, default=radius, help=f"service radius in metres of walk (default {radius:g})"

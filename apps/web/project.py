@@ -253,15 +253,12 @@ def _demand(project: Path, conf: dict):
         raise InputError(
             project, f"key 'weight': the only value is \"rows\" (count each demand row as one), got {weight!r}"
         )
-    demand = gio.read_demand(conf["demand"]["path"], crs=conf["demand"]["crs"])
-    if demand.attrs.get("weight_column") is None and weight != "rows":
-        raise InputError(
-            conf["demand"]["path"],
-            "has no population column (population/人口, weight/权重 or "
-            'households/户数): add one, or write weight = "rows" in the project file to count '
-            "each row as one resident",
-            column="population",
-        )
+    demand = gio.read_demand(
+        conf["demand"]["path"],
+        crs=conf["demand"]["crs"],
+        count_rows=weight == "rows",
+        count_rows_hint='weight = "rows" in the project file',
+    )
     return demand
 
 

@@ -99,7 +99,11 @@ def _read_once(what: str, path: str, crs: str, kinds: tuple[str, ...], memo: dic
             frame = io.read_points(path, role="facilities", crs=crs, kinds=KindRegistry(list(kinds)))
             memo[key] = (frame, frame.geometry.values)
         else:
-            frame = io.read_demand(path, crs=crs) if what == "demand" else io.read_boundaries(path, crs=crs)
+            frame = (
+                io.read_demand(path, crs=crs, count_rows=True)
+                if what == "demand"
+                else io.read_boundaries(path, crs=crs)
+            )
             memo[key] = (frame, shapely.point_on_surface(frame.geometry.values))
     return memo[key]
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..coverage import ROWS, WEIGHT_COLUMNS, DemandSamples, demand_samples, resolve_weights
+from ..coverage import DemandSamples, demand_samples, resolve_weights
 from ..errors import InputError, OptionError
 from ..network import WalkNetwork
 from ..settings import DEFAULT_SAMPLE_SPACING_M, DEFAULT_SNAP_LIMIT_M, DEFAULT_TOUCH_M
@@ -326,12 +326,8 @@ def _find_column(demand: pd.DataFrame, cohort: Cohort) -> str | None:
 
 
 def _weight_column(demand: pd.DataFrame, weight_column: str | None) -> str:
-    """The demand's weight column by :func:`geo.coverage.resolve_weights` (the one rule);
-    without ``weight_column`` and without any recognised column, each row counts as 1."""
-    if weight_column is None:
-        present = {str(c).strip().lower() for c in demand.columns}
-        if not any(k in present for k in WEIGHT_COLUMNS):
-            return ROWS
+    """The demand's weight column by :func:`geo.coverage.resolve_weights` (the one rule: a demand
+    with none of the recognised columns is refused unless ``weight_column="rows"``)."""
     return resolve_weights(demand, weight_column)[1]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import crs as _crs
+from ..errors import InputError
 from ..standards import KindRegistry
 from .checks import (
     _check_coord_columns,
@@ -189,7 +190,14 @@ def _add_required(src: _Source, df: pd.DataFrame, cols: dict, role: str) -> None
             raise src.error(f"has no {field} column ({names}); found {_names(df.columns)}")
 
 
-def read_demand(path: str | os.PathLike, *, crs: str = "wgs84", id_prefix: str | None = None) -> gpd.GeoDataFrame:
+def read_demand(
+    path: str | os.PathLike,
+    *,
+    crs: str = "wgs84",
+    id_prefix: str | None = None,
+    count_rows: bool = False,
+    count_rows_hint: str = 'weight_column="rows"',
+) -> gpd.GeoDataFrame:
     """Read demand: points or (Multi)Polygons (traffic zones, 社区) with a weight.
 
     Parameters
@@ -200,12 +208,19 @@ def read_demand(path: str | os.PathLike, *, crs: str = "wgs84", id_prefix: str |
         The coordinates' system (:func:`geo.crs.parse_crs` vocabulary).
     id_prefix
         Prefix of generated ids ("D" by default).
+    count_rows
+        Count each row as one resident when the file has none of the weight columns; without it
+        such a file is refused (the one demand-weight rule, as in
+        :func:`geo.coverage.resolve_weights`).
+    count_rows_hint
+        How the caller asks to count rows, named in the refusal (``--count-rows`` at the command
+        line, ``weight = "rows"`` in a project file).
 
     Returns
     -------
     geopandas.GeoDataFrame
         EPSG:4326 with ``id``, ``weight`` (float: from weight/权重, else
-        population/人口, else households/户数, else 1.0), the other fields
+        population/人口, else households/户数, else 1.0 with ``count_rows``), the other fields
         and ``geometry``. ``attrs["weight_column"]`` is the canonical field
         used (``"population"``...) or None, ``attrs["weight_source"]`` the
         file's header for it. Blank weights count as 0 with a warning.
@@ -214,6 +229,13 @@ def read_demand(path: str | os.PathLike, *, crs: str = "wgs84", id_prefix: str |
     gdf = read_points(path, role="demand", crs=crs, id_prefix=id_prefix)
     field = next((f for f in ("weight", "population", "households") if f in gdf.attrs["columns"]), None)
     if field is None:
+        if not count_rows:
+            raise InputError(
+                path,
+                "has no population column (population/人口, weight/权重 or households/户数): add one, "
+                f"or ask to count each row as one resident ({count_rows_hint})",
+                column="population",
+            )
         weight = pd.Series(1.0, index=gdf.index)
     else:
         weight = gdf[field].astype(np.float64)
