@@ -20,6 +20,7 @@ import shapely
 from geo import evaluate as E
 from geo import synthetic
 from geo.errors import InputError, StandardError
+from geo.evaluate.sources import selection_distances
 from tests import reference as ref
 from tests.utils import placements
 
@@ -257,6 +258,12 @@ def test_polygon_facilities_follow_the_touch_rule(grid):
     fin = np.isfinite(expected) & (expected < 495)  # the search reaches the rule radius, 500 m
     assert fin.sum() > 50 and inside.sum() > 0
     assert np.abs(got[fin] - expected[fin]).max() < 0.5
+    # the local search of one park at a time (E2SFCA's) finds the same pieces: nearest of them = networkx's
+    per_park = [
+        selection_distances(net, ev.facilities, np.arange(4) == j, ev.samples.snapped, 500.0, local=True)
+        for j in range(4)
+    ]
+    assert np.abs(np.min(per_park, axis=0)[fin] - expected[fin]).max() < 0.5
     # area from the metric polygon decides which rule applies: 90 m and 110 m boxes are >= 5000 m2
     area = ev.facilities.frame["area_m2"].to_numpy()
     assert area == pytest.approx([b.area for b in boxes], rel=1e-3)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..errors import InputError
 from .packs import CapacityRule
@@ -23,6 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import Evaluation
 
 __all__ = ["step_weight", "e2sfca", "capacity_report"]
+
+#: A distance of zero stored in a sparse matrix (whose absent entries mean out of reach).
+_ZERO = 1e-9
 
 
 def step_weight(d: np.ndarray, steps: tuple[tuple[float, float], ...]) -> np.ndarray:
@@ -34,13 +38,15 @@ def step_weight(d: np.ndarray, steps: tuple[tuple[float, float], ...]) -> np.nda
     return out
 
 
-def e2sfca(dist: np.ndarray, supply: np.ndarray, demand: np.ndarray, steps) -> np.ndarray:
+def e2sfca(dist, supply: np.ndarray, demand: np.ndarray, steps) -> np.ndarray:
     """E2SFCA accessibility per demand element from a (facilities x demand) distance matrix.
 
     Parameters
     ----------
     dist
-        Shape (J, I); inf where out of reach.
+        Shape (J, I): a dense array with ``inf`` where out of reach, or a scipy
+        sparse matrix holding only the pairs in reach (absent pairs are out of reach;
+        store a zero distance as a tiny positive one).
     supply
         Shape (J,): supply of each facility.
     demand
@@ -53,13 +59,23 @@ def e2sfca(dist: np.ndarray, supply: np.ndarray, demand: np.ndarray, steps) -> n
     numpy.ndarray
         Shape (I,): supply per person (multiply by 1000 for per 1,000 residents).
     """
-    wgt = step_weight(dist, steps)
-    pop = wgt @ demand
+    supply = np.asarray(supply, float)
+    if sp.issparse(dist):
+        coo = sp.coo_matrix(dist)
+        wgt = sp.csr_matrix((step_weight(coo.data, steps), (coo.row, coo.col)), shape=coo.shape)
+    else:
+        wgt = step_weight(dist, steps)
+    pop = np.asarray(wgt @ np.asarray(demand, float)).ravel()
     ratio = np.divide(supply, pop, out=np.zeros_like(supply, dtype=float), where=pop > 0)
-    return ratio @ wgt
+    return np.asarray(wgt.T @ ratio).ravel()
 
 
-def _rule_matrix(ev: Evaluation, rule: CapacityRule) -> tuple[np.ndarray, np.ndarray]:
+def _rule_matrix(ev: Evaluation, rule: CapacityRule) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The (facilities x samples) distances in reach of the rule's facilities, sparse, and their supply.
+
+    One local search per facility (its cost is what it reaches), so neither time nor
+    memory grows with facilities x residents.
+    """
     frame = ev.facilities.frame
     if rule.column not in frame:
         raise InputError(
@@ -70,12 +86,20 @@ def _rule_matrix(ev: Evaluation, rule: CapacityRule) -> tuple[np.ndarray, np.nda
         )
     idx = np.flatnonzero((frame["kind"].astype(str) == rule.kind).to_numpy())
     supply = pd.to_numeric(frame[rule.column].iloc[idx], errors="coerce").fillna(0.0).to_numpy(float)
-    dist = np.full((idx.size, len(ev.samples.weight)), np.inf)
+    rows, cols, vals = [], [], []
     for row, j in enumerate(idx):
         mask = np.zeros(len(frame), bool)
         mask[j] = True
-        dist[row] = selection_distances(ev.net, ev.facilities, mask, ev.samples.snapped, rule.metres)
-    return dist, supply
+        d = selection_distances(ev.net, ev.facilities, mask, ev.samples.snapped, rule.metres, local=True)
+        hit = np.flatnonzero(np.isfinite(d))
+        rows.append(np.full(hit.size, row))
+        cols.append(hit)
+        vals.append(np.maximum(d[hit], _ZERO))
+    shape = (idx.size, len(ev.samples.weight))
+    if not rows:
+        return sp.csr_matrix(shape), supply
+    data = (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols)))
+    return sp.csr_matrix(data, shape=shape), supply
 
 
 def capacity_report(ev: Evaluation) -> dict:

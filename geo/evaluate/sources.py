@@ -201,28 +201,48 @@ def prepare_facilities(
 
 
 def selection_distances(
-    net: WalkNetwork, src: FacilitySources, mask: np.ndarray, targets: Snapped, limit: float
+    net: WalkNetwork,
+    src: FacilitySources,
+    mask: np.ndarray,
+    targets: Snapped,
+    limit: float,
+    *,
+    local: bool = False,
 ) -> np.ndarray:
     """Distance from each target to the nearest selected facility, up to ``limit`` (else inf).
 
     One bounded multi-source search: the selected points and both ends of every selected
-    polygon piece are sources; a target on a piece is at its snapping gap.
+    polygon piece are sources; a target on a piece is at its snapping gap.  With ``local``
+    the search runs on the subgraph within straight-line reach of the sources
+    (:func:`reach.local_node_distances`: the same distances, at the cost of what it
+    reaches), for a selection of one or a few facilities.
     """
     mask = np.asarray(mask, bool)
     pts = src.points.subset(mask[src.point_fac]) if len(src.points) else src.points
     sel = mask[src.piece_fac] if src.piece_fac.size else np.zeros(0, bool)
     e, a, b = src.piece_edge[sel], src.piece_a[sel], src.piece_b[sel]
-    ends = Snapped(
-        np.concatenate([e, e]), np.concatenate([a, b]), np.zeros(2 * e.size), np.full((2 * e.size, 2), np.nan)
-    )
+    end_edge, end_offset = np.concatenate([e, e]), np.concatenate([a, b])
+    end_xy = _edge_points(net, end_edge, end_offset) if local else np.full((2 * e.size, 2), np.nan)
+    ends = Snapped(end_edge, end_offset, np.zeros(2 * e.size), end_xy)
     sources = Snapped.concat([pts, ends])
     if not sources.reachable.any():
         return np.full(len(targets), np.inf)
-    node_dist = reach.node_distances(net, sources, limit)
+    search = reach.local_node_distances if local else reach.node_distances
+    node_dist = search(net, sources, limit)
     out = reach.point_distances(net, node_dist, targets, sources=sources, limit=limit)
     if e.size:
         _inside_pieces(out, targets, e, a, b)
     return out
+
+
+def _edge_points(net: WalkNetwork, edge: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Coordinates of the points ``offset`` metres of walk along each ``edge`` (network CRS)."""
+    if edge.size == 0:
+        return np.zeros((0, 2))
+    length = net.edge_length[edge]
+    fraction = np.divide(offset, length, out=np.zeros(edge.size), where=length > 0)
+    points = shapely.line_interpolate_point(net.edge_lines[edge], np.clip(fraction, 0.0, 1.0), normalized=True)
+    return shapely.get_coordinates(points).reshape(-1, 2)
 
 
 def _inside_pieces(out: np.ndarray, targets: Snapped, e: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
