@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import shapely
 
 from ..crs import local_metric_crs
 from ..errors import NetworkError
-from .core import ProgressFn, WalkNetwork, shared_strings
+from .core import ProgressFn, WalkNetwork
 
 __all__ = [
     "EXCLUDED_HIGHWAY",
@@ -125,13 +125,78 @@ def is_walkable(tags: Mapping[str, Any]) -> bool:
 # ---------------------------------------------------------------- building
 @dataclass
 class _EdgeTable:
-    """Edges gathered from a source before deduplication (WGS84 lon/lat geometry)."""
+    """Edges gathered from a source before deduplication, as flat arrays (WGS84 lon/lat geometry).
 
-    u: list[int] = field(default_factory=list)
-    v: list[int] = field(default_factory=list)
-    length: list[float] = field(default_factory=list)
-    highway: list[str] = field(default_factory=list)
-    coords: list[np.ndarray] = field(default_factory=list)
+    Edge ``i`` runs from node id ``u[i]`` to ``v[i]``; its polyline is
+    ``lonlat[offsets[i]:offsets[i+1]]`` and its ``highway`` value
+    ``names[highway[i]]`` (``names`` sorted).
+    """
+
+    u: np.ndarray
+    v: np.ndarray
+    length: np.ndarray
+    highway: np.ndarray
+    names: np.ndarray
+    offsets: np.ndarray
+    lonlat: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of edges."""
+        return int(self.u.shape[0])
+
+
+@dataclass
+class _Nodes:
+    """Node ids (sorted) and their lon/lat."""
+
+    ids: np.ndarray
+    lonlat: np.ndarray
+
+    def lookup(self, ids: np.ndarray) -> np.ndarray:
+        """The lon/lat of each id (every id must be present)."""
+        at = np.searchsorted(self.ids, ids)
+        if at.size and (at.max() >= self.ids.size or not np.array_equal(self.ids[at], ids)):
+            raise NetworkError("an edge names a node without a location")
+        return self.lonlat[at]
+
+
+def _nodes_from(ids: np.ndarray, lonlat: np.ndarray) -> _Nodes:
+    order = np.argsort(ids, kind="stable")
+    return _Nodes(np.asarray(ids, dtype=np.int64)[order], np.asarray(lonlat, dtype=float).reshape(-1, 2)[order])
+
+
+def _codes(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct strings and each value's index among them."""
+    if not values:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+    names, index = np.unique(np.asarray(values, dtype=str), return_inverse=True)
+    return index.reshape(-1).astype(np.int64), names
+
+
+def _table_from_lists(u: list[int], v: list[int], length: list[float], highway: list[str], coords: list[np.ndarray]):
+    """An :class:`_EdgeTable` from per-edge Python lists."""
+    codes, names = _codes(highway)
+    counts = np.fromiter((len(c) for c in coords), dtype=np.int64, count=len(coords))
+    return _EdgeTable(
+        u=np.asarray(u, dtype=np.int64),
+        v=np.asarray(v, dtype=np.int64),
+        length=np.asarray(length, dtype=float),
+        highway=codes,
+        names=names,
+        offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        lonlat=np.concatenate(coords) if coords else np.empty((0, 2)),
+    )
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(s, s + c)`` for each start and count."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    before = np.cumsum(counts) - counts
+    return np.repeat(np.asarray(starts, dtype=np.int64) - before, counts) + np.arange(total, dtype=np.int64)
 
 
 def _haversine_m(lonlat: np.ndarray) -> float:
@@ -172,56 +237,101 @@ def _split_polyline(coords: np.ndarray, length: float, fractions: Iterable[float
     return pieces
 
 
-def _simple_edges(table: _EdgeTable, node_lonlat: Mapping[int, tuple[float, float]]) -> tuple[_EdgeTable, dict]:
+def _kept_in_pairs(slen: np.ndarray, pos: np.ndarray, group: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Which edges (sorted by node pair, then length) are not a copy of a shorter one of their pair.
+
+    An edge is a copy when it is within 5 cm of an edge of its pair already
+    kept; sorted by length, the nearest kept one is the last kept, so each
+    rank within the pairs is decided in one step for all pairs at once.
+    """
+    kept = pos == 0
+    last = slen[first].copy()  # per pair, the length of the last edge kept
+    later = np.flatnonzero(pos > 0)
+    later = later[np.argsort(pos[later], kind="stable")]
+    ranks, starts = np.unique(pos[later], return_index=True)
+    for lo, hi in zip(starts, np.r_[starts[1:], later.size]):
+        idx = later[lo:hi]
+        g = group[idx]
+        keep = slen[idx] - last[g] >= 0.05
+        kept[idx[keep]] = True
+        last[g[keep]] = slen[idx[keep]]
+    return kept
+
+
+def _simple_edges(table: _EdgeTable, nodes: _Nodes) -> tuple[_EdgeTable, _Nodes]:
     """Make the edge set simple without losing any street.
 
     The reverse copy of a two-way street is dropped.  Of parallel streets
     between the same two nodes the shortest stays as it is and each longer one
     is cut at its middle by a new node, so the CSR matrix holds one edge per
     node pair, shortest paths are unchanged, and every street can still be
-    walked on, drawn and snapped to.  Closed loops are cut in three.
+    walked on, drawn and snapped to.  Closed loops are cut in three.  New
+    nodes get ids -1, -2, ... in the order of the sorted edges.
     """
-    u = np.asarray(table.u, dtype=np.int64)
-    v = np.asarray(table.v, dtype=np.int64)
-    length = np.asarray(table.length, dtype=float)
+    u, v, length = table.u, table.v, table.length
     lo, hi = np.minimum(u, v), np.maximum(u, v)
     order = np.lexsort((length, hi, lo))
-    out = _EdgeTable()
-    nodes = dict(node_lonlat)
-    next_id = -1
-    prev_pair: tuple[int, int] | None = None
-    kept: list[float] = []
-    for i in order:
-        pair = (int(lo[i]), int(hi[i]))
-        if pair != prev_pair:
-            prev_pair, kept = pair, []
-        if any(abs(length[i] - k) < 0.05 for k in kept):
-            continue  # the same street seen from its other end
-        kept.append(length[i])
-        if u[i] != v[i] and len(kept) == 1:
-            pieces = [(table.coords[i], length[i])]
-        elif length[i] < 1.0:
-            continue  # a degenerate loop
-        else:
-            pieces = _split_polyline(table.coords[i], length[i], (1 / 3, 2 / 3) if u[i] == v[i] else (0.5,))
-        ends = [int(u[i])]
-        for coords, _ in pieces[:-1]:
-            nodes[next_id] = (float(coords[-1, 0]), float(coords[-1, 1]))
-            ends.append(next_id)
-            next_id -= 1
-        ends.append(int(v[i]))
-        for (coords, piece_len), a, b in zip(pieces, ends[:-1], ends[1:]):
-            out.u.append(a)
-            out.v.append(b)
-            out.length.append(piece_len)
-            out.highway.append(table.highway[i])
-            out.coords.append(coords)
+    slo, shi, slen = lo[order], hi[order], length[order]
+    new_pair = np.r_[True, (slo[1:] != slo[:-1]) | (shi[1:] != shi[:-1])]
+    group = np.cumsum(new_pair) - 1
+    first = np.flatnonzero(new_pair)
+    pos = np.arange(order.size) - first[group]
+    kept = _kept_in_pairs(slen, pos, group, first)
+    loop = u[order] == v[order]
+    plain = kept & (pos == 0) & ~loop
+    split = kept & ~plain & (slen >= 1.0)  # a kept loop or parallel street under 1 m is degenerate: dropped
+    n_pieces = np.where(plain, 1, 0) + np.where(split, np.where(loop, 3, 2), 0)
+
+    # the split streets, one by one (a few per thousand edges)
+    extra_xy: list[np.ndarray] = []
+    extra_len: list[float] = []
+    new_xy: list[np.ndarray] = []
+    for i in order[split].tolist():
+        coords = table.lonlat[table.offsets[i] : table.offsets[i + 1]]
+        pieces = _split_polyline(coords, float(length[i]), (1 / 3, 2 / 3) if u[i] == v[i] else (0.5,))
+        for piece, piece_len in pieces:
+            extra_xy.append(piece)
+            extra_len.append(piece_len)
+        new_xy.extend(piece[-1] for piece, _ in pieces[:-1])
+
+    src = np.repeat(order, n_pieces)  # the input edge of each output edge, in output order
+    out_u, out_v, out_len = u[src].copy(), v[src].copy(), length[src].copy()
+    counts = np.diff(table.offsets)[src]
+    starts = table.offsets[src].copy()
+    from_split = np.repeat(split[n_pieces > 0], n_pieces[n_pieces > 0])
+    n_new = len(new_xy)
+    if from_split.any():
+        at = np.flatnonzero(from_split)
+        piece_counts = np.fromiter((len(c) for c in extra_xy), dtype=np.int64, count=len(extra_xy))
+        out_len[at] = extra_len
+        counts[at] = piece_counts
+        starts[at] = table.lonlat.shape[0] + np.cumsum(piece_counts) - piece_counts
+        # each split street: its pieces' inner ends are the new nodes, numbered in order
+        last_piece = np.r_[src[at][1:] != src[at][:-1], True]
+        new_ids = -np.arange(1, n_new + 1, dtype=np.int64)
+        out_v[at[~last_piece]] = new_ids
+        out_u[at[1:][~last_piece[:-1]]] = new_ids
+    source_xy = np.concatenate([table.lonlat, *extra_xy]) if extra_xy else table.lonlat
+    out = _EdgeTable(
+        u=out_u,
+        v=out_v,
+        length=out_len,
+        highway=table.highway[src],
+        names=table.names,
+        offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        lonlat=source_xy[_ranges(starts, counts)],
+    )
+    if n_new:
+        nodes = _nodes_from(
+            np.concatenate([nodes.ids, -np.arange(1, n_new + 1, dtype=np.int64)]),
+            np.concatenate([nodes.lonlat, np.asarray(new_xy, dtype=float)]),
+        )
     return out, nodes
 
 
 def _assemble(
     table: _EdgeTable,
-    node_lonlat: Mapping[int, tuple[float, float]],
+    nodes: _Nodes,
     *,
     name: str,
     source: str,
@@ -229,36 +339,26 @@ def _assemble(
     meta: dict | None = None,
 ) -> WalkNetwork:
     """Turn gathered edges (lon/lat) into a network with one edge per node pair."""
-    if not table.u:
+    if not table.size:
         raise NetworkError(f"{name or source}: no walkable street in this network")
-    table, node_lonlat = _simple_edges(table, node_lonlat)
-    u = np.asarray(table.u, dtype=np.int64)
-    v = np.asarray(table.v, dtype=np.int64)
-    length = np.asarray(table.length, dtype=float)
-    chosen = np.arange(u.shape[0])
-
-    osmids = np.unique(np.concatenate([u[chosen], v[chosen]]))
-    index_of = {int(o): i for i, o in enumerate(osmids)}
-    lonlat = np.array([node_lonlat[int(o)] for o in osmids], dtype=float)
+    table, nodes = _simple_edges(table, nodes)
+    osmids = np.unique(np.concatenate([table.u, table.v]))
+    lonlat = nodes.lookup(osmids)
     crs = crs or local_metric_crs(lonlat[:, 0], lonlat[:, 1])
     to_metric = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = to_metric.transform(lonlat[:, 0], lonlat[:, 1])
-
-    coords = [table.coords[i] for i in chosen]
-    counts = np.fromiter((len(c) for c in coords), dtype=np.int64, count=len(coords))
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    all_lonlat = np.concatenate(coords)
-    gx, gy = to_metric.transform(all_lonlat[:, 0], all_lonlat[:, 1])
+    gx, gy = to_metric.transform(table.lonlat[:, 0], table.lonlat[:, 1])
+    names = np.array([str(n) for n in table.names], dtype=object)
     return WalkNetwork(
         crs=crs,
         node_osmid=osmids,
         node_xy=np.column_stack([x, y]),
         node_lonlat=lonlat,
-        edge_u=np.array([index_of[int(a)] for a in u[chosen]], dtype=np.int32),
-        edge_v=np.array([index_of[int(b)] for b in v[chosen]], dtype=np.int32),
-        edge_length=length[chosen],
-        edge_highway=shared_strings([table.highway[i] for i in chosen]),
-        geom_offsets=offsets,
+        edge_u=np.searchsorted(osmids, table.u).astype(np.int32),
+        edge_v=np.searchsorted(osmids, table.v).astype(np.int32),
+        edge_length=table.length,
+        edge_highway=names[table.highway] if names.size else np.empty(0, dtype=object),
+        geom_offsets=table.offsets,
         geom_xy=np.column_stack([gx, gy]),
         name=name,
         source=source,
@@ -299,7 +399,11 @@ def from_graph(
     if graph_crs not in ("epsg:4326", "wgs84", "+init=epsg:4326"):
         raise NetworkError(f"{name or source}: graph is in {graph_crs}; give an unprojected (EPSG:4326) graph")
     node_lonlat = {int(n): (float(d["x"]), float(d["y"])) for n, d in graph.nodes(data=True)}
-    table = _EdgeTable()
+    us: list[int] = []
+    vs: list[int] = []
+    lengths: list[float] = []
+    highways: list[str] = []
+    polylines: list[np.ndarray] = []
     for u, v, data in graph.edges(data=True):
         if walk_filter and not is_walkable(data):
             continue
@@ -319,12 +423,17 @@ def from_graph(
         length = data.get("length")
         length = float(length) if length is not None else _haversine_m(coords)
         highway = _values(data.get("highway"))
-        table.u.append(u)
-        table.v.append(v)
-        table.length.append(length)
-        table.highway.append(highway[0] if highway else "")
-        table.coords.append(coords)
-    return _assemble(table, node_lonlat, name=name, source=source, crs=crs)
+        us.append(u)
+        vs.append(v)
+        lengths.append(length)
+        highways.append(highway[0] if highway else "")
+        polylines.append(coords)
+    nodes = _nodes_from(
+        np.fromiter(node_lonlat, dtype=np.int64, count=len(node_lonlat)),
+        np.array(list(node_lonlat.values()), dtype=float),
+    )
+    table = _table_from_lists(us, vs, lengths, highways, polylines)
+    return _assemble(table, nodes, name=name, source=source, crs=crs)
 
 
 def from_graphml(path: str | os.PathLike, *, crs: str | None = None) -> WalkNetwork:
@@ -347,9 +456,12 @@ def from_osm_file(
 ) -> WalkNetwork:
     """Build a walking network from an OpenStreetMap ``.osm`` (XML) or ``.osm.pbf`` file.
 
-    Ways are read with pyosmium, filtered with :func:`is_walkable`, and split
-    into edges at every node shared by two walkable ways (and at way ends), as
-    osmnx's simplification does; each edge keeps its full geometry.
+    Ways are read into flat arrays (:func:`geo.network.osmpbf.read_osm`: NumPy
+    for ``.osm.pbf``, pyosmium for XML), filtered with :func:`is_walkable`, and
+    split into edges at every node shared by two walkable ways (and at way
+    ends), as osmnx's simplification does; each edge keeps its full geometry.
+    A way clipped at the file's edge (nodes without a location) is split
+    there, never bridged.
 
     Parameters
     ----------
@@ -360,62 +472,108 @@ def from_osm_file(
     progress
         Called with short status lines.
     """
-    import osmium
+    from .osmpbf import read_osm
 
     path = Path(path)
-    ways: list[tuple[np.ndarray, str]] = []
-    node_lonlat: dict[int, tuple[float, float]] = {}
     try:
-        processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-        for obj in processor.with_locations():
-            if not isinstance(obj, osmium.osm.Way) or "highway" not in obj.tags:
-                continue
-            tags = {k: v for k, v in obj.tags}
-            if not is_walkable(tags):
-                continue
-            # a way clipped at the file's edge loses nodes: split it there, never bridge the gap
-            refs: list[int] = []
-            for nd in obj.nodes:
-                if nd.location.valid():
-                    node_lonlat[nd.ref] = (nd.lon, nd.lat)
-                    refs.append(nd.ref)
-                    continue
-                if len(refs) >= 2:
-                    ways.append((np.asarray(refs, dtype=np.int64), tags["highway"]))
-                refs = []
-            if len(refs) >= 2:
-                ways.append((np.asarray(refs, dtype=np.int64), tags["highway"]))
+        arrays = read_osm(path, _WALK_KEYS)
     except RuntimeError as exc:
         raise NetworkError(f"{path.name}: not a readable OpenStreetMap file ({exc})") from None
+    except OSError as exc:
+        raise NetworkError(f"{path.name}: not a readable OpenStreetMap file ({exc})") from None
+    ways, nodes = _walkable_pieces(arrays)
     if progress:
-        progress(f"read {len(ways):,} walkable ways from {path.name}")
-    table = _split_ways(ways, node_lonlat)
-    return _assemble(table, node_lonlat, name=path.name.split(".")[0], source=str(path), crs=crs)
+        progress(f"read {ways.count:,} walkable ways from {path.name}")
+    table = _split_ways(ways, nodes)
+    return _assemble(table, nodes, name=path.name.split(".")[0], source=str(path), crs=crs)
 
 
-def _split_ways(ways: list[tuple[np.ndarray, str]], node_lonlat: Mapping[int, tuple[float, float]]) -> _EdgeTable:
-    """Split OSM ways into edges at junctions (nodes used more than once) and way ends."""
-    table = _EdgeTable()
-    if not ways:
-        return table
-    all_refs = np.concatenate([refs for refs, _ in ways])
-    uniq, counts = np.unique(all_refs, return_counts=True)
-    junction = set(uniq[counts > 1].tolist())
-    for refs, highway in ways:
-        cut = [0]
-        for i in range(1, len(refs) - 1):
-            if int(refs[i]) in junction:
-                cut.append(i)
-        cut.append(len(refs) - 1)
-        for a, b in zip(cut[:-1], cut[1:]):
-            piece = refs[a : b + 1]
-            coords = np.array([node_lonlat[int(r)] for r in piece], dtype=float)
-            table.u.append(int(piece[0]))
-            table.v.append(int(piece[-1]))
-            table.highway.append(highway)
-            table.coords.append(coords)
-    table.length = _polyline_lengths(table.coords).tolist()  # all edges at once, not one numpy call per edge
-    return table
+#: The tags :func:`is_walkable` reads (``highway`` first: ways without it are not read).
+_WALK_KEYS = ("highway", "area", "foot", "service", "access")
+
+
+@dataclass
+class _Ways:
+    """Walkable way pieces: piece ``p``'s nodes are ``refs[offsets[p]:offsets[p+1]]``."""
+
+    refs: np.ndarray
+    offsets: np.ndarray
+    highway: np.ndarray
+    names: np.ndarray
+
+    @property
+    def count(self) -> int:
+        """Number of pieces."""
+        return int(self.offsets.shape[0] - 1)
+
+
+def _walkable_pieces(arrays) -> tuple[_Ways, _Nodes]:
+    """Keep the walkable ways, cut where a node has no location, and drop pieces of one node."""
+    tags = arrays.tags
+    strings = np.array([*arrays.strings, ""], dtype=object)  # code -1: the last, never read as a value
+    combos, which = np.unique(tags, axis=0, return_inverse=True)
+    ok = np.array(
+        [
+            is_walkable({k: (strings[c] if c >= 0 else None) for k, c in zip(_WALK_KEYS, combo)})
+            for combo in combos.tolist()
+        ],
+        dtype=bool,
+    )
+    walkable = ok[which.reshape(-1)] if combos.size else np.zeros(tags.shape[0], dtype=bool)
+    counts = np.diff(arrays.offsets)
+    way = np.repeat(np.arange(counts.shape[0]), counts)
+    keep = walkable[way]
+    refs, way = arrays.refs[keep], way[keep]
+    at = np.searchsorted(arrays.node_id, refs)
+    found = at < arrays.node_id.shape[0]
+    found[found] = arrays.node_id[at[found]] == refs[found]
+    # a piece starts at a way's first node and after each node without a location
+    start = np.r_[True, way[1:] != way[:-1]] | np.r_[True, ~found[:-1]]
+    piece = np.cumsum(start) - 1
+    refs, piece, at = refs[found], piece[found], at[found]
+    size = np.bincount(piece, minlength=int(piece[-1]) + 1 if piece.size else 0)
+    long_enough = size[piece] >= 2
+    refs, piece, at = refs[long_enough], piece[long_enough], at[long_enough]
+    first = np.r_[True, piece[1:] != piece[:-1]] if piece.size else np.empty(0, dtype=bool)
+    starts = np.flatnonzero(first)
+    offsets = np.r_[starts, refs.shape[0]].astype(np.int64)
+    piece_way = way[found][long_enough][starts]
+    distinct, inverse = np.unique(tags[piece_way, 0], return_inverse=True)
+    names, rank = np.unique(np.array([str(strings[c]) for c in distinct], dtype=str), return_inverse=True)
+    highway = rank.reshape(-1)[inverse.reshape(-1)]
+    used = np.unique(at)
+    lonlat = np.column_stack([arrays.node_x[used] / 10_000_000, arrays.node_y[used] / 10_000_000])
+    return (
+        _Ways(refs=refs, offsets=offsets, highway=highway.astype(np.int64), names=names),
+        _Nodes(arrays.node_id[used], lonlat),
+    )
+
+
+def _split_ways(ways: _Ways, nodes: _Nodes) -> _EdgeTable:
+    """Split way pieces into edges at junctions (nodes used more than once) and piece ends, all at once."""
+    refs, offsets = ways.refs, ways.offsets
+    if refs.size == 0:
+        return _table_from_lists([], [], [], [], [])
+    _, inverse, uses = np.unique(refs, return_inverse=True, return_counts=True)
+    first = np.zeros(refs.shape[0], dtype=bool)
+    first[offsets[:-1]] = True
+    last = np.zeros(refs.shape[0], dtype=bool)
+    last[offsets[1:] - 1] = True
+    cut = np.flatnonzero((uses[inverse.reshape(-1)] > 1) | first | last)
+    begins = ~last[cut[:-1]]  # every cut but a piece's last starts an edge, which ends at the next cut
+    start, end = cut[:-1][begins], cut[1:][begins]
+    piece = np.searchsorted(offsets, start, side="right") - 1
+    geom_offsets = np.concatenate([[0], np.cumsum(end - start + 1)]).astype(np.int64)
+    lonlat = nodes.lookup(refs[_ranges(start, end - start + 1)])
+    return _EdgeTable(
+        u=refs[start],
+        v=refs[end],
+        length=_flat_polyline_lengths(lonlat, geom_offsets),
+        highway=ways.highway[piece],
+        names=ways.names,
+        offsets=geom_offsets,
+        lonlat=lonlat,
+    )
 
 
 def _polyline_lengths(polylines: list[np.ndarray]) -> np.ndarray:
@@ -423,14 +581,22 @@ def _polyline_lengths(polylines: list[np.ndarray]) -> np.ndarray:
     if not polylines:
         return np.empty(0)
     counts = np.fromiter((len(c) for c in polylines), dtype=np.int64, count=len(polylines))
-    pts = np.radians(np.concatenate(polylines))
+    return _flat_polyline_lengths(np.concatenate(polylines), np.concatenate([[0], np.cumsum(counts)]))
+
+
+def _flat_polyline_lengths(lonlat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Great-circle length of each polyline ``lonlat[offsets[i]:offsets[i+1]]``, in one pass over all points."""
+    counts = np.diff(offsets)
+    if counts.size == 0:
+        return np.empty(0)
+    pts = np.radians(lonlat)
     lon, lat = pts[:, 0], pts[:, 1]
     a = np.sin(np.diff(lat) / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(np.diff(lon) / 2) ** 2
     seg = 2 * 6_371_009 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-    ends = np.cumsum(counts)
+    ends = offsets[1:]
     seg = np.append(seg, 0.0)
     seg[ends - 1] = 0.0  # the step from one polyline's last point to the next one's first
-    out = np.add.reduceat(seg, ends - counts)
+    out = np.add.reduceat(seg, offsets[:-1])
     out[counts < 2] = 0.0
     return out
 
@@ -510,16 +676,15 @@ def from_arrays(
     lon, lat = to_wgs.transform(flat[:, 0], flat[:, 1])
     lonlat = np.column_stack([lon, lat])
     nlon, nlat = to_wgs.transform(node_xy[:, 0], node_xy[:, 1])
-    node_lonlat = {i: (float(a), float(b)) for i, (a, b) in enumerate(zip(nlon, nlat))}
-    highway = list(edge_highway) if edge_highway is not None else ["residential"] * u.shape[0]
+    node_lonlat = np.column_stack([nlon, nlat])
+    lonlat[offs[:-1]] = node_lonlat[u]  # exact node positions at the ends
+    lonlat[offs[1:] - 1] = node_lonlat[v]
+    if edge_highway is not None:
+        codes, names = _codes([str(h) for h in edge_highway])
+    else:
+        codes, names = np.zeros(u.shape[0], dtype=np.int64), np.array(["residential"])
     table = _EdgeTable(
-        u=u.tolist(),
-        v=v.tolist(),
-        length=length.tolist(),
-        highway=[str(h) for h in highway],
-        coords=[lonlat[offs[k] : offs[k + 1]] for k in range(u.shape[0])],
+        u=u, v=v, length=length, highway=codes, names=names, offsets=offs.astype(np.int64), lonlat=lonlat
     )
-    for k, c in enumerate(table.coords):  # exact node positions at the ends
-        c[0] = node_lonlat[int(u[k])]
-        c[-1] = node_lonlat[int(v[k])]
-    return _assemble(table, node_lonlat, name=name, source=source, crs=crs)
+    nodes = _Nodes(np.arange(node_xy.shape[0], dtype=np.int64), node_lonlat)
+    return _assemble(table, nodes, name=name, source=source, crs=crs)
