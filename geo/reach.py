@@ -10,7 +10,9 @@ and reaches another point on the same edge directly.
   source joined to the sources' edge ends), whatever the number of sources.
 * :func:`node_distances`, :func:`point_distances` - the two halves of it
   (distances at the nodes, then at points on edges).
-* :func:`iter_source_node_distances` - per-source node distances, one bounded search each.
+* :func:`iter_local_node_distances` - per-source distances of the nodes each source
+  reaches, one bounded search on a local subgraph each (it costs what it reaches);
+  :func:`iter_source_node_distances` - the same as arrays of the network's size.
 
 The polygons drawn from these searches (service areas) live in
 :mod:`geo.service_areas`; :func:`facility_service_areas` and the other
@@ -37,6 +39,8 @@ __all__ = [
     "point_distances",
     "nearest_distances",
     "iter_source_node_distances",
+    "iter_local_node_distances",
+    "BALL_BATCH",
     "incident_edges",
     "same_edge_pairs",
     "facility_service_areas",  # noqa: F822 - answered by __getattr__ (geo.service_areas)
@@ -303,12 +307,75 @@ def nearest_distances(net: WalkNetwork, sources: Snapped, targets: Snapped, *, l
 
 
 # --------------------------------------------------------- per-source search
+#: Sources whose straight-line balls are looked up in one KD-tree call (bounds the lists held at once).
+BALL_BATCH = 256
+
+
+def iter_local_node_distances(
+    net: WalkNetwork, sources: Snapped, limit: float
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(source index, nodes, distances)`` of the nodes each reachable source reaches.
+
+    One bounded Dijkstra per source on the local subgraph of the nodes within
+    straight-line reach of its join point (which holds every walk of at most
+    ``limit``, so the distances are exact), from a super source joined to both
+    ends of its edge.  Nothing the size of the network is built or scanned:
+    a search costs what it reaches (scipy's ``dijkstra(indices=[s],
+    limit=...)`` on the whole network allocates and fills arrays of the
+    network's size for every source).
+
+    Parameters
+    ----------
+    net
+        The network.
+    sources
+        Snapped sources; unreachable ones are skipped.
+    limit
+        Search radius in metres.
+
+    Yields
+    ------
+    i, nodes, dist
+        The source's index, the sorted ids of the nodes within ``limit`` and
+        their distances (float64).
+    """
+    ok = np.flatnonzero(sources.reachable)
+    csr = net.csr
+    radius = limit * STRAIGHT_LINE_SLACK + 1.0
+    for start in range(0, ok.size, BALL_BATCH):
+        batch = ok[start : start + BALL_BATCH]
+        balls = net.node_tree.query_ball_point(sources.xy[batch], radius, return_sorted=True)
+        for i, ball in zip(batch.tolist(), balls):
+            nodes, dist = _local_search(net, csr, sources, i, np.asarray(ball, dtype=np.int64), limit)
+            yield i, nodes, dist
+
+
+def _local_search(
+    net: WalkNetwork, csr: sp.csr_matrix, sources: Snapped, i: int, nodes: np.ndarray, limit: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes within ``limit`` of source ``i`` and their distances, searching the subgraph of ``nodes``."""
+    if nodes.size == 0:
+        return nodes, np.empty(0)
+    e = int(sources.edge[i])
+    gap, off = float(sources.gap[i]), float(sources.offset[i])
+    seeds = np.array([net.edge_u[e], net.edge_v[e]], dtype=np.int64)
+    costs = np.array([gap + off, gap + float(net.edge_length[e]) - off])
+    pos = np.searchsorted(nodes, seeds)
+    inside = (pos < nodes.size) & (nodes[np.minimum(pos, nodes.size - 1)] == seeds) & (costs <= limit)
+    if not inside.any():
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    graph = _with_super_source(net, pos[inside], costs[inside], csr=_subgraph(csr, nodes))
+    dist = dijkstra(graph, directed=True, indices=nodes.size, limit=limit)[: nodes.size]
+    keep = dist <= limit
+    return nodes[keep], dist[keep]
+
+
 def iter_source_node_distances(net: WalkNetwork, sources: Snapped, limit: float) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(source index, node distances)`` for each reachable source.
 
-    Each search is one bounded Dijkstra from both ends of the source's edge
-    (scipy stops at ``limit``, so its cost follows what is reached, not the
-    network's size).
+    The searches are those of :func:`iter_local_node_distances` (each costs
+    what it reaches); only the returned array, shape (N,), has the network's
+    size.  :func:`iter_local_node_distances` gives the same without it.
 
     Parameters
     ----------
@@ -319,17 +386,10 @@ def iter_source_node_distances(net: WalkNetwork, sources: Snapped, limit: float)
     limit
         Search radius in metres; farther nodes get ``inf``.
     """
-    csr = net.csr
-    for i in np.flatnonzero(sources.reachable):
-        e = int(sources.edge[i])
-        u, v = int(net.edge_u[e]), int(net.edge_v[e])
-        gap, off = float(sources.gap[i]), float(sources.offset[i])
-        rows = dijkstra(csr, directed=True, indices=[u, v], limit=limit)
-        rows[0] += gap + off
-        rows[1] += gap + net.edge_length[e] - off
-        dist = np.minimum(rows[0], rows[1])  # its own array: callers may keep it
-        dist[dist > limit] = np.inf
-        yield int(i), dist
+    for i, nodes, d in iter_local_node_distances(net, sources, limit):
+        dist = np.full(net.n_nodes, np.inf)  # its own array: callers may keep it
+        dist[nodes] = d
+        yield i, dist
 
 
 def incident_edges(net: WalkNetwork, nodes: np.ndarray) -> np.ndarray:

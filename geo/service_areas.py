@@ -3,7 +3,7 @@
 Reading order (one pipeline, kept in one module: every step feeds the next):
 
 1. :func:`reached_pieces` - the parts of edges a bounded search
-   (:func:`geo.reach.iter_source_node_distances`) reaches, cut at the remaining
+   (:func:`geo.reach.iter_local_node_distances`) reaches, cut at the remaining
    distance; :func:`merged_pieces`, :func:`concat_pieces` combine them.
 2. :func:`chained_lines`, :func:`cut_pieces` - the pieces as lines, chained along
    strokes (:mod:`geo.network.strokes`) so that buffering makes few round caps.
@@ -27,7 +27,7 @@ import shapely
 from shapely.errors import GEOSException
 
 from .network import Snapped, WalkNetwork
-from .reach import incident_edges, iter_source_node_distances
+from .reach import incident_edges, iter_local_node_distances
 from .settings import DEFAULT_BUFFER_M, MAX_BUFFER_M
 from .standards import parse_tiers
 
@@ -76,6 +76,7 @@ def reached_pieces(
     node_dist: np.ndarray,
     radius: float,
     *,
+    nodes: np.ndarray | None = None,
     source_edge: int = -1,
     source_offset: float = 0.0,
     source_gap: float = 0.0,
@@ -88,9 +89,14 @@ def reached_pieces(
     net
         The network.
     node_dist
-        Node distances from the source.
+        Node distances from the source: shape (N,), or with ``nodes`` the
+        distances of those nodes only (as :func:`geo.reach.iter_local_node_distances`
+        gives them; the others are farther than any tier).
     radius
         The tier in metres.
+    nodes
+        Sorted node ids that ``node_dist`` belongs to; then nothing of the
+        network's size is scanned.
     source_edge, source_offset, source_gap
         Where the source joins the network: its own edge is reached directly
         in both directions from the join point.
@@ -102,11 +108,16 @@ def reached_pieces(
         piece ``[0, length]``), and the piece of the source's edge reached
         straight from the join point.
     """
-    reached = np.flatnonzero(node_dist <= radius)
-    edges = incident_edges(net, reached)
+    if nodes is None:
+        reached = np.flatnonzero(node_dist <= radius)
+        edges = incident_edges(net, reached)
+        du = node_dist[net.edge_u[edges]]
+        dv = node_dist[net.edge_v[edges]]
+    else:
+        edges = incident_edges(net, nodes[node_dist <= radius])
+        du = _lookup(nodes, node_dist, net.edge_u[edges])
+        dv = _lookup(nodes, node_dist, net.edge_v[edges])
     length = net.edge_length[edges]
-    du = node_dist[net.edge_u[edges]]
-    dv = node_dist[net.edge_v[edges]]
     from_u = np.where(np.isfinite(du), np.clip(radius - du, 0.0, length), 0.0)
     from_v = np.where(np.isfinite(dv), np.clip(radius - dv, 0.0, length), 0.0)
     full = from_u + from_v >= length
@@ -124,6 +135,14 @@ def reached_pieces(
         if b - a > 0.01:
             own = Pieces(np.array([source_edge]), np.array([a]), np.array([b]))
     return through, own
+
+
+def _lookup(nodes: np.ndarray, dist: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Distances of ``query`` nodes given those of sorted ``nodes`` (``inf`` for the others)."""
+    if not nodes.size:
+        return np.full(query.shape, np.inf)
+    pos = np.minimum(np.searchsorted(nodes, query), nodes.size - 1)
+    return np.where(nodes[pos] == query, dist[pos], np.inf)
 
 
 def _piece_vertices(net: WalkNetwork, pieces: Pieces) -> tuple[np.ndarray, np.ndarray]:
@@ -229,6 +248,7 @@ def service_area_lines(
     source_edge: int,
     source_offset: float,
     source_gap: float,
+    nodes: np.ndarray | None = None,
 ) -> shapely.Geometry:
     """Return the streets reached within ``radius`` as one MultiLineString (metric CRS).
 
@@ -239,13 +259,19 @@ def service_area_lines(
 
     Parameters
     ----------
-    net, node_dist, radius, source_edge, source_offset, source_gap
+    net, node_dist, radius, nodes, source_edge, source_offset, source_gap
         As for :func:`reached_pieces`.
     source_xy
         Shape (2, 2): the source's own point and its join point on the street.
     """
     through, own = reached_pieces(
-        net, node_dist, radius, source_edge=source_edge, source_offset=source_offset, source_gap=source_gap
+        net,
+        node_dist,
+        radius,
+        nodes=nodes,
+        source_edge=source_edge,
+        source_offset=source_offset,
+        source_gap=source_gap,
     )
     return _edge_piece_lines(net, through, own, _connector(source_xy, source_gap, radius))
 
@@ -261,6 +287,7 @@ def service_area_polygon(
     source_gap: float,
     buffer_m: float = DEFAULT_BUFFER_M,
     quad_segs: int = 3,
+    nodes: np.ndarray | None = None,
 ) -> shapely.Geometry:
     """Return one service-area polygon (metric CRS): the band of ``buffer_m``
     metres around the streets reached within ``radius``.
@@ -275,7 +302,13 @@ def service_area_polygon(
     ``quad_segs`` of :func:`street_band`.
     """
     through, own = reached_pieces(
-        net, node_dist, radius, source_edge=source_edge, source_offset=source_offset, source_gap=source_gap
+        net,
+        node_dist,
+        radius,
+        nodes=nodes,
+        source_edge=source_edge,
+        source_offset=source_offset,
+        source_gap=source_gap,
     )
     connector = _connector(source_xy, source_gap, radius)
     if blocks_pay(net, through):
@@ -413,12 +446,12 @@ def service_areas(
     metres = parse_tiers(tiers)
     total = int(sources.reachable.sum())
     rows: list[tuple[int, float, shapely.Geometry]] = []
-    for done, (i, dist) in enumerate(iter_source_node_distances(net, sources, metres[-1]), start=1):
+    searches = iter_local_node_distances(net, sources, metres[-1])
+    for done, (i, nodes, dist) in enumerate(searches, start=1):
         where = source_join(sources, i, source_xy[i])
         for tier in metres:
-            rows.append(
-                (i, tier, service_area_polygon(net, dist, tier, **where, buffer_m=buffer_m, quad_segs=quad_segs))
-            )
+            poly = service_area_polygon(net, dist, tier, nodes=nodes, **where, buffer_m=buffer_m, quad_segs=quad_segs)
+            rows.append((i, tier, poly))
         if progress and (done % 50 == 0 or done == total):
             progress(done, total)
     return rows

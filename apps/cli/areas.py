@@ -6,7 +6,17 @@ import argparse
 
 from lifecircle.geo import settings
 
-from .base import Inputs, Reporter, add_common, add_tiers, check_output, kind_registry, parse_tiers, warn_unreachable
+from .base import (
+    Inputs,
+    Reporter,
+    UsageError,
+    add_common,
+    add_tiers,
+    check_output,
+    kind_registry,
+    parse_tiers,
+    warn_unreachable,
+)
 
 __all__ = ["register", "cmd_areas", "check_buffer"]
 
@@ -24,6 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"at most {settings.MAX_BUFFER_M:g})",
     )
     p.add_argument("--out", required=True, help="service areas GeoJSON to write")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes drawing the polygons (default: the cores, at most 4, for 200 or more facilities)",
+    )
     add_tiers(p)
     add_common(p)
     p.set_defaults(handler=cmd_areas, inputs=("network", "facilities"), outputs=("out",))
@@ -46,6 +62,8 @@ def cmd_areas(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", (".geojson", ".json"))
     tiers = parse_tiers(args)
     check_buffer(args)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more processes")
     check_positive(args, "--snap-limit", "metres from a walkable street", allow_zero=True)
     registry = kind_registry(args)
     inputs = Inputs(args, rep)
@@ -57,6 +75,7 @@ def cmd_areas(args: argparse.Namespace) -> int:
         tiers,
         buffer_m=args.buffer,
         snap_limit_m=args.snap_limit,
+        workers=args.workers,
         progress=rep.progress("service areas"),
     )
     reachable = ~facilities["id"].astype(str).isin(areas.attrs["unreachable"]).to_numpy()
