@@ -10,8 +10,12 @@ same question), a pack of three tiers (300 / 500 / 1000 m) each requiring all 10
 * networkx: ``multi_source_dijkstra_path_length`` per kind with the 1000 m cutoff, combined by
   hand per tier (the anchor; its complete counts must equal lifecircle's).
 
-cityseer's ``compute_accessibilities`` is the third anchor the issue names; it is not
-installed in this environment, and the run says so instead of timing it.
+* cityseer (requirements-bench.txt): ``layers.compute_accessibilities`` over the same graph
+  (string node keys, the edges' own geometry), whose ``cc_<kind>_nearest_max_1000`` is each
+  node's distance to the nearest facility of the kind; combined per tier the same way.  cityseer
+  computes every node of the network, not only the demand's, in Rust on all cores; its
+  ``network_structure_from_nx`` build is timed apart (``structure_s``).  When cityseer is not
+  installed the row says so instead of timing it.
 
 Run ``python -m bench.bench_evaluate [--quick]`` (``--quick``: 50k nodes, 20,000 demand points).
 """
@@ -41,7 +45,9 @@ def _pack(path: Path) -> Path:
     return path
 
 
-def run(quick: bool = False, *, networkx: bool = True, per_kind: int | None = None) -> list[dict]:
+def run(
+    quick: bool = False, *, networkx: bool = True, cityseer: bool = True, per_kind: int | None = None
+) -> list[dict]:
     """Run the benchmark; return rows (tool, seconds, complete counts per tier)."""
     import geopandas as gpd
 
@@ -112,10 +118,49 @@ def run(quick: bool = False, *, networkx: bool = True, per_kind: int | None = No
                 "agrees": all(abs(ref[k] - lc[k]) <= max(2, 0.0005 * dem_nodes.size) for k in ref),
             }
         )
-    rows.append(
-        {"tool": "cityseer", "seconds": None, "note": "not installed here (pip install cityseer to add the anchor)"}
-    )
+    if cityseer:
+        rows.append(_cityseer_row(net, fac_nodes, fac_kind, dem_nodes, lc))
     return rows
+
+
+def _cityseer_row(net, fac_nodes: np.ndarray, fac_kind: np.ndarray, dem_nodes: np.ndarray, lc: dict) -> dict:
+    """cityseer's nearest distance per kind at every node, combined per tier like the others."""
+    try:
+        import logging
+
+        import geopandas as gpd
+        import networkx as nx
+        from cityseer.metrics import layers
+        from cityseer.tools import io as cs_io
+    except ImportError:
+        return {"tool": "cityseer", "seconds": None, "note": "not installed (pip install -r requirements-bench.txt)"}
+    logging.getLogger("cityseer").setLevel(logging.WARNING)
+    t0 = time.perf_counter()
+    g = nx.MultiGraph(crs=net.crs)
+    g.add_nodes_from((str(i), {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(net.node_xy.tolist()))
+    lines = net.edge_lines
+    g.add_edges_from((str(u), str(v), {"geom": lines[j]}) for j, (u, v) in enumerate(zip(net.edge_u, net.edge_v)))
+    nodes, _edges, structure = cs_io.network_structure_from_nx(g)
+    structure_s = time.perf_counter() - t0
+    kinds = [f"k{i}" for i in range(N_KINDS)]
+    data = gpd.GeoDataFrame({"kind": fac_kind}, geometry=gpd.points_from_xy(*net.node_xy[fac_nodes].T), crs=net.crs)
+    t0 = time.perf_counter()
+    out = layers.compute_accessibilities(data, "kind", kinds, nodes, structure, distances=[int(TIERS[-1][1])])
+    cs_s = time.perf_counter() - t0
+    at = out.reindex([str(n) for n in dem_nodes])
+    ok = {k: np.ones(dem_nodes.size, bool) for k, _ in TIERS}
+    for kind in kinds:
+        dist = at[f"cc_{kind}_nearest_max_{int(TIERS[-1][1])}"].to_numpy(float)
+        for k, m in TIERS:
+            ok[k] &= np.nan_to_num(dist, nan=np.inf) <= m + 1e-6
+    ref = {k: int(v.sum()) for k, v in ok.items()}
+    return {
+        "tool": "cityseer",
+        "seconds": round(cs_s, 3),
+        "complete": ref,
+        "structure_s": round(structure_s, 2),
+        "agrees": all(abs(ref[k] - lc[k]) <= max(2, 0.0005 * dem_nodes.size) for k in ref),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,9 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-networkx", action="store_true")
+    ap.add_argument("--no-cityseer", action="store_true")
     ap.add_argument("--per-kind", type=int, default=None, help=f"facilities per kind (default {PER_KIND})")
     a = ap.parse_args(argv)
-    rows = run(a.quick, networkx=not a.no_networkx, per_kind=a.per_kind)
+    rows = run(a.quick, networkx=not a.no_networkx, cityseer=not a.no_cityseer, per_kind=a.per_kind)
     base = rows[0]["seconds"]
     for r in rows:
         ratio = f"  x{r['seconds'] / base:,.1f}" if r.get("seconds") else ""
