@@ -199,17 +199,13 @@ def demand_samples(
     DemandSamples
     """
     weights, _ = resolve_weights(demand, weight_column)
-    geoms = demand.geometry.to_crs(net.crs).values
-    types = shapely.get_type_id(np.asarray(geoms))
-    is_point = types == 0
-    units, xs, ws = (
-        [np.flatnonzero(is_point)],
-        [shapely.get_coordinates(np.asarray(geoms)[is_point])],
-        [weights[is_point]],
-    )
+    geoms = np.asarray(demand.geometry.values)
+    is_point = shapely.get_type_id(geoms) == 0
+    units, xs, ws = [np.flatnonzero(is_point)], [_metric_xy(net, demand.geometry, is_point)], [weights[is_point]]
     poly_idx = np.flatnonzero(~is_point)
     if poly_idx.size:
-        u, xy, w = _spread_polygons(net, np.asarray(geoms)[poly_idx], weights[poly_idx], spacing_m)
+        polygons = np.asarray(demand.geometry.iloc[poly_idx].to_crs(net.crs).values)
+        u, xy, w = _spread_polygons(net, polygons, weights[poly_idx], spacing_m)
         units.append(poly_idx[u])
         xs.append(xy)
         ws.append(w)
@@ -219,6 +215,21 @@ def demand_samples(
     order = np.argsort(unit, kind="stable")
     unit, xy, weight = unit[order], xy[order], weight[order]
     return DemandSamples(unit, weight, xy, snap_xy(net, xy, limit_m=snap_limit_m), len(demand))
+
+
+def _metric_xy(net: WalkNetwork, geometry: gpd.GeoSeries, mask: np.ndarray) -> np.ndarray:
+    """The network-CRS coordinates of the points ``geometry[mask]``, shape (K, 2).
+
+    WGS84 points are projected from their coordinates (:meth:`WalkNetwork.to_metric`,
+    the transformer ``to_crs`` would use) without a new shapely point each.
+    """
+    crs = geometry.crs
+    if crs is not None and crs.to_epsg() != 4326:
+        return shapely.get_coordinates(np.asarray(geometry.iloc[np.flatnonzero(mask)].to_crs(net.crs).values))
+    lonlat = shapely.get_coordinates(np.asarray(geometry.values)[mask])
+    if lonlat.shape[0] != int(mask.sum()):  # empty points have no coordinates
+        lonlat = np.array([[g.x, g.y] if not g.is_empty else [np.nan, np.nan] for g in geometry.values[mask]])
+    return net.to_metric(lonlat[:, 0], lonlat[:, 1]).reshape(-1, 2)
 
 
 def _spread_polygons(

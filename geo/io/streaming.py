@@ -91,14 +91,26 @@ def column_json(values: pd.Series, jsonable: Callable[[Any], Any]) -> list[str]:
     return quoted if quoted is not None else [_value_json(v, jsonable) for v in cells]
 
 
-def _point_coords(geoms: np.ndarray) -> tuple[list[str], list[str]] | None:
-    """x and y text (7 decimals) when every geometry is a non-empty point, else None."""
+def _point_coords(geoms: np.ndarray) -> np.ndarray | None:
+    """Coordinates rounded to 7 decimals, shape (n, 2), when every geometry is a non-empty point, else None."""
     if geoms.size == 0 or not (shapely.get_type_id(geoms) == 0).all() or shapely.is_empty(geoms).any():
         return None
     xy = np.round(shapely.get_coordinates(geoms), 7)
     if xy.shape[0] != geoms.size:
         return None
-    return list(map(repr, xy[:, 0].tolist())), list(map(repr, xy[:, 1].tolist()))  # shortest text of 7-decimal values
+    return xy
+
+
+def coordinate_json(values: np.ndarray) -> list[str]:
+    """The shortest text of each 7-decimal coordinate (``repr``), through the compiled encoder.
+
+    pandas' encoder writes the same digits as ``repr`` for every value of 1e-4 or
+    more in size; the few smaller ones (and -0.0) are written by ``repr`` itself.
+    """
+    out = _numbers_json(values)
+    for i in np.flatnonzero(np.abs(values) < 1e-4).tolist():
+        out[i] = repr(float(values[i]))
+    return out
 
 
 def write_features(
@@ -113,10 +125,15 @@ def write_features(
 ) -> int:
     """Write ``{"type":"Feature",...}`` texts joined by ``",\\n"`` to ``fh``, chunk by chunk.
 
+    Each column of a chunk becomes JSON text once per distinct value
+    (:func:`column_json` of the values :func:`pandas.factorize` finds), and the
+    features are laid out as bytes by NumPy (:func:`_assemble`), not formatted
+    one by one in Python.
+
     Parameters
     ----------
     fh
-        An open text file.
+        An open text file (its bytes go straight to the binary buffer when it has one).
     frame
         The properties, one row per feature.
     geoms
@@ -139,23 +156,96 @@ def write_features(
     chunk = int(chunk or CHUNK_ROWS)
     columns = list(frame.columns) if columns is None else list(columns)
     where = [frame.columns.get_loc(c) for c in columns]
-    keys = [json.dumps(str(c), ensure_ascii=False).replace("%", "%%") for c in columns]
-    props = ",".join(f"{k}:%s" for k in keys)
+    keys = [json.dumps(str(c), ensure_ascii=False) + ":" for c in columns]
+    head = ['{"type":"Feature","properties":{' + keys[0]] if keys else ['{"type":"Feature","properties":{']
+    glue = head + ["," + k for k in keys[1:]]
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
-        cols = [column_json(frame.iloc[lo:hi, j], jsonable) for j in where]
+        texts = [_distinct_json(frame.iloc[lo:hi, j], jsonable) for j in where]
         g = geoms[lo:hi]
         xy = _point_coords(g)
         if xy is not None:
-            tmpl = '{"type":"Feature","properties":{' + props + '},"geometry":{"type":"Point","coordinates":[%s,%s]}}'
-            cols += list(xy)
+            pieces = [*glue, '},"geometry":{"type":"Point","coordinates":[', ",", "]}}"]
+            texts += [_as_codes(coordinate_json(xy[:, 0])), _as_codes(coordinate_json(xy[:, 1]))]
         else:
-            tmpl = '{"type":"Feature","properties":{' + props + '},"geometry":%s}'
-            cols.append(geometry_json(g).tolist())
-        if lo:
-            fh.write(",\n")
-        fh.write(",\n".join(map(tmpl.__mod__, zip(*cols))))
+            pieces = [*glue, '},"geometry":', "}"]
+            texts.append(_as_codes(geometry_json(g).tolist()))
+        if not columns:  # no properties: the first piece holds no key
+            pieces[0] += pieces.pop(1)
+        _write_bytes(fh, _assemble(pieces, texts, hi - lo, last=hi == n))
     return n
+
+
+def _as_codes(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """Texts as (distinct texts, index of each row's text) with every row its own text."""
+    return texts, np.arange(len(texts))
+
+
+def _distinct_json(values: pd.Series, jsonable: Callable[[Any], Any]) -> tuple[list[str], np.ndarray]:
+    """(JSON text of each distinct value, index of each row's text); a missing value is ``null``."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        # mixed objects: factorize would take 1, 1.0 and True for one value
+        return _as_codes(column_json(values, jsonable))
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = column_json(pd.Series(uniques, dtype=values.dtype if len(uniques) else object), jsonable)
+    texts.append("null")
+    return texts, np.where(codes < 0, len(texts) - 1, codes)
+
+
+def _assemble(
+    pieces: list[str], texts: list[tuple[list[str], np.ndarray]], n: int, *, last: bool
+) -> bytes | memoryview:
+    """The features' bytes: ``pieces[0] text[0] pieces[1] text[1] ... pieces[-1]`` per row, rows joined by ``,\\n``.
+
+    With pyarrow, each column's texts are gathered by their codes and the row's
+    pieces joined element-wise in Arrow's compiled kernels; the joined array's
+    data buffer is the chunk's text.  Without it, rows are joined in Python.
+    """
+    pieces = [*pieces[:-1], pieces[-1] + ",\n"]
+    cut = 2 if last else 0  # no separator after the layer's last feature
+    arrow = _arrow()
+    if arrow is None:
+        whole = _joined(pieces, texts, n)
+        return whole[: len(whole) - cut]
+    pa, pc = arrow
+    text_type = pa.large_string()
+    args: list[Any] = []
+    for i, piece in enumerate(pieces):
+        args.append(pa.scalar(piece, type=text_type))
+        if i < len(texts):
+            table, codes = texts[i]
+            args.append(pc.take(pa.array(table, type=text_type), pa.array(codes, type=pa.int64())))
+    joined = pc.binary_join_element_wise(*args, pa.scalar("", type=text_type))
+    _, offsets, data = joined.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[joined.offset : joined.offset + n + 1]
+    return memoryview(data)[int(bounds[0]) : int(bounds[-1]) - cut]
+
+
+def _arrow() -> tuple[Any, Any] | None:
+    """pyarrow and pyarrow.compute, or None when pyarrow is not installed."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        return None
+    return pa, pc
+
+
+def _joined(pieces: list[str], texts: list[tuple[list[str], np.ndarray]], n: int) -> bytes:
+    """The same bytes as :func:`_assemble`, joined row by row in Python."""
+    cols = [[text[c] for c in codes.tolist()] for text, codes in texts]
+    tmpl = "%s".join(p.replace("%", "%%") for p in pieces)
+    return "".join(map(tmpl.__mod__, zip(*cols))).encode("utf-8")
+
+
+def _write_bytes(fh: IO[str], data: bytes | memoryview) -> None:
+    """Write UTF-8 bytes to a text file: to its binary buffer when it has one (no decoding)."""
+    buffer = getattr(fh, "buffer", None)
+    if buffer is not None:
+        fh.flush()
+        buffer.write(data)
+    else:
+        fh.write(bytes(data).decode("utf-8"))
 
 
 def is_columnar(path: str | Path) -> bool:

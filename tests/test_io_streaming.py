@@ -1,0 +1,101 @@
+"""The compiled GeoJSON writer (geo.io.streaming) against json/geopandas references, and .parquet/.gpkg outputs."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.io import streaming, write_geojson
+
+
+def _layer(n: int, seed: int = 11) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    d = np.round(rng.uniform(0, 1000, n), 1)
+    d[::3] = np.nan
+    d[1::7] = np.inf
+    names = [f"楼{i % 5}" for i in range(n)]
+    names[2] = 'a/b "c"\n\\d'
+    names[4] = None
+    return gpd.GeoDataFrame(
+        {
+            "id": [f"R{i}" for i in range(n)],
+            "name": names,
+            "weight": rng.integers(0, 4, n).astype(float) / 3.0,
+            "count": rng.integers(-5, 5, n),
+            "dist_any": d,
+            "reachable": rng.random(n) > 0.3,
+            "mixed": [[1, True, 1.0, "1", None][i % 5] for i in range(n)],
+        },
+        geometry=gpd.points_from_xy(
+            np.round(rng.uniform(-0.0002, 0.0002, n), 7), 22.5 + np.round(rng.uniform(0, 0.1, n), 7)
+        ),
+        crs="EPSG:4326",
+    )
+
+
+def _reference_properties(frame: gpd.GeoDataFrame) -> list[dict]:
+    """Each row's properties as Python's json would write them (NaN/inf -> null, floats to 10 decimals), parsed back."""
+    rows = []
+    for rec in pd.DataFrame(frame.drop(columns="geometry")).astype(object).to_dict("records"):
+        out = {}
+        for k, v in rec.items():
+            if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+                v = None
+            elif isinstance(v, np.generic):
+                v = v.item()
+            if type(v) is float:
+                v = round(v, 10)
+            out[k] = v
+        rows.append(json.loads(json.dumps(out, ensure_ascii=False)))
+    return rows
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100_000])
+def test_features_equal_python_json_value_for_value(tmp_path, monkeypatch, chunk):
+    frame = _layer(61)
+    monkeypatch.setattr(streaming, "CHUNK_ROWS", chunk)
+    path = write_geojson(frame, tmp_path / "x.geojson", metadata={"k": 1})
+    lines = path.read_text(encoding="utf-8").split("\n")
+    features = json.loads("\n".join(lines))["features"]
+    assert len(lines) == len(frame) + 3  # header, one line per feature, footer, final newline
+    ref = _reference_properties(frame)
+    for got, want, geom in zip(features, ref, frame.geometry.values):
+        assert got["properties"] == want
+        assert [type(v) for v in got["properties"].values()] == [type(v) for v in want.values()]  # 1 vs 1.0 vs True
+        assert got["geometry"] == {"type": "Point", "coordinates": [round(geom.x, 7), round(geom.y, 7)]}
+
+
+def test_coordinates_are_written_as_repr():
+    values = np.round(np.random.default_rng(3).uniform(-180, 180, 5000), 7)
+    values[:6] = [0.0, -0.0, 1e-5, -4.29e-05, 0.0001, 179.9999999]
+    assert streaming.coordinate_json(values) == [repr(v) for v in values.tolist()]
+
+
+def test_without_pyarrow_the_same_bytes(tmp_path, monkeypatch):
+    frame = _layer(45)
+    frame_poly = frame.set_geometry(frame.geometry.buffer(0.001))
+    fast = [write_geojson(f, tmp_path / f"fast{i}.geojson").read_bytes() for i, f in enumerate((frame, frame_poly))]
+    monkeypatch.setattr(streaming, "_arrow", lambda: None)  # the writer's path when pyarrow is not installed
+    slow = [write_geojson(f, tmp_path / f"slow{i}.geojson").read_bytes() for i, f in enumerate((frame, frame_poly))]
+    assert fast == slow
+
+
+def test_polygons_and_empty_layers(tmp_path):
+    frame = _layer(9).drop(columns="mixed")
+    frame = frame.set_geometry(frame.geometry.buffer(0.001))
+    frame.loc[3, "geometry"] = None
+    back = json.loads(write_geojson(frame, tmp_path / "p.geojson").read_text(encoding="utf-8"))["features"]
+    assert back[3]["geometry"] is None
+    for i in (0, 5):
+        got = shapely.from_geojson(json.dumps(back[i]["geometry"]))
+        assert shapely.hausdorff_distance(got, frame.geometry.values[i]) <= 1e-7
+    empty = json.loads(write_geojson(frame.iloc[:0], tmp_path / "e.geojson").read_text(encoding="utf-8"))
+    assert empty["features"] == []
+    bare = gpd.GeoDataFrame(geometry=frame.geometry.values[:3], crs="EPSG:4326")
+    feats = json.loads(write_geojson(bare, tmp_path / "b.geojson").read_text(encoding="utf-8"))["features"]
+    assert [f["properties"] for f in feats] == [{}, {}, {}]
