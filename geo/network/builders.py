@@ -127,9 +127,11 @@ def is_walkable(tags: Mapping[str, Any]) -> bool:
 class _EdgeTable:
     """Edges gathered from a source before deduplication, as flat arrays (WGS84 lon/lat geometry).
 
-    Edge ``i`` runs from node id ``u[i]`` to ``v[i]``; its polyline is
-    ``lonlat[offsets[i]:offsets[i+1]]`` and its ``highway`` value
-    ``names[highway[i]]`` (``names`` sorted).
+    Edge ``i`` runs from node ``u[i]`` to ``v[i]`` (indices into the build's
+    :class:`_Nodes`); its polyline is ``lonlat[offsets[i]:offsets[i+1]]`` and
+    its ``highway`` value ``names[highway[i]]`` (``names`` sorted).  When
+    ``point`` is given, ``point[j]`` is the node at vertex ``j`` (-1: a vertex
+    that is no node), so a node's metric position is computed once.
     """
 
     u: np.ndarray
@@ -139,6 +141,7 @@ class _EdgeTable:
     names: np.ndarray
     offsets: np.ndarray
     lonlat: np.ndarray
+    point: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -148,17 +151,17 @@ class _EdgeTable:
 
 @dataclass
 class _Nodes:
-    """Node ids (sorted) and their lon/lat."""
+    """Node ids, sorted (until :func:`_simple_edges` appends its new nodes), and their lon/lat."""
 
     ids: np.ndarray
     lonlat: np.ndarray
 
-    def lookup(self, ids: np.ndarray) -> np.ndarray:
-        """The lon/lat of each id (every id must be present)."""
+    def index(self, ids: np.ndarray) -> np.ndarray:
+        """The index of each id in the (sorted) table; every id must be present."""
         at = np.searchsorted(self.ids, ids)
         if at.size and (at.max() >= self.ids.size or not np.array_equal(self.ids[at], ids)):
             raise NetworkError("an edge names a node without a location")
-        return self.lonlat[at]
+        return at
 
 
 def _nodes_from(ids: np.ndarray, lonlat: np.ndarray) -> _Nodes:
@@ -174,8 +177,10 @@ def _codes(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return index.reshape(-1).astype(np.int64), names
 
 
-def _table_from_lists(u: list[int], v: list[int], length: list[float], highway: list[str], coords: list[np.ndarray]):
-    """An :class:`_EdgeTable` from per-edge Python lists."""
+def _table_from_lists(
+    u: np.ndarray, v: np.ndarray, length: list[float], highway: list[str], coords: list[np.ndarray]
+) -> _EdgeTable:
+    """An :class:`_EdgeTable` from node indices and per-edge Python lists."""
     codes, names = _codes(highway)
     counts = np.fromiter((len(c) for c in coords), dtype=np.int64, count=len(coords))
     return _EdgeTable(
@@ -266,13 +271,15 @@ def _simple_edges(table: _EdgeTable, nodes: _Nodes) -> tuple[_EdgeTable, _Nodes]
     is cut at its middle by a new node, so the CSR matrix holds one edge per
     node pair, shortest paths are unchanged, and every street can still be
     walked on, drawn and snapped to.  Closed loops are cut in three.  New
-    nodes get ids -1, -2, ... in the order of the sorted edges.
+    nodes get ids -1, -2, ... in the order of the sorted edges and are
+    appended to the node table.
     """
     u, v, length = table.u, table.v, table.length
-    lo, hi = np.minimum(u, v), np.maximum(u, v)
-    order = np.lexsort((length, hi, lo))
-    slo, shi, slen = lo[order], hi[order], length[order]
-    new_pair = np.r_[True, (slo[1:] != slo[:-1]) | (shi[1:] != shi[:-1])]
+    n_nodes = nodes.ids.shape[0]
+    pair = np.minimum(u, v) * n_nodes + np.maximum(u, v)  # the node table is sorted by id: same order as the ids
+    order = np.lexsort((length, pair))
+    spair, slen = pair[order], length[order]
+    new_pair = np.r_[True, spair[1:] != spair[:-1]]
     group = np.cumsum(new_pair) - 1
     first = np.flatnonzero(new_pair)
     pos = np.arange(order.size) - first[group]
@@ -295,23 +302,31 @@ def _simple_edges(table: _EdgeTable, nodes: _Nodes) -> tuple[_EdgeTable, _Nodes]
         new_xy.extend(piece[-1] for piece, _ in pieces[:-1])
 
     src = np.repeat(order, n_pieces)  # the input edge of each output edge, in output order
-    out_u, out_v, out_len = u[src].copy(), v[src].copy(), length[src].copy()
+    out_u, out_v, out_len = u[src], v[src], length[src]
     counts = np.diff(table.offsets)[src]
-    starts = table.offsets[src].copy()
-    from_split = np.repeat(split[n_pieces > 0], n_pieces[n_pieces > 0])
+    starts = table.offsets[src]
     n_new = len(new_xy)
-    if from_split.any():
-        at = np.flatnonzero(from_split)
+    if n_new:
+        at = np.flatnonzero(np.repeat(split, n_pieces))
         piece_counts = np.fromiter((len(c) for c in extra_xy), dtype=np.int64, count=len(extra_xy))
         out_len[at] = extra_len
         counts[at] = piece_counts
         starts[at] = table.lonlat.shape[0] + np.cumsum(piece_counts) - piece_counts
         # each split street: its pieces' inner ends are the new nodes, numbered in order
         last_piece = np.r_[src[at][1:] != src[at][:-1], True]
-        new_ids = -np.arange(1, n_new + 1, dtype=np.int64)
-        out_v[at[~last_piece]] = new_ids
-        out_u[at[1:][~last_piece[:-1]]] = new_ids
+        new_index = n_nodes + np.arange(n_new, dtype=np.int64)
+        out_v[at[~last_piece]] = new_index
+        out_u[at[1:][~last_piece[:-1]]] = new_index
+        nodes = _Nodes(
+            np.concatenate([nodes.ids, -np.arange(1, n_new + 1, dtype=np.int64)]),
+            np.concatenate([nodes.lonlat, np.asarray(new_xy, dtype=float)]),
+        )
+    gather = _ranges(starts, counts)
     source_xy = np.concatenate([table.lonlat, *extra_xy]) if extra_xy else table.lonlat
+    point = None
+    if table.point is not None:
+        extra = sum(len(c) for c in extra_xy)
+        point = np.concatenate([table.point, np.full(extra, -1, dtype=np.int64)])[gather]
     out = _EdgeTable(
         u=out_u,
         v=out_v,
@@ -319,13 +334,9 @@ def _simple_edges(table: _EdgeTable, nodes: _Nodes) -> tuple[_EdgeTable, _Nodes]
         highway=table.highway[src],
         names=table.names,
         offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        lonlat=source_xy[_ranges(starts, counts)],
+        lonlat=source_xy[gather],
+        point=point,
     )
-    if n_new:
-        nodes = _nodes_from(
-            np.concatenate([nodes.ids, -np.arange(1, n_new + 1, dtype=np.int64)]),
-            np.concatenate([nodes.lonlat, np.asarray(new_xy, dtype=float)]),
-        )
     return out, nodes
 
 
@@ -342,20 +353,34 @@ def _assemble(
     if not table.size:
         raise NetworkError(f"{name or source}: no walkable street in this network")
     table, nodes = _simple_edges(table, nodes)
-    osmids = np.unique(np.concatenate([table.u, table.v]))
-    lonlat = nodes.lookup(osmids)
+    n_all = nodes.ids.shape[0]
+    used = np.flatnonzero(np.bincount(np.concatenate([table.u, table.v]), minlength=n_all))
+    used = used[np.argsort(nodes.ids[used], kind="stable")]  # by id, as np.unique of the ids
+    osmids = nodes.ids[used]
+    rank = np.full(n_all, -1, dtype=np.int64)
+    rank[used] = np.arange(used.shape[0])
+    lonlat = nodes.lonlat[used]
     crs = crs or local_metric_crs(lonlat[:, 0], lonlat[:, 1])
     to_metric = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    x, y = to_metric.transform(lonlat[:, 0], lonlat[:, 1])
-    gx, gy = to_metric.transform(table.lonlat[:, 0], table.lonlat[:, 1])
+    if table.point is None:
+        x, y = to_metric.transform(lonlat[:, 0], lonlat[:, 1])
+        gx, gy = to_metric.transform(table.lonlat[:, 0], table.lonlat[:, 1])
+    else:  # every node once, then the vertices that are no node
+        ax, ay = to_metric.transform(nodes.lonlat[:, 0], nodes.lonlat[:, 1])
+        x, y = ax[used], ay[used]
+        free = table.point < 0
+        gx, gy = ax[table.point], ay[table.point]
+        if free.any():
+            fx, fy = to_metric.transform(table.lonlat[free, 0], table.lonlat[free, 1])
+            gx[free], gy[free] = fx, fy
     names = np.array([str(n) for n in table.names], dtype=object)
     return WalkNetwork(
         crs=crs,
         node_osmid=osmids,
         node_xy=np.column_stack([x, y]),
         node_lonlat=lonlat,
-        edge_u=np.searchsorted(osmids, table.u).astype(np.int32),
-        edge_v=np.searchsorted(osmids, table.v).astype(np.int32),
+        edge_u=rank[table.u].astype(np.int32),
+        edge_v=rank[table.v].astype(np.int32),
         edge_length=table.length,
         edge_highway=names[table.highway] if names.size else np.empty(0, dtype=object),
         geom_offsets=table.offsets,
@@ -432,7 +457,8 @@ def from_graph(
         np.fromiter(node_lonlat, dtype=np.int64, count=len(node_lonlat)),
         np.array(list(node_lonlat.values()), dtype=float),
     )
-    table = _table_from_lists(us, vs, lengths, highways, polylines)
+    ends = nodes.index(np.asarray(us + vs, dtype=np.int64))
+    table = _table_from_lists(ends[: len(us)], ends[len(us) :], lengths, highways, polylines)
     return _assemble(table, nodes, name=name, source=source, crs=crs)
 
 
@@ -494,9 +520,9 @@ _WALK_KEYS = ("highway", "area", "foot", "service", "access")
 
 @dataclass
 class _Ways:
-    """Walkable way pieces: piece ``p``'s nodes are ``refs[offsets[p]:offsets[p+1]]``."""
+    """Walkable way pieces: piece ``p``'s nodes are ``nodes[offsets[p]:offsets[p+1]]`` (node table indices)."""
 
-    refs: np.ndarray
+    nodes: np.ndarray
     offsets: np.ndarray
     highway: np.ndarray
     names: np.ndarray
@@ -510,69 +536,81 @@ class _Ways:
 def _walkable_pieces(arrays) -> tuple[_Ways, _Nodes]:
     """Keep the walkable ways, cut where a node has no location, and drop pieces of one node."""
     tags = arrays.tags
-    strings = np.array([*arrays.strings, ""], dtype=object)  # code -1: the last, never read as a value
-    combos, which = np.unique(tags, axis=0, return_inverse=True)
-    ok = np.array(
-        [
-            is_walkable({k: (strings[c] if c >= 0 else None) for k, c in zip(_WALK_KEYS, combo)})
-            for combo in combos.tolist()
-        ],
-        dtype=bool,
-    )
-    walkable = ok[which.reshape(-1)] if combos.size else np.zeros(tags.shape[0], dtype=bool)
+    walkable = _walkable_ways(tags, arrays.strings)
     counts = np.diff(arrays.offsets)
     way = np.repeat(np.arange(counts.shape[0]), counts)
     keep = walkable[way]
     refs, way = arrays.refs[keep], way[keep]
+    n_table = arrays.node_id.shape[0]
     at = np.searchsorted(arrays.node_id, refs)
-    found = at < arrays.node_id.shape[0]
+    found = at < n_table
     found[found] = arrays.node_id[at[found]] == refs[found]
     # a piece starts at a way's first node and after each node without a location
     start = np.r_[True, way[1:] != way[:-1]] | np.r_[True, ~found[:-1]]
     piece = np.cumsum(start) - 1
-    refs, piece, at = refs[found], piece[found], at[found]
-    size = np.bincount(piece, minlength=int(piece[-1]) + 1 if piece.size else 0)
+    piece, at, way = piece[found], at[found], way[found]
+    size = np.bincount(piece)
     long_enough = size[piece] >= 2
-    refs, piece, at = refs[long_enough], piece[long_enough], at[long_enough]
-    first = np.r_[True, piece[1:] != piece[:-1]] if piece.size else np.empty(0, dtype=bool)
-    starts = np.flatnonzero(first)
-    offsets = np.r_[starts, refs.shape[0]].astype(np.int64)
-    piece_way = way[found][long_enough][starts]
-    distinct, inverse = np.unique(tags[piece_way, 0], return_inverse=True)
+    piece, at, way = piece[long_enough], at[long_enough], way[long_enough]
+    starts = np.flatnonzero(np.r_[True, piece[1:] != piece[:-1]]) if piece.size else np.empty(0, dtype=np.int64)
+    offsets = np.r_[starts, at.shape[0]].astype(np.int64)
+    # the highway value of each piece: its way's, as an index into the sorted distinct values
+    strings = np.array([*arrays.strings, ""], dtype=object)
+    distinct, inverse = np.unique(tags[way[starts], 0], return_inverse=True)
     names, rank = np.unique(np.array([str(strings[c]) for c in distinct], dtype=str), return_inverse=True)
-    highway = rank.reshape(-1)[inverse.reshape(-1)]
-    used = np.unique(at)
+    highway = rank.reshape(-1)[inverse.reshape(-1)].astype(np.int64)
+    # the nodes the pieces use, numbered in id order (the node table is sorted)
+    used = np.bincount(at, minlength=n_table) > 0
+    index = np.cumsum(used) - 1
     lonlat = np.column_stack([arrays.node_x[used] / 10_000_000, arrays.node_y[used] / 10_000_000])
     return (
-        _Ways(refs=refs, offsets=offsets, highway=highway.astype(np.int64), names=names),
+        _Ways(nodes=index[at], offsets=offsets, highway=highway, names=names),
         _Nodes(arrays.node_id[used], lonlat),
     )
 
 
+def _walkable_ways(tags: np.ndarray, strings: list[str]) -> np.ndarray:
+    """Apply :func:`is_walkable` to each distinct combination of the ways' tag values."""
+    if tags.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    base = len(strings) + 1
+    if base ** tags.shape[1] < 2**62:  # one int64 per way: a plain sort instead of rows
+        key = ((tags.astype(np.int64) + 1) * base ** np.arange(tags.shape[1], dtype=np.int64)).sum(axis=1)
+        _, first, which = np.unique(key, return_index=True, return_inverse=True)
+        combos = tags[first]
+    else:
+        combos, which = np.unique(tags, axis=0, return_inverse=True)
+    text = np.array([*strings, None], dtype=object)  # code -1: no such tag
+    ok = np.array([is_walkable(dict(zip(_WALK_KEYS, text[combo]))) for combo in combos], dtype=bool)
+    return ok[which.reshape(-1)]
+
+
 def _split_ways(ways: _Ways, nodes: _Nodes) -> _EdgeTable:
     """Split way pieces into edges at junctions (nodes used more than once) and piece ends, all at once."""
-    refs, offsets = ways.refs, ways.offsets
-    if refs.size == 0:
-        return _table_from_lists([], [], [], [], [])
-    _, inverse, uses = np.unique(refs, return_inverse=True, return_counts=True)
-    first = np.zeros(refs.shape[0], dtype=bool)
+    at, offsets = ways.nodes, ways.offsets
+    if at.size == 0:
+        return _table_from_lists(np.empty(0, np.int64), np.empty(0, np.int64), [], [], [])
+    uses = np.bincount(at, minlength=nodes.ids.shape[0])
+    first = np.zeros(at.shape[0], dtype=bool)
     first[offsets[:-1]] = True
-    last = np.zeros(refs.shape[0], dtype=bool)
+    last = np.zeros(at.shape[0], dtype=bool)
     last[offsets[1:] - 1] = True
-    cut = np.flatnonzero((uses[inverse.reshape(-1)] > 1) | first | last)
+    cut = np.flatnonzero((uses[at] > 1) | first | last)
     begins = ~last[cut[:-1]]  # every cut but a piece's last starts an edge, which ends at the next cut
     start, end = cut[:-1][begins], cut[1:][begins]
     piece = np.searchsorted(offsets, start, side="right") - 1
     geom_offsets = np.concatenate([[0], np.cumsum(end - start + 1)]).astype(np.int64)
-    lonlat = nodes.lookup(refs[_ranges(start, end - start + 1)])
+    point = at[_ranges(start, end - start + 1)]
+    lonlat = nodes.lonlat[point]
     return _EdgeTable(
-        u=refs[start],
-        v=refs[end],
+        u=at[start],
+        v=at[end],
         length=_flat_polyline_lengths(lonlat, geom_offsets),
         highway=ways.highway[piece],
         names=ways.names,
         offsets=geom_offsets,
         lonlat=lonlat,
+        point=point,
     )
 
 

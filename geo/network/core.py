@@ -260,20 +260,24 @@ class WalkNetwork:
             "source": self.source,
             "meta": self.meta,
         }
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-                node_osmid=self.node_osmid,
-                node_xy=self.node_xy,
-                node_lonlat=self.node_lonlat,
-                edge_u=self.edge_u,
-                edge_v=self.edge_v,
-                edge_length=self.edge_length,
-                edge_highway=self.edge_highway.astype("U"),
-                geom_offsets=self.geom_offsets,
-                geom_xy=self.geom_xy,
-            )
+        arrays = {
+            "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+            "node_osmid": self.node_osmid,
+            "node_xy": self.node_xy,
+            "node_lonlat": self.node_lonlat,
+            "edge_u": self.edge_u,
+            "edge_v": self.edge_v,
+            "edge_length": self.edge_length,
+            "edge_highway": self.edge_highway.astype("U"),
+            "geom_offsets": self.geom_offsets,
+            "geom_xy": self.geom_xy,
+        }
+        # the layout of np.savez_compressed, at deflate level 1: coordinates barely compress, and
+        # level 6 took 3-4x as long for 1-5 % less (26 s of a 1M-node build)
+        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for key, value in arrays.items():
+                with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
         return path
 
     @classmethod

@@ -174,27 +174,36 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
 def _repeated(buf: np.ndarray, start: int, end: int, tag: int) -> tuple[np.ndarray, np.ndarray]:
     """Payload starts and lengths of a run of length-delimited fields with one tag byte.
 
-    Every byte equal to the tag is a candidate start; the run is the chain of
-    candidates each one's length leads to, from ``start`` to exactly ``end``.
+    Every byte equal to the tag is a candidate start, and each candidate's
+    length names the next one.  The run is the chain of candidates from
+    ``start`` to exactly ``end``, found by pointer doubling (every candidate
+    reachable in 1, 2, 4, ... steps) rather than one step at a time.
     """
     cand = start + np.flatnonzero(buf[start:end] == tag)
     if cand.size == 0 or cand[0] != start:
         raise PbfUnsupported("a group of mixed elements")
+    n = cand.size
     size, width = _varint_at(buf, cand + 1)
     payload = cand + 1 + width
     after = payload + size.astype(np.int64)
     nxt = np.searchsorted(cand, after)
-    ok = (width > 0) & (nxt < cand.size) & (cand[np.minimum(nxt, cand.size - 1)] == after)
-    nxt = np.where(ok, nxt, -1)
-    nxt[(width > 0) & (after == end)] = cand.size
-    chain, links = [], nxt.tolist()
-    i = 0
-    while 0 <= i < cand.size:
-        chain.append(i)
-        i = links[i]
-    if i != cand.size:
+    ok = (width > 0) & (nxt < n) & (cand[np.minimum(nxt, n - 1)] == after)
+    jump = np.where(ok, nxt, n + 1)  # n: the end of the run, n + 1: a dead end
+    jump[(width > 0) & (after == end)] = n
+    jump = np.r_[jump, n, n + 1]
+    reached = np.zeros(n + 2, dtype=bool)
+    reached[0] = True
+    frontier = np.array([0])
+    while True:
+        step = jump[frontier]
+        if reached[step].all():
+            break
+        reached[step] = True
+        frontier = np.flatnonzero(reached)
+        jump = jump[jump]
+    if not reached[n] or reached[n + 1]:
         raise PbfUnsupported("a group of mixed elements")
-    picked = np.asarray(chain, dtype=np.int64)
+    picked = np.flatnonzero(reached[:n])
     return payload[picked], size[picked].astype(np.int64)
 
 
@@ -393,7 +402,7 @@ class _Collector:
         if keys.max() >= starts.shape[0] or vals.max() >= starts.shape[0]:
             raise PbfUnsupported("a tag outside the string table")
         way = np.repeat(np.arange(n_keys.shape[0]), n_keys)
-        used = np.unique(keys)
+        used = np.flatnonzero(np.bincount(keys))  # string indices are small: no sort needed
         names = {block.data[int(starts[i]) : int(starts[i] + sizes[i])]: int(i) for i in used}
         for k, key in enumerate(self.keys):
             if key not in names:
@@ -401,9 +410,10 @@ class _Collector:
             hit = np.flatnonzero(keys == names[key])
             last = np.r_[way[hit][1:] != way[hit][:-1], True]  # a repeated key: the last value wins
             hit = hit[last]
-            distinct, inverse = np.unique(vals[hit], return_inverse=True)
-            table = np.array([self._code(block.string(int(i))) for i in distinct], dtype=np.int32)
-            codes[way[hit], k] = table[inverse]
+            distinct = np.flatnonzero(np.bincount(vals[hit]))
+            table = np.full(distinct[-1] + 1, -1, dtype=np.int32)
+            table[distinct] = [self._code(block.string(int(i))) for i in distinct]
+            codes[way[hit], k] = table[vals[hit]]
         return codes
 
     def _code(self, text: str) -> int:
