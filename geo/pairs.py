@@ -12,6 +12,7 @@ sources x targets matrix is ever built.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -135,9 +136,10 @@ def pairs_within(
         # sources in batches of neighbours: one search per batch on the union of their balls
         ok = ok[_spatial_order(sources.xy[ok], limit)]
         done = 0
+        marks = _Marks(net)
         for lo in range(0, ok.size, BATCH):
             rows = ok[lo : lo + BATCH]
-            s, t, d = _batch_pairs(net, index, sources, rows, limit)
+            s, t, d = _batch_pairs(net, index, sources, rows, limit, marks)
             parts_s.append(s)
             parts_t.append(t)
             parts_d.append(d)
@@ -147,7 +149,7 @@ def pairs_within(
     elif progress and ok.size:
         progress(ok.size, ok.size)
     src, tgt, dist = np.concatenate(parts_s), np.concatenate(parts_t), np.concatenate(parts_d)
-    order = np.lexsort((tgt, src))
+    order = np.argsort(src, kind="stable")  # each source's pairs are one run, already sorted by target
     return src[order], tgt[order], dist[order]
 
 
@@ -162,8 +164,24 @@ def _spatial_order(xy: np.ndarray, cell: float) -> np.ndarray:
     return np.lexsort((y, g[:, 0]))
 
 
+class _Marks:
+    """Reusable flags over nodes and edges: the sorted unique members of a batch without a sort."""
+
+    def __init__(self, net: WalkNetwork) -> None:
+        self.node = np.zeros(net.n_nodes, dtype=bool)
+        self.edge = np.zeros(net.n_edges, dtype=bool)
+
+    @staticmethod
+    def unique(flags: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Sorted unique ``values`` (indices into ``flags``), leaving ``flags`` all False again."""
+        flags[values] = True
+        out = np.flatnonzero(flags)
+        flags[out] = False
+        return out
+
+
 def _batch_pairs(
-    net: WalkNetwork, index: TargetIndex, sources: Snapped, rows: np.ndarray, limit: float
+    net: WalkNetwork, index: TargetIndex, sources: Snapped, rows: np.ndarray, limit: float, marks: _Marks
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source, target, dist) of one batch of sources: one Dijkstra call over their local subgraph.
 
@@ -177,8 +195,10 @@ def _batch_pairs(
     from scipy.sparse.csgraph import dijkstra
 
     b = rows.size
-    hits = net.node_tree.query_ball_point(sources.xy[rows], limit * reach.STRAIGHT_LINE_SLACK + 1.0)
-    nodes = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]))
+    hits = net.node_tree.query_ball_point(
+        sources.xy[rows], limit * reach.STRAIGHT_LINE_SLACK + 1.0, return_sorted=False
+    )
+    nodes = marks.unique(marks.node, np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64))
     e = sources.edge[rows]
     gap, off, length = sources.gap[rows], sources.offset[rows], net.edge_length[e]
     seeds = np.column_stack([net.edge_u[e], net.edge_v[e]]).astype(np.int64)
@@ -194,8 +214,9 @@ def _batch_pairs(
     graph = csr_matrix((data, indices, indptr), shape=(n + b, n + b))
     node_d = dijkstra(graph, directed=True, indices=n + np.arange(b), limit=limit)[:, :n] if n else np.zeros((b, 0))
     reached = nodes[np.isfinite(node_d).any(axis=0)] if n else nodes
-    edges = np.union1d(reach.incident_edges(net, reached), e)
-    tgt = np.unique(gather(index.indptr, index.order, edges))
+    inc_ptr, inc_edges = net.incidence
+    edges = marks.unique(marks.edge, np.concatenate([gather(inc_ptr, inc_edges, reached), e]))
+    tgt = np.sort(gather(index.indptr, index.order, edges))  # each target lies on one edge: no repeats
     if tgt.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
     t = index.targets

@@ -146,11 +146,12 @@ class CoverSets:
         n = int(n_candidates if n_candidates is not None else (cand.max() + 1 if cand.size else 0))
         _check_pairs(cand, dem, n, w.size)
         d = np.zeros(cand.size) if dist is None else np.asarray(dist, dtype=float).ravel()
-        order = np.lexsort((d, dem, cand))
-        cand, dem, d = cand[order], dem[order], d[order]
-        first = np.ones(cand.size, dtype=bool)
-        first[1:] = (cand[1:] != cand[:-1]) | (dem[1:] != dem[:-1])
-        cand, dem, d = cand[first], dem[first], d[first]
+        if not _sorted_unique(cand, dem):  # pairs_within's output already is: no sort needed
+            order = np.lexsort((d, dem, cand))
+            cand, dem, d = cand[order], dem[order], d[order]
+            first = np.ones(cand.size, dtype=bool)
+            first[1:] = (cand[1:] != cand[:-1]) | (dem[1:] != dem[:-1])
+            cand, dem, d = cand[first], dem[first], d[first]
         indptr = np.concatenate([[0], np.cumsum(np.bincount(cand, minlength=n))]).astype(np.int64)
         before = np.zeros(w.size, bool) if covered_before is None else np.asarray(covered_before, bool).ravel()
         block = np.zeros(n, bool) if blocked is None else np.asarray(blocked, bool).ravel()
@@ -262,6 +263,12 @@ class CoverSets:
         out = self.covered_before.copy()
         out[_gather(self.indptr, self.indices, np.asarray(chosen, dtype=np.int64))] = True
         return out
+
+
+def _sorted_unique(cand: np.ndarray, dem: np.ndarray) -> bool:
+    """True when the pairs are sorted by candidate, then strictly by demand (no duplicates)."""
+    dc, dd = np.diff(cand), np.diff(dem)
+    return bool(((dc > 0) | ((dc == 0) & (dd > 0))).all())
 
 
 def _check_pairs(cand: np.ndarray, dem: np.ndarray, n_cand: int, n_dem: int) -> None:
