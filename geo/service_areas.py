@@ -51,6 +51,7 @@ __all__ = [
     "service_areas",
     "street_band",
     "inset_convex",
+    "FaceHoles",
     "facility_service_areas",
 ]
 
@@ -288,6 +289,7 @@ def service_area_polygon(
     buffer_m: float = DEFAULT_BUFFER_M,
     quad_segs: int = 3,
     nodes: np.ndarray | None = None,
+    holes: FaceHoles | None = None,
 ) -> shapely.Geometry:
     """Return one service-area polygon (metric CRS): the band of ``buffer_m``
     metres around the streets reached within ``radius``.
@@ -298,8 +300,8 @@ def service_area_polygon(
     reached streets joined along their strokes and unioning the bands.  Both
     give the same polygon.
 
-    Parameters are those of :func:`service_area_lines`, plus ``buffer_m`` and
-    ``quad_segs`` of :func:`street_band`.
+    Parameters are those of :func:`service_area_lines`, plus ``buffer_m``,
+    ``quad_segs`` and ``holes`` of :func:`street_band`.
     """
     through, own = reached_pieces(
         net,
@@ -312,7 +314,8 @@ def service_area_polygon(
     )
     connector = _connector(source_xy, source_gap, radius)
     if blocks_pay(net, through):
-        return street_band(_edge_piece_lines(net, through, own, connector), buffer_m, quad_segs, blocks=True)
+        lines = _edge_piece_lines(net, through, own, connector)
+        return street_band(lines, buffer_m, quad_segs, blocks=True, holes=holes)
     runs = _as_lines([chained_lines(net, through), cut_pieces(net, own), connector])
     return street_band(runs, buffer_m, quad_segs)
 
@@ -446,19 +449,38 @@ def service_areas(
     metres = parse_tiers(tiers)
     total = int(sources.reachable.sum())
     rows: list[tuple[int, float, shapely.Geometry]] = []
-    searches = iter_local_node_distances(net, sources, metres[-1])
-    for done, (i, nodes, dist) in enumerate(searches, start=1):
+    order = _spatial_order(sources)
+    holes = FaceHoles(buffer_m)
+    searches = iter_local_node_distances(net, sources.subset(order), metres[-1])
+    for done, (k, nodes, dist) in enumerate(searches, start=1):
+        i = int(order[k])
         where = source_join(sources, i, source_xy[i])
-        for tier in metres:
-            poly = service_area_polygon(net, dist, tier, nodes=nodes, **where, buffer_m=buffer_m, quad_segs=quad_segs)
+        for tier in metres[::-1]:  # the largest first: the smaller areas' blocks are among its own
+            poly = service_area_polygon(
+                net, dist, tier, nodes=nodes, **where, buffer_m=buffer_m, quad_segs=quad_segs, holes=holes
+            )
             rows.append((i, tier, poly))
         if progress and (done % 50 == 0 or done == total):
             progress(done, total)
+    rows.sort(key=lambda r: (r[0], r[1]))
     return rows
 
 
+def _spatial_order(sources: Snapped, cell_m: float = 2000.0) -> np.ndarray:
+    """The reachable sources in strips of ``cell_m``, west to east within each: neighbours
+    follow each other, so the blocks they share are still in :class:`FaceHoles`."""
+    ok = np.flatnonzero(sources.reachable)
+    xy = sources.xy[ok]
+    return ok[np.lexsort((xy[:, 0], np.floor(xy[:, 1] / cell_m)))]
+
+
 def street_band(
-    lines: shapely.Geometry, buffer_m: float = DEFAULT_BUFFER_M, quad_segs: int = 3, *, blocks: bool = False
+    lines: shapely.Geometry,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    quad_segs: int = 3,
+    *,
+    blocks: bool = False,
+    holes: FaceHoles | None = None,
 ) -> shapely.Geometry:
     """The band of ``buffer_m`` metres around reached streets: a service-area polygon.
 
@@ -492,6 +514,9 @@ def street_band(
         rounded corners use more, so that they never cut into the band).
     blocks
         Build the band from the enclosed blocks.
+    holes
+        Blocks' holes already drawn (by other areas of the same run), reused
+        for the same blocks.
     """
     if lines.is_empty:
         return shapely.Polygon()
@@ -503,7 +528,7 @@ def street_band(
     band = shapely.buffer(
         shapely.geometrycollections(np.concatenate([[union], loose[outside]])), buffer_m, quad_segs=quad_segs
     )
-    return _with_holes(band, _block_holes(faces, loose, buffer_m, quad_segs))
+    return _with_holes(band, _block_holes(faces, loose, buffer_m, quad_segs, holes))
 
 
 #: The holes' rounded corners (at a block's reflex corners) are drawn this finely.
@@ -568,12 +593,60 @@ def _union_of_runs(lines: shapely.Geometry, buffer_m: float, quad_segs: int) -> 
     return shapely.union_all(shapely.buffer(runs, buffer_m, quad_segs=quad_segs))
 
 
-def _block_holes(faces: np.ndarray, loose: np.ndarray, buffer_m: float, quad_segs: int) -> np.ndarray:
+class FaceHoles:
+    """The holes of blocks (each block shrunk by the band's width), kept for reuse.
+
+    Neighbouring facilities, and the tiers of one facility, enclose many of the
+    same blocks; each block's hole is drawn once.  A block is known by its
+    centroid (to the centimetre), area and number of vertices.  At most
+    ``limit`` blocks are kept (the oldest half is dropped beyond it), so the
+    sources are best visited in spatial order.
+    """
+
+    def __init__(self, buffer_m: float, limit: int = 200_000) -> None:
+        self.buffer_m = buffer_m
+        self.limit = limit
+        self._holes: dict[tuple, shapely.Geometry] = {}
+
+    def __call__(self, faces: np.ndarray) -> np.ndarray:
+        """The hole of each face (an empty polygon for a face too narrow for one)."""
+        xy = np.round(shapely.get_coordinates(shapely.centroid(faces)), 2)
+        keys = list(
+            zip(
+                xy[:, 0].tolist(),
+                xy[:, 1].tolist(),
+                np.round(shapely.area(faces), 1).tolist(),
+                shapely.get_num_coordinates(faces).tolist(),
+            )
+        )
+        found = [self._holes.get(k) for k in keys]
+        got = np.array(found, dtype=object)
+        new = np.array([i for i, g in enumerate(found) if g is None], dtype=np.int64)
+        if new.size:
+            got[new] = _face_holes(faces[new], self.buffer_m)
+            if len(self._holes) + new.size > self.limit:
+                for k in list(self._holes)[: len(self._holes) // 2]:
+                    del self._holes[k]
+            self._holes.update(zip((keys[i] for i in new.tolist()), got[new].tolist()))
+        return got
+
+
+def _face_holes(faces: np.ndarray, buffer_m: float) -> np.ndarray:
+    """Each face shrunk by ``buffer_m`` (convex ones without a GEOS buffer), one geometry per face."""
+    out, convex = inset_convex(faces, buffer_m)
+    holes = np.empty(faces.size, dtype=object)
+    holes[convex] = out
+    holes[~convex] = shapely.buffer(faces[~convex], -buffer_m, quad_segs=HOLE_QUAD_SEGS)
+    return holes
+
+
+def _block_holes(
+    faces: np.ndarray, loose: np.ndarray, buffer_m: float, quad_segs: int, cache: FaceHoles | None = None
+) -> np.ndarray:
     """The parts of the blocks farther than ``buffer_m`` from every line: negative buffers
     of the blocks, less the bands of loose lines within reach of them."""
-    holes, convex = inset_convex(faces, buffer_m)
-    rounded = shapely.buffer(faces[~convex], -buffer_m, quad_segs=HOLE_QUAD_SEGS)
-    holes = shapely.get_parts(np.concatenate([holes, rounded]))
+    per_face = cache(faces) if cache is not None and cache.buffer_m == buffer_m else _face_holes(faces, buffer_m)
+    holes = shapely.get_parts(per_face)
     holes = holes[~shapely.is_empty(holes)]
     if not (holes.size and loose.size):
         return holes
