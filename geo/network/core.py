@@ -272,12 +272,15 @@ class WalkNetwork:
             "geom_offsets": self.geom_offsets,
             "geom_xy": self.geom_xy,
         }
-        # the layout of np.savez_compressed, at deflate level 1: coordinates barely compress, and
-        # level 6 took 3-4x as long for 1-5 % less (26 s of a 1M-node build)
+        # np.savez_compressed's layout (np.load reads it), at deflate level 1, and an array whose
+        # first MB does not deflate to 90 % is stored: level 6 took 26 s of a 1M-node build for files
+        # 1-5 % smaller, and node coordinates and lengths barely compress at all
         with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             for key, value in arrays.items():
+                value = np.ascontiguousarray(value)
+                zf.compression = zipfile.ZIP_DEFLATED if _deflates(value) else zipfile.ZIP_STORED
                 with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+                    np.lib.format.write_array(member, value, allow_pickle=False)
         return path
 
     @classmethod
@@ -327,6 +330,12 @@ class WalkNetwork:
             meta=header.get("meta", {}),
             **arrays,
         )
+
+
+def _deflates(value: np.ndarray) -> bool:
+    """Whether deflate shrinks the array's first MB below 90 %."""
+    sample = value.reshape(-1)[: (1 << 20) // max(value.itemsize, 1)].tobytes()
+    return len(sample) < 4096 or len(zlib.compress(sample, 1)) < 0.9 * len(sample)
 
 
 #: The arrays of a ``.lcnet`` file besides its JSON header.
