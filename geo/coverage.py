@@ -496,8 +496,8 @@ class CoverageResult:
         weight = np.bincount(b_idx, weights=w[s_idx], minlength=nb)
         cx = np.bincount(b_idx, weights=w[s_idx] * xy[s_idx, 0], minlength=nb)
         cy = np.bincount(b_idx, weights=w[s_idx] * xy[s_idx, 1], minlength=nb)
-        pairs = np.unique(np.column_stack([b_idx, units[s_idx]]), axis=0)
-        n_units = np.bincount(pairs[:, 0], minlength=nb)
+        pairs = np.unique(b_idx * np.int64(self.samples.n_units) + units[s_idx])  # distinct (gap, unit) pairs
+        n_units = np.bincount(pairs // np.int64(self.samples.n_units), minlength=nb)
         keep = weight > min_weight
         order = np.argsort(-weight[keep], kind="stable")
         sel = np.flatnonzero(keep)[order]

@@ -56,7 +56,6 @@ def _traced(
     cells count as outside, so no outline holds two groups.
     """
     from contourpy import FillType, contour_generator
-    from scipy import ndimage
     from scipy.spatial import cKDTree
 
     ny, nx = shape
@@ -66,7 +65,7 @@ def _traced(
     near[ij[:, 1], ij[:, 0]] = 1
     reach = int(np.ceil(radius / cell)) + 2
     # a square around each point's cell (separable, so cheap) holds its disc
-    near = ndimage.maximum_filter1d(ndimage.maximum_filter1d(near, 2 * reach + 1, axis=0), 2 * reach + 1, axis=1)
+    near = _box_any(_box_any(near, reach).T, reach).T
     near[[0, -1], :] = 0  # a border of far cells closes every outline
     near[:, [0, -1]] = 0
     rows, cols = np.nonzero(near)
@@ -112,6 +111,16 @@ def _traced(
     # an outline holds one group: the group of the point nearest to a point inside it
     probe = shapely.get_coordinates(shapely.point_on_surface(polys))
     return polys, group[tree.query(probe, k=1)[1]]
+
+
+def _box_any(grid: np.ndarray, reach: int) -> np.ndarray:
+    """True where a cell within ``reach`` rows (axis 0) is non-zero: a running sum, no scipy.ndimage."""
+    n = grid.shape[0]
+    csum = np.cumsum(grid, axis=0, dtype=np.int32)
+    out = csum[np.minimum(np.arange(n) + reach, n - 1)]
+    if n > reach + 1:
+        out[reach + 1 :] -= csum[: n - reach - 1]
+    return out > 0
 
 
 def _tiles(xy: np.ndarray, radius: float, cell: float) -> list[tuple[np.ndarray, tuple[int, int], np.ndarray]]:
