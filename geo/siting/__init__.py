@@ -16,9 +16,12 @@ the walking radius of one.  The package, by concern:
   best-improvement 1-swaps, then more swap searches started from the
   solutions of a Lagrangian relaxation, whose bound also tells how far from
   the optimum the answer can be; capacity-aware greedy with a capacity) and
-  ``"exact"`` (:mod:`~geo.siting.mip`: a MIP built sparsely from the covering
-  pairs and solved by HiGHS through :mod:`geo.solver`, warm-started by the
-  greedy, with a time limit).
+  ``"exact"`` (:mod:`~geo.siting.exact`: the greedy's Lagrangian bound
+  tightened, candidates that cannot be in a better solution left out by
+  reduced-cost fixing, then the MIP of :mod:`~geo.siting.mip` over the rest,
+  built sparsely and solved by HiGHS through :mod:`geo.solver`, warm-started
+  by the greedy, with a time limit; "optimal" means proven optimal within
+  ``mip_gap``, by default 1e-9, i.e. exactly).
 * :mod:`~geo.siting.candidates` - existing stations, the study area, grid candidates.
 * :mod:`~geo.siting.plan` - :func:`plan_sites`, the whole computation from
   GeoDataFrames, as the ``lifecircle site`` command runs it.

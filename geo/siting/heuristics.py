@@ -181,33 +181,49 @@ LAGRANGIAN_STARTS = 4
 
 @dataclass
 class _Lagrangian:
-    """Outcome of the subgradient phase: starting sets for local search, and an upper bound."""
+    """Outcome of the subgradient phase: starting sets for local search, an upper bound, and the state.
+
+    ``lam`` are the multipliers of the best (lowest) bound, ``top`` the k
+    sites the relaxation picks at them; ``step`` and ``cursor`` let a later
+    call continue from where this one stopped (the exact method does).
+    """
 
     starts: list[np.ndarray]
     bound: float
+    lam: np.ndarray
+    top: np.ndarray
+    step: float = 2.0
+    cursor: np.ndarray | None = None
 
 
-def _lagrangian(inst: _Instance, k: int, lower: float, *, iters: int, budget_s: float) -> _Lagrangian:
+def _lagrangian(
+    inst: _Instance, k: int, lower: float, *, iters: int, budget_s: float, resume: _Lagrangian | None = None
+) -> _Lagrangian:
     """Subgradient optimisation of the Lagrangian relaxation of the covering rows.
 
     Relaxing ``y_i <= sum_j x_j`` with multipliers ``lam`` gives
     ``L(lam) = sum_i max(0, w_i - lam_i) + (sum of the k largest positive (A lam)_j)``,
-    an upper bound on the optimum for any ``lam >= 0`` (Galvao & ReVelle 1996).
-    Polyak steps towards ``lower`` (the best known value); the k sites
-    with the largest Lagrangian values at a few iterations seed local searches.
+    an upper bound on the optimum for any ``lam >= 0`` (Galvao & ReVelle 1996);
+    its minimum is the LP relaxation's optimum.  Polyak steps towards
+    ``lower`` (the best known value); the k sites with the largest Lagrangian
+    values at a few iterations seed local searches.  ``resume`` continues
+    from an earlier call's multipliers and step size.
     """
     A, w = inst.A, inst.w
-    lam = 0.5 * w
-    bound, theta, stall = np.inf, 2.0, 0
+    lam = 0.5 * w if resume is None else (resume.cursor if resume.cursor is not None else resume.lam).copy()
+    bound, theta, stall = (np.inf, 2.0, 0) if resume is None else (resume.bound, resume.step, 0)
+    best_lam = lam if resume is None else resume.lam
+    best_top = np.empty(0, np.int64) if resume is None else resume.top
     every = max(1, iters // LAGRANGIAN_STARTS)
     starts: list[np.ndarray] = []
     started = time.perf_counter()
+    tol = _integral_tolerance(w)
     for it in range(1, iters + 1):
         c = A @ lam
         top = np.argpartition(-c, k - 1)[:k]
         value = float(np.maximum(w - lam, 0.0).sum() + np.maximum(c[top], 0.0).sum())
         if value < bound - 1e-9:
-            bound, stall = value, 0
+            bound, stall, best_lam, best_top = value, 0, lam, top
         else:
             stall += 1
             if stall >= 20:
@@ -216,10 +232,10 @@ def _lagrangian(inst: _Instance, k: int, lower: float, *, iters: int, budget_s: 
             starts.append(top[c[top] > 0])
         grad = np.bincount(_gather(A.indptr, A.indices, top), minlength=inst.m) - (w > lam)
         norm = float(grad @ grad)
-        if norm == 0 or bound - lower <= _integral_tolerance(w) or time.perf_counter() - started > budget_s:
+        if norm == 0 or bound - lower <= tol or theta < 1e-6 or time.perf_counter() - started > budget_s:
             break
         lam = np.clip(lam - theta * (bound - lower) / norm * grad, 0.0, w)
-    return _Lagrangian(starts, bound)
+    return _Lagrangian(starts, bound, best_lam, best_top, theta, lam)
 
 
 def _integral_tolerance(w: np.ndarray) -> float:
@@ -227,18 +243,29 @@ def _integral_tolerance(w: np.ndarray) -> float:
     return 1.0 - 1e-6 if np.all(w == np.round(w)) else 1e-9 * max(1.0, float(w.sum()))
 
 
-def _mclp_heuristic(inst: _Instance, k: int, *, budget_s: float = GREEDY_BUDGET_S) -> tuple[list[int], float]:
+def _mclp_heuristic(
+    inst: _Instance, k: int, *, budget_s: float = GREEDY_BUDGET_S
+) -> tuple[list[int], float, _Lagrangian | None]:
     """Lazy greedy + swaps, then swaps from the Lagrangian relaxation's solutions.
 
-    Returns the best rows found and an upper bound on the optimum (Lagrangian).
+    Returns the best rows found, an upper bound on the optimum (Lagrangian)
+    and the Lagrangian's state (None when there was nothing to relax).
     """
     best = _swap_improve(inst, _greedy_cover(inst, k))
     value = float(inst.w[inst.covered(best)].sum())
     if k == 0 or k >= inst.n:
-        return best, value
+        return best, value, None
     lag = _lagrangian(inst, k, value, iters=LAGRANGIAN_ITERATIONS, budget_s=budget_s)
     seen = {tuple(sorted(best))}
-    for start in lag.starts:
+    best, value = _search_from(inst, k, lag.starts, best, value, seen)
+    return best, max(lag.bound, value), lag
+
+
+def _search_from(
+    inst: _Instance, k: int, starts: list[np.ndarray], best: list[int], value: float, seen: set[tuple[int, ...]]
+) -> tuple[list[int], float]:
+    """Fill + swap from each start not ``seen`` before; the best rows and value, ``best`` included."""
+    for start in starts:
         key = tuple(sorted(start.tolist()))
         if key in seen:
             continue
@@ -247,7 +274,7 @@ def _mclp_heuristic(inst: _Instance, k: int, *, budget_s: float = GREEDY_BUDGET_
         v = float(inst.w[inst.covered(rows)].sum())
         if v > value:
             best, value = rows, v
-    return best, max(lag.bound, value)
+    return best, value
 
 
 def _fill(inst: _Instance, rows: list[int], k: int) -> list[int]:

@@ -22,12 +22,14 @@ from ..errors import SitingError
 from ..settings import DEFAULT_MIP_GAP, DEFAULT_TIME_LIMIT_S
 from ..solver import SolveResult
 from .cover import CoverSets
+from .exact import solve_mclp
 from .heuristics import (
     _Assignment,
     _greedy_capacitated,
     _greedy_set_cover,
     _Instance,
     _integral_tolerance,
+    _Lagrangian,
     _mclp_heuristic,
     _reduce,
     _sequence,
@@ -267,6 +269,7 @@ class MCLP(_SitingModel):
     def __init__(self, cover: CoverSets, k: int, *, capacity: float | None = None, name: str = "mclp") -> None:
         super().__init__(cover, capacity=capacity, name=name)
         self.k = _check_k(k, cover)
+        self._lagrangian: _Lagrangian | None = None
 
     @classmethod
     def from_pairs(
@@ -320,7 +323,7 @@ class MCLP(_SitingModel):
             sol = _capacitated(inst, _best_assignment(inst, np.array(rows), self.capacity, assign))
             sol.assignment = assign  # the greedy's own assignment: a consistent MIP start
             return sol
-        rows, bound = _mclp_heuristic(inst, self.k)
+        rows, bound, self._lagrangian = _mclp_heuristic(inst, self.k)
         return _bounded(inst, rows, bound)
 
     def _exact(self, time_limit: float, mip_gap: float, warm_start: bool) -> _Solution:
@@ -341,6 +344,9 @@ class MCLP(_SitingModel):
             x0 = np.concatenate([x, start.served])
         if start is not None and start.optimal:
             return start  # the Lagrangian bound already proves the heuristic's solution optimal
+        if start is not None and self._lagrangian is not None:
+            ex = solve_mclp(inst, self.k, start.rows.tolist(), self._lagrangian, time_limit=time_limit, mip_gap=mip_gap)
+            return _uncapacitated(inst, ex.rows, optimal=ex.optimal, gap=ex.gap, status=ex.status, bound=ex.bound)
         res = solver.solve(
             _mclp_mip(inst, self.k), time_limit=time_limit, mip_gap=mip_gap, start=x0, options=MCLP_HIGHS_OPTIONS
         )

@@ -1,0 +1,98 @@
+"""The exact MCLP's reduced-cost fixing and reduced MIP, against brute force and PuLP + CBC.
+
+:mod:`geo.siting.exact` leaves out candidates that the Lagrangian bound proves
+cannot be in a better solution, then solves the MIP over the rest.  These
+tests check the proof itself (no candidate left out is in a solution better
+than the incumbent, by enumeration), and the answers of the whole method
+against enumeration and against an MCLP written here in PuLP and solved by CBC.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from geo import siting
+from geo.siting import exact, heuristics
+
+
+def _random_cover(seed: int, n_cand: int, n_dem: int, radius: float) -> siting.CoverSets:
+    """Candidates and demand at random points of a unit square; a pair when within ``radius``."""
+    rng = np.random.default_rng(seed)
+    cand_xy, dem_xy = rng.uniform(0, 1, (n_cand, 2)), rng.uniform(0, 1, (n_dem, 2))
+    d = np.hypot(*(cand_xy[:, None, :] - dem_xy[None, :, :]).transpose(2, 0, 1))
+    c, t = np.nonzero(d <= radius)
+    weight = np.round(rng.lognormal(3.0, 0.8, n_dem))
+    return siting.CoverSets.from_pairs(c, t, weight, n_candidates=n_cand)
+
+
+def _all_values(inst, k: int) -> dict[tuple[int, ...], float]:
+    rows = inst.A.toarray() > 0
+    return {
+        combo: float(inst.w[rows[list(combo)].any(axis=0)].sum()) for combo in itertools.combinations(range(inst.n), k)
+    }
+
+
+def _pulp_mclp(inst, k: int) -> float:
+    """max sum w y, y_i <= sum of the x covering i, sum x <= k: PuLP + CBC, written independently."""
+    import pulp
+
+    prob = pulp.LpProblem("mclp", pulp.LpMaximize)
+    x = [pulp.LpVariable(f"x{j}", cat="Binary") for j in range(inst.n)]
+    y = [pulp.LpVariable(f"y{i}", lowBound=0, upBound=1) for i in range(inst.m)]
+    prob += pulp.lpSum(float(inst.w[i]) * y[i] for i in range(inst.m))
+    csc = inst.A.tocsc()
+    for i in range(inst.m):
+        prob += y[i] <= pulp.lpSum(x[j] for j in csc.indices[csc.indptr[i] : csc.indptr[i + 1]])
+    prob += pulp.lpSum(x) <= k
+    prob.solve(pulp.PULP_CBC_CMD(msg=False))
+    assert pulp.LpStatus[prob.status] == "Optimal"
+    return float(pulp.value(prob.objective))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fixing_never_drops_a_candidate_of_a_better_solution(seed):
+    inst = siting.MCLP(_random_cover(seed, 11, 120, 0.22), 3).instance
+    k = 3
+    values = _all_values(inst, k)
+    best = max(values.values())
+    rng = np.random.default_rng(100 + seed)
+    greedy = heuristics._greedy_cover(inst, k)
+    incumbent = float(inst.w[inst.covered(greedy)].sum())
+    lag = heuristics._lagrangian(inst, k, incumbent, iters=int(rng.integers(1, 300)), budget_s=10.0)
+    for lam in (lag.lam, rng.uniform(0, 1, inst.m) * inst.w):  # a good and an arbitrary multiplier
+        tol = exact._tolerance(inst, 1e-9, lag.bound)
+        keep, bound = exact.reduced_cost_keep(inst, k, lam, incumbent, tol)
+        assert bound >= best - 1e-6  # an upper bound for every lam
+        for combo, v in values.items():
+            if v > incumbent + 0.5:  # a strictly better solution keeps all its candidates
+                assert keep[list(combo)].all(), (combo, v, incumbent)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reduced_mip_equals_brute_force(seed, monkeypatch):
+    """The reduced MIP from a weak incumbent and a weak bound, every time (no shortcut by the bound)."""
+    monkeypatch.setattr(exact, "EXACT_LAGRANGIAN_ITERATIONS", 0)
+    monkeypatch.setattr(exact, "FULL_MIP_SHARE", 1.0)
+    inst = siting.MCLP(_random_cover(seed, 12, 150, 0.2), 3).instance
+    k = 3
+    best = max(_all_values(inst, k).values())
+    rows = heuristics._greedy_cover(inst, k)
+    value = float(inst.w[inst.covered(rows)].sum())
+    lag = heuristics._lagrangian(inst, k, value, iters=30, budget_s=10.0)
+    res = exact.solve_mclp(inst, k, rows, lag, time_limit=60.0, mip_gap=1e-9)
+    assert res.optimal
+    assert float(inst.w[inst.covered(res.rows)].sum()) == pytest.approx(best)
+    assert res.bound >= best - 1e-6
+
+
+@pytest.mark.parametrize(("seed", "k"), [(0, 8), (1, 12), (2, 20)])
+def test_exact_equals_pulp_cbc(seed, k):
+    """The whole exact method (greedy, subgradient, fixing, HiGHS) against an independent PuLP model."""
+    model = siting.MCLP(_random_cover(seed, 150, 1200, 0.08), k).solve("exact", time_limit=120.0)
+    assert model.optimal
+    assert model.objective == pytest.approx(_pulp_mclp(model.instance, k))
+    plain = siting.MCLP(model.cover, k).solve("exact", warm_start=False, time_limit=120.0)
+    assert plain.objective == pytest.approx(model.objective)  # the whole MIP, cold: same optimum
