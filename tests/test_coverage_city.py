@@ -31,3 +31,41 @@ def test_gap_unit_counts_equal_brute_force():
     for poly, n_units in zip(gaps.geometry.values, gaps["n_units"].to_numpy()):
         inside = shapely.contains(poly, pts)
         assert n_units == len(set(units[inside].tolist()))
+
+
+def _json_layer(path) -> tuple[list[dict], np.ndarray]:
+    import json
+
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    return [f["properties"] for f in features], [shapely.from_geojson(json.dumps(f["geometry"])) for f in features]
+
+
+@pytest.mark.parametrize("ext", [".parquet", ".gpkg"])
+def test_cli_columnar_outputs_equal_the_geojson_read_by_json(tmp_path, ext):
+    """`--out x.parquet` / `x.gpkg` (and the gaps) hold what the GeoJSON holds: fields, values, order, geometry."""
+    import geopandas as gpd
+    import pyogrio
+
+    from apps import cli
+
+    base = ["coverage", "--demo", "--tiers", "300,1000", "--gap-tier", "300", "-q"]
+    assert cli.main([*base, "--out", str(tmp_path / "c.geojson"), "--gaps", str(tmp_path / "g.geojson")]) == 0
+    assert cli.main([*base, "--out", str(tmp_path / f"c{ext}"), "--gaps", str(tmp_path / f"g{ext}")]) == 0
+    for name in ("c", "g"):
+        props, geoms = _json_layer(tmp_path / f"{name}.geojson")
+        path = tmp_path / f"{name}{ext}"
+        back = gpd.read_parquet(path) if ext == ".parquet" else pyogrio.read_dataframe(path)
+        if ext == ".gpkg":
+            assert pyogrio.list_layers(path)[0][0] == name
+        assert list(back.columns[:-1]) == list(props[0])  # the same fields in the same order, geometry last
+        assert len(back) == len(props) > 0
+        for col in back.columns[:-1]:
+            want = [p[col] for p in props]
+            got = back[col].tolist()
+            if isinstance(want[0], str) or isinstance(want[0], bool):
+                assert [bool(v) if isinstance(w, bool) else v for v, w in zip(got, want)] == want, col
+            else:
+                w = np.array([np.nan if v is None else v for v in want], dtype=float)
+                assert np.allclose(np.asarray(got, dtype=float), w, equal_nan=True, rtol=0, atol=1e-9), col
+        dist = shapely.hausdorff_distance(np.asarray(back.geometry.values), np.asarray(geoms))
+        assert (dist <= 2e-7).all()  # the GeoJSON's coordinates are rounded to 7 decimals

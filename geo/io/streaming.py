@@ -284,9 +284,19 @@ def write_columnar(layer, tmp: Path, suffix: str, *, layer_name: str = "layer", 
             ) from exc
         layer.to_parquet(tmp, index=False, compression="zstd")
         return
+    import warnings
+
     import pyogrio
 
     meta = json.dumps(metadata or {}, ensure_ascii=False, default=str)
-    pyogrio.write_dataframe(
-        layer, tmp, driver="GPKG", layer=layer_name, layer_options={"DESCRIPTION": meta}, promote_to_multi=False
-    )
+    with warnings.catch_warnings():  # GDAL would warn that the temporary name does not end in .gpkg
+        warnings.filterwarnings("ignore", message="The filename extension should be", category=RuntimeWarning)
+        pyogrio.write_dataframe(
+            layer,
+            tmp,
+            driver="GPKG",
+            layer=layer_name,
+            layer_options={"DESCRIPTION": meta},
+            promote_to_multi=False,
+            use_arrow=_arrow() is not None,  # through Arrow: 1M points in 8 s of CPU instead of 13
+        )
