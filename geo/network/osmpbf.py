@@ -42,7 +42,7 @@ class PbfUnsupported(Exception):
 
 @dataclass
 class WayArrays:
-    """The ways of an OSM file (those with the first key) and the locations of their nodes.
+    """The ways of an OSM file that have the first key asked for, and the locations of the file's nodes.
 
     Attributes
     ----------
@@ -374,17 +374,23 @@ class _Collector:
         )
 
     def ways(self, block: _Block, start: int, size: int) -> None:
+        """Keep the block's ways that have the first key: their refs and tag codes."""
         at, length = _repeated(block.buf, start, start + size, 0x1A)
         f = _message_fields(block.buf, at, at + length, (2, 3, 8))
         n_ways = at.shape[0]
-        refs, counts = self._per_way(block, f[8], n_ways)
         keys, n_keys = self._per_way(block, f[2], n_ways)
         vals, n_vals = self._per_way(block, f[3], n_ways)
         if not np.array_equal(n_keys, n_vals):
             raise PbfUnsupported("ways with different numbers of keys and values")
+        codes = self._tag_codes(block, keys.astype(np.int64), vals.astype(np.int64), n_keys)
+        keep = codes[:, 0] >= 0  # buildings, land use, ...: their refs are never decoded
+        msg, ref_at, ref_len = f[8]
+        chosen = keep[msg]
+        renumber = np.cumsum(keep) - 1
+        refs, counts = self._per_way(block, (renumber[msg[chosen]], ref_at[chosen], ref_len[chosen]), int(keep.sum()))
         self.refs.append(_delta(_zigzag(refs), counts))
         self.counts.append(counts)
-        self.tags.append(self._tag_codes(block, keys.astype(np.int64), vals.astype(np.int64), n_keys))
+        self.tags.append(codes[keep])
 
     @staticmethod
     def _per_way(block: _Block, field: tuple[np.ndarray, np.ndarray, np.ndarray], n_ways: int):
