@@ -355,7 +355,7 @@ def test_futian_same_window_equals_networkx(futian_net, futian_case):
 def test_futian_varied_windows_hold_every_slot(futian_net, futian_case):
     lots, residences, pairs = futian_case
     result = parking.match_parking(futian_net, lots, residences, pairs=pairs)
-    assert result.assignment.method == "MIP (HiGHS)"
+    assert result.assignment.method in ("MIP (HiGHS)", parking.LP_METHOD)  # several slot rows per lot
     assert result.matched > 0
     check_feasible(result, lots, residences, LIMIT)
     same = parking.match_parking(futian_net, lots, residences, pairs=pairs, window="18:30-08:00")
@@ -686,3 +686,47 @@ def test_cli_zero_supply_is_a_result(tmp_path, district, capsys):
     assert code == 0, err
     s = json.loads((tmp_path / "s.json").read_text())
     assert s["matched"] == 0 and s["share_of_demand"] == 0 and "zero supply" in err
+
+
+# ------------------------------------------------- LP first, MIP when the vertex is fractional
+_NESTED = ("18:30-08:00", "19:00-07:30", "19:30-07:30", "20:00-07:00")
+_CROSSING = ("19:00-07:30", "18:30-08:00", "20:00-07:00", "22:00-06:00", "07:00-19:00", "17:00-23:00", "21:00-09:00")
+
+
+def _window_problem(seed: int, windows: tuple[str, ...], n_res: int = 12, n_lots: int = 5) -> parking.ParkingProblem:
+    rng = np.random.default_rng(seed)
+    need = np.stack([parking.parse_window(windows[k]).slot_mask(30) for k in rng.integers(0, len(windows), n_res)])
+    usable = rng.integers(0, 12, (n_lots, 1)) + rng.integers(0, 6, (n_lots, 48))
+    core = parking.parse_window("20:00-07:00").slot_mask(30)
+    usable[:, core] += rng.integers(2, 10, (n_lots, 1))  # more spaces deep in the night: several rows per lot
+    pairs = [
+        (r, lot, float(rng.integers(50, 500))) for r in range(n_res) for lot in range(n_lots) if rng.random() < 0.6
+    ]
+    res, lot, walk = (np.array(v) for v in zip(*pairs))
+    return parking.ParkingProblem.from_arrays(rng.integers(1, 15, n_res), usable, (res, lot, walk), need=need)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nested_windows_solve_as_an_integral_lp_equal_to_pulp(seed):
+    """Nested windows: each lot's slot rows are laminar, the LP vertex integral, the answer CBC's."""
+    problem = _window_problem(seed, _NESTED, n_res=30, n_lots=10)
+    got = problem.solve()
+    assert got.method == parking.LP_METHOD
+    assert (got.matched, int(got.cars @ np.rint(problem.pair_walk))) == pulp_reference(problem)
+    forced = problem.solve(force_mip=True)
+    assert forced.method == "MIP (HiGHS)"
+    assert (forced.matched, int(forced.cars @ np.rint(problem.pair_walk))) == (
+        got.matched,
+        int(got.cars @ np.rint(problem.pair_walk)),
+    )
+    assert (got.used <= problem.usable).all()
+
+
+@pytest.mark.parametrize("seed", [7, 9, 41])
+def test_crossing_windows_with_a_fractional_lp_fall_back_to_the_mip(seed):
+    """Crossing windows whose LP vertex is fractional: solved again as a MIP, the answer CBC's."""
+    problem = _window_problem(seed, _CROSSING)
+    got = problem.solve()
+    assert got.method == "MIP (HiGHS)"
+    assert (got.matched, int(got.cars @ np.rint(problem.pair_walk))) == pulp_reference(problem)
+    assert (got.used <= problem.usable).all()

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from ..errors import WindowError
 from ..settings import DEFAULT_MAX_WALK_M, DEFAULT_WINDOW
-from .model import Assignment, ParkingProblem
+from .model import LP_METHOD, Assignment, ParkingProblem
 from .pairs import WalkPairs, walk_pairs
 from .result import ParkingResult, match_parking
 from .tables import (
@@ -81,6 +81,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "LAND_USE_ALIASES",
     "LAND_USE_PROFILES",
+    "LP_METHOD",
     "PROFILE_SOURCE",
     "SLOT_CHOICES",
     "Assignment",

@@ -4,9 +4,15 @@ Lexicographic: first the most cars placed (within the fairness floors first),
 then the least total walking.  Every slot's capacity is checked lot by lot.
 When the slot rows of every lot reduce to one (all windows alike, or a lot's
 usable spaces constant over them) the problem is a transportation problem, a
-min-cost flow solved as an LP by HiGHS' simplex (its vertices are integral);
-otherwise a MIP with HiGHS, integer cars per pair.  HiGHS is driven through
-the one wrapper, :mod:`geo.solver`.
+min-cost flow solved as an LP by HiGHS' simplex (its vertices are integral).
+Otherwise each stage is first solved as an LP too: when the windows are
+nested (the night windows of a city usually are: 18:30-08:00 holds 19:00-07:30
+holds 20:00-07:00) a lot's slot rows form a laminar family, and with the
+compound rows (a partition) the matrix stays totally unimodular, so the
+simplex vertex is integral and therefore optimal for the integer problem as
+well.  Only when a stage's vertex is not integral (crossing windows) is the
+problem solved again as a MIP with HiGHS, integer cars per pair.  HiGHS is
+driven through the one wrapper, :mod:`geo.solver`.
 """
 
 from __future__ import annotations
@@ -20,7 +26,11 @@ from numpy.typing import ArrayLike
 
 from .. import solver
 
-__all__ = ["Assignment", "ParkingProblem"]
+__all__ = ["LP_METHOD", "Assignment", "ParkingProblem"]
+
+#: The method of a problem with several slot rows per lot solved by its LP relaxation, every
+#: stage's simplex vertex integral (so optimal for the integer problem too).
+LP_METHOD = "LP with integral optimum (HiGHS)"
 
 
 @dataclass
@@ -38,7 +48,7 @@ class Assignment:
     floor
         The fairness floor of each compound (0 without fairness).
     method
-        ``"min-cost flow (HiGHS LP)"``, ``"MIP (HiGHS)"`` or ``"none"``.
+        ``"min-cost flow (HiGHS LP)"``, :data:`LP_METHOD`, ``"MIP (HiGHS)"`` or ``"none"``.
     optimal
         Whether every stage was proven optimal.
     stages
@@ -434,30 +444,46 @@ def _max_flow(model: _Model, demand: np.ndarray) -> dict:
     }
 
 
-def _stages(h, model: _Model, walk_cost: np.ndarray, floor: np.ndarray, demand: np.ndarray) -> list[dict]:
-    """Lexicographic stages: floor cars, cars, walking."""
+def _stages(
+    h, model: _Model, walk_cost: np.ndarray, floor: np.ndarray, demand: np.ndarray, *, integer: bool
+) -> list[dict] | None:
+    """Lexicographic stages: floor cars, cars, walking.
+
+    With ``integer`` False every stage is an LP; on a model without the flow
+    structure an LP stage whose vertex is not integral ends the run (None):
+    only an integral LP optimum is also the MIP's.
+    """
     n_p, n_r = model.n_pairs, model.n_res
     n = n_p + 2 * n_r
     a_cols = n_p + np.arange(n_r)
     ab_cols = n_p + np.arange(2 * n_r)
+    must_check = not integer and not model.flow
     out = []
+
+    def stage(cost: np.ndarray, name: str) -> bool:
+        out.append(_run(h, cost, name, integer))
+        return not must_check or _integral(out[-1]["x"])
+
     if floor.any():
         cost = np.zeros(n)
         cost[a_cols] = -1.0
-        out.append(_run(h, cost, "most cars within the fairness floors", not model.flow))
+        if not stage(cost, "most cars within the fairness floors"):
+            return None
         _fix(h, a_cols, round(-out[-1]["objective"]))
     if model.flow and not floor.any():  # the flow structure: a maximum flow is the fastest way
         out.append(_max_flow(model, demand))
     else:
         cost = np.zeros(n)
         cost[ab_cols] = -1.0
-        out.append(_run(h, cost, "most cars", not model.flow))
+        if not stage(cost, "most cars"):
+            return None
     _fix(h, ab_cols, round(-out[-1]["objective"]))
-    if "x" in out[-1] and not model.flow:
+    if "x" in out[-1] and integer:
         _warm_start(h, out[-1]["x"])
     cost = np.zeros(n)
     cost[:n_p] = walk_cost
-    out.append(_run(h, cost, "least walking", not model.flow))
+    if not stage(cost, "least walking"):
+        return None
     return out
 
 
@@ -486,13 +512,20 @@ def _solve(p: ParkingProblem, *, fairness: float, time_limit: float | None, forc
     walk_cost = np.rint(p.pair_walk[idx] / p.walk_resolution_m)
     model.flow = model.flow and not force_mip
     demand = p.demand[comp]
-    stages = _stages(_highs(model, not model.flow, time_limit), model, walk_cost, floor, demand)
+    stages = None
+    if model.flow:
+        stages = _stages(_highs(model, False, time_limit), model, walk_cost, floor, demand, integer=False)
+        method = "min-cost flow (HiGHS LP)"
+        if stages is None or not _integral(stages[-1]["x"][: model.n_pairs]):  # never seen; kept as a guard
+            model.flow, stages = False, None
+    elif not force_mip:  # nested windows keep the matrix totally unimodular: the LP is usually integral
+        stages = _stages(_highs(model, False, time_limit), model, walk_cost, floor, demand, integer=False)
+        method = LP_METHOD
+    if stages is None:
+        stages = _stages(_highs(model, True, time_limit), model, walk_cost, floor, demand, integer=True)
+        method = "MIP (HiGHS)"
+    assert stages is not None  # the MIP always gives its stages
     x = stages[-1]["x"][: model.n_pairs]
-    method = "min-cost flow (HiGHS LP)" if model.flow else "MIP (HiGHS)"
-    if model.flow and not _integral(x):  # never seen; kept as a guard
-        model.flow = False
-        stages = _stages(_highs(model, True, time_limit), model, walk_cost, floor, demand)
-        x, method = stages[-1]["x"][: model.n_pairs], "MIP (HiGHS)"
     optimal = all(s["optimal"] for s in stages)
     for s in stages:
         s.pop("x", None)
