@@ -7,6 +7,7 @@ builds HTML from them.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Sequence
 
@@ -19,19 +20,28 @@ from lifecircle.geo.coverage import ANY, tier_key
 from lifecircle.geo.standards import KindRegistry, tier_label
 
 from . import style
-from .geojson import feature_collection, fill_small_holes, frame_collection, point_to_map
+from .geojson import feature_collection, fill_small_holes, frame_collection, point_to_map, to_map_crs
 
 #: Blocks smaller than this (m²) inside a service area are drawn filled.
 DISPLAY_HOLE_M2 = 6_000.0
 
 
-def boundaries_text(frames: Sequence[tuple[str, gpd.GeoDataFrame]], *, crs: str = "wgs84") -> str:
-    """Outlines of 街道 (``level="street"``) and 社区 (``level="community"``) with their names."""
+def boundaries_text(
+    frames: Sequence[tuple[str, gpd.GeoDataFrame]], *, crs: str = "wgs84", label_zoom: Sequence[int] | None = None
+) -> str:
+    """Outlines of 街道 (``level="street"``) and 社区 (``level="community"``) with their names.
+
+    ``label_zoom`` (one per 社区, at city scale) is the zoom from which each 社区's label is shown
+    (property ``lz``), so that the labels of a city view do not pile up.
+    """
     geoms, props = [], []
     for level, frame in frames:
-        for name, geom in zip(frame["name"].astype(str), frame.geometry.values):
+        for j, (name, geom) in enumerate(zip(frame["name"].astype(str), frame.geometry.values)):
             geoms.append(geom)
-            props.append({"level": level, "name": name})
+            prop = {"level": level, "name": name}
+            if level == "community" and label_zoom is not None:
+                prop["lz"] = int(label_zoom[j])
+            props.append(prop)
     return feature_collection(np.asarray(geoms, dtype=object), props, crs=crs)
 
 
@@ -85,18 +95,38 @@ def areas_text(areas: gpd.GeoDataFrame, kind: str, *, crs: str = "wgs84", tolera
     return feature_collection(np.asarray(geoms, dtype=object), props, crs=crs)
 
 
-def demand_classes(classes: np.ndarray) -> str:
-    """Class index per demand unit as JSON text."""
-    return json.dumps([int(c) for c in classes], separators=(",", ":"))
+def demand_classes(classes: np.ndarray, packed: bool = False) -> str:
+    """Class index per demand unit as JSON text (built without a Python object per unit: a city has 100,000s).
+
+    ``packed``: ``"b64u8:"`` and the classes as base64 bytes instead (a city's every click; the map decodes it).
+    """
+    if packed:
+        return "b64u8:" + base64.b64encode(np.asarray(classes, dtype=np.uint8).ravel().tobytes()).decode("ascii")
+    return "[" + ",".join(map(str, np.asarray(classes, dtype=np.int64).ravel().tolist())) + "]"
 
 
-def demand_distances(dist: np.ndarray) -> str:
-    """Distance per demand unit (metres, null beyond the search radius) as JSON text."""
-    return json.dumps([None if not np.isfinite(d) else round(float(d)) for d in dist], separators=(",", ":"))
+def demand_distances(dist: np.ndarray, packed: bool = False) -> str:
+    """Distance per demand unit (metres, null beyond the search radius) as JSON text.
+
+    ``packed``: ``"b64u16:"`` and the rounded metres as little-endian uint16 base64 instead (65535 for null;
+    walking distances are within the search radius, far below 65 km).
+    """
+    dist = np.asarray(dist, dtype=float).ravel()
+    finite = np.isfinite(dist)
+    if packed:
+        metres = np.where(finite, np.clip(np.round(dist), 0, 65534), 65535).astype("<u2")
+        return "b64u16:" + base64.b64encode(metres.tobytes()).decode("ascii")
+    parts = list(map(str, np.where(finite, np.round(dist), 0).astype(np.int64).tolist()))
+    for i in np.flatnonzero(~finite).tolist():
+        parts[i] = "null"
+    return "[" + ",".join(parts) + "]"
 
 
-def gaps_text(gaps: gpd.GeoDataFrame, *, crs: str = "wgs84") -> str:
-    """Gap polygons with rank, unserved weight and a label point inside each."""
+def gaps_text(gaps: gpd.GeoDataFrame, *, crs: str = "wgs84", packed: bool = False) -> str:
+    """Gap polygons with rank, unserved weight and a label point inside each.
+
+    ``packed`` (a city's gaps: 100,000s of vertices): :func:`packed_polygons` text instead of GeoJSON.
+    """
     if not len(gaps):
         return feature_collection(np.empty(0, dtype=object), [], crs=crs)
     inside = shapely.point_on_surface(np.asarray(gaps.geometry.values, dtype=object))
@@ -112,7 +142,46 @@ def gaps_text(gaps: gpd.GeoDataFrame, *, crs: str = "wgs84") -> str:
                 "label_lat": lat,
             }
         )
+    if packed:
+        return packed_polygons(np.asarray(gaps.geometry.values, dtype=object), props, crs=crs)
     return feature_collection(np.asarray(gaps.geometry.values, dtype=object), props, crs=crs)
+
+
+#: Quantum of packed coordinates (degrees, about 0.1 m).
+PACK_Q = 1e-6
+
+
+def packed_polygons(geoms: np.ndarray, props: Sequence[dict], *, crs: str = "wgs84") -> str:
+    """(Multi)polygons as compact JSON the map decodes into GeoJSON: integer deltas of 1e-6 degrees.
+
+    ``{"packed": "polygons", "q", "props": [...], "rings": [[[n, ...] per polygon] per feature], "d": [dx, dy, ...]}``:
+    coordinate ``k`` is the running sum of the deltas times ``q``; ``rings`` gives the vertex count of every
+    ring (exterior first) of every polygon of every feature.  About a third of the GeoJSON's size.
+    """
+    geoms = to_map_crs(np.asarray(geoms, dtype=object), crs)
+    parts, of_feature = shapely.get_parts(geoms, return_index=True)
+    rings, of_part = shapely.get_rings(parts, return_index=True)
+    coords = shapely.get_coordinates(rings)
+    counts = shapely.get_num_coordinates(rings)
+    q = np.round(coords / PACK_Q).astype(np.int64)
+    d = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel()
+    nested: list[list[list[int]]] = [[] for _ in range(len(geoms))]
+    ring_lists: list[list[int]] = [[] for _ in range(len(parts))]
+    for r, p in zip(counts.tolist(), of_part.tolist()):
+        ring_lists[p].append(r)
+    for p, f in enumerate(of_feature.tolist()):
+        nested[f].append(ring_lists[p])
+    body = json.dumps([{k: _plain(v) for k, v in p.items()} for p in props], ensure_ascii=False, separators=(",", ":"))
+    return (
+        f'{{"packed":"polygons","q":{PACK_Q!r},"props":{body},'
+        f'"rings":{json.dumps(nested, separators=(",", ":"))},"d":[{",".join(map(str, d.tolist()))}]}}'
+    )
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    return None if isinstance(v, float) and not np.isfinite(v) else v
 
 
 def candidates_text(gains: pd.DataFrame, tiers: Sequence[float], *, lang: str = "zh", crs: str = "wgs84") -> str:
@@ -181,6 +250,7 @@ __all__ = [
     "frame_collection",
     "gaps_text",
     "map_style",
+    "packed_polygons",
     "shares_text",
 ]
 

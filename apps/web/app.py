@@ -354,13 +354,25 @@ class PlannerApp:
         ws, crs = self.ws, self.crs
         west, south, east, north = ws.bounds()
         (w2, s2), (e2, n2) = lgj.point_to_map(west, south, crs), lgj.point_to_map(east, north, crs)
-        self.map.param.update(
-            streets=ws.streets_text(crs),
-            boundaries=ws.cached(("boundaries", crs), lambda: lml.boundaries_text(ws.boundary_frames(), crs=crs)),
+        self.map.param.update(  # a city's streets, areas and residents: tiles and a point payload (apps.web.tiles)
+            streets="" if ws.city_streets else ws.streets_text(crs),
+            boundaries=ws.boundaries_text(crs),
             facilities=self._facilities_text(crs),
-            demand=ws.demand_text(crs),
+            facility_clusters=self._facility_clusters(crs),
+            demand="" if ws.city_points else ws.demand_text(crs),
+            demand_points=ws.demand_points_text(crs) if ws.city_points else "",
+            tile_urls=ws.tile_urls(self.state.kind, crs),
             bounds=[w2, s2, e2, n2],
         )
+
+    def _facility_clusters(self, crs: str) -> str:
+        """Per-zoom clusters of the facilities drawn (city scale; "{}" for a district)."""
+        ws = self.ws
+        if self.state.view != "complete" or ws.eval_facilities is None:
+            return ws.facility_clusters_text(crs)
+        from .complete import point_sources
+
+        return ws.facility_clusters_text(crs, point_sources(ws.eval_facilities), key="all")
 
     def _facilities_text(self, crs: str) -> str:
         """The facility points drawn: the per-kind view's, or every kind's in the complete view."""
@@ -425,7 +437,10 @@ class PlannerApp:
 
     def _push_kind(self) -> None:
         ws, crs, kind = self.ws, self.crs, self.state.kind
-        self.map.areas = ws.cached(("areas", kind, crs), lambda: lml.areas_text(ws.areas, kind, crs=crs))
+        if ws.city_areas:  # tiles of the kind's areas, drawn by zoom
+            self.map.param.update(areas="", tile_urls=ws.tile_urls(kind, crs))
+        else:
+            self.map.areas = ws.cached(("areas", kind, crs), lambda: lml.areas_text(ws.areas, kind, crs=crs))
         self._push_results()
 
     def _push_results(self) -> None:
@@ -437,9 +452,10 @@ class PlannerApp:
             self._push_complete(comp)
         else:
             dist = s.drawn_distances()
+            packed = ws.city_points  # a city's 100,000s of residents: base64 arrays, not JSON lists
             self.map.param.update(
-                demand_classes=lml.demand_classes(classes.classify(dist, s.drawn_reachable())),
-                demand_distances=lml.demand_distances(dist),
+                demand_classes=lml.demand_classes(classes.classify(dist, s.drawn_reachable()), packed=packed),
+                demand_distances=lml.demand_distances(dist, packed=packed),
                 demand_missing="[]",
             )
             self.headline_w.object = views.headline_html(s.headline(), s.lang)
@@ -504,7 +520,13 @@ class PlannerApp:
             fn()
 
     def _push_gaps(self) -> None:
-        self.map.gaps = lml.gaps_text(self.state.gaps(), crs=self.crs)
+        s, ws, crs = self.state, self.ws, self.crs
+        if not ws.city_scale:
+            self.map.gaps = lml.gaps_text(s.gaps(), crs=crs)
+        elif not s.candidates and not s.closed:  # a city's first gaps: the same for every session, made at start
+            self.map.gaps = ws.baseline_gaps_text(s.kind, float(s.gap_tier), crs)
+        else:
+            self.map.gaps = lml.gaps_text(s.gaps(), crs=crs, packed=True)
 
     def _push_candidates(self) -> None:
         s, crs = self.state, self.crs
@@ -606,7 +628,9 @@ class PlannerApp:
                 w.visible = complete
             for w in getattr(self, "_kind_parts", []):
                 w.visible = not complete
-            self.map.facilities = self._facilities_text(self.crs)
+            self.map.param.update(
+                facilities=self._facilities_text(self.crs), facility_clusters=self._facility_clusters(self.crs)
+            )
             layers = list(self.state.layers)
             if complete:
                 layers = [k for k in layers if k not in ("areas", "gaps", "shares")]

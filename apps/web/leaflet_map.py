@@ -4,7 +4,8 @@ Leaflet's ES module, style sheet and images come from the PyPI package
 ``django-js-lib-leaflet`` and are served by the app itself under
 :data:`LEAFLET_ROUTE` (see :func:`static_dirs`, passed to ``pn.serve``); the
 component's own script and styles live in ``apps/web/static``.  Layers are GeoJSON
-strings set from Python; map clicks, candidate drags and removals come back
+strings set from Python (at city scale, tile layers, a compact point payload and clusters:
+:mod:`apps.web.tiles`); map clicks, candidate drags and removals come back
 through :meth:`LeafletMap.on_message`.
 """
 
@@ -59,6 +60,11 @@ class LeafletMap(ReactiveESM):
     """
 
     streets = param.String(default="", doc="Vector base layer: the network's streets")
+    tile_urls = param.String(
+        default="{}", doc='City scale: {"streets": url, "areas": url} of tile layers the app serves (JSON)'
+    )
+    demand_points = param.String(default="", doc="City scale: the drawn residents as a compact payload (JSON)")
+    facility_clusters = param.String(default="{}", doc="City scale: per-zoom facility clusters (JSON)")
     boundaries = param.String(default="", doc="街道/社区 outlines with level and name")
     shares = param.String(default="", doc="Communities coloured by coverage share")
     facilities = param.String(default="", doc="Facility points with id, name, kind")

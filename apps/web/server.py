@@ -42,6 +42,7 @@ from tornado.web import HTTPError, authenticated
 from lifecircle.geo import settings
 from lifecircle.geo.errors import OptionError
 
+from . import tiles
 from .app import PlannerApp
 from .leaflet_map import STATIC_DIR, static_dirs
 from .workspace import Workspace
@@ -422,7 +423,10 @@ def build_server(
         verbose=False,
         unused_session_lifetime_milliseconds=int(settings.UNUSED_SESSION_LIFETIME_S * 1000),
         check_unused_sessions_milliseconds=int(settings.CHECK_UNUSED_SESSIONS_S * 1000),
-        extra_patterns=[(r"/components/(.*)", _ComponentsGate, {})],
+        extra_patterns=[
+            (r"/components/(.*)", _ComponentsGate, {}),
+            (rf"/{tiles.ROUTE}/(.*)", tiles.TileHandler, {"tiles": tiles.prepare(workspace)}),  # city-scale tiles
+        ],
         **access.serve_kwargs(),
     )
     _install(server, limits)

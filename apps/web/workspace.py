@@ -9,9 +9,11 @@ Every browser session reads it and keeps its own candidates in a
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +90,7 @@ class Workspace:
     timings: dict[str, float] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _gap_jobs: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ computing
     def prepare(self, progress: Callable[[str], None] | None = None) -> Workspace:
@@ -108,7 +111,38 @@ class Workspace:
         started = time.perf_counter()
         self.areas = self._facility_areas()
         self.timings["areas_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        self.prepare_map()
+        self.timings["map_s"] = time.perf_counter() - started
         return self
+
+    def prepare_map(self) -> None:
+        """Build the map's heavy layers once, before any visitor (at city scale: :func:`apps.web.tiles.prepare`)."""
+        from . import tiles
+
+        if self.city_scale:
+            tiles.prepare(self)
+            self.boundaries_text("wgs84")
+            self.facility_clusters_text("wgs84")
+            if self.city_points:
+                self.demand_points_text("wgs84")
+            # every session's first gaps (the default kind at the largest tier): made in the background now
+            self._gaps_job(CANDIDATE_KIND, float(self.tiers[-1]), "wgs84")
+
+    def baseline_gaps_text(self, kind: str, tier: float, crs: str = "wgs84") -> str:
+        """The baseline gaps of ``kind`` at ``tier`` as packed map text, made once per process (city scale)."""
+        return self._gaps_job(kind, float(tier), crs).result()
+
+    def _gaps_job(self, kind: str, tier: float, crs: str) -> Future:
+        from lifecircle.layers import maplayers as lml
+
+        key = (kind, tier, crs)
+        with self._lock:
+            if key not in self._gap_jobs:
+                self._gap_jobs[key] = _background().submit(
+                    lambda: lml.gaps_text(self.coverage.gaps(kind, tier), crs=crs, packed=True)
+                )
+            return self._gap_jobs[key]
 
     def analysis_kinds(self) -> list[str]:
         """Kinds present in the facilities plus the candidates' kind, in registry order."""
@@ -134,6 +168,91 @@ class Workspace:
             return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
         frame = areas[[*columns, areas.geometry.name]].reset_index(drop=True)
         return frame.to_crs("EPSG:4326") if frame.crs is not None else frame.set_crs("EPSG:4326")
+
+    # --------------------------------------------------------------- city scale
+    @property
+    def city_scale(self) -> bool:
+        """True when some layer is drawn the city way (tiles, compact points, clusters)."""
+        return self.city_streets or self.city_areas or self.city_points or self._n_facilities() >= _tiles().CLUSTER_MIN
+
+    @property
+    def city_streets(self) -> bool:
+        """Streets drawn as tiles (a network of :data:`apps.web.tiles.CITY_EDGES` edges or more)."""
+        return self.net.n_edges >= _tiles().CITY_EDGES
+
+    @property
+    def city_areas(self) -> bool:
+        """Service areas of the existing facilities drawn as tiles (many polygons)."""
+        return self.areas is not None and len(self.areas) >= _tiles().CLUSTER_MIN
+
+    @property
+    def city_points(self) -> bool:
+        """Residents drawn from a compact payload on a canvas (many points)."""
+        n = self.coverage.samples.xy.shape[0] if self.demand_zones and self.coverage is not None else len(self.demand)
+        return n >= _tiles().CITY_POINTS
+
+    def _n_facilities(self) -> int:
+        return len(self.facilities)
+
+    def map_tiles(self):
+        """The workspace's :class:`apps.web.tiles.MapTiles` (built once)."""
+        return _tiles().prepare(self)
+
+    def tile_urls(self, kind: str, crs: str = "wgs84") -> str:
+        """JSON text of the tile layers the map draws (empty object for a district)."""
+        out = {}
+        if self.city_streets or self.city_areas:
+            t = self.map_tiles()
+            if self.city_streets:
+                out["streets"] = t.url("streets", crs)
+            if self.city_areas:
+                out["areas"] = t.url("areas", crs, kind=kind)
+        return json.dumps(out)
+
+    def demand_points_text(self, crs: str = "wgs84") -> str:
+        """The drawn residents as :func:`apps.web.tiles.points_payload` text (city scale)."""
+
+        def build() -> str:
+            ids = self.demand["id"].astype(str).to_numpy()
+            names = (self.demand["name"] if "name" in self.demand else self.demand["id"]).to_numpy()
+            if self.demand_zones:
+                smp = self.coverage.samples
+                lonlat, unit, w = self.net.to_lonlat(smp.xy), smp.unit, smp.weight
+                ids, names = ids[unit], names[unit]
+            else:
+                pts = shapely.point_on_surface(self.demand.geometry.values)
+                lonlat, w = shapely.get_coordinates(pts), self.demand["weight"].to_numpy()
+            lon, lat = _map_xy(lonlat, crs)
+            return _tiles().points_payload(lon, lat, ids, [_text(n) for n in names], w)
+
+        return self.cached(("demand_points", crs), build)
+
+    def facility_clusters_text(self, crs: str = "wgs84", frame: gpd.GeoDataFrame | None = None, key: str = "") -> str:
+        """Per-zoom clusters of the facility points (``frame``, default :attr:`facilities`) as JSON text."""
+
+        def build() -> str:
+            fac = self.facilities if frame is None else frame
+            xy = shapely.get_coordinates(shapely.point_on_surface(fac.geometry.values))
+            lon, lat = _map_xy(xy, crs)
+            return _tiles().facility_clusters(lon, lat, fac["kind"].astype(str), fac["id"].astype(str))
+
+        return self.cached(("facility_clusters", key, crs), build)
+
+    def boundaries_text(self, crs: str = "wgs84") -> str:
+        """街道/社区 outlines with names; at city scale each 社区 label with the zoom it shows from (``lz``)."""
+        from lifecircle.layers import maplayers as lml
+
+        def build() -> str:
+            frames = self.boundary_frames()
+            zoom = None
+            units = dict(frames).get("community")
+            if units is not None and len(units) >= _tiles().LABEL_THIN_MIN:
+                xy = shapely.get_coordinates(shapely.point_on_surface(units.geometry.values))
+                lon, lat = _map_xy(xy, crs)
+                zoom = _tiles().label_min_zoom(lon, lat, units["name"].astype(str).tolist())
+            return lml.boundaries_text(frames, crs=crs, label_zoom=zoom)
+
+        return self.cached(("boundaries", crs), build)
 
     # --------------------------------------------------------------- layers
     def cached(self, key: tuple, build: Callable[[], object]) -> object:
@@ -223,6 +342,33 @@ class Workspace:
         if self.streets is not None and len(self.streets):
             return tuple(float(v) for v in self.streets.total_bounds)
         return tuple(float(v) for v in self.demand.total_bounds)
+
+
+_BACKGROUND: list[ThreadPoolExecutor] = []
+
+
+def _background() -> ThreadPoolExecutor:
+    """One worker thread per process for the layers made after the server starts listening."""
+    if not _BACKGROUND:
+        _BACKGROUND.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecircle-layers"))
+    return _BACKGROUND[0]
+
+
+def _tiles():
+    from . import tiles
+
+    return tiles
+
+
+def _map_xy(lonlat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 ``(n, 2)`` degrees as map coordinates (GCJ-02 under Amap)."""
+    lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
+    if crs == "gcj02":
+        from lifecircle.geo import crs as gcrs
+
+        return gcrs.wgs84_to_gcj02(lonlat[:, 0], lonlat[:, 1])
+    lgj.check_crs(crs)
+    return lonlat[:, 0], lonlat[:, 1]
 
 
 def _text(value: object) -> str:

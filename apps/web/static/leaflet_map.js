@@ -25,6 +25,47 @@ function parse(text, fallback) {
   try { return JSON.parse(text) } catch (e) { console.error("lifecircle: bad layer JSON", e); return fallback }
 }
 
+// An array sent as JSON, or packed at city scale: "b64u8:..." (bytes) or "b64u16:..." (uint16, 65535 for null).
+function parseArray(text) {
+  if (text && text.startsWith("b64")) {
+    const cut = text.indexOf(":")
+    const raw = atob(text.slice(cut + 1))
+    const bytes = new Uint8Array(raw.length)
+    for (let i = 0; i < raw.length; i++) { bytes[i] = raw.charCodeAt(i) }
+    if (text.slice(0, cut) === "b64u8") { return bytes }
+    const ints = new Uint16Array(bytes.buffer, 0, bytes.length >> 1)
+    return Array.from(ints, (v) => (v === 65535 ? null : v))
+  }
+  return parse(text, [])
+}
+
+// City scale: polygons packed by layers/maplayers.packed_polygons (integer deltas), back to GeoJSON.
+function unpackPolygons(data) {
+  const features = []
+  let k = 0
+  let x = 0
+  let y = 0
+  for (let f = 0; f < data.rings.length; f++) {
+    const polys = []
+    for (const counts of data.rings[f]) {
+      const poly = []
+      for (const n of counts) {
+        const ring = new Array(n)
+        for (let j = 0; j < n; j++) {
+          x += data.d[k++]
+          y += data.d[k++]
+          ring[j] = [x * data.q, y * data.q]
+        }
+        poly.push(ring)
+      }
+      polys.push(poly)
+    }
+    features.push({type: "Feature", properties: data.props[f] || {},
+                   geometry: {type: "MultiPolygon", coordinates: polys}})
+  }
+  return {type: "FeatureCollection", features}
+}
+
 function el(tag, cls, text) {
   const node = document.createElement(tag)
   if (cls) { node.className = cls }
@@ -88,7 +129,11 @@ function render({model, el: root}) {
   const T = (key) => (state.labels[key] !== undefined ? state.labels[key] : key)
   const kindInfo = (key) => (state.style.kinds || {})[key] || {label: key, color: "#555"}
 
-  function geojson(text) { return parse(text, {type: "FeatureCollection", features: []}) }
+  function geojson(text) {
+    const data = parse(text, {type: "FeatureCollection", features: []})
+    return data && data.packed === "polygons" ? unpackPolygons(data) : data
+  }
+  const gapCanvas = L.canvas({padding: 0.3, pane: "lcGaps"})
   const kindOn = (kind) => model.kinds_on == null || model.kinds_on.includes(kind)
   const tierOn = (tier) => model.tiers_on == null || model.tiers_on.some((t) => Math.abs(t - tier) < 1e-6)
 
@@ -106,8 +151,28 @@ function render({model, el: root}) {
   }
 
   // -------------------------------------------------------------- layers
+  // City scale: tile layers the app serves itself (apps/web/tiles.py), drawn by zoom.
+  let tileUrls = {}
+  let areaTiles = null
+  function tierQuery() {
+    return model.tiers_on == null ? "" : model.tiers_on.map((t) => String(Number(t))).join(",")
+  }
+  function areaUrl() {
+    const u = tileUrls.areas
+    return u + (u.includes("?") ? "&" : "?") + "tiers=" + encodeURIComponent(tierQuery())
+  }
+  function drawTiles() {
+    tileUrls = parse(model.tile_urls, {})
+    drawStreets(); drawAreas()
+  }
+
   function drawStreets() {
     groups.streets.clearLayers()
+    if (tileUrls.streets) {
+      L.tileLayer(tileUrls.streets, {pane: "lcStreets", maxZoom: 20, maxNativeZoom: 19, keepBuffer: 1,
+                                     updateWhenZooming: false, className: "lc-tiles-streets"}).addTo(groups.streets)
+      return
+    }
     L.geoJSON(geojson(model.streets), {
       renderer: canvas, interactive: false,
       style: (f) => (f.properties.major
@@ -116,8 +181,21 @@ function render({model, el: root}) {
     }).addTo(groups.streets)
   }
 
+  // City scale: a 社区 label carries the zoom from which it shows without overlapping another (lz)
+  let unitLabels = []
+  function thinLabels() {
+    const z = map.getZoom()
+    for (const [layer, lz] of unitLabels) {
+      const tip = layer.getTooltip()
+      if (!tip) { continue }
+      if (z >= lz && !map.hasLayer(tip) && map.hasLayer(layer)) { layer.openTooltip() }
+      if (z < lz && map.hasLayer(tip)) { layer.closeTooltip() }
+    }
+  }
+
   function drawBoundaries() {
     groups.boundaries.clearLayers()
+    unitLabels = []
     L.geoJSON(geojson(model.boundaries), {
       pane: "lcBoundaries", interactive: false,
       style: (f) => (f.properties.level === "street"
@@ -127,9 +205,11 @@ function render({model, el: root}) {
         if (f.properties.level === "community" && f.properties.name) {
           layer.bindTooltip(el("span", null, f.properties.name),
                             {permanent: true, direction: "center", className: "lc-unit-label", pane: "lcLabels"})
+          if (f.properties.lz !== undefined) { unitLabels.push([layer, f.properties.lz]) }
         }
       },
     }).addTo(groups.boundaries)
+    thinLabels()
   }
 
   function drawShares() {
@@ -144,11 +224,49 @@ function render({model, el: root}) {
     }).addTo(groups.shares)
   }
 
+  // City scale: below clusters.below the facilities are drawn as the clusters of the zoom
+  // (computed by the server, apps/web/tiles.py); a cluster of one is the facility itself.
+  let clusters = {}
+  let facilityKey = ""
+  const clustered = () => clusters.levels && map.getZoom() < clusters.below
+  function clusterLevel() {
+    const zs = Object.keys(clusters.levels).map(Number)
+    const z = Math.max(Math.min(...zs), Math.min(Math.max(...zs), Math.floor(map.getZoom())))
+    return clusters.levels[String(z)] || []
+  }
+  function drawClusters(keep) {
+    for (const [lng, lat, counts, ids] of clusterLevel()) {
+      let n = 0
+      let top = null
+      for (const [k, c] of Object.entries(counts)) {
+        if (!kindOn(k)) { continue }
+        n += c
+        if (top === null || c > counts[top]) { top = k }
+      }
+      if (n === 0) { continue }
+      if (n === 1) { for (const id of ids) { keep.add(id) } continue }
+      const size = Math.round(22 + 7 * Math.log10(n))
+      const badge = el("div", "lc-cluster", fmt(n))
+      badge.style.width = badge.style.height = badge.style.lineHeight = `${size}px`
+      badge.style.borderColor = kindInfo(top).color
+      const marker = L.marker([lat, lng], {
+        pane: "lcFacilities", keyboard: false, title: `${fmt(n)}`,
+        icon: L.divIcon({className: "lc-cluster-icon", html: badge, iconSize: [size, size], iconAnchor: [size / 2, size / 2]}),
+      })
+      marker.on("click", () => map.setView([lat, lng], Math.min(clusters.below, Math.floor(map.getZoom()) + 2)))
+      marker.addTo(groups.facilities)
+    }
+  }
+
   function drawFacilities() {
     groups.facilities.clearLayers()
+    clusters = parse(model.facility_clusters, {})
+    const single = clustered() ? new Set() : null
+    if (single) { drawClusters(single) }
+    facilityKey = single ? `c${Math.floor(map.getZoom())}` : "all"
     const closed = new Set(parse(model.closed, []))
     L.geoJSON(geojson(model.facilities), {
-      filter: (f) => kindOn(f.properties.kind),
+      filter: (f) => kindOn(f.properties.kind) && (single === null || single.has(f.properties.id)),
       pointToLayer: (f, latlng) => {
         const info = kindInfo(f.properties.kind)
         const badge = el("div", closed.has(f.properties.id) ? "lc-fac lc-fac-closed" : "lc-fac", info.glyph || "")
@@ -183,6 +301,13 @@ function render({model, el: root}) {
 
   function drawAreas() {
     groups.areas.clearLayers()
+    areaTiles = null
+    if (tileUrls.areas) {
+      areaTiles = L.tileLayer(areaUrl(), {pane: "lcAreas", maxZoom: 20, maxNativeZoom: 19, keepBuffer: 1,
+                                          updateWhenZooming: false, className: "lc-tiles-areas"})
+      areaTiles.addTo(groups.areas)
+      return
+    }
     const tiers = state.style.tier_opacity || {}
     const features = geojson(model.areas).features.filter((f) => tierOn(f.properties.tier))
     features.sort((a, b) => b.properties.tier - a.properties.tier)
@@ -195,9 +320,174 @@ function render({model, el: root}) {
     }).addTo(groups.areas)
   }
 
+  function demandInfo(p) {
+    const cls = (state.classes || [])[p.i]
+    const d = (state.distances || [])[p.i]
+    if (state.missing && state.missing.length) {
+      const miss = state.missing[p.i]
+      return infoBox(p.name || p.id, [
+        [T("population"), fmt(p.w)], [T("missing"), miss ? miss : T("complete")],
+      ], (state.style.class_labels || [])[cls])
+    }
+    return infoBox(p.name || p.id, [
+      [T("population"), fmt(p.w)],
+      [T("distance"), d === null || d === undefined ? (state.style.class_labels || [])[cls] || "–" : `${fmt(d)} m`],
+    ], (state.style.class_labels || [])[cls])
+  }
+
+  // City scale: the residents as one compact payload drawn on a canvas, only what is in view,
+  // redrawn when the view settles; hovering finds the nearest point through a grid of the drawn ones.
+  const PointCanvas = L.Layer.extend({
+    initialize(data) {
+      this._data = data
+      const n = data.n
+      this._px = new Float64Array(n)
+      this._py = new Float64Array(n)
+      for (let i = 0; i < n; i++) {
+        const p = L.CRS.EPSG3857.latLngToPoint(L.latLng(data.y0 + data.q * data.y[i], data.x0 + data.q * data.x[i]), 0)
+        this._px[i] = p.x
+        this._py[i] = p.y
+      }
+      this._order = null
+    },
+    onAdd(m) {
+      this._canvas = L.DomUtil.create("canvas", "lc-points leaflet-zoom-hide")
+      this._canvas.dataset.points = String(this._data.n)
+      m.getPane("lcDemand").appendChild(this._canvas)
+      m.on("moveend zoomend resize viewreset", this.redraw, this)
+      m.on("mousemove", this._hover, this)
+      m.on("mouseout zoomstart movestart", this._unhover, this)
+      this.redraw()
+    },
+    onRemove(m) {
+      m.off("moveend zoomend resize viewreset", this.redraw, this)
+      m.off("mousemove", this._hover, this)
+      m.off("mouseout zoomstart movestart", this._unhover, this)
+      this._unhover()
+      this._canvas.remove()
+    },
+    recolor() { this._order = null; this.redraw() },
+    _sorted() {
+      if (this._order) { return this._order }
+      const n = this._data.n
+      const cls = state.classes || []
+      const order = new Int32Array(n)
+      for (let i = 0; i < n; i++) { order[i] = i }
+      order.sort((a, b) => (cls[a] || 0) - (cls[b] || 0))
+      this._order = order
+      return order
+    },
+    redraw() {
+      const m = this._map
+      if (!m) { return }
+      const size = m.getSize()
+      const pad = 0.15
+      const topLeft = m.containerPointToLayerPoint([-size.x * pad, -size.y * pad]).round()
+      const w = Math.round(size.x * (1 + 2 * pad))
+      const h = Math.round(size.y * (1 + 2 * pad))
+      const canvas = this._canvas
+      const ratio = window.devicePixelRatio || 1
+      canvas.width = w * ratio
+      canvas.height = h * ratio
+      canvas.style.width = `${w}px`
+      canvas.style.height = `${h}px`
+      L.DomUtil.setPosition(canvas, topLeft)
+      const ctx = canvas.getContext("2d")
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0)
+      ctx.clearRect(0, 0, w, h)
+      const z = m.getZoom()
+      const scale = Math.pow(2, z)
+      const origin = m.getPixelOrigin()
+      const ox = origin.x + topLeft.x
+      const oy = origin.y + topLeft.y
+      const r = z >= 15 ? 3.2 : z >= 13.5 ? 2.2 : 1.3
+      const colors = state.style.class_colors || []
+      const cls = state.classes || []
+      const order = this._sorted()
+      const cell = 16
+      const grid = new Map()
+      const hover = z >= 13
+      let current = -2
+      const flush = () => {
+        ctx.fill()
+        if (r > 3) { ctx.stroke() }
+      }
+      ctx.strokeStyle = "#ffffff"
+      ctx.lineWidth = 0.6
+      ctx.globalAlpha = 0.95
+      let drawn = 0
+      for (let k = 0; k < order.length; k++) {
+        const i = order[k]
+        const x = this._px[i] * scale - ox
+        const y = this._py[i] * scale - oy
+        if (x < -r || y < -r || x > w + r || y > h + r) { continue }
+        const c = cls[i] === undefined ? -1 : cls[i]
+        if (c !== current) {
+          if (current !== -2) { flush() }
+          current = c
+          ctx.fillStyle = colors[c] || "#888"
+          ctx.beginPath()
+        }
+        if (r > 2) {
+          ctx.moveTo(x + r, y)
+          ctx.arc(x, y, r, 0, 2 * Math.PI)
+        } else {
+          ctx.rect(x - r, y - r, 2 * r, 2 * r)
+        }
+        drawn++
+        if (hover) {
+          const key = Math.floor(x / cell) * 65536 + Math.floor(y / cell)
+          const list = grid.get(key)
+          if (list) { list.push(i) } else { grid.set(key, [i]) }
+        }
+      }
+      if (current !== -2) { flush() }
+      canvas.dataset.drawn = String(drawn)
+      this._grid = hover ? {grid, cell, ox, oy, scale} : null
+    },
+    _hover(ev) {
+      const g = this._grid
+      if (!g) { return }
+      const lp = this._map.latLngToLayerPoint(ev.latlng)
+      const tl = L.DomUtil.getPosition(this._canvas)
+      const x = lp.x - tl.x
+      const y = lp.y - tl.y
+      let best = -1
+      let bestD = 7 * 7
+      const cx = Math.floor(x / g.cell)
+      const cy = Math.floor(y / g.cell)
+      for (let dx = -1; dx <= 1; dx++) {
+        for (let dy = -1; dy <= 1; dy++) {
+          for (const i of g.grid.get((cx + dx) * 65536 + cy + dy) || []) {
+            const d = (this._px[i] * g.scale - g.ox - x) ** 2 + (this._py[i] * g.scale - g.oy - y) ** 2
+            if (d < bestD) { bestD = d; best = i }
+          }
+        }
+      }
+      if (best < 0) { this._unhover(); return }
+      const data = this._data
+      const p = {i: best, id: data.id[best], name: data.name ? data.name[best] : "", w: data.w[best]}
+      if (!this._tip) { this._tip = L.tooltip({direction: "top", offset: [0, -4]}) }
+      this._tip.setLatLng(L.latLng(data.y0 + data.q * data.y[best], data.x0 + data.q * data.x[best]))
+      this._tip.setContent(demandInfo(p))
+      if (!this._map.hasLayer(this._tip)) { this._tip.addTo(this._map) }
+    },
+    _unhover() { if (this._tip && this._map && this._map.hasLayer(this._tip)) { this._map.removeLayer(this._tip) } },
+  })
+  let pointLayer = null
+
   function drawDemand() {
     groups.demand.clearLayers()
     demandLayers = []
+    pointLayer = null
+    const points = parse(model.demand_points, null)
+    if (points && points.n) {
+      state.classes = parseArray(model.demand_classes)
+      pointLayer = new PointCanvas(points)
+      pointLayer.addTo(groups.demand)
+      colorDemand()
+      return
+    }
     const colors = state.style.class_colors || []
     L.geoJSON(geojson(model.demand), {
       pointToLayer: (f, latlng) => L.circleMarker(latlng, {renderer: demandCanvas, radius: 3.2, weight: 0.6,
@@ -206,30 +496,18 @@ function render({model, el: root}) {
       onEachFeature: (f, layer) => {
         demandLayers[f.properties.i] = layer
         const p = f.properties
-        layer.bindTooltip(() => {
-          const cls = (state.classes || [])[p.i]
-          const d = (state.distances || [])[p.i]
-          if (state.missing && state.missing.length) {
-            const miss = state.missing[p.i]
-            return infoBox(p.name || p.id, [
-              [T("population"), fmt(p.w)], [T("missing"), miss ? miss : T("complete")],
-            ], (state.style.class_labels || [])[cls])
-          }
-          return infoBox(p.name || p.id, [
-            [T("population"), fmt(p.w)],
-            [T("distance"), d === null || d === undefined ? (state.style.class_labels || [])[cls] || "–" : `${fmt(d)} m`],
-          ], (state.style.class_labels || [])[cls])
-        }, {sticky: true})
+        layer.bindTooltip(() => demandInfo(p), {sticky: true})
       },
     }).addTo(groups.demand)
     colorDemand()
   }
 
   function colorDemand() {
-    state.classes = parse(model.demand_classes, [])
-    state.distances = parse(model.demand_distances, [])
+    state.classes = parseArray(model.demand_classes)
+    state.distances = parseArray(model.demand_distances)
     state.missing = parse(model.demand_missing, [])
     const colors = state.style.class_colors || []
+    if (pointLayer) { pointLayer.recolor(); return }
     for (let i = 0; i < demandLayers.length; i++) {
       const layer = demandLayers[i]
       if (!layer) { continue }
@@ -240,8 +518,9 @@ function render({model, el: root}) {
   function drawGaps() {
     groups.gaps.clearLayers()
     const color = state.style.gap_color || "#6a1b9a"
+    const packed = (model.gaps || "").startsWith('{"packed"')  // a city's gaps: on a canvas, not 100,000s of SVG vertices
     L.geoJSON(geojson(model.gaps), {
-      pane: "lcGaps",
+      pane: "lcGaps", renderer: packed ? gapCanvas : undefined,
       style: () => ({color, weight: 1.5, dashArray: "4 3", fillColor: color, fillOpacity: 0.22}),
       onEachFeature: (f, layer) => {
         const p = f.properties
@@ -447,6 +726,7 @@ function render({model, el: root}) {
     state.style = parse(model.style, {})
   }
   loadMeta()
+  tileUrls = parse(model.tile_urls, {})
   drawStreets(); drawBoundaries(); drawShares(); drawFacilities(); drawAreas()
   drawDemand(); drawGaps(); drawCandidateAreas(); drawCandidates(); drawParking()
   setTiles(); setMode(); refreshVisible()
@@ -474,7 +754,13 @@ function render({model, el: root}) {
   model.on("shares", drawShares)
   model.on("facilities", drawFacilities)
   model.on("areas", drawAreas)
-  model.on("demand", drawDemand)
+  model.on(["demand", "demand_points"], drawDemand)
+  model.on("tile_urls", drawTiles)
+  model.on("facility_clusters", drawFacilities)
+  map.on("zoomend", () => {
+    thinLabels()
+    if (clusters.levels && (clustered() ? `c${Math.floor(map.getZoom())}` : "all") !== facilityKey) { drawFacilities() }
+  })
   model.on(["demand_classes", "demand_distances", "demand_missing"], colorDemand)
   model.on("closed", drawFacilities)
   model.on("gaps", drawGaps)
@@ -484,7 +770,10 @@ function render({model, el: root}) {
   model.on("changes", drawChanges)
   model.on("layers_on", refreshVisible)
   model.on("kinds_on", () => { drawFacilities(); legend.update() })
-  model.on("tiers_on", () => { drawAreas(); drawCandidateAreas() })
+  model.on("tiers_on", () => {
+    if (areaTiles) { areaTiles.setUrl(areaUrl()) } else { drawAreas() }
+    drawCandidateAreas()
+  })
   model.on("tiles", setTiles)
   model.on("mode", setMode)
   model.on("bounds", fit)
