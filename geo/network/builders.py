@@ -286,6 +286,9 @@ def _walkable_pieces(arrays) -> tuple[_Ways, _Nodes]:
     way = np.repeat(np.arange(counts.shape[0]), counts)
     keep = walkable[way]
     refs, way = arrays.refs[keep], way[keep]
+    if refs.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return _Ways(empty, np.zeros(1, dtype=np.int64), empty, np.empty(0, dtype=str)), _Nodes(empty, np.empty((0, 2)))
     n_table = arrays.node_id.shape[0]
     at = np.searchsorted(arrays.node_id, refs)
     found = at < n_table
