@@ -30,6 +30,7 @@ from .network import Snapped, WalkNetwork
 from .reach import incident_edges, iter_local_node_distances
 from .settings import DEFAULT_BUFFER_M, MAX_BUFFER_M
 from .standards import parse_tiers
+from .street_faces import StreetFaces, street_faces
 
 __all__ = [
     "DEFAULT_BUFFER_M",
@@ -290,6 +291,7 @@ def service_area_polygon(
     quad_segs: int = 3,
     nodes: np.ndarray | None = None,
     holes: FaceHoles | None = None,
+    faces: StreetFaces | None = None,
 ) -> shapely.Geometry:
     """Return one service-area polygon (metric CRS): the band of ``buffer_m``
     metres around the streets reached within ``radius``.
@@ -300,8 +302,13 @@ def service_area_polygon(
     reached streets joined along their strokes and unioning the bands.  Both
     give the same polygon.
 
+    With ``faces`` (:func:`geo.street_faces.street_faces` of ``net``), the
+    band is built from the network's faces whose edges are all reached whenever
+    there is one (:func:`faces_band`: no polygonizing of the reached streets, and
+    each block's hole drawn once per run), else as above.
+
     Parameters are those of :func:`service_area_lines`, plus ``buffer_m``,
-    ``quad_segs`` and ``holes`` of :func:`street_band`.
+    ``quad_segs`` and ``holes`` of :func:`street_band`, and ``faces``.
     """
     through, own = reached_pieces(
         net,
@@ -313,6 +320,10 @@ def service_area_polygon(
         source_gap=source_gap,
     )
     connector = _connector(source_xy, source_gap, radius)
+    if faces is not None:  # any block it encloses saves buffering and overlaying its streets
+        band = faces_band(net, faces, through, own, connector, buffer_m, quad_segs, holes)
+        if band is not None:
+            return band
     if blocks_pay(net, through):
         lines = _edge_piece_lines(net, through, own, connector)
         return street_band(lines, buffer_m, quad_segs, blocks=True, holes=holes)
@@ -418,6 +429,7 @@ def service_areas(
     buffer_m: float = DEFAULT_BUFFER_M,
     quad_segs: int = 3,
     progress: ProgressFn | None = None,
+    faces: StreetFaces | None = None,
 ) -> list[tuple[int, float, shapely.Geometry]]:
     """Per-source service-area polygons (metric CRS) for every tier.
 
@@ -439,6 +451,8 @@ def service_areas(
         Segments per quarter circle in the buffer's round ends and joins.
     progress
         Called with (done, total) now and then.
+    faces
+        The network's faces (:func:`geo.street_faces.street_faces`), when found before.
 
     Returns
     -------
@@ -451,19 +465,75 @@ def service_areas(
     rows: list[tuple[int, float, shapely.Geometry]] = []
     order = _spatial_order(sources)
     holes = FaceHoles(buffer_m)
+    if faces is None:
+        faces = street_faces(net)
     searches = iter_local_node_distances(net, sources.subset(order), metres[-1])
     for done, (k, nodes, dist) in enumerate(searches, start=1):
         i = int(order[k])
         where = source_join(sources, i, source_xy[i])
         for tier in metres[::-1]:  # the largest first: the smaller areas' blocks are among its own
             poly = service_area_polygon(
-                net, dist, tier, nodes=nodes, **where, buffer_m=buffer_m, quad_segs=quad_segs, holes=holes
+                net,
+                dist,
+                tier,
+                nodes=nodes,
+                **where,
+                buffer_m=buffer_m,
+                quad_segs=quad_segs,
+                holes=holes,
+                faces=faces,
             )
             rows.append((i, tier, poly))
         if progress and (done % 50 == 0 or done == total):
             progress(done, total)
     rows.sort(key=lambda r: (r[0], r[1]))
     return rows
+
+
+def faces_band(
+    net: WalkNetwork,
+    faces: StreetFaces,
+    through: Pieces,
+    own: Pieces,
+    connector: np.ndarray,
+    buffer_m: float,
+    quad_segs: int,
+    holes: FaceHoles | None = None,
+) -> shapely.Geometry | None:
+    """The band around reached pieces, built from the network faces they enclose; None
+    when they enclose none or the faces do not tile (streets crossing without a junction).
+
+    The band is the buffer of the blocks' union and of the loose lines (pieces on no
+    enclosed block's boundary, and the connector), less each block shrunk by
+    ``buffer_m`` (its hole) where no loose line inside it comes within ``buffer_m``:
+    a point of a block is within ``buffer_m`` of a reached street exactly when it is
+    within it of the block's boundary or of a line inside the block.
+    """
+    pieces = merged_pieces(concat_pieces(through, own))
+    whole = (pieces.start <= 0.01) & (pieces.end >= net.edge_length[pieces.edge] - 0.01)
+    w = pieces.edge[whole]
+    side = np.concatenate([faces.face_of[2 * w], faces.face_of[2 * w + 1]])
+    cand, hits = np.unique(side[side >= 0], return_counts=True)
+    enclosed = cand[hits == faces.indptr[cand + 1] - faces.indptr[cand]]
+    enclosed, polys = faces.blocks(net, enclosed)
+    if not enclosed.size:
+        return None
+    union = _coverage_union(polys)
+    if union is None:
+        return None
+    on_blocks = np.isin(pieces.edge, faces.edges_of(enclosed))
+    rest = Pieces(pieces.edge[~on_blocks], pieces.start[~on_blocks], pieces.end[~on_blocks])
+    lines = _as_lines([cut_pieces(net, rest), connector])
+    loose = shapely.get_parts(shapely.line_merge(lines)) if not lines.is_empty else np.empty(0, dtype=object)
+    outside = ~shapely.covered_by(loose, union) if loose.size else np.zeros(0, dtype=bool)
+    band = shapely.buffer(
+        shapely.geometrycollections(np.concatenate([[union], loose[outside]])), buffer_m, quad_segs=quad_segs
+    )
+    if holes is not None and holes.buffer_m == buffer_m:
+        per_face = holes(polys, ids=enclosed)
+    else:
+        per_face = _face_holes(polys, buffer_m)
+    return _with_holes(band, _holes_less_loose(per_face, loose, buffer_m, quad_segs))
 
 
 def _spatial_order(sources: Snapped, cell_m: float = 2000.0) -> np.ndarray:
@@ -606,19 +676,12 @@ class FaceHoles:
     def __init__(self, buffer_m: float, limit: int = 200_000) -> None:
         self.buffer_m = buffer_m
         self.limit = limit
-        self._holes: dict[tuple, shapely.Geometry] = {}
+        self._holes: dict = {}
 
-    def __call__(self, faces: np.ndarray) -> np.ndarray:
-        """The hole of each face (an empty polygon for a face too narrow for one)."""
-        xy = np.round(shapely.get_coordinates(shapely.centroid(faces)), 2)
-        keys = list(
-            zip(
-                xy[:, 0].tolist(),
-                xy[:, 1].tolist(),
-                np.round(shapely.area(faces), 1).tolist(),
-                shapely.get_num_coordinates(faces).tolist(),
-            )
-        )
+    def __call__(self, faces: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+        """The hole of each face (an empty polygon for a face too narrow for one); ``ids``
+        (those of :class:`geo.street_faces.StreetFaces`) name the faces when given."""
+        keys: list = ids.tolist() if ids is not None else self._keys(faces)
         found = [self._holes.get(k) for k in keys]
         got = np.array(found, dtype=object)
         new = np.array([i for i, g in enumerate(found) if g is None], dtype=np.int64)
@@ -629,6 +692,12 @@ class FaceHoles:
                     del self._holes[k]
             self._holes.update(zip((keys[i] for i in new.tolist()), got[new].tolist()))
         return got
+
+    @staticmethod
+    def _keys(faces: np.ndarray) -> list:
+        xy = np.round(shapely.get_coordinates(shapely.centroid(faces)), 2)
+        area = np.round(shapely.area(faces), 1).tolist()
+        return list(zip(xy[:, 0].tolist(), xy[:, 1].tolist(), area, shapely.get_num_coordinates(faces).tolist()))
 
 
 def _face_holes(faces: np.ndarray, buffer_m: float) -> np.ndarray:
@@ -646,6 +715,11 @@ def _block_holes(
     """The parts of the blocks farther than ``buffer_m`` from every line: negative buffers
     of the blocks, less the bands of loose lines within reach of them."""
     per_face = cache(faces) if cache is not None and cache.buffer_m == buffer_m else _face_holes(faces, buffer_m)
+    return _holes_less_loose(per_face, loose, buffer_m, quad_segs)
+
+
+def _holes_less_loose(per_face: np.ndarray, loose: np.ndarray, buffer_m: float, quad_segs: int) -> np.ndarray:
+    """The blocks' holes (one geometry per block) less the bands of loose lines within reach of them."""
     holes = shapely.get_parts(per_face)
     holes = holes[~shapely.is_empty(holes)]
     if not (holes.size and loose.size):
@@ -750,6 +824,7 @@ def _areas_chunk(chunk: np.ndarray) -> list[tuple[int, float, float, bytes]]:
             st["tiers"],
             buffer_m=st["buffer_m"],
             quad_segs=st["quad_segs"],
+            faces=st["faces"],
         ),
     )
     return [(int(chunk[i]), t, a, shapely.to_wkb(g)) for i, t, a, g in rows]
@@ -784,7 +859,9 @@ def _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progr
         net.edge_geom_length,
         net.geom_cum,
     )  # build once, share by fork
-    _WORKER_STATE.update(net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs)
+    _WORKER_STATE.update(
+        net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs, faces=street_faces(net)
+    )
     out: list[tuple[int, float, float, shapely.Geometry]] = []
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:

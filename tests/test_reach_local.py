@@ -127,3 +127,63 @@ def test_service_areas_on_a_grid_are_the_band_of_the_reached_streets(grid):
         assert shapely.difference(poly, shapely.buffer(band, 0.2)).area < 0.5
         assert shapely.difference(band, shapely.buffer(poly, 0.9)).area < 1.0 + 5e-5 * band.area
         assert poly.symmetric_difference(band).area < 1e-2 * band.area
+
+
+# ------------------------------------------------------------ bands from the network's faces
+def test_street_faces_are_the_blocks_polygonize_finds(grid):
+    from geo.street_faces import street_faces
+
+    faces = street_faces(grid)
+    kept, polys = faces.blocks(grid, np.arange(faces.n_faces))
+    assert kept.size > 0.95 * faces.n_faces
+    assert shapely.is_valid(polys).all() and (shapely.area(polys) > 0).all()
+    ref = shapely.get_parts(
+        shapely.polygonize(shapely.get_parts(shapely.node(shapely.multilinestrings(grid.edge_lines))))
+    )
+    inside, owner = shapely.STRtree(ref).query(shapely.point_on_surface(polys), predicate="within")
+    # the same block up to the centimetre its corners are rounded to
+    same = shapely.area(shapely.symmetric_difference(polys[inside], ref[owner])) < 0.01 * shapely.length(ref[owner])
+    assert np.unique(inside[same]).size > 0.99 * polys.size  # the rest: curved streets crossing without a junction
+    # each face's ring runs over the edges the face lists
+    f = kept[0]
+    ring = shapely.get_exterior_ring(polys[0])
+    edges = faces.edges_of(np.array([f]))
+    assert shapely.length(grid.edge_lines[edges]).sum() == pytest.approx(ring.length, abs=0.05)  # cm corners
+
+
+@pytest.mark.parametrize("where", ["grid", "futian"])
+def test_bands_from_faces_are_the_band_of_the_reached_streets(where, grid, request):
+    """Futian has bridges over streets, dead ends and self-touching blocks: the faces' way
+    must notice where they do not tile and fall back, giving the same band."""
+    from geo.street_faces import street_faces
+
+    net = grid if where == "grid" else request.getfixturevalue("futian_net")
+    graph = _graph(net)
+    rng = np.random.default_rng(30)
+    xy = net.node_xy[rng.choice(net.n_nodes, 5, replace=False)] + rng.uniform(-15, 15, (5, 2))
+    src = network.snap_xy(net, xy)
+    faces = street_faces(net)
+    used = 0
+    for i, nodes, dist in reach.iter_local_node_distances(net, src, 1000.0):
+        where_ = service_areas.source_join(src, i, xy[i])
+        for tier in TIERS:
+            through, own = service_areas.reached_pieces(
+                net,
+                dist,
+                tier,
+                nodes=nodes,
+                source_edge=where_["source_edge"],
+                source_offset=where_["source_offset"],
+                source_gap=where_["source_gap"],
+            )
+            connector = service_areas._connector(where_["source_xy"], where_["source_gap"], tier)
+            poly = service_areas.faces_band(net, faces, through, own, connector, 25.0, 3)
+            if poly is None:
+                continue
+            used += 1
+            band = shapely.buffer(_reference_streets(net, graph, src, i, xy[i], tier), 25.0, quad_segs=16)
+            assert shapely.is_valid(poly)
+            assert shapely.difference(poly, shapely.buffer(band, 0.2)).area < 0.5
+            assert shapely.difference(band, shapely.buffer(poly, 0.9)).area < 1.0 + 5e-5 * band.area
+            assert poly.symmetric_difference(band).area < 1e-2 * band.area
+    assert used >= 8  # most areas take the faces' way
