@@ -97,11 +97,19 @@ def _identical_columns(mat: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(2):
         r = rng.integers(0, np.iinfo(np.int64).max, mat.shape[0], dtype=np.int64).astype(np.uint64)
         keys.append(np.add.reduceat(r[mat.indices], mat.indptr[:-1]))
-    _, rep, groups = np.unique(np.column_stack(keys), axis=0, return_index=True, return_inverse=True)
+    by_key = np.lexsort(keys[::-1])  # one sort of the three keys (np.unique(axis=0) is much slower)
+    sk = [key[by_key] for key in keys]
+    new = np.ones(by_key.size, dtype=bool)
+    new[1:] = np.logical_or.reduce([key[1:] != key[:-1] for key in sk])
+    sorted_group = np.cumsum(new) - 1
+    groups = np.empty(by_key.size, dtype=np.int64)
+    groups[by_key] = sorted_group
+    rep = np.full(int(sorted_group[-1]) + 1, by_key.size, dtype=np.int64)
+    np.minimum.at(rep, groups, np.arange(by_key.size))  # first column of each group
     order = np.argsort(rep, kind="stable")  # number groups by first appearance
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
-    return rank[groups.ravel()], rep[order]
+    return rank[groups], rep[order]
 
 
 # ----------------------------------------------------------------- greedy
@@ -298,17 +306,24 @@ def _fill(inst: _Instance, rows: list[int], k: int) -> list[int]:
 
 def _sequence(inst: _Instance, rows: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Order rows by marginal gain when added one after another; return (rows, gains)."""
+    rows = np.sort(np.asarray(rows, dtype=np.int64))
     covered = np.zeros(inst.m, bool)
-    left = [int(r) for r in np.sort(np.asarray(rows, dtype=np.int64))]
-    order, gains = [], []
-    while left:
-        g = [float(inst.w[idx][~covered[idx]].sum()) for idx in (_row(inst.A, j) for j in left)]
-        b = int(np.argmax(g))
-        j = left.pop(b)
-        order.append(j)
-        gains.append(g[b])
-        covered[_row(inst.A, j)] = True
-    return np.array(order, dtype=np.int64), np.array(gains, dtype=float)
+    A, w = inst.A, inst.w
+    gains: list[float] = []
+
+    def gain(i: int) -> float:
+        idx = _row(A, int(rows[i]))
+        return float(w[idx][~covered[idx]].sum())
+
+    def accept(i: int) -> None:
+        gains.append(gain(i))
+        covered[_row(A, int(rows[i]))] = True
+
+    initial = np.array([float(w[_row(A, int(j))].sum()) for j in rows])
+    picked = _celf(initial, gain, accept, rows.size)  # lazy: gains only shrink as more is covered
+    rest = np.setdiff1d(np.arange(rows.size), picked)  # rows that add nothing, last
+    order = np.concatenate([np.asarray(picked, dtype=np.int64), rest])
+    return rows[order], np.concatenate([gains, np.zeros(rest.size)])
 
 
 def _greedy_set_cover(inst: _Instance) -> list[int]:
