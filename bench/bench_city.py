@@ -186,7 +186,10 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "covered": covered, "tota
 
 
 def coverage_floor(paths: dict) -> tuple[float, float, dict]:
-    """The floor process: read, one KD-tree query, one scipy Dijkstra per kind (and a node-level reference)."""
+    """The floor process: read, one KD-tree query, one scipy Dijkstra per kind (and a node-level reference).
+
+    Returns (wall seconds, peak RSS in MiB, its printed result); its CPU seconds go to :data:`LAST_CPU_S`.
+    """
     code = _FLOOR % {"limit": max(TIERS), "tiers": list(TIERS)}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     started = time.perf_counter()
@@ -195,15 +198,16 @@ def coverage_floor(paths: dict) -> tuple[float, float, dict]:
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
-    out, err = proc.communicate()
-    if proc.returncode:
-        raise RuntimeError(f"coverage floor failed: {err[-2000:]}")
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
-    # the child's own peak: resource of children is cumulative max, read it from the result instead
-    return wall, float("nan"), json.loads(out)
+    LAST_CPU_S[0] = usage.ru_utime + usage.ru_stime
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError("coverage floor failed")
+    return wall, usage.ru_maxrss / 1024.0, json.loads(out)
 
 
 def reference_sample(paths: dict, out_geojson: Path, n_sample: int = 20_000, seed: int = 4) -> dict:
@@ -294,16 +298,19 @@ def coverage_rows(paths: dict, work: Path, repeats: int) -> list[dict]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = work / "out"
     out.mkdir(exist_ok=True)
-    ours, floors, rss = [], [], []
+    ours, floors, rss, cpu, fcpu, frss = [], [], [], [], [], []
     checked = None
     for _ in range(repeats):
         wall, peak, _ = timed_process(coverage_argv(paths, out), cwd=ROOT, env=env)
+        cpu.append(LAST_CPU_S[0])
         if checked is None:  # no time counts before the answer agrees
             checked = reference_sample(paths, out / "coverage.geojson")
         fwall, fpeak, _ = coverage_floor(paths)
+        fcpu.append(LAST_CPU_S[0])
         ours.append(wall)
         rss.append(peak)
         floors.append(fwall)
+        frss.append(fpeak)
     size = (out / "coverage.geojson").stat().st_size
     med, fmed = float(np.median(ours)), float(np.median(floors))
     rows.append(
@@ -313,9 +320,12 @@ def coverage_rows(paths: dict, work: Path, repeats: int) -> list[dict]:
             "tool": "lifecircle coverage",
             "seconds": round(med, 2),
             "times_s": [round(t, 2) for t in ours],
+            "cpu_s": round(float(np.median(cpu)), 2),
             "peak_rss_mib": round(max(rss)),
             "floor_s": round(fmed, 2),
+            "floor_cpu_s": round(float(np.median(fcpu)), 2),
             "ratio_to_floor": round(med / fmed, 2),
+            "cpu_ratio_to_floor": round(float(np.median(cpu)) / float(np.median(fcpu)), 2),
             **checked,
             "geojson_mib": round(size / 2**20, 1),
             "same_result": True,
@@ -328,6 +338,8 @@ def coverage_rows(paths: dict, work: Path, repeats: int) -> list[dict]:
             "tool": "floor (pandas read + KD-tree + scipy dijkstra)",
             "seconds": round(fmed, 2),
             "times_s": [round(t, 2) for t in floors],
+            "cpu_s": round(float(np.median(fcpu)), 2),
+            "peak_rss_mib": round(max(frss)),
             "same_result": True,
         }
     )

@@ -161,7 +161,7 @@ def write_features(
     glue = head + ["," + k for k in keys[1:]]
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
-        texts = [_distinct_json(frame.iloc[lo:hi, j], jsonable) for j in where]
+        texts = [_column_texts(frame.iloc[lo:hi, j], jsonable) for j in where]
         g = geoms[lo:hi]
         xy = _point_coords(g)
         if xy is not None:
@@ -181,6 +181,39 @@ def _as_codes(texts: list[str]) -> tuple[list[str], np.ndarray]:
     return texts, np.arange(len(texts))
 
 
+#: A column's text for :func:`_assemble`: (distinct texts, each row's index), or a ready Arrow array of row texts.
+_Texts = Any
+
+
+def _column_texts(values: pd.Series, jsonable: Callable[[Any], Any]) -> _Texts:
+    """A column's JSON texts: strings quoted in Arrow when none needs escaping, else :func:`_distinct_json`."""
+    arrow = _arrow()
+    if arrow is not None and (
+        isinstance(values.dtype, pd.StringDtype)
+        or (values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string")
+    ):
+        quoted = _arrow_quoted(values, *arrow)
+        if quoted is not None:
+            return quoted
+    return _distinct_json(values, jsonable)
+
+
+def _arrow_quoted(values: pd.Series, pa: Any, pc: Any) -> Any | None:
+    """``"text"`` for every string (``null`` for a missing one) as an Arrow array; None when one needs escaping.
+
+    ``json.dumps(..., ensure_ascii=False)`` escapes only ``"``, ``\\`` and the control characters
+    below U+0020: a string without them is its own JSON text between quotes.
+    """
+    arr = pa.array(values, from_pandas=True)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    arr = arr.cast(pa.large_string())
+    if pc.any(pc.match_substring_regex(arr, r'["\\\x00-\x1f]')).as_py():
+        return None
+    quote = pa.scalar('"', type=pa.large_string())
+    return pc.fill_null(pc.binary_join_element_wise(quote, arr, quote, pa.scalar("", type=pa.large_string())), "null")
+
+
 def _distinct_json(values: pd.Series, jsonable: Callable[[Any], Any]) -> tuple[list[str], np.ndarray]:
     """(JSON text of each distinct value, index of each row's text); a missing value is ``null``."""
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
@@ -192,9 +225,7 @@ def _distinct_json(values: pd.Series, jsonable: Callable[[Any], Any]) -> tuple[l
     return texts, np.where(codes < 0, len(texts) - 1, codes)
 
 
-def _assemble(
-    pieces: list[str], texts: list[tuple[list[str], np.ndarray]], n: int, *, last: bool
-) -> bytes | memoryview:
+def _assemble(pieces: list[str], texts: list[_Texts], n: int, *, last: bool) -> bytes | memoryview:
     """The features' bytes: ``pieces[0] text[0] pieces[1] text[1] ... pieces[-1]`` per row, rows joined by ``,\\n``.
 
     With pyarrow, each column's texts are gathered by their codes and the row's
@@ -203,6 +234,7 @@ def _assemble(
     """
     pieces = [*pieces[:-1], pieces[-1] + ",\n"]
     cut = 2 if last else 0  # no separator after the layer's last feature
+    pieces, texts = _merged(pieces, texts)
     arrow = _arrow()
     if arrow is None:
         whole = _joined(pieces, texts, n)
@@ -213,12 +245,59 @@ def _assemble(
     for i, piece in enumerate(pieces):
         args.append(pa.scalar(piece, type=text_type))
         if i < len(texts):
+            if not isinstance(texts[i], tuple):  # already each row's text (:func:`_arrow_quoted`)
+                args.append(texts[i])
+                continue
             table, codes = texts[i]
             args.append(pc.take(pa.array(table, type=text_type), pa.array(codes, type=pa.int64())))
     joined = pc.binary_join_element_wise(*args, pa.scalar("", type=text_type))
     _, offsets, data = joined.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int64)[joined.offset : joined.offset + n + 1]
     return memoryview(data)[int(bounds[0]) : int(bounds[-1]) - cut]
+
+
+#: Columns with at most this many distinct texts are merged with their neighbours (:func:`_merged`) ...
+_FEW = 64
+#: ... while the merged run has at most this many distinct texts.
+_FEW_RUNS = 4096
+
+
+def _merged(pieces: list[str], texts: list[_Texts]) -> tuple[list[str], list[_Texts]]:
+    """Runs of neighbouring columns with few distinct texts as one column of their joined texts.
+
+    Twelve ``covered_<kind>_<tier>`` columns of 0.0 and 1.0 take a few hundred
+    distinct runs such as ``0.0,"covered_park_500":1.0,...``: one gather instead
+    of twelve, and far fewer pieces for the row join.
+    """
+    out_pieces, out_texts = [pieces[0]], []
+    i = 0
+    while i < len(texts):
+        if not (isinstance(texts[i], tuple) and len(texts[i][0]) <= _FEW):
+            out_texts.append(texts[i])
+            out_pieces.append(pieces[i + 1])
+            i += 1
+            continue
+        table, codes = texts[i]
+        j = i + 1
+        while j < len(texts) and isinstance(texts[j], tuple) and len(texts[j][0]) <= _FEW:
+            right, right_codes = texts[j]
+            width = len(right)
+            pair = codes * width + right_codes
+            present = np.zeros(len(table) * width, dtype=bool)
+            present[pair] = True
+            runs = np.flatnonzero(present)
+            if runs.size > _FEW_RUNS:
+                break
+            renumber = np.zeros(present.size, dtype=np.int64)
+            renumber[runs] = np.arange(runs.size)
+            sep = pieces[j]
+            table = [table[a] + sep + right[b] for a, b in zip((runs // width).tolist(), (runs % width).tolist())]
+            codes = renumber[pair]
+            j += 1
+        out_texts.append((table, codes))
+        out_pieces.append(pieces[j])
+        i = j
+    return out_pieces, out_texts
 
 
 def _arrow() -> tuple[Any, Any] | None:

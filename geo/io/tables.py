@@ -202,10 +202,11 @@ def _read_csv(src: _Source) -> pd.DataFrame:
     if not text.strip():
         raise src.error("the file is empty (no header, no rows)")
     sep = _separator(text)
+    body = text.encode("utf-8")  # the parser reads UTF-8 bytes several times faster than a StringIO of the text
     try:
-        header = pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns
+        header = pd.read_csv(io.BytesIO(body), sep=sep, nrows=0, encoding="utf-8").columns
         dtype = {c: str for c in header if _norm(c) in _TEXT_KEYS}
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=dtype, skip_blank_lines=False)
+        df = pd.read_csv(io.BytesIO(body), sep=sep, dtype=dtype, skip_blank_lines=False, encoding="utf-8")
     except pd.errors.ParserError as exc:
         raise _csv_error(src, exc) from None
     except (ValueError, pd.errors.EmptyDataError) as exc:
