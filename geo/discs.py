@@ -65,7 +65,7 @@ def _traced(
     near[ij[:, 1], ij[:, 0]] = 1
     reach = int(np.ceil(radius / cell)) + 2
     # a square around each point's cell (separable, so cheap) holds its disc
-    near = _box_any(_box_any(near, reach).T, reach).T
+    near = _box_any(_box_any(near, reach, axis=0), reach, axis=1)
     near[[0, -1], :] = 0  # a border of far cells closes every outline
     near[:, [0, -1]] = 0
     rows, cols = np.nonzero(near)
@@ -113,13 +113,24 @@ def _traced(
     return polys, group[tree.query(probe, k=1)[1]]
 
 
-def _box_any(grid: np.ndarray, reach: int) -> np.ndarray:
-    """True where a cell within ``reach`` rows (axis 0) is non-zero: a running sum, no scipy.ndimage."""
-    n = grid.shape[0]
-    csum = np.cumsum(grid, axis=0, dtype=np.int32)
-    out = csum[np.minimum(np.arange(n) + reach, n - 1)]
+def _box_any(grid: np.ndarray, reach: int, axis: int = 0) -> np.ndarray:
+    """True where a cell within ``reach`` cells along ``axis`` is non-zero (``grid`` of 0 and 1).
+
+    A running sum along the axis, differenced ``2 reach + 1`` apart with slices
+    (no scipy.ndimage, no fancy indexing); int16 sums when the axis is short enough.
+    """
+    n = grid.shape[axis]
+    csum = np.cumsum(grid, axis=axis, dtype=np.int16 if n < 32_000 else np.int32)
+
+    def cut(lo: int | None, hi: int | None) -> tuple[slice, ...]:
+        return (slice(None),) * axis + (slice(lo, hi),)
+
+    out = np.empty_like(csum)
+    keep = max(n - reach, 0)
+    out[cut(0, keep)] = csum[cut(reach, None)]
+    out[cut(keep, None)] = csum[cut(n - 1, n)]
     if n > reach + 1:
-        out[reach + 1 :] -= csum[: n - reach - 1]
+        out[cut(reach + 1, None)] -= csum[cut(0, n - reach - 1)]
     return out > 0
 
 
