@@ -147,12 +147,12 @@ def gaps_text(gaps: gpd.GeoDataFrame, *, crs: str = "wgs84", packed: bool = Fals
     return feature_collection(np.asarray(gaps.geometry.values, dtype=object), props, crs=crs)
 
 
-#: Quantum of packed coordinates (degrees, about 0.1 m).
-PACK_Q = 1e-6
+#: Quantum of packed coordinates (degrees, about 1 m: under a pixel up to zoom 17).
+PACK_Q = 1e-5
 
 
 def packed_polygons(geoms: np.ndarray, props: Sequence[dict], *, crs: str = "wgs84") -> str:
-    """(Multi)polygons as compact JSON the map decodes into GeoJSON: integer deltas of 1e-6 degrees.
+    """(Multi)polygons as compact JSON the map decodes into GeoJSON: integer deltas of :data:`PACK_Q` degrees.
 
     ``{"packed": "polygons", "q", "props": [...], "rings": [[[n, ...] per polygon] per feature], "d": [dx, dy, ...]}``:
     coordinate ``k`` is the running sum of the deltas times ``q``; ``rings`` gives the vertex count of every

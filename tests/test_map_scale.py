@@ -8,6 +8,7 @@ clustered (clusters, tiles, thinned labels) and whose zoomed-in view draws the f
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -219,13 +220,22 @@ def test_points_payload_round_trips():
     w[3] = 2.5
     ids = [f"R{i}" for i in range(500)]
     data = json.loads(tiles.points_payload(lon, lat, ids, ids, w))
-    assert data["n"] == 500 and data["name"] is None and data["id"] == ids
-    x = data["x0"] + data["q"] * np.array(data["x"])
-    y = data["y0"] + data["q"] * np.array(data["y"])
+    assert data["n"] == 500 and data["name"] is None and data["id"] is None and data["id_seq"] == ["R", 0]
+
+    def u32(text):
+        assert text.startswith("b64u32:")
+        return np.frombuffer(base64.b64decode(text[7:]), "<u4").astype(float)
+
+    x = data["x0"] + data["q"] * u32(data["x"])
+    y = data["y0"] + data["q"] * u32(data["y"])
     assert np.abs(x - lon).max() <= 6e-7 and np.abs(y - lat).max() <= 6e-7
     assert data["w"] == w.tolist()
     named = json.loads(tiles.points_payload(lon, lat, ids, ["<b>x</b>"] * 500, w))
     assert named["name"][0] == "<b>x</b>"
+    odd = ids[:3] + ["X9"] + ids[4:]
+    assert json.loads(tiles.points_payload(lon, lat, odd, None, w))["id"] == odd
+    padded = [f"B{i:04d}" for i in range(500)]  # zero-padded numbers are not a plain sequence
+    assert json.loads(tiles.points_payload(lon, lat, padded, None, w))["id"] == padded
 
 
 def test_map_tiles_refuse_unknown_layers_and_tiles(grid):
@@ -414,8 +424,8 @@ def test_packed_gap_polygons_decode_to_the_same_geometry():
         got.append(shapely.MultiPolygon(parts))
     assert k == len(d) and [p["rank"] for p in data["props"]] == [1, 2]
     for ref, g in zip([a, b], got):
-        assert shapely.hausdorff_distance(ref, g) <= 1e-6
-        assert g.area == pytest.approx(ref.area, rel=1e-4)
+        assert shapely.hausdorff_distance(ref, g) <= lml.PACK_Q  # within the quantum (about 1 m)
+        assert g.area == pytest.approx(ref.area, rel=1e-2)
     assert len(lml.packed_polygons(np.array([a], dtype=object), [{}])) < 0.5 * len(lml.feature_collection([a], [{}]))
 
 

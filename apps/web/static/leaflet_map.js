@@ -25,7 +25,8 @@ function parse(text, fallback) {
   try { return JSON.parse(text) } catch (e) { console.error("lifecircle: bad layer JSON", e); return fallback }
 }
 
-// An array sent as JSON, or packed at city scale: "b64u8:..." (bytes) or "b64u16:..." (uint16, 65535 for null).
+// An array sent as JSON, or packed at city scale: "b64u8:..." (bytes), "b64u32:..." (uint32) or "b64u16:..."
+// (uint16, 65535 for null).
 function parseArray(text) {
   if (text && text.startsWith("b64")) {
     const cut = text.indexOf(":")
@@ -33,6 +34,7 @@ function parseArray(text) {
     const bytes = new Uint8Array(raw.length)
     for (let i = 0; i < raw.length; i++) { bytes[i] = raw.charCodeAt(i) }
     if (text.slice(0, cut) === "b64u8") { return bytes }
+    if (text.slice(0, cut) === "b64u32") { return new Uint32Array(bytes.buffer, 0, bytes.length >> 2) }
     const ints = new Uint16Array(bytes.buffer, 0, bytes.length >> 1)
     return Array.from(ints, (v) => (v === 65535 ? null : v))
   }
@@ -261,6 +263,7 @@ function render({model, el: root}) {
   function drawFacilities() {
     groups.facilities.clearLayers()
     clusters = parse(model.facility_clusters, {})
+    if (clusters.levels && !state.fitted) { facilityKey = ""; return }  // a city: drawn once the view is fitted
     const single = clustered() ? new Set() : null
     if (single) { drawClusters(single) }
     facilityKey = single ? `c${Math.floor(map.getZoom())}` : "all"
@@ -339,14 +342,20 @@ function render({model, el: root}) {
   // redrawn when the view settles; hovering finds the nearest point through a grid of the drawn ones.
   const PointCanvas = L.Layer.extend({
     initialize(data) {
+      if (typeof data.x === "string") { data.x = parseArray(data.x); data.y = parseArray(data.y) }
       this._data = data
       const n = data.n
       this._px = new Float64Array(n)
       this._py = new Float64Array(n)
+      // Web Mercator pixels at zoom 0 (EPSG:3857, as Leaflet's CRS), written out: no object per point
+      const R = L.CRS.EPSG3857.latLngToPoint(L.latLng(0, 0), 0)
+      const k = 256 / 360
+      const maxLat = 85.0511287798
       for (let i = 0; i < n; i++) {
-        const p = L.CRS.EPSG3857.latLngToPoint(L.latLng(data.y0 + data.q * data.y[i], data.x0 + data.q * data.x[i]), 0)
-        this._px[i] = p.x
-        this._py[i] = p.y
+        const lat = Math.max(-maxLat, Math.min(maxLat, data.y0 + data.q * data.y[i]))
+        const sin = Math.sin(lat * Math.PI / 180)
+        this._px[i] = R.x + (data.x0 + data.q * data.x[i]) * k
+        this._py[i] = R.y - 128 * Math.log((1 + sin) / (1 - sin)) / (2 * Math.PI)
       }
       this._order = null
     },
@@ -371,9 +380,14 @@ function render({model, el: root}) {
       if (this._order) { return this._order }
       const n = this._data.n
       const cls = state.classes || []
+      // counting sort by class (a few classes): one pass, no comparator
+      let top = 0
+      for (let i = 0; i < n; i++) { top = Math.max(top, cls[i] || 0) }
+      const start = new Int32Array(top + 2)
+      for (let i = 0; i < n; i++) { start[(cls[i] || 0) + 1]++ }
+      for (let c = 1; c < start.length; c++) { start[c] += start[c - 1] }
       const order = new Int32Array(n)
-      for (let i = 0; i < n; i++) { order[i] = i }
-      order.sort((a, b) => (cls[a] || 0) - (cls[b] || 0))
+      for (let i = 0; i < n; i++) { order[start[cls[i] || 0]++] = i }
       this._order = order
       return order
     },
@@ -466,7 +480,8 @@ function render({model, el: root}) {
       }
       if (best < 0) { this._unhover(); return }
       const data = this._data
-      const p = {i: best, id: data.id[best], name: data.name ? data.name[best] : "", w: data.w[best]}
+      const id = data.id ? data.id[best] : `${data.id_seq[0]}${data.id_seq[1] + best}`
+      const p = {i: best, id, name: data.name ? data.name[best] : "", w: data.w[best]}
       if (!this._tip) { this._tip = L.tooltip({direction: "top", offset: [0, -4]}) }
       this._tip.setLatLng(L.latLng(data.y0 + data.q * data.y[best], data.x0 + data.q * data.x[best]))
       this._tip.setContent(demandInfo(p))
@@ -757,7 +772,7 @@ function render({model, el: root}) {
   model.on(["demand", "demand_points"], drawDemand)
   model.on("tile_urls", drawTiles)
   model.on("facility_clusters", drawFacilities)
-  map.on("zoomend", () => {
+  map.on("zoomend moveend", () => {
     thinLabels()
     if (clusters.levels && (clustered() ? `c${Math.floor(map.getZoom())}` : "all") !== facilityKey) { drawFacilities() }
   })
