@@ -43,11 +43,13 @@ def shared_strings(values) -> np.ndarray:
     A network's per-edge ``highway`` tags take a dozen distinct values: one
     pointer per edge (8 bytes) instead of one string object per edge (~60 bytes).
     """
+    import pandas as pd
+
     arr = np.asarray(values, dtype=str)
     if arr.size == 0:
         return np.empty(0, dtype=object)
-    distinct, index = np.unique(arr, return_inverse=True)
-    return np.array([str(v) for v in distinct], dtype=object)[index.reshape(-1)]
+    index, distinct = pd.factorize(arr.reshape(-1))  # hashing: a sort of a million strings took 1 s
+    return np.array([str(v) for v in distinct], dtype=object)[index]
 
 
 @dataclass
