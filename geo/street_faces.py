@@ -21,9 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import connected_components
 
 from .network import WalkNetwork
 
@@ -97,7 +95,8 @@ def street_faces(net: WalkNetwork) -> StreetFaces:
         [net.geom_xy[start[e] + 1] - net.geom_xy[start[e]], net.geom_xy[last[e] - 1] - net.geom_xy[last[e]]]
     )
     angle = np.arctan2(first[:, 1], first[:, 0])
-    rot = np.lexsort((angle, origin))  # half-edges around each node, anticlockwise
+    # half-edges around each node, anticlockwise: one sort of node + angle in [0, 1)
+    rot = np.argsort(origin + (angle + np.pi) / (2 * np.pi + 1e-9), kind="stable")
     h_sorted, o_sorted = h[rot], origin[rot]
     group_start = np.flatnonzero(np.r_[True, o_sorted[1:] != o_sorted[:-1]])
     group_len = np.diff(np.r_[group_start, h_sorted.size])
@@ -105,24 +104,37 @@ def street_faces(net: WalkNetwork) -> StreetFaces:
     k = np.arange(h_sorted.size) - gs
     prev_in_rot = np.empty(2 * n_e, dtype=np.int64)  # clockwise neighbour of each half-edge at its origin
     prev_in_rot[h_sorted] = h_sorted[gs + (k - 1) % np.repeat(group_len, group_len)]
-    nxt = np.full(2 * n_e, -1, dtype=np.int64)
+    nxt = np.arange(2 * n_e, dtype=np.int64)  # edges left out stay cycles of one, dropped below
     nxt[h] = prev_in_rot[h ^ 1]
-    graph = sp.csr_matrix((np.ones(h.size), (h, nxt[h])), shape=(2 * n_e, 2 * n_e))
-    _, label = connected_components(graph, directed=True, connection="weak")
+    head = _cycle_minimum(nxt)
+    is_head = np.zeros(2 * n_e, dtype=bool)
+    is_head[h] = head[h] == h
+    face_id = np.cumsum(is_head) - 1  # faces numbered by their smallest half-edge
     face_of = np.full(2 * n_e, -1, dtype=np.int64)
-    _, face_of[h] = np.unique(label[h], return_inverse=True)
-    n_f = int(face_of.max()) + 1 if h.size else 0
+    face_of[h] = face_id[head[h]]
+    n_f = int(is_head.sum())
     indptr, order = _boundary_order(face_of, nxt, h, n_f)
     # shoelace by segments: the u-to-v half-edge adds its polyline's cross sum, its twin subtracts it
-    seg = np.arange(net.geom_xy.shape[0] - 1)
-    seg_edge = np.searchsorted(net.geom_offsets, seg, side="right") - 1
-    inner = seg < net.geom_offsets[seg_edge + 1] - 1
-    p, q = net.geom_xy[seg[inner]], net.geom_xy[seg[inner] + 1]
-    cross = np.bincount(seg_edge[inner], weights=p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1], minlength=n_e)
+    p, q = net.geom_xy[:-1], net.geom_xy[1:]
+    pair = p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]
+    pair[net.geom_offsets[1:-1] - 1] = 0.0  # the pairs that join one edge's last point to the next's first
+    cross = np.add.reduceat(pair, net.geom_offsets[:-1]) if n_e else np.zeros(0)
     area = np.bincount(face_of[h], weights=np.concatenate([cross[e], -cross[e]]), minlength=n_f) / 2
     twice = np.zeros(n_f, dtype=bool)
     twice[face_of[2 * e][face_of[2 * e] == face_of[2 * e + 1]]] = True
     return StreetFaces(face_of, indptr, order, (area > 1e-6) & ~twice)
+
+
+def _cycle_minimum(nxt: np.ndarray) -> np.ndarray:
+    """The smallest member of each element's cycle of the permutation ``nxt`` (pointer jumping:
+    as many rounds as the longest cycle has binary digits)."""
+    low = np.minimum(np.arange(nxt.size), nxt)
+    jump = nxt[nxt]
+    while True:
+        step = np.minimum(low, low[jump])
+        if np.array_equal(step, low) and np.array_equal(low, low[nxt]):
+            return low
+        low, jump = step, jump[jump]
 
 
 def _without_dead_ends(net: WalkNetwork, used: np.ndarray) -> np.ndarray:
