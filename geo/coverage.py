@@ -367,9 +367,18 @@ class CoverageResult:
         """Share of each demand unit's weight within ``tier`` of ``kind``."""
         n = self.samples.n_units
         w = self.samples.weight
-        cov = np.bincount(self.samples.unit, weights=w * (self.sample_dist[kind] <= tier), minlength=n)
+        hit = self.sample_dist[kind] <= tier
+        if self._one_sample_each:  # points: w * hit / w is hit exactly, 0 where w is 0
+            return np.where(w > 0, hit, False).astype(float)
+        cov = np.bincount(self.samples.unit, weights=w * hit, minlength=n)
         tot = np.bincount(self.samples.unit, weights=w, minlength=n)
         return np.divide(cov, tot, out=np.zeros(n), where=tot > 0)
+
+    @property
+    def _one_sample_each(self) -> bool:
+        """Whether every demand unit is one sample, in order (point demand)."""
+        unit = self.samples.unit
+        return unit.shape[0] == self.samples.n_units and bool((unit == np.arange(unit.shape[0])).all())
 
     def to_geodataframe(self) -> gpd.GeoDataFrame:
         """Return one feature per demand unit with its distances (WGS84).
@@ -379,7 +388,7 @@ class CoverageResult:
         ``reachable``, and ``covered_<kind>_<tier>`` (share of the unit's
         weight covered, 0 or 1 for a point).
         """
-        out = {"id": self.demand["id"].astype(str).to_numpy()}
+        out = {"id": self.demand["id"].astype(str).array}  # no Python string per row
         n = self.samples.n_units
         out["weight"] = np.bincount(self.samples.unit, weights=self.samples.weight, minlength=n)
         for kind in [*self.kinds, ANY]:

@@ -222,7 +222,7 @@ def points_in_polygons(xy: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     out = np.full(xy.shape[0], -1, dtype=np.int64)
     if xy.shape[0] == 0 or len(polygons) == 0:
         return out
-    order = np.argsort(xy[:, 0], kind="stable")
+    order = np.argsort(xy[:, 0])  # any order of equal x: each point's answer does not depend on it
     xs, ys = xy[order, 0], xy[order, 1]
     polygons = np.asarray(polygons, dtype=object)
     valid = ~(shapely.is_missing(polygons) | shapely.is_empty(polygons))
