@@ -673,7 +673,7 @@ class FaceHoles:
     sources are best visited in spatial order.
     """
 
-    def __init__(self, buffer_m: float, limit: int = 200_000) -> None:
+    def __init__(self, buffer_m: float, limit: int = 60_000) -> None:
         self.buffer_m = buffer_m
         self.limit = limit
         self._holes: dict = {}

@@ -49,6 +49,7 @@ class StreetFaces:
     simple: np.ndarray
     _polygons: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object), repr=False)
     _built: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool), repr=False)
+    _n_built: int = field(default=0, repr=False)
 
     @property
     def n_faces(self) -> int:
@@ -66,11 +67,16 @@ class StreetFaces:
         valid = self.simple[faces]  # polygons() clears it for rings that touch themselves
         return faces[valid], polys[valid]
 
+    #: At most this many polygons are kept; beyond it the kept ones are dropped (and rebuilt if
+    #: asked for again): areas visited in spatial order reuse their neighbours' recent blocks.
+    keep_polygons: int = 60_000
+
     def polygons(self, net: WalkNetwork, faces: np.ndarray) -> np.ndarray:
         """Polygons of ``faces`` (metric CRS, centimetre coordinates), built on first use."""
-        if self._polygons.size != self.n_faces:
+        if self._polygons.size != self.n_faces or self._n_built > self.keep_polygons:
             self._polygons = np.full(self.n_faces, None, dtype=object)
             self._built = np.zeros(self.n_faces, dtype=bool)
+            self._n_built = 0
         faces = np.asarray(faces, dtype=np.int64)
         missing = faces[~self._built[faces]]
         if missing.size:
@@ -78,6 +84,7 @@ class StreetFaces:
             polys = _face_polygons(net, self, missing)
             self._polygons[missing] = polys
             self._built[missing] = True
+            self._n_built += int(missing.size)
             self.simple[missing[~shapely.is_valid(polys)]] = False
         return self._polygons[faces]
 
