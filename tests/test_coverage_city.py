@@ -69,3 +69,28 @@ def test_cli_columnar_outputs_equal_the_geojson_read_by_json(tmp_path, ext):
                 assert np.allclose(np.asarray(got, dtype=float), w, equal_nan=True, rtol=0, atol=1e-9), col
         dist = shapely.hausdorff_distance(np.asarray(back.geometry.values), np.asarray(geoms))
         assert (dist <= 2e-7).all()  # the GeoJSON's coordinates are rounded to 7 decimals
+
+
+def test_covered_shares_equal_a_groupby_for_points_and_polygons():
+    """Per-unit shares against pandas' weighted groupby of the samples (points with zero weights, and polygons)."""
+    import pandas as pd
+
+    district = demo.build_demo()
+    points = district.demand.copy()
+    points.loc[points.index[::7], "population"] = 0
+    polygons = points.iloc[:40].copy()
+    polygons["geometry"] = polygons.to_crs(district.network.crs).buffer(120).to_crs("EPSG:4326").values
+    for demand in (points, polygons):
+        result = coverage.compute_coverage(district.network, district.facilities, demand, tiers=(300, 1000))
+        frame = result.to_geodataframe()
+        s = result.samples
+        for kind in [*result.kinds, coverage.ANY]:
+            for tier in result.tiers:
+                hit = s.weight * (result.sample_dist[kind] <= tier)
+                g = pd.DataFrame({"u": s.unit, "hit": hit, "w": s.weight}).groupby("u").sum()
+                want = np.zeros(len(demand))
+                ok = g["w"].to_numpy() > 0
+                want[g.index.to_numpy()[ok]] = (g["hit"] / g["w"]).to_numpy()[ok]
+                got = frame[f"covered_{kind}_{coverage.tier_key(tier)}"].to_numpy()
+                assert np.allclose(got, np.round(want, 4), atol=1e-12)
+        assert list(frame["id"]) == list(demand["id"].astype(str))
