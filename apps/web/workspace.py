@@ -126,8 +126,28 @@ class Workspace:
             self.facility_clusters_text("wgs84")
             if self.city_points:
                 self.demand_points_text("wgs84")
-            # every session's first gaps (the default kind at the largest tier): made in the background now
+            # every session's first gaps (the default kind at the largest tier) and the tiles of the city
+            # view: made in the background now, ready before the first visitor asks
             self._gaps_job(CANDIDATE_KIND, float(self.tiers[-1]), "wgs84")
+            _background().submit(self._warm_tiles)
+
+    def _warm_tiles(self, max_zoom: int = 12) -> int:
+        """Render the city view's tiles (zoom 10 to ``max_zoom`` over the study area) into the tile cache."""
+        from . import tiles
+
+        t, done = self.map_tiles(), 0
+        west, south, east, north = self.bounds()
+        for z in range(10, max_zoom + 1):
+            x0, y1 = (int(v * 2**z) for v in tiles.mercator(west, south))
+            x1, y0 = (int(v * 2**z) for v in tiles.mercator(east, north))
+            for x in range(x0, x1 + 1):
+                for y in range(y0, y1 + 1):
+                    if self.city_streets:
+                        t.render("streets", "wgs84", z, x, y)
+                    if self.city_areas:
+                        t.render("areas", "wgs84", z, x, y, kind=CANDIDATE_KIND)
+                    done += 1
+        return done
 
     def baseline_gaps_text(self, kind: str, tier: float, crs: str = "wgs84") -> str:
         """The baseline gaps of ``kind`` at ``tier`` as packed map text, made once per process (city scale)."""
