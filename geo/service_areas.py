@@ -533,7 +533,10 @@ def faces_band(
         per_face = holes(polys, ids=enclosed)
     else:
         per_face = _face_holes(polys, buffer_m)
-    return _with_holes(band, _holes_less_loose(per_face, loose, buffer_m, quad_segs))
+    # a hole is farther than buffer_m from its block's boundary, so only lines inside the blocks
+    # (dead ends, the connector, bridges crossing them) can come near one
+    inside = ~outside | shapely.crosses(loose, union) if loose.size else outside
+    return _with_holes(band, _holes_less_loose(per_face, loose[inside], buffer_m, quad_segs))
 
 
 def _spatial_order(sources: Snapped, cell_m: float = 2000.0) -> np.ndarray:
