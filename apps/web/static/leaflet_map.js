@@ -530,11 +530,13 @@ function render({model, el: root}) {
     }
   }
 
+  let gapsDrawn = 0
   function drawGaps() {
     groups.gaps.clearLayers()
     const color = state.style.gap_color || "#6a1b9a"
     const packed = (model.gaps || "").startsWith('{"packed"')  // a city's gaps: on a canvas, not 100,000s of SVG vertices
-    L.geoJSON(geojson(model.gaps), {
+    const data = geojson(model.gaps)
+    const layer = L.geoJSON(null, {
       pane: "lcGaps", renderer: packed ? gapCanvas : undefined,
       style: () => ({color, weight: 1.5, dashArray: "4 3", fillColor: color, fillOpacity: 0.22}),
       onEachFeature: (f, layer) => {
@@ -551,6 +553,24 @@ function render({model, el: root}) {
         }
       },
     }).addTo(groups.gaps)
+    if (!packed) { layer.addData(data); return }
+    // a city's gaps: added a few hundred thousand vertices at a time, so no frame waits for all of them
+    const run = ++gapsDrawn
+    const features = data.features
+    let k = 0
+    const step = () => {
+      if (run !== gapsDrawn) { return }
+      let vertices = 0
+      const chunk = []
+      while (k < features.length && vertices < 40000) {
+        const f = features[k++]
+        for (const poly of f.geometry.coordinates) { for (const ring of poly) { vertices += ring.length } }
+        chunk.push(f)
+      }
+      layer.addData({type: "FeatureCollection", features: chunk})
+      if (k < features.length) { requestAnimationFrame(step) }
+    }
+    step()
   }
 
   // Scenario comparison: residents who gain (green), lose (red) or both (orange); shown whenever set.
