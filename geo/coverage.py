@@ -363,6 +363,11 @@ class CoverageResult:
             out[u] = _weighted_median(dist[sel], self.samples.weight[sel])
         return out
 
+    def unit_reachable(self) -> np.ndarray:
+        """Whether each demand unit has a sample that joined the network."""
+        n = self.samples.n_units
+        return np.bincount(self.samples.unit, weights=self.samples.reachable.astype(float), minlength=n) > 0
+
     def unit_covered_share(self, kind: str, tier: float) -> np.ndarray:
         """Share of each demand unit's weight within ``tier`` of ``kind``."""
         n = self.samples.n_units
@@ -394,8 +399,7 @@ class CoverageResult:
         for kind in [*self.kinds, ANY]:
             d = self.unit_distances(kind)
             out[f"dist_{kind}"] = np.where(np.isfinite(d), np.round(d, 1), np.nan)
-        reach_w = np.bincount(self.samples.unit, weights=self.samples.reachable.astype(float), minlength=n)
-        out["reachable"] = reach_w > 0
+        out["reachable"] = self.unit_reachable()
         for kind in [*self.kinds, ANY]:
             for tier in self.tiers:
                 out[f"covered_{kind}_{tier_key(tier)}"] = np.round(self.unit_covered_share(kind, tier), 4)

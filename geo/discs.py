@@ -78,7 +78,7 @@ def _traced(
     z[rows, cols] = np.minimum(dist, far)
     inside = dist <= radius
     rows, cols, nearest = rows[inside], cols[inside], nearest[inside]
-    cell_group = np.full((ny, nx), -1, dtype=np.int64)
+    cell_group = np.full((ny, nx), -1, dtype=np.int32)  # group ids fit: half the memory of int64
     cell_group[rows, cols] = group[nearest]
     del rows, cols, dist, nearest
     for dr, dc in ((1, 0), (0, 1), (1, 1), (1, -1)):  # cells beside (or diagonal to) a cell of another group

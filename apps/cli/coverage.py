@@ -86,8 +86,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     off_network = set(result.unreachable_facilities)
     reachable = ~facilities["id"].astype(str).isin(off_network).to_numpy()
     warn_unreachable(rep, "facilities", facilities, reachable, args.facilities)
-    per_unit = result.to_geodataframe()
-    warn_unreachable(rep, "demand units", demand, per_unit["reachable"].to_numpy(), args.demand)
+    warn_unreachable(rep, "demand units", demand, result.unit_reachable(), args.demand)
     if args.gap_kind != coverage.ANY and args.gap_kind not in result.kinds:
         raise UsageError(f"--gap-kind {args.gap_kind}: no facility of that kind; kinds here: {', '.join(result.kinds)}")
 
@@ -105,6 +104,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             "count": len(gaps),
             "unserved_weight": float(gaps["unserved_weight"].sum()) if len(gaps) else 0.0,
         }
+    per_unit = result.to_geodataframe()  # after the gaps: their grids are freed before this layer is built
     meta = {"tiers_m": list(tiers), "network": net.name or net.source}
     with Outputs() as out:
         out.geojson(per_unit, args.out, out_crs=args.out_crs, metadata=meta)
