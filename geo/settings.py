@@ -78,7 +78,7 @@ DEFAULT_RADIUS_M: float = 1000.0
 DEFAULT_TIME_LIMIT_S: float = 60.0
 #: Relative MIP gap at which HiGHS stops and reports a proven optimum.
 DEFAULT_MIP_GAP: float = 1e-9
-#: Time budget of the greedy + swap heuristic's improvement phase, seconds.
+#: Time budget of the greedy + swap heuristic's improvement phase, CPU seconds.
 GREEDY_BUDGET_S: float = 1.0
 #: A candidate this close (metres, straight line) to an existing station is that station.
 SAME_SITE_M: float = 10.0
