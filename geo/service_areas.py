@@ -8,10 +8,15 @@ Reading order (one pipeline, kept in one module: every step feeds the next):
 2. :func:`chained_lines`, :func:`cut_pieces` - the pieces as lines, chained along
    strokes (:mod:`geo.network.strokes`) so that buffering makes few round caps.
 3. :func:`service_area_lines`, :func:`service_area_polygon` - one source's lines and
-   polygon; :func:`street_band` buffers the lines, or, when there are many, draws the
-   same union from the blocks they enclose (:func:`inset_convex`, block holes).
-4. :func:`service_areas` - every source and tier; :func:`facility_service_areas` -
-   the GeoDataFrame of a facilities layer (in worker processes when there are many).
+   polygon.  :func:`faces_band` draws it from the network's blocks the area encloses
+   (:mod:`geo.street_faces`, found once per run; each block's hole, :class:`FaceHoles`,
+   drawn once): the buffer of their union and of the loose lines, less the holes.
+   Where no block is enclosed, or the blocks do not tile (bridges), :func:`street_band`
+   buffers the lines, or draws the same union from the blocks the lines enclose
+   (``polygonize``; :func:`inset_convex`, block holes).
+4. :func:`service_areas` - every source (in spatial order) and tier;
+   :func:`facility_service_areas` - the GeoDataFrame of a facilities layer (in worker
+   processes when there are many).
 
 The module is longer than ~600 lines for that reason: splitting the pipeline would
 scatter its steps over files a newcomer must read together.
@@ -53,6 +58,7 @@ __all__ = [
     "street_band",
     "inset_convex",
     "FaceHoles",
+    "faces_band",
     "facility_service_areas",
 ]
 
