@@ -341,8 +341,15 @@ def test_city_view_is_clustered_and_zooming_in_shows_the_facilities(tmp_path):
             assert total == 360, "clusters and single facilities account for every facility"
             labels_city = page.locator(".lc-unit-label").count()
             assert 0 < labels_city < 36, "labels are thinned at the city view"
+            until(
+                lambda: (
+                    page.locator("img.leaflet-tile-loaded[src*='/gaps/']").count() > 0
+                    and page.locator("img.leaflet-tile:not(.leaflet-tile-loaded)").count() == 0
+                ),
+                "the gaps' tiles",
+            )
             srcs = page.eval_on_selector_all("img.leaflet-tile", "els => els.map(e => e.src)")
-            assert any("/streets/" in s for s in srcs) and any("/areas/" in s for s in srcs)
+            assert all(any(f"/{k}/" in s for s in srcs) for k in ("streets", "areas", "gaps"))
             time.sleep(0.5)
             page.screenshot(path=str(shots / "city_view_clustered.png"))
             # zoom in on the middle: the facilities are drawn one by one, no clusters
@@ -443,3 +450,36 @@ def test_area_rings_fill_the_small_holes_as_the_vector_map_does():
     ext = rings[0][0][0]
     mx, my = tiles.mercator(*np.asarray(ref.exterior.coords).T)
     assert np.allclose(ext, np.column_stack([mx, my]))
+
+
+def test_published_gaps_are_served_as_tiles_of_their_polygons(grid):
+    import io
+
+    import geopandas as gpd
+    from PIL import Image
+
+    class WS:
+        net = grid
+        areas = None
+        tiers = (300.0,)
+
+    z, x, y = 14, 13349, 7134
+    west, south, east, north = tiles.tile_bounds(z, x, y)
+    dx, dy = east - west, north - south
+    gap = shapely.box(west + 0.2 * dx, south + 0.3 * dy, west + 0.7 * dx, south + 0.6 * dy)
+    frame = gpd.GeoDataFrame({"rank": [1]}, geometry=[gap], crs="EPSG:4326")
+    mt = tiles.MapTiles(WS())
+    url = mt.publish_gaps(frame)
+    key = url.split("set=")[1]
+    rgba = np.asarray(Image.open(io.BytesIO(mt.render("gaps", "wgs84", z, x, y, kind=key)))).astype(float)
+    inside = rgba[..., 3] > 0
+    # reference: the box's pixels (shapely bounds in tile pixels), outline included
+    cols = np.flatnonzero(inside.any(axis=0))
+    rows = np.flatnonzero(inside.any(axis=1))
+    assert abs(cols[0] - 0.2 * 256) <= 1.5 and abs(cols[-1] - 0.7 * 256) <= 1.5
+    assert abs(rows[0] - 0.4 * 256) <= 1.5 and abs(rows[-1] - 0.7 * 256) <= 1.5
+    assert rgba[140, 115, 3] / 255 == pytest.approx(0.22, abs=0.01)
+    for _ in range(tiles.GAP_SETS):
+        mt.publish_gaps(frame)
+    with pytest.raises(KeyError):  # the oldest sets give way
+        mt.render("gaps", "wgs84", z, x, y, kind=key)

@@ -525,8 +525,8 @@ class PlannerApp:
             self.map.gaps = lml.gaps_text(s.gaps(), crs=crs)
         elif not s.candidates and not s.closed:  # a city's first gaps: the same for every session, made at start
             self.map.gaps = ws.baseline_gaps_text(s.kind, float(s.gap_tier), crs)
-        else:
-            self.map.gaps = lml.gaps_text(s.gaps(), crs=crs, packed=True)
+        else:  # tiles of this session's gaps
+            self.map.gaps = ws.gap_tiles_text(s.gaps(), crs)
 
     def _push_candidates(self) -> None:
         s, crs = self.state, self.crs

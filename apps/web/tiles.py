@@ -78,6 +78,8 @@ CLUSTER_CELL_PX = 72
 CLUSTER_ZOOMS = tuple(range(8, CLUSTER_BELOW_ZOOM))
 #: Communities from this count on get a label zoom (labels thinned at the city view).
 LABEL_THIN_MIN = 30
+#: Gap sets (one per session and change) kept for their tiles.
+GAP_SETS = 24
 #: Tiles kept per layer.
 CACHE_TILES = 4096
 _INDEX_ZOOM = 14
@@ -340,6 +342,7 @@ class AreaTiles:
     colors: dict[str, str]
     opacity: dict[float, float]
     min_hole_m2: float = 0.0
+    base: bool = True
     rings: list = field(init=False, repr=False)
     tree: shapely.STRtree = field(init=False, repr=False)
     cache: _Cache = field(default_factory=_Cache, repr=False)
@@ -350,7 +353,7 @@ class AreaTiles:
         self.tiers = np.asarray(self.tiers, dtype=float)
         self.tree = shapely.STRtree(self.geoms)
         self.rings = _polygon_rings(self.geoms, self.min_hole_m2)
-        self.grids = self._base_masks()
+        self.grids = self._base_masks() if self.base else {}
 
     def _base_masks(self) -> dict[tuple[str, float], _Grid]:
         """One coverage mask per (kind, tier) at :data:`BASE_ZOOM` over all the areas (the low zooms' source)."""
@@ -404,7 +407,7 @@ class AreaTiles:
         return self.cache.get(key, lambda: self._render(kind, key[1], z, x, y))
 
     def _render(self, kind: str, tiers: tuple[float, ...], z: int, x: int, y: int) -> bytes:
-        if z < BASE_ZOOM:
+        if z < BASE_ZOOM and self.base:
             return self._render_low(kind, tiers, z, x, y)
         west, south, east, north = tile_bounds(z, x, y)
         pad = (east - west) / TILE * 2
@@ -663,7 +666,27 @@ class MapTiles:
         self.token = secrets.token_hex(4)  # in every URL: a restarted server's tiles are not cached stale
         self.streets: dict[str, StreetTiles] = {}
         self.areas: dict[str, AreaTiles] = {}
+        self.gaps: OrderedDict[str, AreaTiles] = OrderedDict()
         self.lock = threading.Lock()
+
+    def publish_gaps(self, gaps, crs: str = "wgs84") -> str:
+        """Serve the gap polygons of a frame (WGS84) as tiles; return the layer's URL template.
+
+        Each published set has its own key in the URL (a session's gaps change with its what-if);
+        the last :data:`GAP_SETS` sets are kept.
+        """
+        geoms = np.asarray(gaps.geometry.values, dtype=object)
+        if crs == "gcj02" and geoms.size:
+            geoms = shapely.transform(geoms, lambda xy: np.column_stack(_to_map(xy[:, 0], xy[:, 1], crs)))
+        layer = AreaTiles(
+            geoms, ["gap"] * len(geoms), [1.0] * len(geoms), {"gap": lstyle.GAP_COLOR}, {1.0: 0.22}, base=False
+        )
+        key = secrets.token_hex(6)
+        with self.lock:
+            self.gaps[key] = layer
+            while len(self.gaps) > GAP_SETS:
+                self.gaps.popitem(last=False)
+        return self.url("gaps", crs, set=key)
 
     @property
     def city_streets(self) -> bool:
@@ -692,6 +715,10 @@ class MapTiles:
             raise KeyError(crs)
         if layer == "streets":
             return self.street_tiles(crs).render(z, x, y)
+        if layer == "gaps":
+            with self.lock:
+                gaps = self.gaps[kind]
+            return gaps.render("gap", [1.0], z, x, y)
         if layer == "areas":
             wanted = [float(t) for t in tiers.split(",") if t.strip()] if tiers else list(self.ws.tiers)
             return self.area_tiles(crs).render(kind, wanted, z, x, y)
@@ -729,7 +756,7 @@ class TileHandler(AuthRequestHandler):
             z, x, y = int(parts[3]), int(parts[4]), int(parts[5][:-4])
         except ValueError:
             raise HTTPError(404) from None
-        kind = self.get_argument("kind", ANY)[:64]
+        kind = self.get_argument("set", "")[:32] if parts[1] == "gaps" else self.get_argument("kind", ANY)[:64]
         tiers = self.get_argument("tiers", "")[:64]
         try:
             data = await IOLoop.current().run_in_executor(

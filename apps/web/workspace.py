@@ -29,6 +29,8 @@ from lifecircle.layers import geojson as lgj
 
 __all__ = ["CANDIDATE_KIND", "Workspace"]
 
+#: Gaps labelled with their rank on a city's map (the vector map labels its first 8 too).
+GAP_LABELS = 8
 #: Kind of the stations the planner adds.
 CANDIDATE_KIND = "micro_station"
 
@@ -150,17 +152,33 @@ class Workspace:
         return done
 
     def baseline_gaps_text(self, kind: str, tier: float, crs: str = "wgs84") -> str:
-        """The baseline gaps of ``kind`` at ``tier`` as packed map text, made once per process (city scale)."""
+        """The baseline gaps of ``kind`` at ``tier`` as :meth:`gap_tiles_text`, made once per process (city scale)."""
         return self._gaps_job(kind, float(tier), crs).result()
 
-    def _gaps_job(self, kind: str, tier: float, crs: str) -> Future:
-        from lifecircle.layers import maplayers as lml
+    def gap_tiles_text(self, gaps: gpd.GeoDataFrame, crs: str = "wgs84") -> str:
+        """A city's gaps for the map: ``{"tiles": url, "labels": [[lon, lat, rank, unserved, share], ...]}`` (JSON).
 
+        The polygons are drawn as tiles (:meth:`apps.web.tiles.MapTiles.publish_gaps`); the ranked
+        labels of the largest gaps carry their figures.
+        """
+        if not len(gaps):
+            return json.dumps({"tiles": "", "labels": []})
+        url = self.map_tiles().publish_gaps(gaps, crs)
+        top = gaps.sort_values("rank").head(GAP_LABELS)
+        inside = shapely.point_on_surface(np.asarray(top.geometry.values, dtype=object))
+        lon, lat = _map_xy(shapely.get_coordinates(inside), crs)
+        labels = [
+            [round(float(a), 6), round(float(b), 6), int(r), float(u), float(sh)]
+            for a, b, r, u, sh in zip(lon, lat, top["rank"], top["unserved_weight"], top["share_of_unserved"])
+        ]
+        return json.dumps({"tiles": url, "labels": labels})
+
+    def _gaps_job(self, kind: str, tier: float, crs: str) -> Future:
         key = (kind, tier, crs)
         with self._lock:
             if key not in self._gap_jobs:
                 self._gap_jobs[key] = _background().submit(
-                    lambda: lml.gaps_text(self.coverage.gaps(kind, tier), crs=crs, packed=True)
+                    lambda: self.gap_tiles_text(self.coverage.gaps(kind, tier), crs)
                 )
             return self._gap_jobs[key]
 

@@ -531,8 +531,29 @@ function render({model, el: root}) {
   }
 
   let gapsDrawn = 0
+  // City scale: the gaps as tiles of this session's gap set, the largest labelled with their figures
+  function drawGapTiles(data) {
+    if (data.tiles) {
+      L.tileLayer(data.tiles, {pane: "lcGaps", maxZoom: 20, maxNativeZoom: 19, keepBuffer: 1,
+                               updateWhenZooming: false, className: "lc-tiles-gaps"}).addTo(groups.gaps)
+    }
+    for (const [lng, lat, rank, unserved, share] of data.labels || []) {
+      const tag = el("div", "lc-gap-rank", `#${rank}`)
+      const marker = L.marker([lat, lng], {
+        pane: "lcLabels", keyboard: false,
+        icon: L.divIcon({className: "lc-gap-icon", html: tag, iconSize: [26, 18], iconAnchor: [13, 9]}),
+      })
+      marker.bindTooltip(() => infoBox(`${T("gap")} #${rank}`, [
+        [T("unserved"), fmt(unserved)], [T("share_of_unserved"), `${(100 * share).toFixed(1)}%`],
+      ]), {direction: "top"})
+      marker.addTo(groups.gaps)
+    }
+  }
+
   function drawGaps() {
     groups.gaps.clearLayers()
+    const tiled = (model.gaps || "").startsWith('{"tiles"')
+    if (tiled) { drawGapTiles(parse(model.gaps, {})); return }
     const color = state.style.gap_color || "#6a1b9a"
     const packed = (model.gaps || "").startsWith('{"packed"')  // a city's gaps: on a canvas, not 100,000s of SVG vertices
     const data = geojson(model.gaps)
