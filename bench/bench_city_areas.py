@@ -205,7 +205,7 @@ def anchor_rows(paths: dict, seed: int = 5) -> dict:
     from geo import reach
     from geo.network import WalkNetwork, snap_xy
 
-    from .anchors import edge_geometry_lookup, networkx_graph, osmnx_street_buffers
+    from .anchors import osmnx_street_buffers
 
     net = WalkNetwork.load(paths["network"])
     fac = pd.read_csv(paths["facilities"])
@@ -228,14 +228,31 @@ def anchor_rows(paths: dict, seed: int = 5) -> dict:
     # the osmnx recipe needs a networkx graph: of the part of the city around the sample only
     few = sample[:ANCHOR_SAMPLE]
     lo, hi = xy[few].min(axis=0) - 1500.0, xy[few].max(axis=0) + 1500.0
-    keep = ((net.node_xy >= lo) & (net.node_xy <= hi)).all(axis=1)
-    graph = networkx_graph(net)
-    graph.remove_nodes_from(np.flatnonzero(~keep).tolist())
+    graph, edge_geom = _local_graph(net, lo, hi)
     nodes = np.asarray(net.node_tree.query(xy[few])[1])
     t = time.process_time()
-    polys = osmnx_street_buffers(graph, edge_geometry_lookup(net), nodes, TIERS, edge_buff=BUFFER_M)
+    polys = osmnx_street_buffers(graph, edge_geom, nodes, TIERS, edge_buff=BUFFER_M)
     osmnx_s = (time.process_time() - t) / len(polys)
     return {"scipy_search_s": scipy_s, "local_search_s": local_s, "osmnx_polygon_s": osmnx_s}
+
+
+def _local_graph(net, lo: np.ndarray, hi: np.ndarray):
+    """The networkx graph (node ``x``/``y``, edge ``length``) and ``{(u, v): LineString}`` of the
+    edges inside a box, as :func:`bench.anchors.networkx_graph` and ``edge_geometry_lookup`` hold them."""
+    import networkx as nx
+
+    keep = ((net.node_xy >= lo) & (net.node_xy <= hi)).all(axis=1)
+    edges = np.flatnonzero(keep[net.edge_u] & keep[net.edge_v])
+    graph = nx.Graph()
+    nodes = np.flatnonzero(keep)
+    graph.add_nodes_from((int(i), {"x": x, "y": y}) for i, (x, y) in zip(nodes, net.node_xy[nodes].tolist()))
+    us, vs = net.edge_u[edges].tolist(), net.edge_v[edges].tolist()
+    graph.add_weighted_edges_from(zip(us, vs, net.edge_length[edges].tolist()), weight="length")
+    lines = net.edge_lines[edges]
+    geom = {}
+    for u, v, line in zip(us, vs, lines):
+        geom[(u, v)] = geom[(v, u)] = line
+    return graph, geom
 
 
 # ------------------------------------------------------------------ run
