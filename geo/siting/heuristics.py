@@ -263,17 +263,34 @@ def _mclp_heuristic(
     value = float(inst.w[inst.covered(best)].sum())
     if k == 0 or k >= inst.n:
         return best, value, None
-    lag = _lagrangian(inst, k, value, iters=LAGRANGIAN_ITERATIONS, budget_s=budget_s)
+    started = time.process_time()
+    lag = _lagrangian(inst, k, value, iters=LAGRANGIAN_ITERATIONS, budget_s=LAGRANGIAN_SHARE * budget_s)
     seen = {tuple(sorted(best))}
-    best, value = _search_from(inst, k, lag.starts, best, value, seen)
+    best, value = _search_from(inst, k, lag.starts, best, value, seen, deadline=started + budget_s)
     return best, max(lag.bound, value), lag
 
 
+#: Share of the greedy method's budget for the subgradient; local searches get the rest.
+LAGRANGIAN_SHARE = 0.6
+
+
 def _search_from(
-    inst: _Instance, k: int, starts: list[np.ndarray], best: list[int], value: float, seen: set[tuple[int, ...]]
+    inst: _Instance,
+    k: int,
+    starts: list[np.ndarray],
+    best: list[int],
+    value: float,
+    seen: set[tuple[int, ...]],
+    *,
+    deadline: float = np.inf,
 ) -> tuple[list[int], float]:
-    """Fill + swap from each start not ``seen`` before; the best rows and value, ``best`` included."""
-    for start in starts:
+    """Fill + swap from each start not ``seen`` before; the best rows and value, ``best`` included.
+
+    Starts after the first are skipped once ``deadline`` (a ``time.process_time``) has passed.
+    """
+    for n, start in enumerate(starts):
+        if n > 0 and time.process_time() > deadline:
+            break
         key = tuple(sorted(start.tolist()))
         if key in seen:
             continue
