@@ -271,3 +271,24 @@ def test_no_walkable_street_and_bad_files_say_so(tmp_path):
     cut.write_bytes(whole[: len(whole) - 40])  # a download that stopped early
     with pytest.raises(network.NetworkError, match="cut.osm.pbf"):
         network.from_osm_file(cut)
+
+
+def test_damaged_pbf_is_one_network_error_or_a_network(tmp_path):
+    """Bytes flipped or cut anywhere: a NetworkError naming the file, never another exception."""
+    whole = _write(tmp_path / "whole.osm.pbf").read_bytes()
+    rng = np.random.default_rng(5)
+    for k in range(30):
+        data = bytearray(whole)
+        if k % 3 == 0:
+            data = data[: int(rng.integers(1, len(data)))]
+        else:
+            for at in rng.integers(0, len(data), size=4).tolist():
+                data[at] = int(rng.integers(0, 256))
+        path = tmp_path / f"damaged{k}.osm.pbf"
+        path.write_bytes(bytes(data))
+        try:
+            net = network.from_osm_file(path)
+        except network.NetworkError as exc:
+            assert path.name in str(exc)
+        else:
+            assert net.n_edges > 0

@@ -554,6 +554,6 @@ def read_osm(path: str | Path, keys: Sequence[str]) -> WayArrays:
     if path.name.lower().endswith(".pbf"):
         try:
             return read_pbf(path, keys)
-        except (PbfUnsupported, zlib.error, lzma.LZMAError, UnicodeDecodeError):
-            pass  # pyosmium reads it, or says what is wrong with it
+        except (PbfUnsupported, zlib.error, lzma.LZMAError, UnicodeDecodeError, IndexError, ValueError, OverflowError):
+            pass  # a damaged or unusual file: pyosmium reads it, or says what is wrong with it
     return read_with_pyosmium(path, keys)
