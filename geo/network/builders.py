@@ -253,9 +253,11 @@ def from_osm_file(
     except OSError as exc:
         raise NetworkError(f"{path.name}: not a readable OpenStreetMap file ({exc})") from None
     ways, nodes = _walkable_pieces(arrays)
+    del arrays
     if progress:
         progress(f"read {ways.count:,} walkable ways from {path.name}")
     table = _split_ways(ways, nodes)
+    del ways
     return _assemble(table, nodes, name=path.name.split(".")[0], source=str(path), crs=crs)
 
 

@@ -269,7 +269,10 @@ def _assemble(
     """Turn gathered edges (lon/lat) into a network with one edge per node pair."""
     if not table.size:
         raise NetworkError(f"{name or source}: no walkable street in this network")
-    table, nodes = _simple_edges(table, nodes)
+    spent = table
+    table, nodes = _simple_edges(spent, nodes)
+    for name in ("u", "v", "length", "highway", "offsets", "lonlat", "point"):
+        setattr(spent, name, None)  # the gathered edges are copied: free them now, not when the caller returns
     n_all = nodes.ids.shape[0]
     used = np.flatnonzero(np.bincount(np.concatenate([table.u, table.v]), minlength=n_all))
     used = used[np.argsort(nodes.ids[used], kind="stable")]  # by id, as np.unique of the ids
