@@ -483,3 +483,20 @@ def test_published_gaps_are_served_as_tiles_of_their_polygons(grid):
         mt.publish_gaps(frame)
     with pytest.raises(KeyError):  # the oldest sets give way
         mt.render("gaps", "wgs84", z, x, y, kind=key)
+
+
+def test_a_large_polygon_with_holes_renders_at_high_zoom_in_tile_sized_memory(monkeypatch):
+    from PIL import Image
+
+    z, x, y = 19, 427328, 228256
+    west, south, east, north = tiles.tile_bounds(z, x, y)
+    dx = east - west
+    outer = shapely.box(west - 3000 * dx, south - 3000 * dx, east + 3000 * dx, north + 3000 * dx)  # ~ 600k px wide
+    poly = outer.difference(shapely.box(west + 0.25 * dx, south + 0.25 * dx, west + 0.75 * dx, south + 0.75 * dx))
+    at = tiles.AreaTiles(np.array([poly], dtype=object), ["k"], [300.0], {"k": "#000000"}, {300.0: 0.3}, base=False)
+    sizes = []
+    new = Image.new
+    monkeypatch.setattr(Image, "new", lambda mode, size, *a, **k: sizes.append(size) or new(mode, size, *a, **k))
+    mask = at.mask(np.arange(1), z, x, y, margin=0) > 127
+    assert max(w * h for w, h in sizes) <= 258 * 258  # every image drawn is at most the tile (with its margin)
+    assert mask[10, 10] and not mask[128, 128]  # covered, except the hole in the middle of the tile

@@ -472,8 +472,11 @@ def _fill(img: Image.Image, polygons: list, scale: float, off: np.ndarray) -> No
                 draw.polygon(e.ravel().tolist(), fill=255)
                 continue
             # the hole is cut in this polygon only: drawn in a patch over its box, then merged
-            bx0, by0 = np.floor(e.min(axis=0)).astype(int) - 1
-            bx1, by1 = np.ceil(e.max(axis=0)).astype(int) + 1
+            # (clipped to the image: at a high zoom a polygon's box is far larger than the tile)
+            bx0, by0 = np.maximum(np.floor(e.min(axis=0)).astype(int) - 1, 0)
+            bx1, by1 = np.minimum(np.ceil(e.max(axis=0)).astype(int) + 1, img.size)
+            if bx1 <= bx0 or by1 <= by0:
+                continue
             box = (int(bx0), int(by0), int(bx1), int(by1))
             part = Image.new("L", (box[2] - box[0], box[3] - box[1]), 0)
             pd = ImageDraw.Draw(part)
