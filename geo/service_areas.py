@@ -531,6 +531,7 @@ def faces_band(
     rest = Pieces(pieces.edge[~on_blocks], pieces.start[~on_blocks], pieces.end[~on_blocks])
     lines = _as_lines([cut_pieces(net, rest), connector])
     loose = shapely.get_parts(shapely.line_merge(lines)) if not lines.is_empty else np.empty(0, dtype=object)
+    shapely.prepare(union)  # two predicates against it below
     outside = ~shapely.covered_by(loose, union) if loose.size else np.zeros(0, dtype=bool)
     band = shapely.buffer(
         shapely.geometrycollections(np.concatenate([[union], loose[outside]])), buffer_m, quad_segs=quad_segs
