@@ -425,7 +425,11 @@ def build_server(
         check_unused_sessions_milliseconds=int(settings.CHECK_UNUSED_SESSIONS_S * 1000),
         extra_patterns=[
             (r"/components/(.*)", _ComponentsGate, {}),
-            (rf"/{tiles.ROUTE}/(.*)", tiles.TileHandler, {"tiles": tiles.prepare(workspace)}),  # city-scale tiles
+            (
+                rf"/{tiles.ROUTE}/(.*)",
+                tiles.TileHandler,
+                {"tiles": tiles.prepare(workspace, build=False)},
+            ),  # city-scale tiles
         ],
         **access.serve_kwargs(),
     )

@@ -728,17 +728,21 @@ class MapTiles:
         raise KeyError(layer)
 
 
-def prepare(ws) -> MapTiles:
-    """Build (once) the city layers of ``ws``: tile indexes, the residents' payload, clusters, labels."""
-    tiles = ws.__dict__.get("_tiles")
-    if tiles is None:
-        tiles = MapTiles(ws)
-        ws.__dict__["_tiles"] = tiles
-    if tiles.city_streets:
+def prepare(ws, build: bool = True) -> MapTiles:
+    """The :class:`MapTiles` of ``ws`` (made once); with ``build``, its tile indexes built too (a city's)."""
+    with _PREPARE_LOCK:
+        tiles = ws.__dict__.get("_tiles")
+        if tiles is None:
+            tiles = MapTiles(ws)
+            ws.__dict__["_tiles"] = tiles
+    if build and tiles.city_streets:
         tiles.street_tiles("wgs84")
-    if ws.areas is not None and len(ws.areas) >= CLUSTER_MIN:
+    if build and ws.city_areas:
         tiles.area_tiles("wgs84")
     return tiles
+
+
+_PREPARE_LOCK = threading.Lock()
 
 
 class TileHandler(AuthRequestHandler):

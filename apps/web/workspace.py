@@ -123,7 +123,9 @@ class Workspace:
         from . import tiles
 
         if self.city_scale:
-            tiles.prepare(self)
+            # the tile indexes (seconds at 200k nodes) in the background thread, first; the server listens meanwhile
+            tiles.prepare(self, build=False)
+            _background().submit(tiles.prepare, self)
             self.boundaries_text("wgs84")
             self.facility_clusters_text("wgs84")
             if self.city_points:
@@ -210,8 +212,12 @@ class Workspace:
     # --------------------------------------------------------------- city scale
     @property
     def city_scale(self) -> bool:
-        """True when some layer is drawn the city way (tiles, compact points, clusters)."""
-        return self.city_streets or self.city_areas or self.city_points or self._n_facilities() >= _tiles().CLUSTER_MIN
+        """True for a city: a network of :data:`apps.web.tiles.CITY_EDGES` edges or more, or many facilities.
+
+        Only then are layers drawn the city way (tiles, compact points, clusters); a district's map
+        stays as it is, however many residents its zones are spread into.
+        """
+        return self.city_streets or self._n_facilities() >= _tiles().CLUSTER_MIN
 
     @property
     def city_streets(self) -> bool:
@@ -220,21 +226,21 @@ class Workspace:
 
     @property
     def city_areas(self) -> bool:
-        """Service areas of the existing facilities drawn as tiles (many polygons)."""
-        return self.areas is not None and len(self.areas) >= _tiles().CLUSTER_MIN
+        """Service areas of the existing facilities drawn as tiles (a city with many polygons)."""
+        return self.city_scale and self.areas is not None and len(self.areas) >= _tiles().CLUSTER_MIN
 
     @property
     def city_points(self) -> bool:
         """Residents drawn from a compact payload on a canvas (many points)."""
         n = self.coverage.samples.xy.shape[0] if self.demand_zones and self.coverage is not None else len(self.demand)
-        return n >= _tiles().CITY_POINTS
+        return n >= _tiles().CITY_POINTS and self.city_scale
 
     def _n_facilities(self) -> int:
         return len(self.facilities)
 
     def map_tiles(self):
-        """The workspace's :class:`apps.web.tiles.MapTiles` (built once)."""
-        return _tiles().prepare(self)
+        """The workspace's :class:`apps.web.tiles.MapTiles` (its indexes are built by :meth:`prepare_map`)."""
+        return _tiles().prepare(self, build=False)
 
     def tile_urls(self, kind: str, crs: str = "wgs84") -> str:
         """JSON text of the tile layers the map draws (empty object for a district)."""
