@@ -70,6 +70,16 @@ def test_features_equal_python_json_value_for_value(tmp_path, monkeypatch, chunk
         assert got["geometry"] == {"type": "Point", "coordinates": [round(geom.x, 7), round(geom.y, 7)]}
 
 
+def test_string_columns_joined_from_several_frames(tmp_path):
+    # pandas keeps a concatenated Arrow string column in several chunks (the app's service areas)
+    parts = [_layer(13, seed=1), _layer(8, seed=2)]
+    frame = gpd.GeoDataFrame(pd.concat([p.drop(columns="mixed") for p in parts], ignore_index=True), crs="EPSG:4326")
+    frame["plain"] = pd.concat([pd.Series([f"x{i}" for i in range(13)]), pd.Series(["y"] * 8)], ignore_index=True)
+    path = write_geojson(frame, tmp_path / "c.geojson")
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    assert [f["properties"] for f in features] == _reference_properties(frame)
+
+
 def test_coordinates_are_written_as_repr():
     values = np.round(np.random.default_rng(3).uniform(-180, 180, 5000), 7)
     values[:6] = [0.0, -0.0, 1e-5, -4.29e-05, 0.0001, 179.9999999]

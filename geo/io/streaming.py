@@ -209,6 +209,8 @@ def _arrow_quoted(values: pd.Series, pa: Any, pc: Any) -> Any | None:
     below U+0020: a string without them is its own JSON text between quotes.
     """
     arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):  # a pandas column of Arrow strings joined from several frames
+        arr = arr.combine_chunks()
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return None
     arr = arr.cast(pa.large_string())
@@ -255,6 +257,8 @@ def _assemble(pieces: list[str], texts: list[_Texts], n: int, *, last: bool) -> 
             table, codes = texts[i]
             args.append(pc.take(pa.array(table, type=text_type), pa.array(codes, type=pa.int64())))
     joined = pc.binary_join_element_wise(*args, pa.scalar("", type=text_type))
+    if isinstance(joined, pa.ChunkedArray):
+        joined = joined.combine_chunks()
     _, offsets, data = joined.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int64)[joined.offset : joined.offset + n + 1]
     return memoryview(data)[int(bounds[0]) : int(bounds[-1]) - cut]
