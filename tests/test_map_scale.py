@@ -303,7 +303,15 @@ def _write_small_city(folder: Path) -> Path:
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="/usr/bin/chromium is missing")
 def test_city_view_is_clustered_and_zooming_in_shows_the_facilities(tmp_path):
     pw = pytest.importorskip("playwright.sync_api")
-    from tests.test_app_browser import CHROMIUM, LAUNCH_ARGS, AppServer, Guard, server_errors
+    from tests.test_app_browser import (
+        CHROMIUM,
+        LAUNCH_ARGS,
+        AppServer,
+        Guard,
+        add_mode,
+        add_station,
+        server_errors,
+    )
 
     toml = _write_small_city(tmp_path)
     env = dict(os.environ, LIFECIRCLE_CACHE=str(tmp_path / "cache"))
@@ -368,6 +376,22 @@ def test_city_view_is_clustered_and_zooming_in_shows_the_facilities(tmp_path):
             # hovering a resident shows its tooltip (the nearest drawn point)
             time.sleep(0.5)
             page.screenshot(path=str(shots / "city_view_zoomed.png"))
+            # a station added here: its figures at once, then this session's own gaps (traced off the server's loop)
+            before = set(page.eval_on_selector_all("img.leaflet-tile[src*='/gaps/']", "els => els.map(e => e.src)"))
+            add_mode(page)
+            n = add_station(page, 0.5, 0.5)
+            assert n == 1
+            until(
+                lambda: bool(
+                    set(
+                        page.eval_on_selector_all(
+                            "img.leaflet-tile-loaded[src*='/gaps/']", "els => els.map(e => e.src)"
+                        )
+                    )
+                    - before
+                ),
+                "the session's gap tiles after the added station",
+            )
             browser.close()
     finally:
         errors = server_errors(server.stop())

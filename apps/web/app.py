@@ -15,6 +15,7 @@ with logic of their own already live apart (``complete_view``, ``scenarios_panel
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from functools import partial
@@ -37,6 +38,8 @@ from .leaflet_map import LeafletMap
 from .scenarios_panel import ScenarioPanel
 from .state import LAYERS, TILES, PlannerState
 from .workspace import Workspace
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["PlannerApp", "serve_workspace"]
 
@@ -525,8 +528,30 @@ class PlannerApp:
             self.map.gaps = lml.gaps_text(s.gaps(), crs=crs)
         elif not s.candidates and not s.closed:  # a city's first gaps: the same for every session, made at start
             self.map.gaps = ws.baseline_gaps_text(s.kind, float(s.gap_tier), crs)
-        else:  # tiles of this session's gaps
-            self.map.gaps = ws.gap_tiles_text(s.gaps(), crs)
+        else:  # tiles of this session's gaps, traced off the server's loop so the next click is not held
+            self._gaps_later()
+
+    def _gaps_later(self) -> None:
+        """A city session's gaps on the background thread; the map takes them if nothing changed meanwhile."""
+        s, ws, crs = self.state, self.ws, self.crs
+        self._gap_seq = seq = getattr(self, "_gap_seq", 0) + 1
+        doc = pn.state.curdoc
+        future = ws.gap_tiles_later(partial(s.result().gaps, s.kind, float(s.gap_tier)), crs)
+        if doc is None or doc.session_context is None:  # no server (scripts, tests): wait for it
+            self._apply_gaps(seq, future.result())
+            return
+
+        def done(f) -> None:
+            if f.exception() is not None:
+                _log.error("the session's gaps failed", exc_info=f.exception())
+                return
+            doc.add_next_tick_callback(partial(self._apply_gaps, seq, f.result()))  # thread-safe in Bokeh
+
+        future.add_done_callback(done)
+
+    def _apply_gaps(self, seq: int, text: str) -> None:
+        if seq == self._gap_seq:  # a later change has its own gaps on the way
+            self.map.gaps = text
 
     def _push_candidates(self) -> None:
         s, crs = self.state, self.crs

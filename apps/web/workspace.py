@@ -175,6 +175,10 @@ class Workspace:
         ]
         return json.dumps({"tiles": url, "labels": labels})
 
+    def gap_tiles_later(self, gaps: Callable[[], gpd.GeoDataFrame], crs: str = "wgs84") -> Future:
+        """:meth:`gap_tiles_text` of ``gaps()`` on the background thread: a session's gaps take seconds in a city."""
+        return _background().submit(lambda: self.gap_tiles_text(gaps(), crs))
+
     def _gaps_job(self, kind: str, tier: float, crs: str) -> Future:
         key = (kind, tier, crs)
         with self._lock:
