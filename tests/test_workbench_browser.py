@@ -108,6 +108,23 @@ def place(page, lon: float, lat: float, crs: str = "WGS84") -> None:
     wait_until(lambda: page.locator(".lc-candidate").count() == n + 1, "the typed facility on the map")
 
 
+def popup_button(page, name: str, label: str, *, closed: int) -> None:
+    """Open a facility's popup and press its close/reopen button until ``closed`` facilities are drawn closed.
+
+    The map redraws its layers on the server's next ticks after a change; a popup open during
+    a redraw goes with its marker, so the click is tried again on the redrawn marker.
+    """
+    for _ in range(3):
+        page.locator(f".leaflet-marker-icon[title='{name}']").first.click()
+        try:
+            page.locator(".lc-btn-close", has_text=label).first.click(timeout=10_000)
+            wait_until(lambda: page.locator(".lc-fac-closed").count() == closed, f"{closed} facility drawn closed", 15)
+            return
+        except (AssertionError, playwright_sync.TimeoutError):
+            continue
+    raise AssertionError(f"pressing {label!r} in the popup of {name} did not take")
+
+
 def expected(closed: set[str], added: list[dict]) -> tuple[dict, dict]:
     """geo.evaluate from scratch: the demo's facilities minus the closed, plus the added."""
     import geopandas as gpd
@@ -150,9 +167,8 @@ def test_complete_view_add_and_close_park_and_clinic_equal_evaluate(page, server
 
     fac = demo.build_demo().facilities
     clinic = fac[fac["kind"] == "clinic"].iloc[0]
-    page.locator(f".leaflet-marker-icon[title='{clinic['name']}']").first.click()
-    page.locator(".lc-btn-close", has_text="关闭").first.click()
-    wait_until(lambda: page.locator(".lc-fac-closed").count() == 1, "the clinic drawn as closed")
+    wait_until(lambda: weights(page) != base, "the complete figures with the two placed facilities")
+    popup_button(page, clinic["name"], "关闭", closed=1)
     wait_until(lambda: weights(page) != base, "the complete figures to change")
     time.sleep(1.0)
     _, data = download(page, "候选站点 GeoJSON")
@@ -176,9 +192,7 @@ def test_complete_view_add_and_close_park_and_clinic_equal_evaluate(page, server
         assert w == pytest.approx(want_kinds[kind], abs=0.01), kind
     page.screenshot(path=str(ART / "workbench_complete.png"))
     # reopen, and undo / redo
-    page.locator(f".leaflet-marker-icon[title='{clinic['name']}']").first.click()
-    page.locator(".lc-btn-close", has_text="重新开放").first.click()
-    wait_until(lambda: page.locator(".lc-fac-closed").count() == 0, "the clinic reopened")
+    popup_button(page, clinic["name"], "重新开放", closed=0)
     want2, _ = expected(set(), added)
     wait_until(lambda: weights(page) == pytest.approx(want2, abs=0.01), "the figures with the clinic reopened")
     page.locator("button", has_text="撤销").first.click()
