@@ -404,38 +404,12 @@ def incident_edges(net: WalkNetwork, nodes: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------ service areas
-#: Names that moved to :mod:`geo.service_areas` and are still answered here.
-_SERVICE_AREA_NAMES = frozenset(
-    {
-        "DEFAULT_BUFFER_M",
-        "MAX_BUFFER_M",
-        "MIN_BLOCKS",
-        "BLOCKS_PER_LOOSE_END",
-        "HOLE_QUAD_SEGS",
-        "Pieces",
-        "reached_pieces",
-        "cut_pieces",
-        "chained_lines",
-        "concat_pieces",
-        "merged_pieces",
-        "service_area_lines",
-        "service_area_polygon",
-        "source_join",
-        "service_areas",
-        "street_band",
-        "inset_convex",
-        "facility_service_areas",
-        "blocks_pay",
-        "street_blocks",
-    }
-)
-
-
 def __getattr__(name: str) -> Any:
     """Answer ``reach.facility_service_areas`` and the other service-area names (see
     :mod:`geo.service_areas`; imported on first use, which keeps the import one-way)."""
-    if name in _SERVICE_AREA_NAMES:
+    if not name.startswith("__"):
         from . import service_areas
 
-        return getattr(service_areas, name)
+        if name in service_areas.__all__:  # the one list of the names that moved
+            return getattr(service_areas, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
