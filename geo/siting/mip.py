@@ -120,11 +120,11 @@ def _cmclp_mip(inst: _Instance, k: int, capacity: float) -> tuple[LinearModel, n
     ), pairs
 
 
-def _servable_weight(inst: _Instance, capacity: float, time_limit: float) -> float:
-    """Most weight all candidates together could serve under the capacity (an LP)."""
+def _transport_lp(inst: _Instance, capacity: float) -> tuple[LinearModel, np.ndarray]:
+    """The LP serving the most weight from every candidate of ``inst``, all open, under the capacity."""
     matrix, lower, upper, pairs = _capacitated_rows(inst, capacity, fixed_open=True)
     p = pairs.shape[0]
-    lp = LinearModel(
+    return LinearModel(
         cost=inst.w[pairs[:, 1]],
         lower=np.zeros(p),
         upper=np.ones(p),
@@ -133,7 +133,12 @@ def _servable_weight(inst: _Instance, capacity: float, time_limit: float) -> flo
         row_lower=lower,
         row_upper=upper,
         maximize=True,
-    )
+    ), pairs
+
+
+def _servable_weight(inst: _Instance, capacity: float, time_limit: float) -> float:
+    """Most weight all candidates together could serve under the capacity (an LP)."""
+    lp, _pairs = _transport_lp(inst, capacity)
     res = solver.solve(lp, time_limit=time_limit, mip_gap=0.0)
     return float(res.objective or 0.0)
 
@@ -169,18 +174,7 @@ def _best_assignment(
     if rows.size == 0:
         return _Assignment(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
     sub = _Instance(inst.A[rows], inst.w, inst.cand[rows], inst.elem)
-    matrix, lower, upper, pairs = _capacitated_rows(sub, capacity, fixed_open=True)
-    p = pairs.shape[0]
-    lp = LinearModel(
-        cost=inst.w[pairs[:, 1]],
-        lower=np.zeros(p),
-        upper=np.ones(p),
-        integer=np.zeros(p, bool),
-        matrix=matrix,
-        row_lower=lower,
-        row_upper=upper,
-        maximize=True,
-    )
+    lp, pairs = _transport_lp(sub, capacity)
     res = solver.solve(lp, time_limit=time_limit, mip_gap=0.0)
     if res.x is None or not res.optimal:
         if fallback is None:
