@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["A4Report", "MapLayer", "a4_html", "html_to_pdf", "CHROMIUM"]
+__all__ = ["A4Report", "MapLayer", "a4_html", "html_to_pdf", "standard_fields", "CHROMIUM"]
 
 #: The headless browser that prints the PDF.
 CHROMIUM = os.environ.get("LIFECIRCLE_CHROMIUM", "/usr/bin/chromium")
@@ -305,6 +305,17 @@ def html_to_pdf(html: str, *, timeout: float = 120.0) -> bytes:
         return out.read_bytes()
 
 
+def standard_fields(std) -> dict:
+    """The report's fields that name the rule pack and say what of it is verified."""
+    return {
+        "standard_name": std.name,
+        "standard_title": std.title,
+        "standard_version": std.version,
+        "verified": std.verified,
+        "unverified": std.unverified(),
+    }
+
+
 def from_evaluation(
     ev,
     *,
@@ -324,7 +335,6 @@ def from_evaluation(
     zh = lang != "en"
     std = ev.standard
     summary = ev.summary()
-    w = ev.samples.weight
     head = pd.DataFrame(
         [
             {
@@ -419,16 +429,11 @@ def from_evaluation(
             "a complete life circle. The gap ledger lists the people affected per community, tier and missing kind."
         )
     )
-    _ = w
     return A4Report(
         title=title,
         date=datetime.date.today().isoformat(),
         sources=sources,
-        standard_name=std.name,
-        standard_title=std.title,
-        standard_version=std.version,
-        verified=std.verified,
-        unverified=std.unverified(),
+        **standard_fields(std),
         method=method,
         headline=head,
         kinds=kinds,
