@@ -12,159 +12,57 @@ import asyncio
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parents[1]
+from tests.browser import (  # the one server, guard and page helpers of the browser tests
+    BROWSER_MARKS,
+    CHROMIUM,
+    LAUNCH_ARGS,
+    ROOT,
+    AppServer,
+    Guard,
+    add_mode,
+    add_station,
+    app_env,
+    chromium,
+    click_map,
+    download,
+    figure,
+    open_app,
+    run_async,
+    serve,
+    server_errors,
+    wait_until,
+)
+
 #: Where the app's picture goes; LIFECIRCLE_UPDATE_DOCS=1 writes the README's docs/screenshot.png.
 SCREENSHOT = (
     ROOT / ("docs" if os.environ.get("LIFECIRCLE_UPDATE_DOCS") == "1" else "tests/artifacts") / "screenshot.png"
 )
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 XSS = "<img src=x onerror=alert(1)>"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"{CHROMIUM} is missing: install Debian's chromium (./run test does it with apt-get)",
-    ),
-]
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+pytestmark = BROWSER_MARKS
+pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+
+__all__ = ["AppServer", "CHROMIUM", "Guard", "LAUNCH_ARGS", "add_mode", "add_station", "click_map", "server_errors"]
 
 
 # ----------------------------------------------------------------- servers
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system) a process has used so far, from /proc; None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class AppServer:
-    """A ``lifecircle`` app server running in a subprocess."""
-
-    def __init__(self, args: list[str], env: dict, timeout: float = 90.0) -> None:
-        self.port = _free_port()
-        cmd = [sys.executable, "-m", "lifecircle", *args, "--port", str(self.port), "--host", "127.0.0.1"]
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.url = self._wait_for_url(timeout)
-        self.ready_s = time.perf_counter() - self.started
-        self.ready_cpu_s = _cpu_seconds(self.proc.pid)
-
-    def _wait_for_url(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if line.startswith("http://"):
-                return line.strip()
-            if not line and self.proc.poll() is not None:
-                raise RuntimeError(f"the app server exited ({self.proc.returncode}): {self.proc.stderr.read()[-3000:]}")
-        self.stop()
-        raise RuntimeError(f"the app server printed no URL within {timeout:.0f} s")
-
-    def stop(self) -> str:
-        """Stop the server; return what it wrote on stderr."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.stderr.read() if self.proc.stderr else ""
-
-
-#: Logged by tornado when a browser closes while the server still sends: not an app error.
-# A browser that went away: tornado's closed streams, and bokeh's own race when a socket closes
-# after its session was already discarded (ws.on_close -> connection.session asserts it exists).
-# The test's own SIGTERM landing while the server still draws polygons for closed sessions is not an error either.
-_CLOSED_SOCKET = ("WebSocketClosedError", "StreamClosedError", "notify_connection_lost", "Terminated: SIGTERM")
-
-
-def server_errors(stderr: str) -> list[str]:
-    """The tracebacks a server logged, except those of browsers that went away."""
-    blocks = stderr.split("Traceback (most recent call last):")[1:]
-    return [b for b in blocks if not any(name in b for name in _CLOSED_SOCKET)]
-
-
 @pytest.fixture(scope="module")
 def server_env(tmp_path_factory) -> dict:
-    env = dict(os.environ)
-    env["LIFECIRCLE_CACHE"] = str(tmp_path_factory.mktemp("app-cache"))
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+    return app_env(tmp_path_factory.mktemp("app-cache"))
 
 
 @pytest.fixture(scope="module")
 def demo_server(server_env):
-    server = AppServer(["demo"], server_env)
-    yield server
-    errors = server_errors(server.stop())
-    assert not errors, f"the demo server logged {len(errors)} error(s):\n{errors[0][-4000:]}"
+    yield from serve(["demo"], server_env)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield b
-        b.close()
-
-
-class Guard:
-    """Blocks and records every request that leaves loopback, and every dialog or page error."""
-
-    def __init__(self) -> None:
-        self.external: list[str] = []
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-
-    def route(self, route) -> None:
-        url = route.request.url
-        if url.startswith(("data:", "blob:", "file:")) or urlparse(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            self.external.append(url)
-            route.abort()
-
-    def attach(self, page) -> None:
-        page.route("**/*", self.route)
-        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def check(self) -> None:
-        assert not self.external, f"requests left 127.0.0.1: {self.external[:5]}"
-        assert not self.dialogs, f"a dialog fired: {self.dialogs}"
-        assert not self.errors, f"errors in the page: {self.errors[:3]}"
+    yield from chromium()
 
 
 @pytest.fixture
@@ -183,61 +81,6 @@ def page(browser, guard):
 
 
 # ------------------------------------------------------------------ helpers
-def open_app(page, url: str) -> None:
-    """Load the page and wait until Leaflet has drawn the map."""
-    page.goto(url)
-    page.wait_for_selector(".lc-map[data-ready='1']", state="attached", timeout=60_000)
-    page.wait_for_function("() => document.readyState === 'complete'", timeout=30_000)
-    wait_until(lambda: page.locator(".leaflet-container path").count() > 0, "map paths")
-
-
-def wait_until(predicate, what: str, timeout: float = 30.0, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def figure(page, testid: str) -> float:
-    return float(page.locator(f"[data-testid='{testid}'] .lc-fig").first.get_attribute("data-value"))
-
-
-def add_mode(page) -> None:
-    page.locator("button", has_text="点击地图添加站点").first.click()
-    wait_until(lambda: page.locator(".lc-map.lc-adding").count() == 1, "add mode")
-
-
-def click_map(page, fx: float, fy: float) -> None:
-    box = page.locator(".lc-map").first.bounding_box()
-    page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
-
-
-def add_station(page, fx: float = 0.45, fy: float = 0.5) -> int:
-    """Click the map until a candidate appears; return how many candidates there are."""
-    before = page.locator(".lc-candidate").count()
-    for dx in (0.0, 0.03, -0.03, 0.06):
-        click_map(page, fx + dx, fy)
-        try:
-            return wait_until(
-                lambda: page.locator(".lc-candidate").count() > before and page.locator(".lc-candidate").count(),
-                "a candidate marker",
-                timeout=15,
-            )
-        except AssertionError:
-            continue
-    raise AssertionError("no candidate appeared after clicking the map")
-
-
-def download(page, label: str) -> tuple[str, bytes]:
-    with page.expect_download(timeout=30_000) as info:
-        page.locator("a, button", has_text=label).first.click()
-    dl = info.value
-    return dl.suggested_filename, Path(dl.path()).read_bytes()
-
-
 def expected_figures(lon: float, lat: float, kind: str = "micro_station") -> dict[float, float]:
     """Population covered per tier with one more micro-station, straight from geo.coverage."""
     import geopandas as gpd
@@ -441,9 +284,7 @@ def test_twenty_concurrent_sessions(demo_server):
         ctx = await browser.new_context(viewport={"width": 1100, "height": 750})
         try:
             page = await ctx.new_page()
-            await page.route("**/*", lambda route: _async_route(route, guard))
-            page.on("pageerror", lambda e: guard.errors.append(str(e)))
-            page.on("dialog", lambda d: guard.dialogs.append(d.message))
+            await guard.attach_async(page)
             await page.goto(demo_server.url, timeout=120_000)
             await page.wait_for_selector(".lc-map[data-ready='1']", state="attached", timeout=120_000)
             await page.locator("button", has_text="点击地图添加站点").first.click(timeout=60_000)
@@ -475,21 +316,9 @@ def test_twenty_concurrent_sessions(demo_server):
         guard.check()
         return results
 
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:  # the sync Playwright of the other tests owns this thread's loop
-        results = pool.submit(asyncio.run, run()).result(timeout=500)
+    results = run_async(run(), timeout=500)  # the sync Playwright of the other tests owns this thread's loop
     failures = [r for r in results if isinstance(r, BaseException)]
     assert not failures, f"{len(failures)} of 20 sessions failed: {failures[:3]!r}"
-
-
-async def _async_route(route, guard: Guard) -> None:
-    url = route.request.url
-    if url.startswith(("data:", "blob:")) or urlparse(url).hostname in LOCAL_HOSTS:
-        await route.continue_()
-    else:
-        guard.external.append(url)
-        await route.abort()
 
 
 # ----------------------------------------------------------------- XSS project
@@ -514,10 +343,7 @@ def xss_server(tmp_path_factory, server_env):
         'communities = "demo_communities.geojson"\nstreets = "demo_streets.geojson"\n',
         encoding="utf-8",
     )
-    server = AppServer(["serve", str(project)], server_env, timeout=180)
-    yield server
-    errors = server_errors(server.stop())
-    assert not errors, f"the project server logged {len(errors)} error(s):\n{errors[0][-4000:]}"
+    yield from serve(["serve", str(project)], server_env, timeout=180)
 
 
 def test_names_from_user_files_show_as_text(page, xss_server, guard):

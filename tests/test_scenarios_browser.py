@@ -8,31 +8,25 @@ The demo's store lives in LIFECIRCLE_DATA, a temporary folder.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_app_browser import (  # the one server and guard of the browser tests
-    CHROMIUM,
-    LAUNCH_ARGS,
+from tests.browser import (  # the one server, guard and page helpers of the browser tests
+    BROWSER_MARKS,
+    ROOT,
     AppServer,
     Guard,
+    app_env,
+    chromium,
     figure,
     open_app,
     server_errors,
     wait_until,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing"),
-]
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = BROWSER_MARKS
 ART = ROOT / "tests" / "artifacts"
 TIERS = ("5min", "10min", "15min")
 
@@ -60,11 +54,7 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory, data_dir):
-    env = dict(os.environ)
-    env["LIFECIRCLE_CACHE"] = str(tmp_path_factory.mktemp("scen-cache"))
-    env["LIFECIRCLE_DATA"] = str(data_dir)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    srv = Servers(env)
+    srv = Servers(app_env(tmp_path_factory.mktemp("scen-cache"), LIFECIRCLE_DATA=str(data_dir)))
     yield srv
     errors = srv.stop()
     assert not errors, f"the demo server logged {len(errors)} error(s):\n{errors[0][-4000:]}"
@@ -72,10 +62,7 @@ def servers(tmp_path_factory, data_dir):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield b
-        b.close()
+    yield from chromium()
 
 
 @pytest.fixture

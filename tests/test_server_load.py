@@ -14,9 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,22 +21,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, ROOT, Guard, needs_browser, run_async, serve, server_errors
+
 requests = pytest.importorskip("requests")
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 ZEN = "Beautiful is better than ugly"  # what `import this` prints
 SESSIONS = 30
 GETS = 1000
@@ -47,76 +32,6 @@ RSS_LIMIT_MB = 600.0
 FIGURES: dict[str, object] = {}
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
-
-
-def needs_browser(fn):
-    """Mark a test that drives Chromium (skipped, with the reason, when it is not installed)."""
-    fn = pytest.mark.browser(fn)
-    return pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (./run test installs it)")(fn)
-
-
-# ----------------------------------------------------------------- servers
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process in MB, from /proc/<pid>/status (VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    raise AssertionError("no VmRSS line")
-
-
-class Server:
-    """``python -m lifecircle ARGS`` on a free loopback port; output goes to files (never a full pipe)."""
-
-    def __init__(self, args: list[str], env: dict, folder: Path, timeout: float = 120.0) -> None:
-        self.port = _free_port()
-        self.out, self.err = folder / "stdout.txt", folder / "stderr.txt"
-        cmd = [sys.executable, "-m", "lifecircle", *args, "--port", str(self.port), "--host", "127.0.0.1"]
-        with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
-        self.url = f"http://127.0.0.1:{self.port}/"
-        deadline = time.monotonic() + timeout
-        while not self.out.read_text().startswith("http://"):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited ({self.proc.returncode}): {self.err.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"no URL within {timeout:.0f} s")
-            time.sleep(0.1)
-
-    @property
-    def rss(self) -> float:
-        return rss_mb(self.proc.pid)
-
-    def stdout(self) -> str:
-        return self.out.read_text()
-
-    def stderr(self) -> str:
-        return self.err.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-# A browser that went away mid-send: tornado's closed streams and bokeh's own race, not app errors.
-_CLOSED_SOCKET = ("WebSocketClosedError", "StreamClosedError", "notify_connection_lost")
-
-
-def server_errors(stderr: str) -> list[str]:
-    """The tracebacks a server logged, except those of browsers that went away."""
-    blocks = stderr.split("Traceback (most recent call last):")[1:]
-    return [b for b in blocks if not any(name in b for name in _CLOSED_SOCKET)]
 
 
 @pytest.fixture(scope="module")
@@ -129,11 +44,7 @@ def env(tmp_path_factory) -> dict:
 
 
 def _server(args, env, tmp_path_factory, name):
-    server = Server(args, env, tmp_path_factory.mktemp(name))
-    yield server
-    server.stop()
-    errors = server_errors(server.stderr())
-    assert not errors, f"the server logged {len(errors)} error(s):\n{errors[0][-4000:]}"
+    yield from serve(args, env, timeout=120.0, folder=tmp_path_factory.mktemp(name))
 
 
 @pytest.fixture(scope="module")
@@ -296,35 +207,10 @@ def _network_points(ws, n: int) -> list[tuple[float, float]]:
 
 
 # ------------------------------------------------------------------ browsers
-class Guard:
-    """Blocks and records every request off loopback, any to /components/, and page errors."""
-
-    def __init__(self) -> None:
-        self.external: list[str] = []
-        self.components: list[str] = []
-        self.errors: list[str] = []
-
-    async def route(self, route) -> None:
-        url = route.request.url
-        if url.startswith(("data:", "blob:")) or urlparse(url).hostname in LOCAL_HOSTS:
-            if urlparse(url).path.startswith("/components/"):
-                self.components.append(url)
-            await route.continue_()
-        else:
-            self.external.append(url)
-            await route.abort()
-
-    def check(self) -> None:
-        assert not self.external, f"requests left 127.0.0.1: {self.external[:5]}"
-        assert not self.components, f"the page asked /components/: {self.components[:3]}"
-        assert not self.errors, f"errors in the page: {self.errors[:3]}"
-
-
 async def _open(browser, url: str, guard: Guard):
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await ctx.new_page()
-    await page.route("**/*", guard.route)
-    page.on("pageerror", lambda e: guard.errors.append(str(e)))
+    await guard.attach_async(page)
     await page.goto(url, timeout=120_000)
     await page.wait_for_selector(".lc-map[data-ready='1']", state="attached", timeout=120_000)
     await page.locator("button", has_text="点击地图添加站点").first.click(timeout=60_000)
@@ -350,12 +236,6 @@ async def _add(page, want: int, spots) -> int:
 def _spots(i: int) -> list[tuple[float, float]]:
     xs = [0.30 + 0.011 * (i % 20), 0.45, 0.55, 0.62, 0.38, 0.70]
     return [(x, y) for y in (0.45 + 0.004 * i, 0.62) for x in xs]
-
-
-def _run_async(coro, timeout: float):
-    """Run a coroutine on a fresh loop in a worker thread (pytest's thread may own another loop)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result(timeout=timeout)
 
 
 @needs_browser
@@ -390,7 +270,7 @@ def test_concurrent_sessions_stay_isolated(demo_server):
                 await ctx.close()
 
     async def run():
-        guard, gate, barrier = Guard(), asyncio.Semaphore(6), asyncio.Barrier(n)
+        guard, gate, barrier = Guard(components=True), asyncio.Semaphore(6), asyncio.Barrier(n)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
             try:
@@ -403,7 +283,7 @@ def test_concurrent_sessions_stay_isolated(demo_server):
         return guard, results
 
     started = time.perf_counter()
-    guard, results = _run_async(run(), timeout=480)
+    guard, results = run_async(run(), timeout=480)
     seconds = time.perf_counter() - started
     guard.check()
     failures = [r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.BrokenBarrierError)]
@@ -425,7 +305,7 @@ def test_over_the_candidate_cap_the_page_says_so(capped_server):
     from playwright.async_api import async_playwright
 
     async def run():
-        guard = Guard()
+        guard = Guard(components=True)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
             try:
@@ -451,7 +331,7 @@ def test_over_the_candidate_cap_the_page_says_so(capped_server):
         return guard, text, count, second
 
     ARTIFACTS.mkdir(exist_ok=True)
-    guard, text, count, second = _run_async(run(), timeout=120)
+    guard, text, count, second = run_async(run(), timeout=120)
     guard.check()
     assert "请先删除或清除部分站点再添加" in text and count == 2
     _check_busy(second)  # one planner connected = the cap: the next page is "busy, try again"

@@ -13,59 +13,37 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_app_browser import (  # the one server and guard of the browser tests
-    CHROMIUM,
-    LAUNCH_ARGS,
+from tests.browser import (  # the one server, guard and page helpers of the browser tests
+    BROWSER_MARKS,
     AppServer,
-    Guard,
+    app_env,
+    chromium,
     download,
+    guarded_page,
     open_app,
+    serve,
     server_errors,
     wait_until,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing"),
-]
+pytestmark = BROWSER_MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
 ART = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import os
-
-    env = dict(os.environ)
-    env["LIFECIRCLE_CACHE"] = str(tmp_path_factory.mktemp("wb-cache"))
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
-    srv = AppServer(["demo"], env)
-    yield srv
-    errors = server_errors(srv.stop())
-    assert not errors, f"the demo server logged {len(errors)} error(s):\n{errors[0][-4000:]}"
+    yield from serve(["demo"], app_env(tmp_path_factory.mktemp("wb-cache")))
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield b
-        b.close()
-
-
-def _page(browser, width=1440, height=900):
-    guard = Guard()
-    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-    pg = context.new_page()
-    guard.attach(pg)
-    return context, pg, guard
+    yield from chromium()
 
 
 @pytest.fixture
 def page(browser):
-    context, pg, guard = _page(browser)
+    context, pg, guard = guarded_page(browser)
     yield pg
     context.close()
     guard.check()
@@ -232,7 +210,7 @@ def test_uploaded_bad_file_shows_its_message(page, server):
 
 
 def test_laptop_screen_1024x700(browser, server):
-    context, page, guard = _page(browser, 1024, 700)
+    context, page, guard = guarded_page(browser, 1024, 700)
     try:
         open_app(page, server.url)
         wait_until(lambda: page.locator(".lc-legend.lc-collapsed").count() == 1, "the legend folded")
@@ -264,7 +242,6 @@ def test_laptop_screen_1024x700(browser, server):
 
 
 def test_zone_demand_is_drawn_as_spread_residents(browser, tmp_path_factory):
-    import os
 
     import geopandas as gpd
 
@@ -282,11 +259,8 @@ def test_zone_demand_is_drawn_as_spread_residents(browser, tmp_path_factory):
         'demand = "zones.geojson"\nstandard = "party-service-circle"\n',
         encoding="utf-8",
     )
-    env = dict(os.environ)
-    env["LIFECIRCLE_CACHE"] = str(tmp_path_factory.mktemp("zones-cache"))
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
-    srv = AppServer(["serve", str(folder / "PROJECT.toml")], env)
-    context, page, guard = _page(browser)
+    srv = AppServer(["serve", str(folder / "PROJECT.toml")], app_env(tmp_path_factory.mktemp("zones-cache")))
+    context, page, guard = guarded_page(browser)
     try:
         open_app(page, srv.url)
         assert page.locator(".leaflet-lcDemand-pane canvas").count() == 1  # dots on a canvas, no zone fills
