@@ -6,7 +6,8 @@ The instance: the 200k-node synthetic street grid (:func:`geo.synthetic.street_g
 same question), a pack of three tiers (300 / 500 / 1000 m) each requiring all 10 kinds.
 
 * lifecircle: :func:`geo.evaluate.evaluate` after the network is loaded (snapping, one bounded
-  multi-source search per kind, the per-tier completeness) - target under 2 s;
+  multi-source search per kind, the per-tier completeness) - target under 2 s; its row also
+  gives the CPU seconds and the process's peak RSS up to then (network included, no anchor yet);
 * networkx: ``multi_source_dijkstra_path_length`` per kind with the 1000 m cutoff, combined by
   hand per tier (the anchor; its complete counts must equal lifecircle's).
 
@@ -23,6 +24,7 @@ Run ``python -m bench.bench_evaluate [--quick]`` (``--quick``: 50k nodes, 20,000
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -76,14 +78,19 @@ def run(
     )
     std = E.load_standard(_pack(Path(tempfile.mkdtemp(prefix="lc-bench-")) / "bench.toml"))
     E.evaluate(net, fac.iloc[:50], dem.iloc[:50], std)  # warm caches (CSR, segment index)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ev = E.evaluate(net, fac, dem, std)
-    lc_s = time.perf_counter() - t0
+    lc_s, lc_cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak_mb = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    )  # the network and the evaluation, before any anchor
     lc = {k: int(ev.complete(k).sum()) for k, _ in TIERS}
     rows = [
         {
             "tool": "lifecircle",
             "seconds": round(lc_s, 3),
+            "cpu_s": round(lc_cpu, 3),
+            "peak_rss_mb": round(peak_mb, 1),
             "complete": lc,
             "network_load_s": round(load_s, 2),
             "nodes": net.n_nodes,
