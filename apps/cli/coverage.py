@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 
 from .base import (
     Reporter,
@@ -76,45 +77,62 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     check_positive(args, "--snap-limit", "metres from a walkable street", allow_zero=True)
     _check_gap_tier(args, tiers)
     registry = kind_registry(args)
-    facilities = inputs.points("facilities", "facilities", "facilities", kinds=registry)
-    demand = inputs.demand()
-    units = inputs.units()
-    net = inputs.network()
-    # geo.batch's tiles hand in a stitching stand-in here; the files below are written the same way
-    compute = getattr(args, "compute_coverage", None) or coverage.compute_coverage
-    result = compute(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit)
-    off_network = set(result.unreachable_facilities)
-    reachable = ~facilities["id"].astype(str).isin(off_network).to_numpy()
-    warn_unreachable(rep, "facilities", facilities, reachable, args.facilities)
-    warn_unreachable(rep, "demand units", demand, result.unit_reachable(), args.demand)
-    if args.gap_kind != coverage.ANY and args.gap_kind not in result.kinds:
-        raise UsageError(f"--gap-kind {args.gap_kind}: no facility of that kind; kinds here: {', '.join(result.kinds)}")
+    # two cores: the network (and its snapping index) loads while the tables are read, and the gaps are
+    # traced while the per-resident layer is written; every error still surfaces here, in the same order
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverage") as pool:
+        # only a network file loads in the background (the demo is built once, by the main thread)
+        network = pool.submit(_network, inputs) if getattr(args, "network", None) else None
+        facilities = inputs.points("facilities", "facilities", "facilities", kinds=registry)
+        demand = inputs.demand()
+        units = inputs.units()
+        net = network.result() if network is not None else _network(inputs)
+        # geo.batch's tiles hand in a stitching stand-in here; the files below are written the same way
+        compute = getattr(args, "compute_coverage", None) or coverage.compute_coverage
+        result = compute(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit)
+        # everything is joined: the snapping index (a few hundred MB for a city) makes room for the gaps' grids
+        vars(net).pop("segment_index", None)
+        off_network = set(result.unreachable_facilities)
+        reachable = ~facilities["id"].astype(str).isin(off_network).to_numpy()
+        warn_unreachable(rep, "facilities", facilities, reachable, args.facilities)
+        warn_unreachable(rep, "demand units", demand, result.unit_reachable(), args.demand)
+        if args.gap_kind != coverage.ANY and args.gap_kind not in result.kinds:
+            raise UsageError(
+                f"--gap-kind {args.gap_kind}: no facility of that kind; kinds here: {', '.join(result.kinds)}"
+            )
 
-    summary = result.summary()
-    summary["network"] = net.name or net.source
-    if units is not None:
-        by_unit = result.by_unit(units)
-        summary["units"] = _units_summary(by_unit, result)
-    gaps = None
-    if args.gaps:
-        gaps = result.gaps(args.gap_kind, args.gap_tier)
-        summary["gaps"] = {
-            "kind": args.gap_kind,
-            "tier_m": float(args.gap_tier or tiers[-1]),
-            "count": len(gaps),
-            "unserved_weight": float(gaps["unserved_weight"].sum()) if len(gaps) else 0.0,
-        }
-    per_unit = result.to_geodataframe()  # after the gaps: their grids are freed before this layer is built
-    meta = {"tiers_m": list(tiers), "network": net.name or net.source}
-    with Outputs() as out:
-        out.geojson(per_unit, args.out, out_crs=args.out_crs, metadata=meta)
-        if gaps is not None:
-            out.geojson(gaps, args.gaps, out_crs=args.out_crs, metadata=meta)
-        if args.summary:
-            out.json(summary, args.summary)
+        pending = pool.submit(result.gaps, args.gap_kind, args.gap_tier) if args.gaps else None
+        summary = result.summary()
+        summary["network"] = net.name or net.source
+        if units is not None:
+            by_unit = result.by_unit(units)
+            summary["units"] = _units_summary(by_unit, result)
+        per_unit = result.to_geodataframe()
+        meta = {"tiers_m": list(tiers), "network": net.name or net.source}
+        with Outputs() as out:
+            out.geojson(per_unit, args.out, out_crs=args.out_crs, metadata=meta)
+            del per_unit
+            if pending is not None:
+                gaps = pending.result()
+                summary["gaps"] = {
+                    "kind": args.gap_kind,
+                    "tier_m": float(args.gap_tier or tiers[-1]),
+                    "count": len(gaps),
+                    "unserved_weight": float(gaps["unserved_weight"].sum()) if len(gaps) else 0.0,
+                }
+                out.geojson(gaps, args.gaps, out_crs=args.out_crs, metadata=meta)
+            if args.summary:
+                out.json(summary, args.summary)
     _print_headline(rep, summary, tiers)
     rep.note("wrote " + ", ".join(str(p) for p in out.written))
     return 0
+
+
+def _network(inputs):
+    """The network, with its snapping index built (a background task of :func:`cmd_coverage`)."""
+    net = inputs.network()
+    if getattr(net, "n_edges", 0):
+        net.segment_index  # noqa: B018 (a cached property: built here, off the main thread)
+    return net
 
 
 def _units_summary(by_unit, result) -> list[dict]:
