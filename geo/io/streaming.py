@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -163,21 +164,53 @@ def write_features(
     keys = [json.dumps(str(c), ensure_ascii=False) + ":" for c in columns]
     head = ['{"type":"Feature","properties":{' + keys[0]] if keys else ['{"type":"Feature","properties":{']
     glue = head + ["," + k for k in keys[1:]]
-    for lo in range(0, n, chunk):
-        hi = min(n, lo + chunk)
-        texts = [_column_texts(frame.iloc[lo:hi, j], jsonable) for j in where]
-        g = geoms[lo:hi]
-        xy = _point_coords(g)
-        if xy is not None:
-            pieces = [*glue, '},"geometry":{"type":"Point","coordinates":[', ",", "]}}"]
-            texts += [_as_codes(coordinate_json(xy[:, 0])), _as_codes(coordinate_json(xy[:, 1]))]
-        else:
-            pieces = [*glue, '},"geometry":', "}"]
-            texts.append(_as_codes(geometry_json(g).tolist()))
-        if not columns:  # no properties: the first piece holds no key
-            pieces[0] += pieces.pop(1)
-        _write_bytes(fh, _assemble(pieces, texts, hi - lo, last=hi == n))
+    # a file's bytes go out on a second thread while the next chunk is laid out (the write itself is
+    # the kernel copying some 500 MB for a million residents); at most one chunk waits
+    writer = ThreadPoolExecutor(max_workers=1) if getattr(fh, "buffer", None) is not None and n > chunk else None
+    pending = None
+    try:
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            data = _chunk_bytes(frame, geoms, geometry_json, jsonable, where, glue, bool(columns), lo, hi, n)
+            if pending is not None:
+                pending.result()
+            if writer is None:
+                _write_bytes(fh, data)
+            else:
+                pending = writer.submit(_write_bytes, fh, data)
+        if pending is not None:
+            pending.result()
+    finally:
+        if writer is not None:
+            writer.shutdown(wait=True)
     return n
+
+
+def _chunk_bytes(
+    frame: pd.DataFrame,
+    geoms: np.ndarray,
+    geometry_json: Callable[[np.ndarray], np.ndarray],
+    jsonable: Callable[[Any], Any],
+    where: list[int],
+    glue: list[str],
+    has_columns: bool,
+    lo: int,
+    hi: int,
+    n: int,
+) -> bytes | memoryview:
+    """The bytes of features ``lo:hi`` (see :func:`write_features`)."""
+    texts = [_column_texts(frame.iloc[lo:hi, j], jsonable) for j in where]
+    g = geoms[lo:hi]
+    xy = _point_coords(g)
+    if xy is not None:
+        pieces = [*glue, '},"geometry":{"type":"Point","coordinates":[', ",", "]}}"]
+        texts += [_as_codes(coordinate_json(xy[:, 0])), _as_codes(coordinate_json(xy[:, 1]))]
+    else:
+        pieces = [*glue, '},"geometry":', "}"]
+        texts.append(_as_codes(geometry_json(g).tolist()))
+    if not has_columns:  # no properties: the first piece holds no key
+        pieces[0] += pieces.pop(1)
+    return _assemble(pieces, texts, hi - lo, last=hi == n)
 
 
 def _as_codes(texts: list[str]) -> tuple[list[str], np.ndarray]:
