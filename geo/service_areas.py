@@ -177,12 +177,13 @@ def _piece_vertices(net: WalkNetwork, pieces: Pieces) -> tuple[np.ndarray, np.nd
     return xy[order], ids[order]
 
 
-def cut_pieces(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
-    """Return one LineString (metric CRS) per edge piece, vectorised over all pieces."""
+def cut_pieces(net: WalkNetwork, pieces: Pieces, *, cm: bool = False) -> np.ndarray:
+    """Return one LineString (metric CRS) per edge piece, vectorised over all pieces; with ``cm``,
+    coordinates rounded to the centimetre (as :func:`_as_lines` gives them)."""
     if len(pieces) == 0:
         return np.empty(0, dtype=object)
     xy, ids = _piece_vertices(net, pieces)
-    return shapely.linestrings(xy, indices=ids)
+    return shapely.linestrings(_round_cm(xy) if cm else xy, indices=ids)
 
 
 def chained_lines(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
@@ -527,23 +528,59 @@ def faces_band(
     union = _coverage_union(polys)
     if union is None:
         return None
-    on_blocks = np.isin(pieces.edge, faces.edges_of(enclosed))
-    rest = Pieces(pieces.edge[~on_blocks], pieces.start[~on_blocks], pieces.end[~on_blocks])
-    lines = _as_lines([cut_pieces(net, rest), connector])
-    loose = shapely.get_parts(shapely.line_merge(lines)) if not lines.is_empty else np.empty(0, dtype=object)
-    shapely.prepare(union)  # two predicates against it below
+    # a piece lies on an enclosed block when the face on either side of its edge is one
+    is_enclosed = np.zeros(faces.n_faces + 1, dtype=bool)  # the last one stands for "no face" (-1)
+    is_enclosed[enclosed] = True
+    e = pieces.edge
+    on_blocks = is_enclosed[faces.face_of[2 * e]] | is_enclosed[faces.face_of[2 * e + 1]]
+    rest = Pieces(e[~on_blocks], pieces.start[~on_blocks], pieces.end[~on_blocks])
+    lines = np.concatenate([cut_pieces(net, rest, cm=True), shapely.transform(connector, _round_cm)])
+    loose = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines))) if lines.size else lines
+    shapely.prepare(union)
     outside = ~shapely.covered_by(loose, union) if loose.size else np.zeros(0, dtype=bool)
     band = shapely.buffer(
         shapely.geometrycollections(np.concatenate([[union], loose[outside]])), buffer_m, quad_segs=quad_segs
     )
     if holes is not None and holes.buffer_m == buffer_m:
-        per_face = holes(polys, ids=enclosed)
+        per_face, bounds = holes.of_faces(enclosed, polys, faces.n_faces)
     else:
         per_face = _face_holes(polys, buffer_m)
-    # a hole is farther than buffer_m from its block's boundary, so only lines inside the blocks
-    # (dead ends, the connector, bridges crossing them) can come near one
-    inside = ~outside | shapely.crosses(loose, union) if loose.size else outside
-    return _with_holes(band, _holes_less_loose(per_face, loose[inside], buffer_m, quad_segs))
+        bounds = shapely.bounds(per_face)
+    # a hole is buffer_m or more from anything outside its block, so only lines inside the blocks
+    # (dead ends, the connector, bridges crossing them) come nearer to one
+    return _with_holes(band, _holes_clear_of(per_face, bounds, loose, buffer_m, quad_segs))
+
+
+def _holes_clear_of(
+    per_face: np.ndarray, bounds: np.ndarray, loose: np.ndarray, buffer_m: float, quad_segs: int
+) -> np.ndarray:
+    """The blocks' holes (one geometry per block, ``bounds`` theirs) less the bands of the loose
+    lines nearer than ``buffer_m`` to them; the pairs to test are found by their boxes first."""
+    hole_i = np.empty(0, dtype=np.int64)
+    if loose.size and per_face.size:
+        lb = shapely.bounds(loose)
+        near = (
+            (lb[:, None, 0] - buffer_m <= bounds[None, :, 2])
+            & (lb[:, None, 2] + buffer_m >= bounds[None, :, 0])
+            & (lb[:, None, 1] - buffer_m <= bounds[None, :, 3])
+            & (lb[:, None, 3] + buffer_m >= bounds[None, :, 1])
+        )  # NaN boxes (no hole) are near nothing
+        line_i, hole_i = np.nonzero(near)
+        if hole_i.size:
+            # strictly nearer: a line touching a block's boundary is exactly buffer_m from a hole's corner
+            close = shapely.dwithin(loose[line_i], per_face[hole_i], buffer_m * (1 - 1e-9))
+            line_i, hole_i = line_i[close], hole_i[close]
+    if hole_i.size:
+        per_face = per_face.copy()
+        near_lines = np.unique(line_i)
+        band_of = dict(zip(near_lines.tolist(), shapely.buffer(loose[near_lines], buffer_m, quad_segs=quad_segs)))
+        for h in np.unique(hole_i).tolist():
+            near_bands = [band_of[i] for i in line_i[hole_i == h].tolist()]
+            per_face[h] = shapely.difference(
+                per_face[h], near_bands[0] if len(near_bands) == 1 else shapely.union_all(near_bands)
+            )
+    out = shapely.get_parts(per_face)
+    return out[~shapely.is_empty(out)]
 
 
 def _spatial_order(sources: Snapped, cell_m: float = 2000.0) -> np.ndarray:
@@ -678,15 +715,21 @@ class FaceHoles:
 
     Neighbouring facilities, and the tiers of one facility, enclose many of the
     same blocks; each block's hole is drawn once.  A block is known by its
-    centroid (to the centimetre), area and number of vertices.  At most
-    ``limit`` blocks are kept (the oldest half is dropped beyond it), so the
-    sources are best visited in spatial order.
+    centroid (to the centimetre), area and number of vertices, or by its face id
+    (:meth:`of_faces`, the way of :func:`faces_band`: arrays indexed by face, with
+    each hole's bounds).  At most ``limit`` blocks are kept (beyond it the oldest
+    half of the centroid-keyed ones is dropped, and the face-indexed ones start
+    afresh), so the sources are best visited in spatial order.
     """
 
     def __init__(self, buffer_m: float, limit: int = 60_000) -> None:
         self.buffer_m = buffer_m
         self.limit = limit
         self._holes: dict = {}
+        self._by_id = np.empty(0, dtype=object)
+        self._bounds = np.empty((0, 4))
+        self._have = np.empty(0, dtype=bool)
+        self._n_by_id = 0
 
     def __call__(self, faces: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
         """The hole of each face (an empty polygon for a face too narrow for one); ``ids``
@@ -702,6 +745,24 @@ class FaceHoles:
                     del self._holes[k]
             self._holes.update(zip((keys[i] for i in new.tolist()), got[new].tolist()))
         return got
+
+    def of_faces(self, ids: np.ndarray, polys: np.ndarray, n_faces: int) -> tuple[np.ndarray, np.ndarray]:
+        """The holes of faces ``ids`` (of :class:`geo.street_faces.StreetFaces`, with ``n_faces``
+        faces; ``polys`` their polygons) and the holes' bounds (NaN for none), kept by face id:
+        a look-up in arrays, the holes not drawn before drawn together."""
+        if self._by_id.size != n_faces or self._n_by_id > self.limit:  # beyond the limit: start afresh
+            self._by_id = np.full(n_faces, None, dtype=object)
+            self._bounds = np.full((n_faces, 4), np.nan)
+            self._have = np.zeros(n_faces, dtype=bool)
+            self._n_by_id = 0
+        new = ~self._have[ids]
+        if new.any():
+            made = _face_holes(polys[new], self.buffer_m)
+            self._by_id[ids[new]] = made
+            self._bounds[ids[new]] = shapely.bounds(made)
+            self._have[ids[new]] = True
+            self._n_by_id += int(new.sum())
+        return self._by_id[ids], self._bounds[ids]
 
     @staticmethod
     def _keys(faces: np.ndarray) -> list:
