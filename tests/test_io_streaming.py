@@ -86,6 +86,22 @@ def test_coordinates_are_written_as_repr():
     assert streaming.coordinate_json(values) == [repr(v) for v in values.tolist()]
 
 
+def test_arrow_coordinates_are_written_as_repr():
+    """Arrow's cast is used for coordinates; whole numbers, tiny ones and non-finite ones go the other way."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(5)
+    values = np.round(np.concatenate([rng.uniform(-180, 180, 20_000), 10.0 ** rng.uniform(-6, 6, 5000)]), 7)
+    values[:10] = [0.0, -0.0, 1e-5, -4.29e-05, 0.0001, 179.9999999, 118.0, -86.0, 9999.9999999, 1e4]
+    got = streaming._arrow_coordinates(values, pa, pc).to_pylist()
+    lonlat = np.abs(values) <= 180
+    assert np.array_equal(np.array(got)[lonlat], [repr(v) for v in values[lonlat].tolist()])
+    assert got == streaming.coordinate_json(values)  # and what the writer wrote before, whatever the size
+    odd = np.array([np.nan, np.inf, 1.5])
+    assert streaming._arrow_coordinates(odd, pa, pc).to_pylist() == ["null", "null", "1.5"]
+
+
 def test_without_pyarrow_the_same_bytes(tmp_path, monkeypatch):
     frame = _layer(45)
     frame_poly = frame.set_geometry(frame.geometry.buffer(0.001))

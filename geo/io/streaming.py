@@ -118,6 +118,23 @@ def coordinate_json(values: np.ndarray) -> list[str]:
     return out
 
 
+def _arrow_coordinates(values: np.ndarray, pa: Any, pc: Any) -> Any:
+    """:func:`coordinate_json` of ``values`` as an Arrow array of texts, cast by Arrow.
+
+    Arrow's float-to-text cast writes the shortest round-trip digits, as ``repr`` does, for every
+    value of 1e-4 to 1e4 in size (longitudes and latitudes) that is not a whole number (``118`` where ``repr`` writes
+    ``118.0``); the whole, the smaller, the larger and the missing ones (few or none) are written
+    by :func:`coordinate_json` itself.
+    """
+    arr = pc.cast(pa.array(values), pa.large_string())
+    size = np.abs(values)
+    odd = ~((size >= 1e-4) & (size < 1e4)) | (values == np.floor(values))
+    if odd.any():
+        fixed = pa.array(coordinate_json(values[odd]), type=pa.large_string())
+        arr = pc.replace_with_mask(arr, pa.array(odd), fixed)
+    return arr
+
+
 def write_features(
     fh: IO[str],
     frame: pd.DataFrame,
@@ -204,7 +221,11 @@ def _chunk_bytes(
     xy = _point_coords(g)
     if xy is not None:
         pieces = [*glue, '},"geometry":{"type":"Point","coordinates":[', ",", "]}}"]
-        texts += [_as_codes(coordinate_json(xy[:, 0])), _as_codes(coordinate_json(xy[:, 1]))]
+        arrow = _arrow()
+        if arrow is not None:
+            texts += [_arrow_coordinates(xy[:, 0], *arrow), _arrow_coordinates(xy[:, 1], *arrow)]
+        else:
+            texts += [_as_codes(coordinate_json(xy[:, 0])), _as_codes(coordinate_json(xy[:, 1]))]
     else:
         pieces = [*glue, '},"geometry":', "}"]
         texts.append(_as_codes(geometry_json(g).tolist()))
