@@ -186,7 +186,7 @@ def cut_pieces(net: WalkNetwork, pieces: Pieces, *, cm: bool = False) -> np.ndar
     return shapely.linestrings(_round_cm(xy) if cm else xy, indices=ids)
 
 
-def chained_lines(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
+def chained_lines(net: WalkNetwork, pieces: Pieces, *, cm: bool = False) -> np.ndarray:
     """Join edge pieces into polylines along the network's strokes.
 
     Pieces that follow each other on a stroke (the first reaching the end of
@@ -200,6 +200,8 @@ def chained_lines(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
         The network.
     pieces
         Edge pieces.
+    cm
+        Round the coordinates to the centimetre (as :func:`_as_lines` does).
 
     Returns
     -------
@@ -232,7 +234,8 @@ def chained_lines(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
     rank = rank_of[ids]
     keep = ~(join[rank] & (k == 0))  # a joined piece repeats the shared node
     final = np.lexsort((k[keep], rank[keep]))
-    return shapely.linestrings(xy[keep][final], indices=run[rank[keep]][final])
+    xy = xy[keep][final]
+    return shapely.linestrings(_round_cm(xy) if cm else xy, indices=run[rank[keep]][final])
 
 
 def _interpolate(net, s, counts, rep, cum, g) -> np.ndarray:
@@ -534,7 +537,9 @@ def faces_band(
     e = pieces.edge
     on_blocks = is_enclosed[faces.face_of[2 * e]] | is_enclosed[faces.face_of[2 * e + 1]]
     rest = Pieces(e[~on_blocks], pieces.start[~on_blocks], pieces.end[~on_blocks])
-    lines = np.concatenate([cut_pieces(net, rest, cm=True), shapely.transform(connector, _round_cm)])
+    # chained along strokes, then merged where only two meet: a junction inside a line is a round
+    # join, where separate lines would each end in a round cap (coinciding caps buffer slowly)
+    lines = np.concatenate([chained_lines(net, rest, cm=True), shapely.transform(connector, _round_cm)])
     loose = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines))) if lines.size else lines
     shapely.prepare(union)
     outside = ~shapely.covered_by(loose, union) if loose.size else np.zeros(0, dtype=bool)
