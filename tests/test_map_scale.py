@@ -1,4 +1,4 @@
-"""The map at city scale (issue 15, apps/web/tiles.py) against independent references.
+"""The map at city scale (issue 15, layers/tiles.py and apps/web/tiles.py) against independent references.
 
 Street tiles against shapely's segment-pixel intersections, area tiles against shapely's
 point-in-polygon of the pixel centres, clusters and label zooms against brute force, the
@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 import shapely
 
-from apps.web import tiles
+from apps.web import tiles as served
 from geo.synthetic import street_grid
+from layers import tiles
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -244,7 +245,7 @@ def test_map_tiles_refuse_unknown_layers_and_tiles(grid):
         areas = None
         tiers = (300.0,)
 
-    mt = tiles.MapTiles(WS())
+    mt = served.MapTiles(WS())
     for args in [("nope", "wgs84", 10, 0, 0), ("streets", "epsg", 10, 0, 0), ("streets", "wgs84", 10, 1024, 0)]:
         with pytest.raises(KeyError):
             mt.render(*args)
@@ -492,7 +493,7 @@ def test_published_gaps_are_served_as_tiles_of_their_polygons(grid):
     dx, dy = east - west, north - south
     gap = shapely.box(west + 0.2 * dx, south + 0.3 * dy, west + 0.7 * dx, south + 0.6 * dy)
     frame = gpd.GeoDataFrame({"rank": [1]}, geometry=[gap], crs="EPSG:4326")
-    mt = tiles.MapTiles(WS())
+    mt = served.MapTiles(WS())
     url = mt.publish_gaps(frame)
     key = url.split("set=")[1]
     rgba = np.asarray(Image.open(io.BytesIO(mt.render("gaps", "wgs84", z, x, y, kind=key)))).astype(float)

@@ -137,7 +137,7 @@ class Workspace:
 
     def _warm_tiles(self, max_zoom: int = 12) -> int:
         """Render the city view's tiles (zoom 10 to ``max_zoom`` over the study area) into the tile cache."""
-        from . import tiles
+        from lifecircle.layers import tiles
 
         t, done = self.map_tiles(), 0
         west, south, east, north = self.bounds()
@@ -216,7 +216,7 @@ class Workspace:
     # --------------------------------------------------------------- city scale
     @property
     def city_scale(self) -> bool:
-        """True for a city: a network of :data:`apps.web.tiles.CITY_EDGES` edges or more, or many facilities.
+        """True for a city: a network of :data:`layers.tiles.CITY_EDGES` edges or more, or many facilities.
 
         Only then are layers drawn the city way (tiles, compact points, clusters); a district's map
         stays as it is, however many residents its zones are spread into.
@@ -225,7 +225,7 @@ class Workspace:
 
     @property
     def city_streets(self) -> bool:
-        """Streets drawn as tiles (a network of :data:`apps.web.tiles.CITY_EDGES` edges or more)."""
+        """Streets drawn as tiles (a network of :data:`layers.tiles.CITY_EDGES` edges or more)."""
         return self.net.n_edges >= _tiles().CITY_EDGES
 
     @property
@@ -244,7 +244,9 @@ class Workspace:
 
     def map_tiles(self):
         """The workspace's :class:`apps.web.tiles.MapTiles` (its indexes are built by :meth:`prepare_map`)."""
-        return _tiles().prepare(self, build=False)
+        from . import tiles
+
+        return tiles.prepare(self, build=False)
 
     def tile_urls(self, kind: str, crs: str = "wgs84") -> str:
         """JSON text of the tile layers the map draws (empty object for a district)."""
@@ -258,7 +260,7 @@ class Workspace:
         return json.dumps(out)
 
     def demand_points_text(self, crs: str = "wgs84") -> str:
-        """The drawn residents as :func:`apps.web.tiles.points_payload` text (city scale)."""
+        """The drawn residents as :func:`layers.tiles.points_payload` text (city scale)."""
 
         def build() -> str:
             ids = self.demand["id"].astype(str).to_numpy()
@@ -403,7 +405,8 @@ def _background() -> ThreadPoolExecutor:
 
 
 def _tiles():
-    from . import tiles
+    """The city map's renderers and thresholds (:mod:`layers.tiles`)."""
+    from lifecircle.layers import tiles
 
     return tiles
 
