@@ -440,6 +440,7 @@ def service_areas(
     quad_segs: int = 3,
     progress: ProgressFn | None = None,
     faces: StreetFaces | None = None,
+    holes: FaceHoles | None = None,
 ) -> list[tuple[int, float, shapely.Geometry]]:
     """Per-source service-area polygons (metric CRS) for every tier.
 
@@ -463,6 +464,8 @@ def service_areas(
         Called with (done, total) now and then.
     faces
         The network's faces (:func:`geo.street_faces.street_faces`), when found before.
+    holes
+        Blocks' holes drawn by earlier calls (for the same ``buffer_m``), to reuse and add to.
 
     Returns
     -------
@@ -474,7 +477,8 @@ def service_areas(
     total = int(sources.reachable.sum())
     rows: list[tuple[int, float, shapely.Geometry]] = []
     order = _spatial_order(sources)
-    holes = FaceHoles(buffer_m)
+    if holes is None or holes.buffer_m != buffer_m:
+        holes = FaceHoles(buffer_m)
     if faces is None:
         faces = street_faces(net)
     searches = iter_local_node_distances(net, sources.subset(order), metres[-1])
@@ -901,6 +905,7 @@ def _areas_chunk(chunk: np.ndarray) -> list[tuple[int, float, float, bytes]]:
             buffer_m=st["buffer_m"],
             quad_segs=st["quad_segs"],
             faces=st["faces"],
+            holes=st.setdefault("holes", FaceHoles(st["buffer_m"])),  # kept by this process across its chunks
         ),
     )
     return [(int(chunk[i]), t, a, shapely.to_wkb(g)) for i, t, a, g in rows]
@@ -924,7 +929,7 @@ def _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progr
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    ok = np.flatnonzero(sources.reachable)
+    ok = _spatial_order(sources)  # neighbours in one chunk share their blocks' holes
     # small chunks keep both processes busy to the end
     chunks = [c for c in np.array_split(ok, max(workers * 4, ok.size // 20, 1)) if c.size]
     _ = (
