@@ -398,3 +398,39 @@ def test_example_project_file_documents_known_keys():
 
     example = Path(__file__).resolve().parents[1] / "docs" / "project.example.toml"
     assert set(tomllib.loads(example.read_text(encoding="utf-8"))) <= set(PROJECT_KEYS)
+
+
+def test_service_areas_are_read_back_on_a_restart_and_traced_again_when_an_input_changes(ws, tmp_path, monkeypatch):
+    """A restart on the same inputs reads the polygons back; a moved facility or other tiers trace them again."""
+    from apps.web import workspace as wsmod
+    from geo import reach
+
+    monkeypatch.setenv("LIFECIRCLE_CACHE", str(tmp_path))
+    traced = []
+    real = reach.facility_service_areas
+
+    def counting(*args, **kwargs):
+        traced.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wsmod.reach, "facility_service_areas", counting)
+    fac = ws.facilities.head(6).copy()
+
+    def fresh(facilities, tiers=ws.tiers):
+        return wsmod.Workspace("t", False, ws.net, facilities, ws.demand, tiers=tiers)._facility_areas()
+
+    first = fresh(fac)
+    again = fresh(fac.copy())
+    assert len(traced) == 1, "the same inputs are read back"
+    # the reference: the engine run directly, row by row
+    named = fac[["id", "kind", "geometry"]].assign(name=[str(v) for v in fac["name"]])
+    ref = real(ws.net, named, ws.tiers, snap_limit_m=ws.snap_limit_m).to_crs("EPSG:4326").reset_index(drop=True)
+    assert list(again.columns) == list(first.columns) and len(again) == len(ref) > 0
+    assert list(again["facility_id"]) == list(ref["facility_id"]) and list(again["tier_m"]) == list(ref["tier_m"])
+    diff = shapely.area(shapely.symmetric_difference(again.geometry.values, ref.geometry.values))
+    assert float(diff.max()) < 1e-12
+    moved = fac.copy()
+    moved.geometry = moved.geometry.translate(0.0005, 0.0)
+    fresh(moved)
+    fresh(fac, tiers=(300.0,))
+    assert len(traced) == 3, "a moved facility and other tiers are traced again"

@@ -207,11 +207,18 @@ class Workspace:
         facilities = self.facilities[["id", "kind", "geometry"]].assign(
             name=[_text(v) for v in self.facilities["name"]] if "name" in self.facilities else ""
         )
+        key = _areas_key(self.net, facilities, self.tiers, self.snap_limit_m)
+        cached = _read_areas(key)
+        if cached is not None:
+            self.timings["areas_cached"] = 1.0
+            return cached
         areas = reach.facility_service_areas(self.net, facilities, self.tiers, snap_limit_m=self.snap_limit_m)
         if len(areas) == 0:
             return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
         frame = areas[[*columns, areas.geometry.name]].reset_index(drop=True)
-        return frame.to_crs("EPSG:4326") if frame.crs is not None else frame.set_crs("EPSG:4326")
+        frame = frame.to_crs("EPSG:4326") if frame.crs is not None else frame.set_crs("EPSG:4326")
+        _write_areas(key, frame)
+        return frame
 
     # --------------------------------------------------------------- city scale
     @property
@@ -402,6 +409,72 @@ def _background() -> ThreadPoolExecutor:
     if not _BACKGROUND:
         _BACKGROUND.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecircle-layers"))
     return _BACKGROUND[0]
+
+
+# ------------------------------------------------------------------ the service areas' cache
+#: The code whose change invalidates cached service areas (besides the inputs).
+_AREA_CODE = ("geo/service_areas.py", "geo/street_faces.py", "geo/reach.py", "geo/network/core.py")
+#: Sets of cached service areas kept (each project's latest, for a few projects).
+_AREA_FILES = 6
+
+
+def _areas_dir() -> Path:
+    """Cached service areas live beside the cached networks (``$LIFECIRCLE_CACHE/areas``)."""
+    from lifecircle.geo.network.cache import cache_dir
+
+    return cache_dir().parent / "areas"
+
+
+def _areas_key(net: WalkNetwork, facilities: gpd.GeoDataFrame, tiers, snap_limit_m: float) -> str:
+    """A digest of everything the existing facilities' service areas depend on.
+
+    The network's arrays, the facilities (id, kind, name, point), the tiers, the snap limit and
+    the text of the service-area code: a restart on unchanged data reads the polygons back
+    instead of tracing them again (tens of seconds for a city), any change traces them anew.
+    """
+    import hashlib
+
+    from lifecircle import geo
+
+    h = hashlib.sha256()
+    for arr in (net.node_xy, net.edge_u, net.edge_v, net.edge_length, net.geom_offsets, net.geom_xy):
+        a = np.ascontiguousarray(arr)
+        h.update(str((a.dtype, a.shape)).encode())
+        h.update(a.tobytes())
+    h.update(str(getattr(net, "crs", "")).encode())
+    h.update(np.asarray(net.edge_highway).astype(str).tobytes())
+    for col in ("id", "kind", "name"):
+        h.update("\x1f".join(str(v) for v in facilities[col]).encode("utf-8"))
+    h.update(b"".join(shapely.to_wkb(np.asarray(facilities.geometry.values, dtype=object)).tolist()))
+    h.update(repr((tuple(float(t) for t in tiers), float(snap_limit_m))).encode())
+    root = Path(geo.__file__).resolve().parent.parent
+    for rel in _AREA_CODE:
+        f = root / rel
+        h.update(f.read_bytes() if f.is_file() else rel.encode())
+    return h.hexdigest()[:24]
+
+
+def _read_areas(key: str) -> gpd.GeoDataFrame | None:
+    path = _areas_dir() / f"{key}.parquet"
+    if not path.is_file():
+        return None
+    try:
+        return gpd.read_parquet(path)
+    except Exception:  # noqa: BLE001 - a damaged cache file is traced again, never fatal
+        return None
+
+
+def _write_areas(key: str, frame: gpd.GeoDataFrame) -> None:
+    from lifecircle.geo.atomic import OutputError, atomic_path
+
+    try:
+        with atomic_path(_areas_dir() / f"{key}.parquet") as tmp:
+            frame.to_parquet(tmp)
+        older = sorted(_areas_dir().glob("*.parquet"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for stale in older[_AREA_FILES:]:  # the inputs or the code changed: the oldest sets go
+            stale.unlink(missing_ok=True)
+    except (OSError, OutputError, ImportError, ValueError):
+        pass  # a read-only cache folder only costs tracing them again next start
 
 
 def _tiles():
