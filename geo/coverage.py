@@ -443,9 +443,11 @@ class CoverageResult:
             "name": units["name"].astype(str).to_numpy() if "name" in units else np.full(n, ""),
             "weight": np.bincount(u_idx, weights=w, minlength=n),
         }
+        everyone = s_idx.size == unit_of.size  # every sample in a unit: no gather of each kind's distances
         for kind in [*self.kinds, ANY]:
+            dist = self.sample_dist[kind] if everyone else self.sample_dist[kind][s_idx]
             for tier in self.tiers:
-                hit = self.sample_dist[kind][s_idx] <= tier
+                hit = dist <= tier
                 cov = np.bincount(u_idx, weights=w * hit, minlength=n)
                 key = f"{kind}_{tier_key(tier)}"
                 out[f"covered_{key}"] = np.round(cov, 3)
