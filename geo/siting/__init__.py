@@ -48,12 +48,12 @@ from ..settings import (
     DEFAULT_MIP_GAP,
     DEFAULT_RADIUS_M,
     DEFAULT_TIME_LIMIT_S,
-    GREEDY_BUDGET_S,
+    GREEDY_WORK,
     SAME_SITE_M,
 )
 from .candidates import STATION_KINDS, grid_candidates, station_frame, study_area
 from .cover import CoverSets, ProgressFn, TargetIndex, candidate_pairs, check_radius, cover_sets
-from .heuristics import LAGRANGIAN_ITERATIONS, LAGRANGIAN_STARTS
+from .heuristics import GREEDY_GAP, LAGRANGIAN_ITERATIONS, LAGRANGIAN_STARTS
 from .mip import MAX_LINKING_ROWS, MCLP_HIGHS_OPTIONS
 from .models import LSCP, MCLP, METHODS
 from .plan import SitingPlan, plan_sites
@@ -64,7 +64,8 @@ __all__ = [
     "DEFAULT_MIP_GAP",
     "DEFAULT_RADIUS_M",
     "DEFAULT_TIME_LIMIT_S",
-    "GREEDY_BUDGET_S",
+    "GREEDY_GAP",
+    "GREEDY_WORK",
     "LAGRANGIAN_ITERATIONS",
     "LAGRANGIAN_STARTS",
     "LSCP",
@@ -89,3 +90,12 @@ __all__ = [
     "station_frame",
     "study_area",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``GREEDY_BUDGET_S`` is deprecated (see :mod:`geo.settings`); it warns and gives its old value."""
+    if name == "GREEDY_BUDGET_S":
+        from .. import settings
+
+        return getattr(settings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,12 +30,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import solver
-from .heuristics import _identical_columns, _Instance, _integral_tolerance, _Lagrangian, _lagrangian, _search_from
+from .heuristics import (
+    _identical_columns,
+    _Instance,
+    _integral_tolerance,
+    _Lagrangian,
+    _lagrangian,
+    _reduced_cost_keep,
+    _search_from,
+)
 from .mip import MCLP_HIGHS_OPTIONS, _mclp_mip
 
 __all__ = [
     "EXACT_LAGRANGIAN_ITERATIONS",
     "EXACT_LAGRANGIAN_S",
+    "EXACT_STALL",
     "FULL_MIP_MAX_PAIRS",
     "FULL_MIP_SHARE",
     "SMALL_MIP_SHARE",
@@ -48,6 +57,9 @@ __all__ = [
 EXACT_LAGRANGIAN_ITERATIONS = 6000
 #: Most seconds of those (and at most a quarter of the time limit).
 EXACT_LAGRANGIAN_S = 10.0
+#: Subgradient iterations without a better bound before the step halves, here and in the greedy
+#: warm start the exact method continues (the greedy method alone halves sooner).
+EXACT_STALL = 20
 #: Iterations between local searches from the relaxation's choice.
 _CHUNK = 200
 #: The subgradient stops once reduced-cost fixing leaves at most this share of the candidates.
@@ -104,7 +116,7 @@ def _tighten(
         if left <= 0:
             break
         before = lag.bound
-        lag = _lagrangian(inst, k, value, iters=_CHUNK, budget_s=left, resume=lag)
+        lag = _lagrangian(inst, k, value, iters=_CHUNK, budget_s=left, resume=lag, stall_after=EXACT_STALL)
         rows, value = _search_from(inst, k, [lag.top, *lag.starts], rows, value, seen)
         done += _CHUNK
         if lag.step < 1e-6 or before - lag.bound < 1e-7 * abs(before):
@@ -136,11 +148,7 @@ def reduced_cost_keep(inst: _Instance, k: int, lam: np.ndarray, value: float, to
     keep, bound
         Boolean mask over the instance rows, and the Lagrangian bound at ``lam``.
     """
-    c = inst.A @ lam
-    mu = max(0.0, float(np.partition(c, c.size - k)[c.size - k])) if 0 < k <= c.size else 0.0
-    bound = k * mu + float(np.maximum(inst.w - lam, 0.0).sum()) + float(np.maximum(c - mu, 0.0).sum())
-    margin = 1e-9 * max(1.0, float(inst.w.sum()))  # rounding in the sums above
-    return bound - np.maximum(mu - c, 0.0) + margin >= value + tol, bound
+    return _reduced_cost_keep(inst, k, lam, value, tol)
 
 
 def _sub_instance(inst: _Instance, keep_rows: np.ndarray) -> _Instance:

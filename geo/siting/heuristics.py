@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,11 +21,11 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
+from .. import settings
 from ..pairs import gather as _gather
-from ..settings import GREEDY_BUDGET_S
 from .cover import CoverSets
 
-__all__ = ["LAGRANGIAN_ITERATIONS", "LAGRANGIAN_STARTS"]
+__all__ = ["GREEDY_GAP", "LAGRANGIAN_CHUNK", "LAGRANGIAN_ITERATIONS", "LAGRANGIAN_STARTS", "SWAP_TABLE_CELLS"]
 
 
 def _row(mat: sp.csr_matrix, j: int) -> np.ndarray:
@@ -137,54 +138,177 @@ def _greedy_cover(inst: _Instance, k: int) -> list[int]:
     return _fill(inst, [], k)
 
 
-def _swap_improve(inst: _Instance, rows: list[int], *, max_rounds: int | None = None) -> list[int]:
+def _swap_improve(
+    inst: _Instance, rows: list[int], *, max_rounds: int | None = None, work: _Work | None = None
+) -> list[int]:
     """1-swap local search: replace a chosen row by another while coverage strictly grows.
 
-    Each round finds the best swap over all (chosen, other) pairs with one
-    sparse product and one small gather per chosen row.
+    Best improvement: each round makes the swap that gains most (the first
+    position, then the lowest row, among equal gains), from the gains of every
+    (chosen, other) pair kept up to date by :class:`_Swaps`.  ``max_rounds``
+    caps the rounds (default ``20 k + 100``); ``work``, when given, is charged
+    the search's work (a search once started runs to its local optimum).
     """
-    A, csc, w = inst.A, inst.csc, inst.w
     if not rows or len(rows) >= inst.n:
         return list(rows)
-    chosen = np.array(rows, dtype=np.int64)
-    count = np.bincount(_gather(A.indptr, A.indices, chosen), minlength=inst.m)
-    tol = 1e-9 * max(1.0, float(w.sum()))
+    swaps = _Swaps(inst, np.array(rows, dtype=np.int64))
+    tol = 1e-9 * max(1.0, float(inst.w.sum()))
     for _ in range(max_rounds or 20 * len(rows) + 100):
-        best = _best_swap(A, csc, w, chosen, count, tol)
+        best = swaps.best(tol)
         if best is None:
             break
-        pos, new = best
-        count[_row(A, chosen[pos])] -= 1
-        count[_row(A, new)] += 1
-        chosen[pos] = new
-    return chosen.tolist()
+        swaps.swap(*best)
+    if work is not None:
+        work.spent += swaps.work
+    return swaps.chosen.tolist()
 
 
-def _best_swap(A, csc, w, chosen, count, tol) -> tuple[int, int] | None:
-    """The (position in chosen, new row) of the best improving swap, or None."""
-    base = A @ (w * (count == 0))
-    blocked = np.zeros(A.shape[0], bool)
-    blocked[chosen] = True
-    best, best_delta = None, tol
-    for pos, j in enumerate(chosen):
-        idx = _row(A, j)
-        sole = idx[count[idx] == 1]
-        loss = float(w[sole].sum())
-        by = _gather(csc.indptr, csc.indices, sole)
-        reps = np.diff(csc.indptr)[sole]
-        gain = base + np.bincount(by, weights=np.repeat(w[sole], reps), minlength=A.shape[0])
-        gain[blocked] = -np.inf
-        new = int(np.argmax(gain))
-        delta = gain[new] - loss
-        if delta > best_delta:
-            best, best_delta = (pos, new), delta
-    return best
+#: Most cells of the (chosen x candidates) gain table :class:`_Swaps` keeps; larger
+#: instances evaluate each round from scratch in slices of this size.
+SWAP_TABLE_CELLS = 1 << 23
 
 
-#: Subgradient iterations of the Lagrangian phase of the greedy method.
+class _Swaps:
+    """The state of a 1-swap search: the gain of every (chosen position, other row) swap.
+
+    For chosen position ``p`` and a row ``i`` not chosen, swapping gains
+    ``base[i] + extra[p, i] - loss[p]``: ``base[i]`` is the open weight ``i``
+    covers, ``extra[p, i]`` the weight only ``p`` covers that ``i`` covers too,
+    and ``loss[p]`` all the weight only ``p`` covers.  A swap changes the
+    counts of the two rows' elements only, so only their contributions are
+    taken out and put back (with a table of ``k x n`` cells; beyond
+    :data:`SWAP_TABLE_CELLS` the rounds are evaluated from scratch instead).
+    ``work`` counts the cells and pairs touched (see :class:`_Work`).
+    """
+
+    def __init__(self, inst: _Instance, chosen: np.ndarray) -> None:
+        A, w = inst.A, inst.w
+        self.A, self.csc, self.w = A, inst.csc, w
+        n, k = inst.n, chosen.size
+        self.chosen = chosen.copy()
+        self.pos = np.full(n, -1, np.int64)
+        self.pos[self.chosen] = np.arange(k)
+        self.count = np.bincount(_gather(A.indptr, A.indices, self.chosen), minlength=inst.m)
+        self.base = A @ (w * (self.count == 0))
+        self.loss = np.zeros(k)
+        kept = k * n <= SWAP_TABLE_CELLS
+        self.extra = np.zeros((k, n)) if kept else None
+        self._table = np.empty((k, n)) if kept else None
+        self.work = A.nnz
+        self._sole(np.flatnonzero(self.count == 1), 1.0)
+
+    def _columns(self, elems: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows covering each element, and which element each belongs to."""
+        deg = np.diff(self.csc.indptr)[elems]
+        self.work += int(deg.sum())
+        return _gather(self.csc.indptr, self.csc.indices, elems), np.repeat(np.arange(elems.size), deg)
+
+    def _owner(self, elems: np.ndarray) -> np.ndarray:
+        """The position of the one chosen row covering each element (of count 1)."""
+        rows, which = self._columns(elems)
+        p = self.pos[rows]
+        hit = p >= 0
+        out = np.empty(elems.size, np.int64)
+        out[which[hit]] = p[hit]
+        return out
+
+    def _sole(self, elems: np.ndarray, sign: float) -> None:
+        """Add (``sign`` 1) or take out (-1) the elements covered once to ``loss`` and ``extra``."""
+        if elems.size == 0:
+            return
+        owner = self._owner(elems)
+        vals = sign * self.w[elems]
+        self.loss += np.bincount(owner, weights=vals, minlength=self.loss.size)
+        if self.extra is None:
+            return
+        rows, which = self._columns(elems)
+        flat = owner[which] * self.base.size + rows
+        cells = self.extra.reshape(-1)
+        if flat.size > cells.size // 8:
+            cells += np.bincount(flat, weights=vals[which], minlength=cells.size)
+        else:
+            np.add.at(cells, flat, vals[which])
+
+    def _open(self, elems: np.ndarray, sign: float) -> None:
+        """Add (1) or take out (-1) the uncovered elements' weight to ``base``."""
+        if elems.size:
+            rows, which = self._columns(elems)
+            self.base += np.bincount(rows, weights=sign * self.w[elems][which], minlength=self.base.size)
+
+    def best(self, tol: float) -> tuple[int, int] | None:
+        """The (position, new row) of the best swap gaining more than ``tol``, or None."""
+        k, n = self.chosen.size, self.base.size
+        blocked = self.base.copy()
+        blocked[self.chosen] = -np.inf
+        new = np.empty(k, np.int64)
+        gain = np.empty(k)
+        step = k if self.extra is not None else max(1, SWAP_TABLE_CELLS // max(n, 1))
+        for lo in range(0, k, step):
+            hi = min(k, lo + step)
+            if self.extra is not None:
+                table = np.add(self.extra, blocked, out=self._table)
+            else:
+                table = self._slice(lo, hi) + blocked
+            new[lo:hi] = np.argmax(table, axis=1)
+            gain[lo:hi] = table[np.arange(hi - lo), new[lo:hi]]
+        self.work += k * n
+        delta = gain - self.loss
+        p = int(np.argmax(delta))
+        return (p, int(new[p])) if delta[p] > tol else None
+
+    def _slice(self, lo: int, hi: int) -> np.ndarray:
+        """``extra[lo:hi]`` built from scratch (when the whole table would be too large)."""
+        A, n = self.A, self.base.size
+        elems = _gather(A.indptr, A.indices, self.chosen[lo:hi])
+        owner = np.repeat(np.arange(hi - lo), np.diff(A.indptr)[self.chosen[lo:hi]])
+        sole = self.count[elems] == 1
+        rows, which = self._columns(elems[sole])
+        flat = owner[sole][which] * n + rows
+        return np.bincount(flat, weights=self.w[elems[sole]][which], minlength=(hi - lo) * n).reshape(hi - lo, n)
+
+    def swap(self, p: int, new: int) -> None:
+        """Replace the row at position ``p`` by ``new``, updating the gains."""
+        A = self.A
+        out = int(self.chosen[p])
+        touched = np.union1d(_row(A, out), _row(A, new))
+        c = self.count[touched]
+        self._sole(touched[c == 1], -1.0)
+        self._open(touched[c == 0], -1.0)
+        self.count[_row(A, out)] -= 1
+        self.count[_row(A, new)] += 1
+        self.pos[out], self.pos[new], self.chosen[p] = -1, p, new
+        c = self.count[touched]
+        self._sole(touched[c == 1], 1.0)
+        self._open(touched[c == 0], 1.0)
+
+
+@dataclass
+class _Work:
+    """A deterministic budget of work: covering pairs and table cells read, charged by the searches.
+
+    A subgradient iteration costs the instance's pairs (its product ``A lam``),
+    a swap round the cells of its gain table plus the pairs it updates.
+    Counting work instead of seconds gives the same answer on every machine.
+    """
+
+    budget: float
+    spent: float = 0.0
+
+    @property
+    def left(self) -> float:
+        return self.budget - self.spent
+
+
+#: Most subgradient iterations of the greedy method's Lagrangian phase.
 LAGRANGIAN_ITERATIONS = 1000
-#: Local searches started from the Lagrangian solutions.
+#: Local searches the exact method starts from the relaxation's choices per call of the subgradient.
 LAGRANGIAN_STARTS = 4
+#: Subgradient iterations between the greedy method's local searches from the relaxation's choice.
+LAGRANGIAN_CHUNK = 100
+#: Subgradient iterations without a better bound after which the step size halves.
+LAGRANGIAN_STALL = 10
+#: The greedy method stops improving once its bound proves the answer within this relative gap.
+GREEDY_GAP = 1e-4
 
 
 @dataclass
@@ -193,7 +317,8 @@ class _Lagrangian:
 
     ``lam`` are the multipliers of the best (lowest) bound, ``top`` the k
     sites the relaxation picks at them; ``step`` and ``cursor`` let a later
-    call continue from where this one stopped (the exact method does).
+    call continue from where this one stopped (the exact method does);
+    ``iterations`` counts the iterations of this call and those it resumed.
     """
 
     starts: list[np.ndarray]
@@ -202,10 +327,20 @@ class _Lagrangian:
     top: np.ndarray
     step: float = 2.0
     cursor: np.ndarray | None = None
+    iterations: int = 0
 
 
 def _lagrangian(
-    inst: _Instance, k: int, lower: float, *, iters: int, budget_s: float, resume: _Lagrangian | None = None
+    inst: _Instance,
+    k: int,
+    lower: float,
+    *,
+    iters: int,
+    budget_s: float = np.inf,
+    resume: _Lagrangian | None = None,
+    names: np.ndarray | None = None,
+    lam0: np.ndarray | None = None,
+    stall_after: int = 20,
 ) -> _Lagrangian:
     """Subgradient optimisation of the Lagrangian relaxation of the covering rows.
 
@@ -215,35 +350,51 @@ def _lagrangian(
     its minimum is the LP relaxation's optimum.  Polyak steps towards
     ``lower`` (the best known value); the k sites with the largest Lagrangian
     values at a few iterations seed local searches.  ``resume`` continues
-    from an earlier call's multipliers and step size.
+    from an earlier call's multipliers and step size.  At most ``iters``
+    iterations, fewer when the bound reaches ``lower`` or the step vanishes;
+    ``budget_s`` (CPU seconds, default none) is a safety stop for the exact
+    method's time limit.  ``names`` gives the rows' numbers in ``top`` and
+    ``starts`` when ``inst`` is a restriction of the instance they refer to.
+    ``lam0`` are the first multipliers (default ``w / 2``) unless resuming.
+    The step size halves after ``stall_after`` iterations without a better
+    bound (the greedy method's :data:`LAGRANGIAN_STALL`: sooner, for a good
+    bound in few iterations; the exact method's 20: slower, to a tighter one).
     """
     A, w = inst.A, inst.w
-    lam = 0.5 * w if resume is None else (resume.cursor if resume.cursor is not None else resume.lam).copy()
+    if resume is None:
+        lam = 0.5 * w if lam0 is None else np.clip(lam0, 0.0, w)
+    else:
+        lam = (resume.cursor if resume.cursor is not None else resume.lam).copy()
     bound, theta, stall = (np.inf, 2.0, 0) if resume is None else (resume.bound, resume.step, 0)
     best_lam = lam if resume is None else resume.lam
     best_top = np.empty(0, np.int64) if resume is None else resume.top
+    done = 0 if resume is None else resume.iterations
     every = max(1, iters // LAGRANGIAN_STARTS)
     starts: list[np.ndarray] = []
-    started = time.process_time()  # CPU seconds: the same iterations on a busy machine
+    started = time.process_time()
     tol = _integral_tolerance(w)
     for it in range(1, iters + 1):
+        done += 1
         c = A @ lam
         top = np.argpartition(-c, k - 1)[:k]
         value = float(np.maximum(w - lam, 0.0).sum() + np.maximum(c[top], 0.0).sum())
         if value < bound - 1e-9:
-            bound, stall, best_lam, best_top = value, 0, lam, top
+            bound, stall, best_lam, best_top = value, 0, lam, (top if names is None else names[top])
         else:
             stall += 1
-            if stall >= 20:
+            if stall >= stall_after:
                 theta, stall = theta / 2.0, 0
         if it % every == 0:
-            starts.append(top[c[top] > 0])
+            start = top[c[top] > 0]
+            starts.append(start if names is None else names[start])
         grad = np.bincount(_gather(A.indptr, A.indices, top), minlength=inst.m) - (w > lam)
         norm = float(grad @ grad)
-        if norm == 0 or bound - lower <= tol or theta < 1e-6 or time.process_time() - started > budget_s:
+        if norm == 0 or bound - lower <= tol or theta < 1e-6:
+            break
+        if budget_s < np.inf and time.process_time() - started > budget_s:
             break
         lam = np.clip(lam - theta * (bound - lower) / norm * grad, 0.0, w)
-    return _Lagrangian(starts, bound, best_lam, best_top, theta, lam)
+    return _Lagrangian(starts, bound, best_lam, best_top, theta, lam, done)
 
 
 def _integral_tolerance(w: np.ndarray) -> float:
@@ -252,26 +403,94 @@ def _integral_tolerance(w: np.ndarray) -> float:
 
 
 def _mclp_heuristic(
-    inst: _Instance, k: int, *, budget_s: float = GREEDY_BUDGET_S
+    inst: _Instance, k: int, *, work: float | None = None, stall_after: int = LAGRANGIAN_STALL
 ) -> tuple[list[int], float, _Lagrangian | None]:
-    """Lazy greedy + swaps, then swaps from the Lagrangian relaxation's solutions.
+    """Lazy greedy + swaps, then swaps from the Lagrangian relaxation's solutions, within a work budget.
 
-    Returns the best rows found, an upper bound on the optimum (Lagrangian)
-    and the Lagrangian's state (None when there was nothing to relax).
+    The subgradient runs in chunks of :data:`LAGRANGIAN_CHUNK` iterations;
+    after each, a local search starts from the k sites the relaxation picks,
+    and a better answer becomes the target of the next steps.  Between
+    chunks, reduced-cost fixing (:func:`_reduced_cost_keep`) leaves out the
+    candidates that cannot be in a better solution, so later iterations and
+    searches cost what is left: every solution better than the answer uses
+    only the rows kept, so the restricted bound still bounds the optimum,
+    and a swap that would improve the answer never needs a row left out (the
+    answer is a 1-swap local optimum of the whole instance).
+
+    It stops when the bound proves the answer optimal or within
+    :data:`GREEDY_GAP`, the subgradient has converged, after
+    :data:`LAGRANGIAN_ITERATIONS`, or once ``work`` (covering pairs and table
+    cells read, default ``geo.settings.GREEDY_WORK`` read at call time) is
+    spent.  Nothing depends on the clock: the same instance gives the same
+    sites on every machine.
+
+    ``stall_after`` is the subgradient's patience (see :func:`_lagrangian`):
+    the exact method's warm start passes 20, whose multipliers its own
+    subgradient continues best (measured: 4 s against 14-30 s of CPU for
+    the city instance, K=200); the greedy method's 10 reaches a good bound
+    and answer in fewer iterations.
+
+    Returns the best rows found, an upper bound on the optimum and the
+    Lagrangian's state for the exact method (its bound that of the whole
+    instance; None when there was nothing to relax).
     """
-    best = _swap_improve(inst, _greedy_cover(inst, k))
+    if "GREEDY_BUDGET_S" in vars(settings):  # assigned by old code: say it does nothing now
+        warnings.warn(settings._DEPRECATED["GREEDY_BUDGET_S"][1], DeprecationWarning, stacklevel=3)
+    budget = _Work(float(settings.GREEDY_WORK if work is None else work))
+    best = _swap_improve(inst, _greedy_cover(inst, k), work=budget)  # greedy + swap: always run
     value = float(inst.w[inst.covered(best)].sum())
     if k == 0 or k >= inst.n:
         return best, value, None
-    started = time.process_time()
-    lag = _lagrangian(inst, k, value, iters=LAGRANGIAN_ITERATIONS, budget_s=LAGRANGIAN_SHARE * budget_s)
     seen = {tuple(sorted(best))}
-    best, value = _search_from(inst, k, lag.starts, best, value, seen, deadline=started + budget_s)
-    return best, max(lag.bound, value), lag
+    exact_tol = _integral_tolerance(inst.w)
+    tol = max(exact_tol, GREEDY_GAP * value)
+    sub, names = inst, np.arange(inst.n)
+    lam0 = np.where(inst.covered(best), 0.5 * inst.w, inst.w)  # what greedy leaves open: its full weight
+    lag: _Lagrangian | None = None
+    while lag is None or (budget.left > 0 and lag.iterations < LAGRANGIAN_ITERATIONS):  # one chunk at least
+        per_iteration = sub.A.nnz + sub.m
+        iters = min(LAGRANGIAN_CHUNK, LAGRANGIAN_ITERATIONS - (lag.iterations if lag else 0))
+        iters = max(1, min(iters, int(np.ceil(max(budget.left, 0.0) / per_iteration))))
+        before, previous = (lag.iterations, lag.bound) if lag else (0, np.inf)
+        lag = _lagrangian(sub, k, value, iters=iters, resume=lag, names=names, lam0=lam0, stall_after=stall_after)
+        budget.spent += (lag.iterations - before) * per_iteration
+        if lag.bound - value <= tol:
+            break
+        top = lag.top[np.isin(lag.top, names)]  # an older top may hold rows left out since
+        start = np.searchsorted(names, top)
+        best, value = _search_from(sub, k, [start], best, value, seen, work=budget, names=names)
+        if lag.bound - value <= tol or lag.step < 1e-6 or previous - lag.bound < STALLED * (lag.bound - value):
+            break  # proven good enough, or the bound gained too little to close the gap soon
+        keep, _ = _reduced_cost_keep(inst, k, lag.lam, value, exact_tol)
+        budget.spent += inst.A.nnz
+        if keep.sum() <= RESTRICT_SHARE * sub.n and keep.sum() > k:
+            names = np.flatnonzero(keep)
+            sub = _Instance(inst.A[names], inst.w, inst.cand[names], inst.elem)
+            budget.spent += inst.A.nnz
+    assert lag is not None
+    bound = max(lag.bound, value)
+    if sub is not inst:  # the exact method continues on the whole instance: hand on its bound
+        lag.bound = max(_reduced_cost_keep(inst, k, lag.lam, value, exact_tol)[1], bound)
+    return best, bound, lag
 
 
-#: Share of the greedy method's budget for the subgradient; local searches get the rest.
-LAGRANGIAN_SHARE = 0.6
+#: The greedy method stops once a chunk of iterations lowers the bound by less than this share of its gap.
+STALLED = 0.05
+#: The greedy method restricts its instance to the candidates reduced-cost fixing keeps once
+#: they are at most this share of the rows it has.
+RESTRICT_SHARE = 0.7
+
+
+def _reduced_cost_keep(inst: _Instance, k: int, lam: np.ndarray, value: float, tol: float) -> tuple[np.ndarray, float]:
+    """Rows that may be in a solution worth more than ``value + tol``, and the bound ``L`` at ``lam``.
+
+    See :func:`geo.siting.exact.reduced_cost_keep`.
+    """
+    c = inst.A @ lam
+    mu = max(0.0, float(np.partition(c, c.size - k)[c.size - k])) if 0 < k <= c.size else 0.0
+    bound = k * mu + float(np.maximum(inst.w - lam, 0.0).sum()) + float(np.maximum(c - mu, 0.0).sum())
+    margin = 1e-9 * max(1.0, float(inst.w.sum()))  # rounding in the sums above
+    return bound - np.maximum(mu - c, 0.0) + margin >= value + tol, bound
 
 
 def _search_from(
@@ -282,23 +501,26 @@ def _search_from(
     value: float,
     seen: set[tuple[int, ...]],
     *,
-    deadline: float = np.inf,
+    work: _Work | None = None,
+    names: np.ndarray | None = None,
 ) -> tuple[list[int], float]:
     """Fill + swap from each start not ``seen`` before; the best rows and value, ``best`` included.
 
-    Starts after the first are skipped once ``deadline`` (a ``time.process_time``) has passed.
+    With ``work``, the searches are charged to it and no search starts once it
+    is spent.  When ``inst`` is a restriction, ``names`` are its rows' numbers
+    in the whole instance, those of ``best``, ``seen`` and the answer.
     """
-    for n, start in enumerate(starts):
-        if n > 0 and time.process_time() > deadline:
+    for start in starts:
+        if work is not None and work.left <= 0:
             break
-        key = tuple(sorted(start.tolist()))
+        key = tuple(sorted((start if names is None else names[start]).tolist()))
         if key in seen:
             continue
         seen.add(key)
-        rows = _swap_improve(inst, _fill(inst, start.tolist(), k))
+        rows = _swap_improve(inst, _fill(inst, start.tolist(), k), work=work)
         v = float(inst.w[inst.covered(rows)].sum())
         if v > value:
-            best, value = rows, v
+            best, value = (rows if names is None else names[rows].tolist()), v
     return best, value
 
 

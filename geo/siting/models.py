@@ -22,8 +22,9 @@ from ..errors import SitingError
 from ..settings import DEFAULT_MIP_GAP, DEFAULT_TIME_LIMIT_S
 from ..solver import SolveResult
 from .cover import CoverSets
-from .exact import solve_mclp
+from .exact import EXACT_STALL, solve_mclp
 from .heuristics import (
+    LAGRANGIAN_STALL,
     _Assignment,
     _greedy_capacitated,
     _greedy_set_cover,
@@ -323,14 +324,21 @@ class MCLP(_SitingModel):
             sol = _capacitated(inst, _best_assignment(inst, np.array(rows), self.capacity, assign))
             sol.assignment = assign  # the greedy's own assignment: a consistent MIP start
             return sol
-        rows, bound, self._lagrangian = _mclp_heuristic(inst, self.k)
+        return self._greedy_mclp(LAGRANGIAN_STALL)
+
+    def _greedy_mclp(self, stall_after: int) -> _Solution:
+        """Greedy + swap; ``stall_after`` is its subgradient's patience (20 when the exact method continues it)."""
+        inst = self.instance
+        rows, bound, self._lagrangian = _mclp_heuristic(inst, self.k, stall_after=stall_after)
         return _bounded(inst, rows, bound)
 
     def _exact(self, time_limit: float, mip_gap: float, warm_start: bool) -> _Solution:
         inst = self.instance
         if self.capacity is None and self.k >= inst.n:
             return _uncapacitated(inst, range(inst.n), optimal=True, gap=0.0, status="all useful candidates chosen")
-        start = self._greedy() if warm_start else None
+        start = None
+        if warm_start:
+            start = self._greedy() if self.capacity is not None else self._greedy_mclp(EXACT_STALL)
         if self.capacity is None:
             return self._exact_plain(start, time_limit, mip_gap)
         return self._exact_capacitated(start, time_limit, mip_gap)
