@@ -27,12 +27,17 @@ DISPLAY_HOLE_M2 = 6_000.0
 
 
 def boundaries_text(
-    frames: Sequence[tuple[str, gpd.GeoDataFrame]], *, crs: str = "wgs84", label_zoom: Sequence[int] | None = None
+    frames: Sequence[tuple[str, gpd.GeoDataFrame]],
+    *,
+    crs: str = "wgs84",
+    label_zoom: Sequence[int] | None = None,
+    label_at: np.ndarray | None = None,
 ) -> str:
     """Outlines of 街道 (``level="street"``) and 社区 (``level="community"``) with their names.
 
     ``label_zoom`` (one per 社区, at city scale) is the zoom from which each 社区's label is shown
-    (property ``lz``), so that the labels of a city view do not pile up.
+    (property ``lz``), so that the labels of a city view do not pile up; ``label_at`` (``(n, 2)``
+    map coordinates, one per 社区) is where the label sits (property ``lp``).
     """
     geoms, props = [], []
     for level, frame in frames:
@@ -41,6 +46,8 @@ def boundaries_text(
             prop = {"level": level, "name": name}
             if level == "community" and label_zoom is not None:
                 prop["lz"] = int(label_zoom[j])
+            if level == "community" and label_at is not None:
+                prop["lp"] = [round(float(label_at[j][0]), 6), round(float(label_at[j][1]), 6)]
             props.append(prop)
     return feature_collection(np.asarray(geoms, dtype=object), props, crs=crs)
 
@@ -103,6 +110,19 @@ def demand_classes(classes: np.ndarray, packed: bool = False) -> str:
     if packed:
         return "b64u8:" + base64.b64encode(np.asarray(classes, dtype=np.uint8).ravel().tobytes()).decode("ascii")
     return "[" + ",".join(map(str, np.asarray(classes, dtype=np.int64).ravel().tolist())) + "]"
+
+
+def demand_missing(texts: Sequence[str], packed: bool = False) -> str:
+    """The kinds each demand unit misses (the complete view's tooltip text) as JSON text.
+
+    ``packed`` (a city's 100,000s of residents share a few distinct texts): ``{"texts": [distinct],
+    "index": "b64u32:..."}``, each unit's text index as little-endian uint32 base64; else a JSON list.
+    """
+    if not packed:
+        return json.dumps(list(texts), ensure_ascii=False)
+    distinct, index = np.unique(np.asarray(list(texts), dtype=object).astype(str), return_inverse=True)
+    code = base64.b64encode(np.asarray(index, dtype="<u4").ravel().tobytes()).decode("ascii")
+    return json.dumps({"texts": distinct.tolist(), "index": "b64u32:" + code}, ensure_ascii=False)
 
 
 def demand_distances(dist: np.ndarray, packed: bool = False) -> str:

@@ -525,3 +525,17 @@ def test_a_large_polygon_with_holes_renders_at_high_zoom_in_tile_sized_memory(mo
     mask = at.mask(np.arange(1), z, x, y, margin=0) > 127
     assert max(w * h for w, h in sizes) <= 258 * 258  # every image drawn is at most the tile (with its margin)
     assert mask[10, 10] and not mask[128, 128]  # covered, except the hole in the middle of the tile
+
+
+def test_complete_view_missing_texts_pack_to_the_same_list():
+    from layers import maplayers
+
+    rng = np.random.default_rng(5)
+    choices = ["", "卫生服务站", "卫生服务站、幼儿园", "<b>x</b>"]
+    texts = [choices[i] for i in rng.integers(0, len(choices), 5000)]
+    assert json.loads(maplayers.demand_missing(texts)) == texts
+    data = json.loads(maplayers.demand_missing(texts, packed=True))
+    kind, code = data["index"].split(":", 1)
+    assert kind == "b64u32" and len(data["texts"]) == len(set(texts))
+    index = np.frombuffer(base64.b64decode(code), dtype="<u4")
+    assert [data["texts"][k] for k in index.tolist()] == texts

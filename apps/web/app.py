@@ -22,6 +22,7 @@ from functools import partial
 from io import BytesIO
 from typing import Any
 
+import numpy as np
 import panel as pn
 
 from lifecircle.geo import scenarios as gsc
@@ -478,8 +479,11 @@ class PlannerApp:
             have, missing, _share = comp.demand_units(tier)
         labels = {k: lstyle.kind_label(ws.kinds, k, s.lang) for k in tier.required_kinds}
         texts = ["、".join(labels[k] for k in m.split(",")) if m else "" for m in missing]
+        packed = ws.city_points  # a city's residents: base64 arrays and the few distinct texts
         self.map.param.update(
-            demand_classes=json.dumps(have), demand_distances="[]", demand_missing=json.dumps(texts, ensure_ascii=False)
+            demand_classes=lml.demand_classes(np.asarray(have), packed=packed),
+            demand_distances="[]",
+            demand_missing=lml.demand_missing(texts, packed=packed),
         )
         total = float(comp.weight.sum())
         self.c_head_w.object = cview.headline_html(comp.headline(), std, total, s.lang, tier.key)

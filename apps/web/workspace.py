@@ -301,13 +301,14 @@ class Workspace:
 
         def build() -> str:
             frames = self.boundary_frames()
-            zoom = None
+            zoom = at = None
             units = dict(frames).get("community")
             if units is not None and len(units) >= _tiles().LABEL_THIN_MIN:
                 xy = shapely.get_coordinates(shapely.point_on_surface(units.geometry.values))
                 lon, lat = _map_xy(xy, crs)
                 zoom = _tiles().label_min_zoom(lon, lat, units["name"].astype(str).tolist())
-            return lml.boundaries_text(frames, crs=crs, label_zoom=zoom)
+                at = np.column_stack([lon, lat])
+            return lml.boundaries_text(frames, crs=crs, label_zoom=zoom, label_at=at)
 
         return self.cached(("boundaries", crs), build)
 

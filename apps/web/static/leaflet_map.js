@@ -41,6 +41,17 @@ function parseArray(text) {
   return parse(text, [])
 }
 
+// The complete view's missing kinds per resident: a JSON list, or at city scale the distinct texts
+// and each resident's index into them (layers/maplayers.demand_missing).
+function parseMissing(text) {
+  const data = parse(text, [])
+  if (data && data.texts) {
+    const index = parseArray(data.index)
+    return Array.from(index, (k) => data.texts[k])
+  }
+  return data
+}
+
 // City scale: polygons packed by layers/maplayers.packed_polygons (integer deltas), back to GeoJSON.
 function unpackPolygons(data) {
   const features = []
@@ -105,6 +116,9 @@ function render({model, el: root}) {
   // Size from inline styles: the style sheets may arrive after the map is made.
   holder.style.position = "absolute"
   holder.style.inset = "0"
+  // The map is its own layout root: Leaflet reads sizes while it zooms (a new tile level's
+  // offsetWidth), and without containment each read lays out the whole page of widgets.
+  holder.style.contain = "strict"
   root.style.position = "relative"
   root.style.width = "100%"
   root.style.height = "100%"
@@ -154,6 +168,42 @@ function render({model, el: root}) {
 
   // -------------------------------------------------------------- layers
   // City scale: tile layers the app serves itself (apps/web/tiles.py), drawn by zoom.
+  // Leaflet 1.9.4's GridLayer._updateLevels, less its read of a new level's offsetWidth (kept there
+  // for a CSS transition): that read forces a style and layout pass of the page in the middle of
+  // every zoom, once per tile layer, hundreds of ms on a page of widgets.
+  const CityTiles = L.TileLayer.extend({
+    _updateLevels() {
+      const zoom = this._tileZoom
+      const maxZoom = this.options.maxZoom
+      if (zoom === undefined) { return undefined }
+      for (let z in this._levels) {
+        z = Number(z)
+        if (this._levels[z].el.children.length || z === zoom) {
+          this._levels[z].el.style.zIndex = maxZoom - Math.abs(zoom - z)
+          this._onUpdateLevel(z)
+        } else {
+          L.DomUtil.remove(this._levels[z].el)
+          this._removeTilesAtZoom(z)
+          this._onRemoveLevel(z)
+          delete this._levels[z]
+        }
+      }
+      let level = this._levels[zoom]
+      const m = this._map
+      if (!level) {
+        level = this._levels[zoom] = {}
+        level.el = L.DomUtil.create("div", "leaflet-tile-container leaflet-zoom-animated", this._container)
+        level.el.style.zIndex = maxZoom
+        level.origin = m.project(m.unproject(m.getPixelOrigin()), zoom).round()
+        level.zoom = zoom
+        this._setZoomTransform(level, m.getCenter(), m.getZoom())
+        this._onCreateLevel(level)
+      }
+      this._level = level
+      return level
+    },
+  })
+  const cityTiles = (url, options) => new CityTiles(url, options)
   let tileUrls = {}
   let areaTiles = null
   function tierQuery() {
@@ -171,7 +221,7 @@ function render({model, el: root}) {
   function drawStreets() {
     groups.streets.clearLayers()
     if (tileUrls.streets) {
-      L.tileLayer(tileUrls.streets, {pane: "lcStreets", maxZoom: 20, maxNativeZoom: 19, keepBuffer: 1,
+      cityTiles(tileUrls.streets, {pane: "lcStreets", maxZoom: 20, maxNativeZoom: 19, keepBuffer: 1,
                                      updateWhenZooming: false, className: "lc-tiles-streets"}).addTo(groups.streets)
       return
     }
@@ -184,10 +234,18 @@ function render({model, el: root}) {
   }
 
   // City scale: a 社区 label carries the zoom from which it shows without overlapping another (lz)
+  // and its place (lp); it is a marker, placed by a transform: a permanent tooltip measures itself
+  // on every zoom, a forced layout per label.
   let unitLabels = []
   function thinLabels() {
     const z = map.getZoom()
     for (const [layer, lz] of unitLabels) {
+      if (layer instanceof L.Marker) {
+        const on = groups.boundaries.hasLayer(layer)
+        if (z >= lz && !on) { groups.boundaries.addLayer(layer) }
+        if (z < lz && on) { groups.boundaries.removeLayer(layer) }
+        continue
+      }
       const tip = layer.getTooltip()
       if (!tip) { continue }
       if (z >= lz && !map.hasLayer(tip) && map.hasLayer(layer)) { layer.openTooltip() }
@@ -204,7 +262,13 @@ function render({model, el: root}) {
         ? {color: state.style.street_boundary_color, weight: 2.5, dashArray: "8 5", fill: false, opacity: 0.9}
         : {color: state.style.community_boundary_color, weight: 1.3, dashArray: "3 4", fill: false, opacity: 0.8}),
       onEachFeature: (f, layer) => {
-        if (f.properties.level === "community" && f.properties.name) {
+        const lp = f.properties.lp
+        if (f.properties.level === "community" && f.properties.name && f.properties.lz !== undefined && lp) {
+          const icon = L.divIcon({className: "lc-unit-icon", html: el("span", "lc-unit-label", f.properties.name),
+                                  iconSize: null})
+          unitLabels.push([L.marker([lp[1], lp[0]], {pane: "lcLabels", interactive: false, keyboard: false, icon}),
+                           f.properties.lz])
+        } else if (f.properties.level === "community" && f.properties.name) {
           layer.bindTooltip(el("span", null, f.properties.name),
                             {permanent: true, direction: "center", className: "lc-unit-label", pane: "lcLabels"})
           if (f.properties.lz !== undefined) { unitLabels.push([layer, f.properties.lz]) }
@@ -260,16 +324,24 @@ function render({model, el: root}) {
     }
   }
 
+  // A city zoomed in past the clusters draws the facilities near the view only (half a view around
+  // it), drawn again when the view leaves them: a marker off screen still costs its transform and
+  // its style on every zoom.
+  let facilityView = null
+  const facilityWanted = () => (clustered() ? `c${Math.floor(map.getZoom())}` : clusters.levels ? "view" : "all")
   function drawFacilities() {
     groups.facilities.clearLayers()
     clusters = parse(model.facility_clusters, {})
     if (clusters.levels && !state.fitted) { facilityKey = ""; return }  // a city: drawn once the view is fitted
     const single = clustered() ? new Set() : null
     if (single) { drawClusters(single) }
-    facilityKey = single ? `c${Math.floor(map.getZoom())}` : "all"
+    facilityKey = facilityWanted()
+    facilityView = facilityKey === "view" ? map.getBounds().pad(0.5) : null
+    const near = facilityView
     const closed = new Set(parse(model.closed, []))
     L.geoJSON(geojson(model.facilities), {
-      filter: (f) => kindOn(f.properties.kind) && (single === null || single.has(f.properties.id)),
+      filter: (f) => kindOn(f.properties.kind) && (single === null || single.has(f.properties.id)) &&
+        (near === null || near.contains(L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]))),
       pointToLayer: (f, latlng) => {
         const info = kindInfo(f.properties.kind)
         const badge = el("div", closed.has(f.properties.id) ? "lc-fac lc-fac-closed" : "lc-fac", info.glyph || "")
@@ -306,7 +378,7 @@ function render({model, el: root}) {
     groups.areas.clearLayers()
     areaTiles = null
     if (tileUrls.areas) {
-      areaTiles = L.tileLayer(areaUrl(), {pane: "lcAreas", maxZoom: 20, maxNativeZoom: 19, keepBuffer: 1,
+      areaTiles = cityTiles(areaUrl(), {pane: "lcAreas", maxZoom: 20, maxNativeZoom: 19, keepBuffer: 1,
                                           updateWhenZooming: false, className: "lc-tiles-areas"})
       areaTiles.addTo(groups.areas)
       return
@@ -520,7 +592,7 @@ function render({model, el: root}) {
   function colorDemand() {
     state.classes = parseArray(model.demand_classes)
     state.distances = parseArray(model.demand_distances)
-    state.missing = parse(model.demand_missing, [])
+    state.missing = parseMissing(model.demand_missing)
     const colors = state.style.class_colors || []
     if (pointLayer) { pointLayer.recolor(); return }
     for (let i = 0; i < demandLayers.length; i++) {
@@ -534,7 +606,7 @@ function render({model, el: root}) {
   // City scale: the gaps as tiles of this session's gap set, the largest labelled with their figures
   function drawGapTiles(data) {
     if (data.tiles) {
-      L.tileLayer(data.tiles, {pane: "lcGaps", maxZoom: 20, maxNativeZoom: 19, keepBuffer: 1,
+      cityTiles(data.tiles, {pane: "lcGaps", maxZoom: 20, maxNativeZoom: 19, keepBuffer: 1,
                                updateWhenZooming: false, className: "lc-tiles-gaps"}).addTo(groups.gaps)
     }
     for (const [lng, lat, rank, unserved, share] of data.labels || []) {
@@ -815,7 +887,8 @@ function render({model, el: root}) {
   model.on("facility_clusters", drawFacilities)
   map.on("zoomend moveend", () => {
     thinLabels()
-    if (clusters.levels && (clustered() ? `c${Math.floor(map.getZoom())}` : "all") !== facilityKey) { drawFacilities() }
+    if (clusters.levels && (facilityWanted() !== facilityKey ||
+                            (facilityView !== null && !facilityView.contains(map.getBounds())))) { drawFacilities() }
   })
   model.on(["demand_classes", "demand_distances", "demand_missing"], colorDemand)
   model.on("closed", drawFacilities)
