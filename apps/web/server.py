@@ -421,6 +421,7 @@ def build_server(
         static_dirs=static_dirs(),
         threaded=False,
         verbose=False,
+        compress_response=True,  # Tornado gzips the page and its scripts (3.3 MB of Bokeh, Panel and Leaflet: ~1 MB)
         unused_session_lifetime_milliseconds=int(settings.UNUSED_SESSION_LIFETIME_S * 1000),
         check_unused_sessions_milliseconds=int(settings.CHECK_UNUSED_SESSIONS_S * 1000),
         extra_patterns=[
