@@ -116,15 +116,33 @@ def reached_pieces(
         piece ``[0, length]``), and the piece of the source's edge reached
         straight from the join point.
     """
+    edges, du, dv = _reached_edges(net, node_dist, radius, nodes)
+    return _pieces_of(net, edges, du, dv, radius, source_edge, source_offset, source_gap)
+
+
+def _reached_edges(
+    net: WalkNetwork, node_dist: np.ndarray, radius: float, nodes: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edges touching a node within ``radius`` (sorted) and their ends' distances."""
     if nodes is None:
         reached = np.flatnonzero(node_dist <= radius)
         edges = incident_edges(net, reached)
-        du = node_dist[net.edge_u[edges]]
-        dv = node_dist[net.edge_v[edges]]
-    else:
-        edges = incident_edges(net, nodes[node_dist <= radius])
-        du = _lookup(nodes, node_dist, net.edge_u[edges])
-        dv = _lookup(nodes, node_dist, net.edge_v[edges])
+        return edges, node_dist[net.edge_u[edges]], node_dist[net.edge_v[edges]]
+    edges = incident_edges(net, nodes[node_dist <= radius])
+    return edges, _lookup(nodes, node_dist, net.edge_u[edges]), _lookup(nodes, node_dist, net.edge_v[edges])
+
+
+def _pieces_of(
+    net: WalkNetwork,
+    edges: np.ndarray,
+    du: np.ndarray,
+    dv: np.ndarray,
+    radius: float,
+    source_edge: int,
+    source_offset: float,
+    source_gap: float,
+) -> tuple[Pieces, Pieces]:
+    """:func:`reached_pieces` of the edges :func:`_reached_edges` found for ``radius`` (or a larger one)."""
     length = net.edge_length[edges]
     from_u = np.where(np.isfinite(du), np.clip(radius - du, 0.0, length), 0.0)
     from_v = np.where(np.isfinite(dv), np.clip(radius - dv, 0.0, length), 0.0)
@@ -329,7 +347,20 @@ def service_area_polygon(
         source_offset=source_offset,
         source_gap=source_gap,
     )
-    connector = _connector(source_xy, source_gap, radius)
+    return _band(net, through, own, _connector(source_xy, source_gap, radius), buffer_m, quad_segs, holes, faces)
+
+
+def _band(
+    net: WalkNetwork,
+    through: Pieces,
+    own: Pieces,
+    connector: np.ndarray,
+    buffer_m: float,
+    quad_segs: int,
+    holes: FaceHoles | None,
+    faces: StreetFaces | None,
+) -> shapely.Geometry:
+    """The polygon of :func:`service_area_polygon` from the reached pieces and the connector."""
     if faces is not None:  # any block it encloses saves buffering and overlaying its streets
         band = faces_band(net, faces, through, own, connector, buffer_m, quad_segs, holes)
         if band is not None:
@@ -485,19 +516,23 @@ def service_areas(
     for done, (k, nodes, dist) in enumerate(searches, start=1):
         i = int(order[k])
         where = source_join(sources, i, source_xy[i])
+        # the largest tier's edges hold every smaller one's (those with an end within it)
+        edges, du, dv = _reached_edges(net, dist, metres[-1], nodes)
+        near = np.minimum(du, dv)
         for tier in metres[::-1]:  # the largest first: the smaller areas' blocks are among its own
-            poly = service_area_polygon(
+            sel = near <= tier
+            through, own = _pieces_of(
                 net,
-                dist,
+                edges[sel],
+                du[sel],
+                dv[sel],
                 tier,
-                nodes=nodes,
-                **where,
-                buffer_m=buffer_m,
-                quad_segs=quad_segs,
-                holes=holes,
-                faces=faces,
+                where["source_edge"],
+                where["source_offset"],
+                where["source_gap"],
             )
-            rows.append((i, tier, poly))
+            connector = _connector(where["source_xy"], where["source_gap"], tier)
+            rows.append((i, tier, _band(net, through, own, connector, buffer_m, quad_segs, holes, faces)))
         if progress and (done % 50 == 0 or done == total):
             progress(done, total)
     rows.sort(key=lambda r: (r[0], r[1]))
