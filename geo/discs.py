@@ -6,7 +6,8 @@ covered rather than with the overlaps of hundreds of thousands of buffers:
 
 * the outline is the level ``r`` of the distance to the nearest point,
   sampled on a grid of ``r / 4`` cells near the points (a KD-tree query per
-  cell) and traced by contourpy's filled contours;
+  cell near an outline; cells deep inside the discs are known without one)
+  and traced by contourpy's filled contours;
 * which points belong together comes from the disc graph, exactly: two discs
   overlap when their centres are less than ``2 r`` apart (a KD-tree's pairs,
   connected components); where cells near two groups touch, they are set
@@ -34,26 +35,40 @@ __all__ = ["disc_union", "points_in_polygons", "MAX_CELLS"]
 MAX_CELLS = 16_000_000
 
 
-def _components(xy: np.ndarray, radius: float) -> np.ndarray:
+def _components(xy: np.ndarray, radius: float, tree: Any = None) -> np.ndarray:
     """Group of each point: two discs overlap when their centres are under ``2 radius`` apart."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
     n = xy.shape[0]
-    pairs = cKDTree(xy).query_pairs(2.0 * radius, output_type="ndarray")
+    pairs = (cKDTree(xy) if tree is None else tree).query_pairs(2.0 * radius, output_type="ndarray")
     graph = coo_matrix((np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
 def _traced(
-    xy: np.ndarray, group: np.ndarray, radius: float, cell: float, lo: np.ndarray, shape: tuple[int, int]
+    xy: np.ndarray,
+    group: np.ndarray,
+    radius: float,
+    cell: float,
+    lo: np.ndarray,
+    shape: tuple[int, int],
+    tree: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Outlines of {distance to the nearest point <= radius} over one grid tile, and each one's group.
 
     Where neighbouring cells are nearest to points of different groups the
     sampled field would join them across a gap narrower than a cell: those
     cells count as outside, so no outline holds two groups.
+
+    Only cells whose value can move an outline are measured (a KD-tree query
+    each): a cell whose centre lies within ``radius`` of a point wherever the
+    point sits in its own cell, and whose eight neighbours are such cells too,
+    is inside with inside neighbours, so its distance is never interpolated
+    (it is given 0, in the band) and its group is that point's (two groups'
+    discs never share a cell centre).  ``tree`` is a KD-tree of ``xy`` when
+    the caller has one.
     """
     from contourpy import FillType, contour_generator
     from scipy.spatial import cKDTree
@@ -68,19 +83,36 @@ def _traced(
     near = _box_any(_box_any(near, reach, axis=0), reach, axis=1)
     near[[0, -1], :] = 0  # a border of far cells closes every outline
     near[:, [0, -1]] = 0
+    inner = _sure_inside(ij, group, radius / cell, shape)  # (ny, nx) group of a surely-inside cell, else -1
+    sure = inner >= 0
+    interior = np.zeros((ny, nx), dtype=bool)  # surely inside, and so are its eight neighbours
+    core = sure[1:-1, 1:-1].copy()
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                core &= sure[1 + dr : ny - 1 + dr, 1 + dc : nx - 1 + dc]
+    interior[1:-1, 1:-1] = core
+    del sure, core
+    interior &= near.astype(bool)
+    near[interior] = 0
     rows, cols = np.nonzero(near)
     del near
-    centres = np.column_stack([lo[0] + (cols + 0.5) * cell, lo[1] + (rows + 0.5) * cell])
-    tree = cKDTree(xy)
-    dist, nearest = tree.query(centres, k=1, distance_upper_bound=far, workers=-1)
-    del centres
+    if tree is None:
+        tree = cKDTree(xy)
+    # a cell beside an inside cell is within radius + cell * sqrt(2) of a point; one farther only ever sits
+    # in quads wholly outside the band, so any value above radius (far) traces the same outlines
+    bound = radius + 2.0 * cell
+    dist, nearest = _query(tree, lo, cell, rows, cols, bound)
     z = np.full((ny, nx), far)
     z[rows, cols] = np.minimum(dist, far)
     inside = dist <= radius
     rows, cols, nearest = rows[inside], cols[inside], nearest[inside]
-    cell_group = np.full((ny, nx), -1, dtype=np.int32)  # group ids fit: half the memory of int64
+    cell_group = np.where(interior, inner, np.int32(-1))  # group ids fit: half the memory of int64
+    del inner
     cell_group[rows, cols] = group[nearest]
     del rows, cols, dist, nearest
+    z[interior] = 0.0
+    clash_rows, clash_cols = [], []
     for dr, dc in ((1, 0), (0, 1), (1, 1), (1, -1)):  # cells beside (or diagonal to) a cell of another group
         a = cell_group[: ny - dr, max(0, -dc) : nx - max(0, dc)]
         b = cell_group[dr:, max(0, dc) : nx - max(0, -dc) if dc < 0 else nx]
@@ -88,9 +120,23 @@ def _traced(
         if clash.any():
             r, c = np.nonzero(clash)
             c = c + max(0, -dc)
-            z[r, c] = far
-            z[r + dr, c + dc] = far
+            clash_rows += [r, r + dr]
+            clash_cols += [c, c + dc]
     del cell_group
+    if clash_rows:
+        # a clash cell goes outside: its interior neighbours now border an outline, so they are measured
+        cr, cc = np.concatenate(clash_rows), np.concatenate(clash_cols)
+        step = np.array([-1, 0, 1])
+        rows = (cr[:, None, None] + step[None, :, None]).repeat(3, axis=2).ravel()
+        cols = (cc[:, None, None] + step[None, None, :]).repeat(3, axis=1).ravel()
+        ok = (rows >= 0) & (rows < ny) & (cols >= 0) & (cols < nx)
+        rows, cols = rows[ok], cols[ok]
+        pick = interior[rows, cols]
+        rows, cols = rows[pick], cols[pick]
+        dist, _ = _query(tree, lo, cell, rows, cols, far)
+        z[rows, cols] = np.minimum(dist, far)
+        z[cr, cc] = far
+    del interior
     gen = contour_generator(
         x=lo[0] + (np.arange(nx) + 0.5) * cell,
         y=lo[1] + (np.arange(ny) + 0.5) * cell,
@@ -111,6 +157,35 @@ def _traced(
     # an outline holds one group: the group of the point nearest to a point inside it
     probe = shapely.get_coordinates(shapely.point_on_surface(polys))
     return polys, group[tree.query(probe, k=1)[1]]
+
+
+def _query(
+    tree: Any, lo: np.ndarray, cell: float, rows: np.ndarray, cols: np.ndarray, far: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from each cell's centre to the nearest point (inf past ``far``), and that point."""
+    centres = np.column_stack([lo[0] + (cols + 0.5) * cell, lo[1] + (rows + 0.5) * cell])
+    return tree.query(centres, k=1, distance_upper_bound=far, workers=-1)
+
+
+def _sure_inside(ij: np.ndarray, group: np.ndarray, ratio: float, shape: tuple[int, int]) -> np.ndarray:
+    """Each cell's group where its centre lies within the disc of a point wherever that point sits in its cell.
+
+    ``ij`` are the points' cells and ``ratio`` the radius in cells: the centre of
+    the cell ``(di, dj)`` away is at most ``(|di| + 1/2, |dj| + 1/2)`` cells from
+    the point, so those offsets inside the disc (with a margin for rounding) are
+    inside it for every point.  -1 elsewhere.
+    """
+    ny, nx = shape
+    k = int(np.floor(ratio))
+    limit = ratio * ratio * (1.0 - 1e-6)
+    flat = ij[:, 1] * nx + ij[:, 0]
+    g = group.astype(np.int32)
+    out = np.full(ny * nx, -1, dtype=np.int32)
+    for di in range(-k, k + 1):
+        for dj in range(-k, k + 1):
+            if (abs(di) + 0.5) ** 2 + (abs(dj) + 0.5) ** 2 < limit:
+                out[flat + (dj * nx + di)] = g  # cells the discs of two groups share do not exist
+    return out.reshape(ny, nx)
 
 
 def _box_any(grid: np.ndarray, reach: int, axis: int = 0) -> np.ndarray:
@@ -178,12 +253,17 @@ def disc_union(xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     n = xy.shape[0]
     if n == 0:
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
-    group = _components(xy, radius)
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(xy)
+    group = _components(xy, radius, tree)
     n_groups = int(group.max()) + 1
     cell = radius / 4.0
     polys, owner = [], []
-    for lo, shape, idx in _tiles(xy, radius, cell):
-        p, g = _traced(xy[idx], group[idx], radius, cell, lo, shape)
+    tiles = _tiles(xy, radius, cell)
+    for lo, shape, idx in tiles:
+        whole = len(tiles) == 1  # one tile holds every point: the KD-tree above is its own
+        p, g = _traced(xy[idx], group[idx], radius, cell, lo, shape, tree if whole else None)
         polys.append(p)
         owner.append(g)
     all_polys, poly_group = np.concatenate(polys), np.concatenate(owner)
