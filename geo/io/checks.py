@@ -131,6 +131,8 @@ def _ids(src: _Source, df: pd.DataFrame, cols: dict, prefix: str) -> pd.Series:
     excel_float = r"-?\d+\.0"  # a whole column of Excel floats saved as text (the first row tells)
     if ids.iloc[:1].str.fullmatch(excel_float).all() and ids.str.fullmatch(excel_float).all():
         ids = ids.str[:-2]
+    if ids.is_unique:  # one hash pass (half a keep=False mask's cost); the mask only to name the rows
+        return ids
     dup = ids.duplicated(keep=False)
     if dup.any():
         value = ids[dup].iloc[0]
