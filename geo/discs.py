@@ -78,8 +78,9 @@ def _traced(
     ij = np.floor((xy - lo) / cell).astype(np.int64)
     near = np.zeros((ny, nx), dtype=np.uint8)
     near[ij[:, 1], ij[:, 0]] = 1
-    reach = int(np.ceil(radius / cell)) + 2
-    # a square around each point's cell (separable, so cheap) holds its disc
+    # a square around each point's cell (separable, so cheap) holds its disc's cells and their neighbours: a
+    # cell within radius of a point is at most floor(radius / cell + 1/2) cells from the point's own, along each axis
+    reach = int(np.floor(radius / cell + 0.5)) + 1
     near = _box_any(_box_any(near, reach, axis=0), reach, axis=1)
     near[[0, -1], :] = 0  # a border of far cells closes every outline
     near[:, [0, -1]] = 0
