@@ -19,6 +19,7 @@ Typical use::
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -162,11 +163,29 @@ class DemandSamples:
     xy: np.ndarray
     snapped: Snapped
     n_units: int
+    _units_of: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def reachable(self) -> np.ndarray:
         """Mask of samples that joined the network."""
         return self.snapped.reachable
+
+    def units_of(self, units: gpd.GeoDataFrame, crs) -> np.ndarray:
+        """Index of the unit polygon holding each sample (-1 outside all), remembered per polygon set.
+
+        The samples never move, so every coverage result built on them (each what-if of a
+        session) shares one point-in-polygon pass per set of units: a planner's click no longer
+        re-assigns 100,000 residents to their 社区.  The key is the polygons' WKB and CRS, so an
+        edited boundary is assigned afresh.
+        """
+        geoms = np.asarray(units.geometry.values, dtype=object)
+        key = (str(units.crs), hashlib.sha1(b"".join(shapely.to_wkb(geoms).tolist())).hexdigest())
+        if key not in self._units_of:
+            if len(self._units_of) >= 8:  # a few boundary sets per session at most
+                self._units_of.pop(next(iter(self._units_of)))
+            polys = units.geometry.to_crs(crs).values
+            self._units_of[key] = points_in_polygons(self.xy, np.asarray(polys))
+        return self._units_of[key]
 
 
 def demand_samples(
@@ -432,8 +451,7 @@ class CoverageResult:
             ``id``, ``name``, ``weight``, and per kind and tier
             ``covered_<kind>_<tier>`` (weight) and ``share_<kind>_<tier>``.
         """
-        polys = units.geometry.to_crs(self.net.crs).values
-        unit_of = points_in_polygons(self.samples.xy, np.asarray(polys))
+        unit_of = self.samples.units_of(units, self.net.crs)
         s_idx = np.flatnonzero(unit_of >= 0)
         u_idx = unit_of[s_idx]
         n = len(units)

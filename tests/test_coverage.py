@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
 import pytest
 import shapely
+import shapely.affinity
 
 from geo import coverage, demo, reach
 from tests import reference as ref
@@ -263,3 +266,35 @@ def test_siting_uses_the_same_rule(demo_district):
 
     assert _weights_column(demo_district.demand, "weight") == "population"
     assert _weights_column(demo_district.demand, None) == "population"
+
+
+def test_by_unit_follows_edited_boundaries(demo_district, demo_net):
+    """by_unit remembers which unit holds each sample; an edited boundary is assigned afresh.
+
+    Reference: each sample's unit by shapely ``contains`` over every polygon, summed by hand.
+    """
+    dem = demo_district.demand.rename(columns={"population": "weight"})
+    result = coverage.compute_coverage(demo_net, _first_kinds(demo_district), dem)
+    units = demo_district.communities[["id", "name", "geometry"]].reset_index(drop=True)
+    xy = result.samples.xy
+
+    def brute_weights(frame) -> np.ndarray:
+        polys = frame.to_crs(demo_net.crs).geometry.values
+        pts = shapely.points(xy)
+        out = np.zeros(len(frame))
+        for i, poly in enumerate(polys):
+            out[i] = result.samples.weight[shapely.contains(poly, pts)].sum()
+        return out
+
+    first = result.by_unit(units)
+    np.testing.assert_allclose(first["weight"].to_numpy(), brute_weights(units), rtol=1e-9)
+    again = dataclasses.replace(result, facility_counts=dict(result.facility_counts)).by_unit(
+        units
+    )  # a what-if's result
+    np.testing.assert_array_equal(again["weight"].to_numpy(), first["weight"].to_numpy())
+    edited = units.copy()
+    edited.loc[0, "geometry"] = shapely.affinity.scale(edited.geometry.iloc[0], 0.5, 0.5)  # shrunk: no overlaps
+    moved = result.by_unit(edited)
+    expect = brute_weights(edited)
+    np.testing.assert_allclose(moved["weight"].to_numpy(), expect, rtol=1e-9)
+    assert moved["weight"].iloc[0] != pytest.approx(first["weight"].iloc[0])
