@@ -9,7 +9,7 @@ One JSON row per measure (``{"measure", "nodes", "value", "unit", ...}``):
 
 * ``server_ready`` - seconds from the process start until it prints its URL (and its CPU seconds);
 * ``first_page`` - seconds from ``page.goto`` until the map is drawn: Leaflet ready, the headline
-  figures on the page, and every map tile image loaded;
+  figures on the page, every map tile image loaded and the residents drawn;
 * ``bytes_first_page`` / ``bytes_total`` - HTTP response bodies plus websocket frames received by the
   browser (Chrome DevTools Protocol ``Network`` events) until the first page, and after the session;
 * ``largest_ws_frame`` - the largest websocket frame received;
@@ -192,6 +192,12 @@ def _tiles_pending(page) -> int:
     return int(page.locator("img.leaflet-tile:not(.leaflet-tile-loaded)").count())
 
 
+def _points_drawn(page) -> int:
+    """Residents drawn on the map's point canvas (city scale)."""
+    canvas = page.locator("canvas.lc-points")
+    return int(canvas.first.get_attribute("data-drawn") or 0) if canvas.count() else 0
+
+
 def drive(url: str, expected: float, top: int, page_timeout: float, shot: Path | None) -> dict:
     """Open the page, check the headline, click, pan and zoom; return the browser's measures."""
     from playwright.sync_api import sync_playwright
@@ -222,6 +228,7 @@ def drive(url: str, expected: float, top: int, page_timeout: float, shot: Path |
         page.wait_for_selector(".lc-map[data-ready='1']", state="attached", timeout=page_timeout * 1000)
         _wait(lambda: _figure(page, f"covered-{top}") is not None, page_timeout)
         _wait(lambda: _tiles_pending(page) == 0, page_timeout)
+        _wait(lambda: _points_drawn(page) > 0, page_timeout)  # the residents (fetched apart from the document)
         out["first_page_s"] = time.perf_counter() - started
         out["bytes_first_page"] = meter.total
         out["frame_gap_load_ms"] = page.evaluate("() => window.__lcGaps.max")

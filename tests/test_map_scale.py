@@ -539,3 +539,18 @@ def test_complete_view_missing_texts_pack_to_the_same_list():
     assert kind == "b64u32" and len(data["texts"]) == len(set(texts))
     index = np.frombuffer(base64.b64decode(code), dtype="<u4")
     assert [data["texts"][k] for k in index.tolist()] == texts
+
+
+def test_published_data_is_served_gzipped_once_and_unchanged():
+    import gzip
+
+    t = served.MapTiles(ws=None)
+    text = json.dumps({"n": 3, "name": ["社区", "<b>x</b>", ""]}, ensure_ascii=False)
+    url = t.publish_data("demand_points-wgs84", text)
+    assert url == f"/{served.ROUTE}/{t.token}/data/demand_points-wgs84.json"
+    raw, packed = t.data_bytes("demand_points-wgs84")
+    assert raw.decode("utf-8") == text and gzip.decompress(packed) == raw
+    assert t.publish_data("demand_points-wgs84", "other") == url  # published once per name
+    assert t.data_bytes("demand_points-wgs84")[0] == raw
+    with pytest.raises(KeyError):
+        t.data_bytes("missing")

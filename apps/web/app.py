@@ -364,7 +364,7 @@ class PlannerApp:
             facilities=self._facilities_text(crs),
             facility_clusters=self._facility_clusters(crs),
             demand="" if ws.city_points else ws.demand_text(crs),
-            demand_points=ws.demand_points_text(crs) if ws.city_points else "",
+            demand_points=ws.demand_points_ref(crs) if ws.city_points else "",  # fetched by the page
             tile_urls=ws.tile_urls(self.state.kind, crs),
             bounds=[w2, s2, e2, n2],
         )

@@ -8,6 +8,7 @@ The renderers (streets, service areas, gaps as PNG tiles; points, clusters, labe
 
 from __future__ import annotations
 
+import gzip
 import secrets
 import threading
 from collections import OrderedDict
@@ -45,7 +46,25 @@ class MapTiles:
         self.streets: dict[str, StreetTiles] = {}
         self.areas: dict[str, AreaTiles] = {}
         self.gaps: OrderedDict[str, AreaTiles] = OrderedDict()
+        self.data: dict[str, tuple[bytes, bytes]] = {}  # name -> (JSON bytes, the same gzipped)
         self.lock = threading.Lock()
+
+    def publish_data(self, name: str, text: str) -> str:
+        """Serve ``text`` (JSON, the same for every session) at ``/lc-tiles/<token>/data/<name>.json``; its URL.
+
+        A large per-workspace layer (a city's residents) goes to the page this way, fetched by the map's
+        script, instead of inside every session's websocket document; it is gzipped once, here.
+        """
+        raw = text.encode("utf-8")
+        with self.lock:
+            if name not in self.data:
+                self.data[name] = (raw, gzip.compress(raw, compresslevel=6, mtime=0))
+        return f"/{ROUTE}/{self.token}/data/{name}.json"
+
+    def data_bytes(self, name: str) -> tuple[bytes, bytes]:
+        """``(JSON bytes, gzipped)`` of a published data layer (raises KeyError for an unknown one)."""
+        with self.lock:
+            return self.data[name]
 
     def publish_gaps(self, gaps, crs: str = "wgs84") -> str:
         """Serve the gap polygons of a frame (WGS84) as tiles; return the layer's URL template.
@@ -123,6 +142,8 @@ _PREPARE_LOCK = threading.Lock()
 class TileHandler(AuthRequestHandler):
     """``GET /lc-tiles/<token>/<layer>/<crs>/<z>/<x>/<y>.png[?kind=..&tiers=..]``: one PNG tile.
 
+    ``GET /lc-tiles/<token>/data/<name>.json``: a layer published by :meth:`MapTiles.publish_data`
+    (gzipped once at publication; sent so to a browser that accepts gzip).
     Behind the server's access control like the page (a sign-in first when it is on).
     """
 
@@ -132,6 +153,9 @@ class TileHandler(AuthRequestHandler):
     @authenticated
     async def get(self, path: str) -> None:
         parts = path.split("/")
+        if len(parts) == 3 and parts[0] == self.tiles.token and parts[1] == "data" and parts[2].endswith(".json"):
+            self._data(parts[2][:-5])
+            return
         if len(parts) != 6 or not parts[5].endswith(".png") or parts[0] != self.tiles.token:
             raise HTTPError(404)
         try:
@@ -149,3 +173,17 @@ class TileHandler(AuthRequestHandler):
         self.set_header("Content-Type", "image/png")
         self.set_header("Cache-Control", "public, max-age=86400")
         self.write(data)
+
+    def _data(self, name: str) -> None:
+        try:
+            raw, packed = self.tiles.data_bytes(name)
+        except KeyError:
+            raise HTTPError(404) from None
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "private, max-age=86400")
+        self.set_header("Vary", "Accept-Encoding")
+        if "gzip" in self.request.headers.get("Accept-Encoding", ""):
+            self.set_header("Content-Encoding", "gzip")  # Tornado's own gzip leaves an encoded body alone
+            self.write(packed)
+        else:
+            self.write(raw)

@@ -129,7 +129,7 @@ class Workspace:
             self.boundaries_text("wgs84")
             self.facility_clusters_text("wgs84")
             if self.city_points:
-                self.demand_points_text("wgs84")
+                self.demand_points_ref("wgs84")  # built, gzipped and served from the app's route
             # every session's first gaps (the default kind at the largest tier) and the tiles of the city
             # view: made in the background now, ready before the first visitor asks
             self._gaps_job(CANDIDATE_KIND, float(self.tiers[-1]), "wgs84")
@@ -283,6 +283,18 @@ class Workspace:
             return _tiles().points_payload(lon, lat, ids, [_text(n) for n in names], w)
 
         return self.cached(("demand_points", crs), build)
+
+    def demand_points_ref(self, crs: str = "wgs84") -> str:
+        """``{"url"}`` JSON text: where the page fetches :meth:`demand_points_text` (city scale).
+
+        The payload (1 MB and more at 100,000 residents) is the same for every session: it is served
+        once gzipped from the app's own route (:meth:`apps.web.tiles.MapTiles.publish_data`), not sent
+        inside each session's document.
+        """
+
+        text = self.demand_points_text(crs)  # outside cached(): its lock is not re-entrant
+        url = self.map_tiles().publish_data(f"demand_points-{crs}", text)  # gzipped once per name
+        return json.dumps({"url": url})
 
     def facility_clusters_text(self, crs: str = "wgs84", frame: gpd.GeoDataFrame | None = None, key: str = "") -> str:
         """Per-zoom clusters of the facility points (``frame``, default :attr:`facilities`) as JSON text."""

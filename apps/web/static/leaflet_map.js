@@ -562,12 +562,37 @@ function render({model, el: root}) {
     _unhover() { if (this._tip && this._map && this._map.hasLayer(this._tip)) { this._map.removeLayer(this._tip) } },
   })
   let pointLayer = null
+  // City scale: the residents' payload is fetched from the app's own route ({"url"}: the same for every
+  // session, gzipped once by the server), kept here once fetched and parsed.
+  const fetchedPoints = new Map()
+  let pointsWanted = ""
+
+  function fetchPoints(url) {
+    pointsWanted = url
+    fetch(url, {credentials: "same-origin"})
+      .then((r) => { if (!r.ok) { throw new Error(`HTTP ${r.status}`) } return r.json() })
+      .then((data) => { fetchedPoints.set(url, data); if (pointsWanted === url) { drawDemand() } })
+      .catch((e) => {
+        if (pointsWanted === url) { pointsWanted = "" }  // the next draw asks again
+        console.error("lifecircle: residents' layer not loaded", e)
+      })
+  }
 
   function drawDemand() {
     groups.demand.clearLayers()
     demandLayers = []
     pointLayer = null
-    const points = parse(model.demand_points, null)
+    let points = parse(model.demand_points, null)
+    if (points && points.url) {
+      if (!fetchedPoints.has(points.url)) {
+        if (pointsWanted !== points.url) { fetchPoints(points.url) }
+        return
+      }
+      pointsWanted = points.url
+      points = fetchedPoints.get(points.url)
+    } else {
+      pointsWanted = ""
+    }
     if (points && points.n) {
       state.classes = parseArray(model.demand_classes)
       pointLayer = new PointCanvas(points)
