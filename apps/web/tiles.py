@@ -48,6 +48,7 @@ class MapTiles:
         self.gaps: OrderedDict[str, AreaTiles] = OrderedDict()
         self.data: dict[str, tuple[bytes, bytes]] = {}  # name -> (JSON bytes, the same gzipped)
         self.lock = threading.Lock()
+        self.data_lock = threading.Lock()  # not self.lock: that one is held while a tile index is built (seconds)
 
     def publish_data(self, name: str, text: str) -> str:
         """Serve ``text`` (JSON, the same for every session) at ``/lc-tiles/<token>/data/<name>.json``; its URL.
@@ -56,14 +57,14 @@ class MapTiles:
         script, instead of inside every session's websocket document; it is gzipped once, here.
         """
         raw = text.encode("utf-8")
-        with self.lock:
+        with self.data_lock:
             if name not in self.data:
                 self.data[name] = (raw, gzip.compress(raw, compresslevel=6, mtime=0))
         return f"/{ROUTE}/{self.token}/data/{name}.json"
 
     def data_bytes(self, name: str) -> tuple[bytes, bytes]:
         """``(JSON bytes, gzipped)`` of a published data layer (raises KeyError for an unknown one)."""
-        with self.lock:
+        with self.data_lock:
             return self.data[name]
 
     def publish_gaps(self, gaps, crs: str = "wgs84") -> str:
