@@ -21,19 +21,16 @@ from tests.browser import (  # the one server, guard and page helpers of the bro
     CHROMIUM,
     LAUNCH_ARGS,
     ROOT,
-    AppServer,
     Guard,
     add_mode,
     add_station,
     app_env,
     chromium,
-    click_map,
     download,
     figure,
     open_app,
     run_async,
     serve,
-    server_errors,
     wait_until,
 )
 
@@ -45,8 +42,6 @@ XSS = "<img src=x onerror=alert(1)>"
 
 pytestmark = BROWSER_MARKS
 pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
-
-__all__ = ["AppServer", "CHROMIUM", "Guard", "LAUNCH_ARGS", "add_mode", "add_station", "click_map", "server_errors"]
 
 
 # ----------------------------------------------------------------- servers

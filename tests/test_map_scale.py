@@ -304,7 +304,7 @@ def _write_small_city(folder: Path) -> Path:
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="/usr/bin/chromium is missing")
 def test_city_view_is_clustered_and_zooming_in_shows_the_facilities(tmp_path):
     pw = pytest.importorskip("playwright.sync_api")
-    from tests.test_app_browser import (
+    from tests.browser import (
         CHROMIUM,
         LAUNCH_ARGS,
         AppServer,
