@@ -16,16 +16,7 @@ import pytest
 
 from geo import siting
 from geo.siting import exact, heuristics
-
-
-def _random_cover(seed: int, n_cand: int, n_dem: int, radius: float) -> siting.CoverSets:
-    """Candidates and demand at random points of a unit square; a pair when within ``radius``."""
-    rng = np.random.default_rng(seed)
-    cand_xy, dem_xy = rng.uniform(0, 1, (n_cand, 2)), rng.uniform(0, 1, (n_dem, 2))
-    d = np.hypot(*(cand_xy[:, None, :] - dem_xy[None, :, :]).transpose(2, 0, 1))
-    c, t = np.nonzero(d <= radius)
-    weight = np.round(rng.lognormal(3.0, 0.8, n_dem))
-    return siting.CoverSets.from_pairs(c, t, weight, n_candidates=n_cand)
+from tests.utils import random_cover
 
 
 def _all_values(inst, k: int) -> dict[tuple[int, ...], float]:
@@ -54,7 +45,7 @@ def _pulp_mclp(inst, k: int) -> float:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_fixing_never_drops_a_candidate_of_a_better_solution(seed):
-    inst = siting.MCLP(_random_cover(seed, 11, 120, 0.22), 3).instance
+    inst = siting.MCLP(random_cover(seed, 11, 120, 0.22), 3).instance
     k = 3
     values = _all_values(inst, k)
     best = max(values.values())
@@ -76,7 +67,7 @@ def test_reduced_mip_equals_brute_force(seed, monkeypatch):
     """The reduced MIP from a weak incumbent and a weak bound, every time (no shortcut by the bound)."""
     monkeypatch.setattr(exact, "EXACT_LAGRANGIAN_ITERATIONS", 0)
     monkeypatch.setattr(exact, "FULL_MIP_SHARE", 1.0)
-    inst = siting.MCLP(_random_cover(seed, 12, 150, 0.2), 3).instance
+    inst = siting.MCLP(random_cover(seed, 12, 150, 0.2), 3).instance
     k = 3
     best = max(_all_values(inst, k).values())
     rows = heuristics._greedy_cover(inst, k)
@@ -91,7 +82,7 @@ def test_reduced_mip_equals_brute_force(seed, monkeypatch):
 @pytest.mark.parametrize(("seed", "k"), [(0, 8), (1, 12), (2, 20)])
 def test_exact_equals_pulp_cbc(seed, k):
     """The whole exact method (greedy, subgradient, fixing, HiGHS) against an independent PuLP model."""
-    model = siting.MCLP(_random_cover(seed, 150, 1200, 0.08), k).solve("exact", time_limit=120.0)
+    model = siting.MCLP(random_cover(seed, 150, 1200, 0.08), k).solve("exact", time_limit=120.0)
     assert model.optimal
     assert model.objective == pytest.approx(_pulp_mclp(model.instance, k))
     plain = siting.MCLP(model.cover, k).solve("exact", warm_start=False, time_limit=120.0)

@@ -20,16 +20,7 @@ import pytest
 
 from geo import settings, siting
 from geo.siting import heuristics
-
-
-def _random_cover(seed: int, n_cand: int, n_dem: int, radius: float) -> siting.CoverSets:
-    """Candidates and demand at random points of a unit square; a pair when within ``radius``."""
-    rng = np.random.default_rng(seed)
-    cand_xy, dem_xy = rng.uniform(0, 1, (n_cand, 2)), rng.uniform(0, 1, (n_dem, 2))
-    d = np.hypot(*(cand_xy[:, None, :] - dem_xy[None, :, :]).transpose(2, 0, 1))
-    c, t = np.nonzero(d <= radius)
-    weight = np.round(rng.lognormal(3.0, 0.8, n_dem))
-    return siting.CoverSets.from_pairs(c, t, weight, n_candidates=n_cand)
+from tests.utils import random_cover
 
 
 def _value(rows_dense: np.ndarray, w: np.ndarray, chosen) -> float:
@@ -72,7 +63,7 @@ def _naive_swap(inst, rows: list[int]) -> list[int]:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_swap_search_makes_the_naive_searchs_swaps(seed):
-    inst = siting.MCLP(_random_cover(seed, 40, 400, 0.15), 5).instance
+    inst = siting.MCLP(random_cover(seed, 40, 400, 0.15), 5).instance
     rng = np.random.default_rng(seed)
     start = rng.choice(inst.n, 5, replace=False).tolist()
     assert heuristics._swap_improve(inst, start) == _naive_swap(inst, start)
@@ -80,7 +71,7 @@ def test_swap_search_makes_the_naive_searchs_swaps(seed):
 
 def test_swap_search_without_the_table_is_the_same(monkeypatch):
     """Rounds evaluated from scratch in slices (large instances) make the same swaps."""
-    inst = siting.MCLP(_random_cover(11, 60, 600, 0.12), 8).instance
+    inst = siting.MCLP(random_cover(11, 60, 600, 0.12), 8).instance
     start = list(range(8))
     with_table = heuristics._swap_improve(inst, start)
     monkeypatch.setattr(heuristics, "SWAP_TABLE_CELLS", 3 * inst.n)  # slices of three positions
@@ -90,7 +81,7 @@ def test_swap_search_without_the_table_is_the_same(monkeypatch):
 @pytest.mark.parametrize(("seed", "k"), [(0, 3), (1, 4), (2, 3), (3, 5)])
 @pytest.mark.parametrize("work", [0.0, 2e4, 3e5, None])
 def test_any_budget_gives_a_swap_local_optimum_and_a_valid_bound(seed, k, work):
-    inst = siting.MCLP(_random_cover(seed, 13, 160, 0.2), k).instance
+    inst = siting.MCLP(random_cover(seed, 13, 160, 0.2), k).instance
     rows, bound, _ = heuristics._mclp_heuristic(inst, k, work=work)
     assert len(rows) == k and len(set(rows)) == k
     assert _is_swap_optimal(inst, rows)
@@ -109,7 +100,7 @@ def test_restricting_to_the_kept_candidates_keeps_the_answer_local_and_the_bound
     monkeypatch.setattr(heuristics, "LAGRANGIAN_CHUNK", 5)
     monkeypatch.setattr(heuristics, "GREEDY_GAP", 0.0)
     k = 3
-    inst = siting.MCLP(_random_cover(seed + 20, 14, 200, 0.2), k).instance
+    inst = siting.MCLP(random_cover(seed + 20, 14, 200, 0.2), k).instance
     rows, bound, lag = heuristics._mclp_heuristic(inst, k, work=1e7)
     dense = inst.A.toarray() > 0
     optimum = max(_value(dense, inst.w, c) for c in itertools.combinations(range(inst.n), k))
@@ -121,7 +112,7 @@ def test_restricting_to_the_kept_candidates_keeps_the_answer_local_and_the_bound
 
 def test_same_sites_twice_and_whatever_the_clock(monkeypatch):
     """The answer depends on the work done, never on how long it took."""
-    cover = _random_cover(5, 300, 3000, 0.07)
+    cover = random_cover(5, 300, 3000, 0.07)
     first = siting.MCLP(cover, 12).solve("greedy")
     again = siting.MCLP(cover, 12).solve("greedy")
     ticks = iter(np.cumsum(np.random.default_rng(0).exponential(5.0, 10**6)))
@@ -134,7 +125,7 @@ def test_same_sites_twice_and_whatever_the_clock(monkeypatch):
 
 
 def test_more_work_never_gives_less():
-    inst = siting.MCLP(_random_cover(8, 200, 2500, 0.08), 10).instance
+    inst = siting.MCLP(random_cover(8, 200, 2500, 0.08), 10).instance
     values = []
     for work in (0.0, 1e6, 1e7, 1e9):
         rows, _, _ = heuristics._mclp_heuristic(inst, 10, work=work)
@@ -148,7 +139,7 @@ def test_the_old_time_budget_name_is_deprecated(monkeypatch):
     with pytest.warns(DeprecationWarning, match="GREEDY_WORK"):
         assert siting.GREEDY_BUDGET_S == 1.0
     monkeypatch.setattr(settings, "GREEDY_BUDGET_S", 5.0, raising=False)  # old code assigning it
-    cover = _random_cover(2, 30, 300, 0.15)
+    cover = random_cover(2, 30, 300, 0.15)
     with pytest.warns(DeprecationWarning, match="no longer read"):
         siting.MCLP(cover, 3).solve("greedy")
     with warnings.catch_warnings():

@@ -6,7 +6,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from geo import network, reach
+from geo import network, reach, siting
 from tests import reference as ref
 
 __all__ = ["placements", "compare_nearest", "reference_nearest", "DEFAULT_LIMIT"]
@@ -96,3 +96,13 @@ def reference_nearest(graph, sources_xy, targets_xy, limit, *, snap_limit=300.0)
     out[out > limit] = np.inf
     out[dst_gap > snap_limit] = np.inf
     return out
+
+
+def random_cover(seed: int, n_cand: int, n_dem: int, radius: float) -> siting.CoverSets:
+    """Candidates and demand at random points of a unit square; a pair when within ``radius``."""
+    rng = np.random.default_rng(seed)
+    cand_xy, dem_xy = rng.uniform(0, 1, (n_cand, 2)), rng.uniform(0, 1, (n_dem, 2))
+    d = np.hypot(*(cand_xy[:, None, :] - dem_xy[None, :, :]).transpose(2, 0, 1))
+    c, t = np.nonzero(d <= radius)
+    weight = np.round(rng.lognormal(3.0, 0.8, n_dem))
+    return siting.CoverSets.from_pairs(c, t, weight, n_candidates=n_cand)
