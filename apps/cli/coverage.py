@@ -90,7 +90,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         compute = getattr(args, "compute_coverage", None) or coverage.compute_coverage
         result = compute(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit)
         # everything is joined: the snapping index (a few hundred MB for a city) makes room for the gaps' grids
-        vars(net).pop("segment_index", None)
+        net.release_segment_index()
         off_network = set(result.unreachable_facilities)
         reachable = ~facilities["id"].astype(str).isin(off_network).to_numpy()
         warn_unreachable(rep, "facilities", facilities, reachable, args.facilities)

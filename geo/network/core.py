@@ -183,6 +183,10 @@ class WalkNetwork:
 
         return SegmentIndex(self)
 
+    def release_segment_index(self) -> None:
+        """Free the snapping index (a few hundred MB for a city) once every point is joined; built again on next use."""
+        vars(self).pop("segment_index", None)
+
     @cached_property
     def transformer(self) -> tuple[pyproj.Transformer, pyproj.Transformer]:
         """(to metric, to WGS84) transformers."""
