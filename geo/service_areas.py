@@ -830,25 +830,7 @@ def _block_holes(
     """The parts of the blocks farther than ``buffer_m`` from every line: negative buffers
     of the blocks, less the bands of loose lines within reach of them."""
     per_face = cache(faces) if cache is not None and cache.buffer_m == buffer_m else _face_holes(faces, buffer_m)
-    return _holes_less_loose(per_face, loose, buffer_m, quad_segs)
-
-
-def _holes_less_loose(per_face: np.ndarray, loose: np.ndarray, buffer_m: float, quad_segs: int) -> np.ndarray:
-    """The blocks' holes (one geometry per block) less the bands of loose lines within reach of them."""
-    holes = shapely.get_parts(per_face)
-    holes = holes[~shapely.is_empty(holes)]
-    if not (holes.size and loose.size):
-        return holes
-    line_i, hole_i = shapely.STRtree(holes).query(loose, predicate="dwithin", distance=buffer_m)
-    if not hole_i.size:
-        return holes
-    near_lines = np.unique(line_i)
-    band_of = dict(zip(near_lines.tolist(), shapely.buffer(loose[near_lines], buffer_m, quad_segs=quad_segs)))
-    for h in np.unique(hole_i):
-        near = [band_of[i] for i in line_i[hole_i == h].tolist()]
-        holes[h] = shapely.difference(holes[h], near[0] if len(near) == 1 else shapely.union_all(near))
-    holes = shapely.get_parts(holes)
-    return holes[~shapely.is_empty(holes)]
+    return _holes_clear_of(per_face, shapely.bounds(per_face), loose, buffer_m, quad_segs)
 
 
 def inset_convex(polygons: np.ndarray, distance: float) -> tuple[np.ndarray, np.ndarray]:
