@@ -8,6 +8,7 @@ keeps a district's base layer small enough for every browser session.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -226,3 +227,17 @@ def _fill_one(geom, max_hole_m2: float):
         keep = [r for r in poly.interiors if shapely.Polygon(r).area * m2_per_deg2 >= max_hole_m2]
         parts.append(shapely.Polygon(poly.exterior, keep))
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+
+
+#: The little-endian dtypes of the map script's packed arrays, by their text's prefix.
+PACKED_DTYPES = {"u8": "<u1", "u16": "<u2", "u32": "<u4"}
+
+
+def packed_array(values: np.ndarray, code: str) -> str:
+    """``"b64<code>:"`` and ``values`` as little-endian unsigned integers in base64 (``code`` u8, u16 or u32).
+
+    The one packing the map's script decodes (``leaflet_map.js``): a city's per-resident arrays go
+    to the browser without a JSON number per resident.
+    """
+    data = np.asarray(values).astype(PACKED_DTYPES[code], copy=False).ravel().tobytes()
+    return f"b64{code}:" + base64.b64encode(data).decode("ascii")

@@ -7,7 +7,6 @@ builds HTML from them.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Sequence
 
@@ -20,7 +19,7 @@ from lifecircle.geo.coverage import ANY, tier_key
 from lifecircle.geo.standards import KindRegistry, tier_label
 
 from . import style
-from .geojson import feature_collection, fill_small_holes, frame_collection, point_to_map, to_map_crs
+from .geojson import feature_collection, fill_small_holes, frame_collection, packed_array, point_to_map, to_map_crs
 
 #: Blocks smaller than this (m²) inside a service area are drawn filled.
 DISPLAY_HOLE_M2 = 6_000.0
@@ -108,7 +107,7 @@ def demand_classes(classes: np.ndarray, packed: bool = False) -> str:
     ``packed``: ``"b64u8:"`` and the classes as base64 bytes instead (a city's every click; the map decodes it).
     """
     if packed:
-        return "b64u8:" + base64.b64encode(np.asarray(classes, dtype=np.uint8).ravel().tobytes()).decode("ascii")
+        return packed_array(classes, "u8")
     return "[" + ",".join(map(str, np.asarray(classes, dtype=np.int64).ravel().tolist())) + "]"
 
 
@@ -121,8 +120,7 @@ def demand_missing(texts: Sequence[str], packed: bool = False) -> str:
     if not packed:
         return json.dumps(list(texts), ensure_ascii=False)
     distinct, index = np.unique(np.asarray(list(texts), dtype=object).astype(str), return_inverse=True)
-    code = base64.b64encode(np.asarray(index, dtype="<u4").ravel().tobytes()).decode("ascii")
-    return json.dumps({"texts": distinct.tolist(), "index": "b64u32:" + code}, ensure_ascii=False)
+    return json.dumps({"texts": distinct.tolist(), "index": packed_array(index, "u32")}, ensure_ascii=False)
 
 
 def demand_distances(dist: np.ndarray, packed: bool = False) -> str:
@@ -134,8 +132,7 @@ def demand_distances(dist: np.ndarray, packed: bool = False) -> str:
     dist = np.asarray(dist, dtype=float).ravel()
     finite = np.isfinite(dist)
     if packed:
-        metres = np.where(finite, np.clip(np.round(dist), 0, 65534), 65535).astype("<u2")
-        return "b64u16:" + base64.b64encode(metres.tobytes()).decode("ascii")
+        return packed_array(np.where(finite, np.clip(np.round(dist), 0, 65534), 65535), "u16")
     parts = list(map(str, np.where(finite, np.round(dist), 0).astype(np.int64).tolist()))
     for i in np.flatnonzero(~finite).tolist():
         parts[i] = "null"

@@ -23,7 +23,6 @@ composited largest tier first with the opacities of the vector map, outlined by 
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import math
@@ -40,6 +39,7 @@ from lifecircle.geo import crs as gcrs
 from lifecircle.geo.coverage import ANY
 
 from . import style as lstyle
+from .geojson import packed_array
 
 __all__ = [
     "TILE",
@@ -550,7 +550,7 @@ def points_payload(
     seq = _id_sequence(ids)
     return (
         f'{{"n":{lon.size},"x0":{x0!r},"y0":{y0!r},"q":{q!r},'
-        f'"x":"b64u32:{base64.b64encode(xi.tobytes()).decode()}","y":"b64u32:{base64.b64encode(yi.tobytes()).decode()}",'
+        f'"x":"{packed_array(xi, "u32")}","y":"{packed_array(yi, "u32")}",'
         f'"w":[{wtext}],"id_seq":{json.dumps(seq, ensure_ascii=False)},'
         f'"id":{"null" if seq else json.dumps(ids, ensure_ascii=False, separators=(",", ":"))},'
         f'"name":{"null" if same else json.dumps([str(n) for n in names], ensure_ascii=False, separators=(",", ":"))}}}'
