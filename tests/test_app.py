@@ -434,3 +434,58 @@ def test_service_areas_are_read_back_on_a_restart_and_traced_again_when_an_input
     fresh(moved)
     fresh(fac, tiers=(300.0,))
     assert len(traced) == 3, "a moved facility and other tiers are traced again"
+
+
+# --------------------------------------------------------------- the workspace's caches
+def test_cached_builds_once_per_key_nested_and_alongside(ws):
+    """A build may ask for another key (it deadlocked behind one process-wide lock), another key is
+    served while one is being built, and concurrent askers of one key get one build."""
+    import threading
+
+    from apps.web import workspace as wsmod
+
+    w = wsmod.Workspace("t", False, ws.net, ws.facilities, ws.demand, tiers=ws.tiers)
+    nested = []
+    t = threading.Thread(target=lambda: nested.append(w.cached(("outer",), lambda: w.cached(("in",), lambda: 1) + 1)))
+    t.daemon = True  # the old lock deadlocked here: fail, don't hang
+    t.start()
+    t.join(20)
+    assert nested == [2]
+    started, release, built = threading.Event(), threading.Event(), []
+
+    def slow():
+        built.append(1)
+        started.set()
+        assert release.wait(20)
+        return "slow"
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(w.cached(("slow",), slow))) for _ in range(3)]
+    threads[0].start()
+    assert started.wait(20)
+    for t in threads[1:]:
+        t.start()
+    other = []
+    side = threading.Thread(target=lambda: other.append(w.cached(("other",), lambda: "other")))
+    side.start()
+    side.join(20)
+    assert other == ["other"], "another key is built while the slow one is"
+    release.set()
+    for t in threads:
+        t.join(20)
+    assert results == ["slow"] * 3 and built == [1]
+
+
+def test_demand_zones_follows_the_demand_frame(ws):
+    """demand_zones is read once per frame and follows a replaced frame (points vs polygons, by shapely)."""
+    from apps.web import workspace as wsmod
+
+    w = wsmod.Workspace("t", False, ws.net, ws.facilities, ws.demand, tiers=ws.tiers)
+    want = bool(np.isin(shapely.get_type_id(ws.demand.geometry.values), (3, 6)).any())
+    assert w.demand_zones is want and w.demand_zones is want
+    zones = ws.demand.set_geometry(shapely.buffer(ws.demand.geometry.values, 1e-4))
+    w.demand = zones
+    assert w.demand_zones is True
+    points = ws.demand.set_geometry(shapely.point_on_surface(ws.demand.geometry.values))
+    w.demand = points
+    assert w.demand_zones is False

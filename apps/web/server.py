@@ -477,6 +477,7 @@ def serve_workspace(
         workspace, port=port, host=host, allow_origins=allow_origins, access=access, limits=limits
     )
     server.start()
+    workspace.settle_heap()  # the long-lived data frozen out of the GC once the start's layers are made
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}/"
     if on_ready:
         on_ready(url)

@@ -9,6 +9,7 @@ Every browser session reads it and keeps its own candidates in a
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import geopandas as gpd
 import numpy as np
@@ -92,6 +94,7 @@ class Workspace:
     timings: dict[str, float] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _key_locks: dict = field(default_factory=dict, repr=False)
     _gap_jobs: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ computing
@@ -135,13 +138,33 @@ class Workspace:
             self._gaps_job(CANDIDATE_KIND, float(self.tiers[-1]), "wgs84")
             _background().submit(self._warm_tiles)
 
+    def settle_heap(self) -> Future:
+        """After the layers made at start (queued behind them): collect once, then ``gc.freeze()``.
+
+        A city's workspace is millions of long-lived objects; without this every full collection
+        during a session walks them all again (up to 380 ms during a click at 500k nodes measured).
+        Frozen objects are never collected, so only the server calls this, once, after warming up.
+        """
+
+        def settle() -> None:
+            gc.collect()
+            gc.freeze()
+
+        return _background().submit(settle)
+
     def _warm_tiles(self, max_zoom: int = 12) -> int:
-        """Render the city view's tiles (zoom 10 to ``max_zoom`` over the study area) into the tile cache."""
+        """Render the city view's tiles (zoom ``max_zoom`` down to 10 over the study area) into the tile cache."""
         from lifecircle.layers import tiles
 
         t, done = self.map_tiles(), 0
+        gap_set = ""
+        if (CANDIDATE_KIND, float(self.tiers[-1]), "wgs84") in self._gap_jobs:
+            # every first visitor's gaps: made on this thread before (one worker), rendered on demand
+            # they were the first page's slowest tiles (~0.4 s each waiting at zoom 12)
+            url = json.loads(self.baseline_gaps_text(CANDIDATE_KIND, self.tiers[-1]))["tiles"]
+            gap_set = parse_qs(urlparse(url).query).get("set", [""])[0]
         west, south, east, north = self.bounds()
-        for z in range(10, max_zoom + 1):
+        for z in range(max_zoom, 9, -1):  # the fitted city view's zoom (12 at 1440 x 900) first
             x0, y1 = (int(v * 2**z) for v in tiles.mercator(west, south))
             x1, y0 = (int(v * 2**z) for v in tiles.mercator(east, north))
             for x in range(x0, x1 + 1):
@@ -150,6 +173,11 @@ class Workspace:
                         t.render("streets", "wgs84", z, x, y)
                     if self.city_areas:
                         t.render("areas", "wgs84", z, x, y, kind=CANDIDATE_KIND)
+                    if gap_set:
+                        try:
+                            t.render("gaps", "wgs84", z, x, y, kind=gap_set)
+                        except KeyError:  # already pushed out by newer sets
+                            gap_set = ""
                     done += 1
         return done
 
@@ -292,7 +320,7 @@ class Workspace:
         inside each session's document.
         """
 
-        text = self.demand_points_text(crs)  # outside cached(): its lock is not re-entrant
+        text = self.demand_points_text(crs)
         url = self.map_tiles().publish_data(f"demand_points-{crs}", text)  # gzipped once per name
         return json.dumps({"url": url})
 
@@ -326,11 +354,25 @@ class Workspace:
 
     # --------------------------------------------------------------- layers
     def cached(self, key: tuple, build: Callable[[], object]) -> object:
-        """Return ``build()`` computed once per process for ``key``."""
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = build()
+        """Return ``build()`` computed once per process for ``key``.
+
+        Each key has its own lock while it is built: a session asking for a layer another one is
+        building waits for that one only, others read theirs meanwhile, and a ``build`` may itself
+        ask for another key (one process-wide lock held while building blocked every session behind
+        the slowest layer and deadlocked on a nested call).
+        """
+        try:
             return self._cache[key]
+        except KeyError:
+            pass
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._cache:
+                value = build()
+                with self._lock:
+                    self._cache[key] = value
+        return self._cache[key]
 
     def streets_text(self, crs: str = "wgs84") -> str:
         """The network's streets as the map's vector base layer (GeoJSON text)."""
@@ -372,9 +414,16 @@ class Workspace:
 
     @property
     def demand_zones(self) -> bool:
-        """True when the demand is given by zones (polygons): the map draws the residents they are spread into."""
-        types = shapely.get_type_id(self.demand.geometry.values)
-        return bool(np.isin(types, (3, 6)).any())
+        """True when the demand is given by zones (polygons): the map draws the residents they are spread into.
+
+        Asked several times per click; the geometry types are read once per demand frame.
+        """
+        memo = self.__dict__.get("_zones_memo")
+        if memo is None or memo[0] is not self.demand:
+            types = shapely.get_type_id(self.demand.geometry.values)
+            memo = (self.demand, bool(np.isin(types, (3, 6)).any()))
+            self.__dict__["_zones_memo"] = memo
+        return memo[1]
 
     def demand_text(self, crs: str = "wgs84") -> str:
         """The demand drawn: points with ``i``, ``id``, ``name``, ``w`` (classes are sent apart).
