@@ -172,6 +172,13 @@ function render({model, el: root}) {
   // for a CSS transition): that read forces a style and layout pass of the page in the middle of
   // every zoom, once per tile layer, hundreds of ms on a page of widgets.
   const CityTiles = L.TileLayer.extend({
+    // a city's map opens at a placeholder view until it is fitted to the study area (once the holder
+    // has a size): tiles of that view were requested first, 60 of them at zoom 15, and held the
+    // browser's six connections while the fitted view's tiles waited behind them
+    _update(center) {
+      if (!state.fitted && (model.bounds || []).length === 4) { return undefined }
+      return L.TileLayer.prototype._update.call(this, center)
+    },
     _updateLevels() {
       const zoom = this._tileZoom
       const maxZoom = this.options.maxZoom
@@ -792,8 +799,11 @@ function render({model, el: root}) {
     const b = model.bounds || []
     const size = map.getSize()
     if (b.length === 4 && size.x > 0 && size.y > 0) {
-      map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [12, 12]})
+      // the first fit jumps (no zoom animation: an animated one loads the placeholder view's tiles);
+      // fitted first: the view's events during fitBounds load the city's tiles (CityTiles._update)
+      const first = !state.fitted
       state.fitted = true
+      map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [12, 12], animate: !first})
     }
   }
 
