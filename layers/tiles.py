@@ -481,6 +481,13 @@ def _fill(img: Image.Image, polygons: list, scale: float, off: np.ndarray) -> No
             part = Image.new("L", (box[2] - box[0], box[3] - box[1]), 0)
             pd = ImageDraw.Draw(part)
             pd.polygon((e - [bx0, by0]).ravel().tolist(), fill=255)
+            boxes = getattr(holes, "boxes", None)
+            if boxes is not None and len(holes) > 1:
+                # only the holes whose box meets the patch (a pixel of margin): the others would draw
+                # nothing; a city's gap polygons have thousands of holes and a tile sees a few of them
+                b = boxes * scale - np.tile(off, 2)
+                near = (b[:, 2] >= bx0 - 1) & (b[:, 0] <= bx1 + 1) & (b[:, 3] >= by0 - 1) & (b[:, 1] <= by1 + 1)
+                holes = [holes[i] for i in np.flatnonzero(near).tolist()]
             for h in holes:
                 pd.polygon((h * scale - off - [bx0, by0]).ravel().tolist(), fill=0)
             img.paste(ImageChops.lighter(img.crop(box), part), box)
@@ -515,16 +522,31 @@ def _polygon_rings(geoms: np.ndarray, min_hole_m2: float = 0.0) -> list[list[tup
     mx, my = mercator(coords[:, 0], coords[:, 1])
     xy = np.column_stack([mx, my])
     bounds = np.searchsorted(of_ring, np.arange(len(rings) + 1))
-    current: dict[int, tuple[np.ndarray, list]] = {}
+    lo = np.minimum.reduceat(xy, bounds[:-1], axis=0) if len(rings) else np.empty((0, 2))
+    hi = np.maximum.reduceat(xy, bounds[:-1], axis=0) if len(rings) else np.empty((0, 2))
+    current: dict[int, tuple[np.ndarray, _Holes]] = {}
     for r in np.flatnonzero(keep).tolist():
         ring = xy[bounds[r] : bounds[r + 1]]
         p = int(of_part[r])
         if first[r]:
-            current[p] = (ring, [])
+            current[p] = (ring, _Holes())
             out[int(of_geom[p])].append(current[p])
         else:
             current[p][1].append(ring)
+            current[p][1].rows.append(r)
+    for _ext, holes in current.values():
+        if holes:
+            holes.boxes = np.column_stack([lo[holes.rows], hi[holes.rows]])  # x0, y0, x1, y1 per hole
     return out
+
+
+class _Holes(list):
+    """A polygon's holes (rings in world fractions) with their boxes (``boxes``: ``(n, 4)`` x0, y0, x1, y1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[int] = []
+        self.boxes: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------ points, clusters, labels

@@ -554,3 +554,34 @@ def test_published_data_is_served_gzipped_once_and_unchanged():
     assert t.data_bytes("demand_points-wgs84")[0] == raw
     with pytest.raises(KeyError):
         t.data_bytes("missing")
+
+
+def test_a_polygon_with_holes_over_many_tiles_keeps_each_tiles_holes():
+    """Only the holes near a tile are drawn into it (a city's gaps have thousands): each tile of a
+    polygon spread over 3 x 3 tiles with 400 holes, some straddling tile edges, agrees with shapely."""
+    z, x, y = 15, 26708, 14266
+    west, south, _e, _n = tiles.tile_bounds(z, x - 1, y + 1)
+    _w, _s, east, north = tiles.tile_bounds(z, x + 1, y - 1)
+    rng = np.random.default_rng(7)
+    cx = rng.uniform(west + 0.02 * (east - west), east - 0.02 * (east - west), 400)
+    cy = rng.uniform(south + 0.02 * (north - south), north - 0.02 * (north - south), 400)
+    r = 0.006 * (east - west)
+    holes = shapely.union_all(shapely.buffer(shapely.points(cx, cy), r, 4))
+    outer = shapely.box(west - r, south - r, east + r, north + r)
+    poly = outer.difference(holes)
+    poly = max(shapely.get_parts(poly), key=shapely.area) if poly.geom_type == "MultiPolygon" else poly
+    assert len(poly.interiors) > 100
+    at = tiles.AreaTiles(np.array([poly], dtype=object), ["k"], [300.0], {"k": "#000000"}, {300.0: 0.3}, base=False)
+    w = 2.0**z * tiles.TILE
+    for tx in (x - 1, x, x + 1):
+        for ty in (y - 1, y, y + 1):
+            mask = at.mask(np.array([0]), z, tx, ty, margin=0) > 127
+            iy, ix = np.mgrid[0 : tiles.TILE, 0 : tiles.TILE] + 0.5
+            mx, my = (tx * tiles.TILE + ix) / w, (ty * tiles.TILE + iy) / w
+            lon = (mx * 360.0 - 180.0).ravel()
+            lat = np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * my)))).ravel()
+            ref = shapely.contains_xy(poly, lon, lat).reshape(mask.shape)
+            px = (east - west) / 3 / tiles.TILE
+            edge = (shapely.distance(poly.boundary, shapely.points(lon, lat)) < 1.5 * px).reshape(mask.shape)
+            assert (~ref).sum() > 500, "the tile sees holes"
+            assert not ((mask != ref) & ~edge).any(), f"tile {tx},{ty}: a pixel away from an outline differs"
