@@ -125,3 +125,46 @@ def test_polygons_and_empty_layers(tmp_path):
     bare = gpd.GeoDataFrame(geometry=frame.geometry.values[:3], crs="EPSG:4326")
     feats = json.loads(write_geojson(bare, tmp_path / "b.geojson").read_text(encoding="utf-8"))["features"]
     assert [f["properties"] for f in feats] == [{}, {}, {}]
+
+
+def _row_texts(texts_codes) -> list[str]:
+    texts, codes = texts_codes
+    return [texts[c] for c in codes.tolist()]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.round(np.random.default_rng(3).uniform(0, 1000, 5000), 1),  # distances to 0.1 m
+        np.where(np.arange(3000) % 4 == 0, np.nan, np.round(np.random.default_rng(4).uniform(-50, 50, 3000), 2)),
+        np.where(np.arange(3000) % 5 == 0, np.inf, np.round(np.random.default_rng(5).random(3000), 4)),  # shares
+        (np.random.default_rng(6).random(1000) > 0.5).astype(float),  # 0.0 / 1.0
+        np.array([np.nan, np.nan]),
+        np.array([7.0]),
+    ],
+)
+def test_grid_codes_write_what_json_writes(values):
+    """A float column on a decimal grid: each row's text is Python's json text of the value (null for NaN/inf)."""
+    got = streaming._grid_codes(pd.Series(values))
+    if not np.isfinite(values).any():
+        assert got is None
+        return
+    assert got is not None
+    want = [json.dumps(float(v)) if np.isfinite(v) else "null" for v in values]
+    assert _row_texts(got) == want
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([0.1234567, 1.0]),  # off every grid
+        np.array([-0.0, 1.0]),  # a negative zero keeps the general path
+        np.array([0.0, 1e9]),  # a span far wider than the column
+        np.array([1, 2, 3]),  # not floats
+    ],
+)
+def test_grid_codes_leave_other_columns_to_factorize(values):
+    assert streaming._grid_codes(pd.Series(values)) is None
+    # and the general path still writes them as json does
+    texts = _row_texts(streaming._distinct_json(pd.Series(values), str))
+    assert [json.loads(t) for t in texts] == [float(v) if values.dtype.kind == "f" else int(v) for v in values]
