@@ -168,3 +168,28 @@ def test_grid_codes_leave_other_columns_to_factorize(values):
     # and the general path still writes them as json does
     texts = _row_texts(streaming._distinct_json(pd.Series(values), str))
     assert [json.loads(t) for t in texts] == [float(v) if values.dtype.kind == "f" else int(v) for v in values]
+
+
+def test_grid_texts_kept_between_chunks_are_json_texts(monkeypatch):
+    """The kept texts (grown, sliced, and past the kept range) are Python's json text of k / scale."""
+    monkeypatch.setattr(streaming, "_GRID_TEXTS", {})
+    monkeypatch.setattr(streaming, "_GRID_KEEP", 5000)
+    for lo, hi in [(3, 40), (0, 2000), (1500, 4999), (4990, 5010), (-20, 5)]:
+        got = streaming._grid_texts(10.0, lo, hi)
+        assert got == [json.dumps(k / 10.0) for k in range(lo, hi + 1)]
+
+
+def test_bool_columns_write_true_false():
+    values = pd.Series(np.random.default_rng(8).random(500) > 0.5)
+    assert _row_texts(streaming._distinct_json(values, str)) == [json.dumps(bool(v)) for v in values]
+
+
+def test_an_empty_point_among_points_takes_the_general_path(tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"id": ["a", "b", "c"]}, geometry=[shapely.Point(1.123456789, 2.0), shapely.Point(), shapely.Point(3, 4)]
+    )
+    assert streaming._point_coords(np.asarray(frame.geometry.values)) is None
+    features = json.loads(write_geojson(frame, tmp_path / "p.geojson").read_text(encoding="utf-8"))["features"]
+    assert features[0]["geometry"] == {"type": "Point", "coordinates": [1.1234568, 2.0]}
+    assert features[2]["geometry"] == {"type": "Point", "coordinates": [3.0, 4.0]}
+    assert features[1]["geometry"] in (None, {"type": "Point", "coordinates": []})

@@ -98,11 +98,12 @@ def column_json(values: pd.Series, jsonable: Callable[[Any], Any]) -> list[str]:
 
 def _point_coords(geoms: np.ndarray) -> np.ndarray | None:
     """Coordinates rounded to 7 decimals, shape (n, 2), when every geometry is a non-empty point, else None."""
-    if geoms.size == 0 or not (shapely.get_type_id(geoms) == 0).all() or shapely.is_empty(geoms).any():
+    if geoms.size == 0 or not (shapely.get_type_id(geoms) == 0).all():
         return None
-    xy = np.round(shapely.get_coordinates(geoms), 7)
-    if xy.shape[0] != geoms.size:
+    xy = shapely.get_coordinates(geoms)
+    if xy.shape[0] != geoms.size:  # an empty point has no coordinate: then some point is empty
         return None
+    np.round(xy, 7, out=xy)
     return xy
 
 
@@ -279,6 +280,8 @@ def _distinct_json(values: pd.Series, jsonable: Callable[[Any], Any]) -> tuple[l
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         # mixed objects: factorize would take 1, 1.0 and True for one value
         return _as_codes(column_json(values, jsonable))
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "b":  # no missing value in a numpy bool
+        return ["false", "true", "null"], values.to_numpy().astype(np.int64)
     grid = _grid_codes(values)
     if grid is not None:
         return grid
@@ -320,7 +323,7 @@ def _grid_codes(values: pd.Series) -> tuple[list[str], np.ndarray] | None:
         span = k_hi - k_lo + 1
         if span > 4 * len(v) + 4096 or abs(lo) * scale > 2**52 or abs(hi) * scale > 2**52:
             return None
-        texts = _numbers_json(np.arange(k_lo, k_hi + 1, dtype=np.float64) / scale)
+        texts = _grid_texts(scale, k_lo, k_hi)
         texts.append("null")
         if every:
             return texts, (k - k_lo).astype(np.int64)
@@ -328,6 +331,28 @@ def _grid_codes(values: pd.Series) -> tuple[list[str], np.ndarray] | None:
         codes[finite] = (k - k_lo).astype(np.int64)
         return texts, codes
     return None
+
+
+#: Texts of ``k / scale`` for ``k`` in ``0..len - 1``, by scale (:func:`_grid_texts`).
+_GRID_TEXTS: dict[float, list[str]] = {}
+#: The largest ``k`` whose text :func:`_grid_texts` keeps.
+_GRID_KEEP = 1 << 20
+
+
+def _grid_texts(scale: float, k_lo: int, k_hi: int) -> list[str]:
+    """The JSON text of ``k / scale`` for each ``k`` in ``k_lo..k_hi`` (a new list).
+
+    Every chunk of a million distances asks for the same ten thousand texts: those of
+    ``0 <= k < 2**20`` are made once per scale and sliced.
+    """
+    if k_lo < 0 or k_hi >= _GRID_KEEP:
+        return _numbers_json(np.arange(k_lo, k_hi + 1, dtype=np.float64) / scale)
+    kept = _GRID_TEXTS.get(scale, [])
+    if k_hi >= len(kept):  # a new, longer list replaces the old one whole (writers on other threads may be reading)
+        size = min(_GRID_KEEP, max(1024, 1 << int(k_hi).bit_length()))
+        kept = _numbers_json(np.arange(size, dtype=np.float64) / scale)
+        _GRID_TEXTS[scale] = kept
+    return kept[k_lo : k_hi + 1]
 
 
 def _assemble(pieces: list[str], texts: list[_Texts], n: int, *, last: bool) -> bytes | memoryview:
