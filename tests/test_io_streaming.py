@@ -193,3 +193,20 @@ def test_an_empty_point_among_points_takes_the_general_path(tmp_path):
     assert features[0]["geometry"] == {"type": "Point", "coordinates": [1.1234568, 2.0]}
     assert features[2]["geometry"] == {"type": "Point", "coordinates": [3.0, 4.0]}
     assert features[1]["geometry"] in (None, {"type": "Point", "coordinates": []})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0.0, 1.0, 1.0, 0.0],
+        [1.0, 1.0],
+        [0.0, -0.0, 1.0],  # a negative zero is written as json writes it
+        [1.0, np.nan, 0.0],
+        [0.0, 0.5, 1.0],
+    ],
+)
+def test_zero_one_columns_write_what_json_writes(values):
+    values = np.array(values)
+    got = _row_texts(streaming._distinct_json(pd.Series(values), str))
+    assert [json.loads(t) for t in got] == [float(v) if np.isfinite(v) else None for v in values]
+    assert [type(json.loads(t)) for t in got] == [float if np.isfinite(v) else type(None) for v in values]

@@ -307,6 +307,10 @@ def _grid_codes(values: pd.Series) -> tuple[list[str], np.ndarray] | None:
     if not (isinstance(values.dtype, np.dtype) and values.dtype == np.float64) or len(values) == 0:
         return None
     v = values.to_numpy()
+    if v[0] in (0.0, 1.0):  # a share of a point: 0.0 or 1.0 everywhere, in three passes
+        ones = v == 1.0
+        if (ones | (v == 0.0)).all() and not np.signbit(v).any():
+            return ["0.0", "1.0", "null"], ones.astype(np.int64)
     finite = np.isfinite(v)
     every = bool(finite.all())
     w = v if every else v[finite]
