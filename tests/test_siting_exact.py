@@ -87,3 +87,77 @@ def test_exact_equals_pulp_cbc(seed, k):
     assert model.objective == pytest.approx(_pulp_mclp(model.instance, k))
     plain = siting.MCLP(model.cover, k).solve("exact", warm_start=False, time_limit=120.0)
     assert plain.objective == pytest.approx(model.objective)  # the whole MIP, cold: same optimum
+
+
+def _reducible_pairs(seed: int, n_base: int = 9, n_dem: int = 60):
+    """Random pairs with duplicated candidates, candidates covering a subset of another's, and duplicated demand."""
+    rng = np.random.default_rng(seed)
+    sets = [set(np.flatnonzero(rng.random(n_dem) < 0.15).tolist()) for _ in range(n_base)]
+    for _ in range(3):
+        sets.append(set(sets[int(rng.integers(n_base))]))  # an identical candidate
+        base = sorted(sets[int(rng.integers(n_base))])
+        sets.append(set(rng.choice(base, size=len(base) // 2, replace=False).tolist()) if base else set())  # a subset
+    order = rng.permutation(len(sets))
+    sets = [sets[i] for i in order]
+    dup = rng.integers(0, n_dem, 15)  # demand points with the same cover set as another point
+    c = [j for j, s in enumerate(sets) for i in sorted(s)] + [
+        j for j, s in enumerate(sets) for d, i in enumerate(dup) if i in s
+    ]
+    t = [i for s in sets for i in sorted(s)] + [n_dem + d for s in sets for d, i in enumerate(dup) if i in s]
+    weight = np.round(rng.lognormal(3.0, 0.8, n_dem + dup.size))
+    weight[rng.random(weight.size) < 0.05] = 0.0
+    return np.array(c), np.array(t), weight, len(sets)
+
+
+def _brute_force(c, t, weight, n_cand, k, before, blocked) -> float:
+    cover = np.zeros((n_cand, weight.size), bool)
+    cover[c, t] = True
+    open_w = np.where(before, 0.0, weight)
+    free = [j for j in range(n_cand) if not blocked[j]]
+    return max(
+        float(open_w[cover[list(combo)].any(axis=0)].sum()) if combo else 0.0
+        for combo in itertools.combinations(free, min(k, len(free)))
+    )
+
+
+def test_dominated_against_set_inclusion():
+    for seed in range(8):
+        c, t, weight, n = _reducible_pairs(seed)
+        inst = siting.MCLP(siting.CoverSets.from_pairs(c, t, weight, n_candidates=n), 2).instance
+        sets = [set(heuristics._row(inst.A, j).tolist()) for j in range(inst.n)]
+        rows = np.arange(inst.n)
+        dom = exact.dominated(inst, rows)
+        for j in range(inst.n):
+            by = [i for i in range(inst.n) if i != j and sets[j] <= sets[i] and (sets[j] < sets[i] or i < j)]
+            if not by:
+                assert dom[j] == -1
+            else:
+                assert dom[j] in by and dom[dom[j]] == -1  # a dominator that stays
+        assert (dom >= 0).any()  # the instances have dominated candidates
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_reductions_keep_the_optimum(seed, monkeypatch):
+    """Identical and subset candidates, duplicate demand, zero weights, existing stations and blocked sites."""
+    monkeypatch.setattr(exact, "EXACT_LAGRANGIAN_ITERATIONS", 0)  # always through the reduced MIP
+    monkeypatch.setattr(exact, "FULL_MIP_SHARE", 1.0)
+    c, t, weight, n = _reducible_pairs(seed)
+    rng = np.random.default_rng(50 + seed)
+    before = rng.random(weight.size) < 0.1
+    blocked = rng.random(n) < 0.1
+    k = int(rng.integers(2, 5))
+    cover = siting.CoverSets.from_pairs(c, t, weight, n_candidates=n, covered_before=before, blocked=blocked)
+    want = _brute_force(c, t, weight, n, k, before, blocked)
+    model = siting.MCLP(cover, k)
+    inst = model.instance
+    rows = heuristics._greedy_cover(inst, k)[: max(1, k - 1)]  # a weak start, so HiGHS has work to do
+    value = float(inst.w[inst.covered(rows)].sum())
+    lag = heuristics._lagrangian(inst, k, value, iters=5, budget_s=10.0)
+    res = exact.solve_mclp(inst, k, rows, lag, time_limit=60.0, mip_gap=1e-9)
+    assert res.optimal
+    assert float(inst.w[inst.covered(res.rows)].sum()) + float(weight[before].sum()) == pytest.approx(
+        want + float(weight[before].sum())
+    )
+    assert len(res.rows) <= k and not blocked[inst.cand[res.rows]].any()
+    whole = siting.MCLP(cover, k).solve("exact", time_limit=60.0)
+    assert whole.optimal and whole.objective == pytest.approx(want)

@@ -49,6 +49,7 @@ __all__ = [
     "FULL_MIP_SHARE",
     "SMALL_MIP_SHARE",
     "ExactResult",
+    "dominated",
     "reduced_cost_keep",
     "solve_mclp",
 ]
@@ -151,6 +152,33 @@ def reduced_cost_keep(inst: _Instance, k: int, lam: np.ndarray, value: float, to
     return _reduced_cost_keep(inst, k, lam, value, tol)
 
 
+def dominated(inst: _Instance, rows: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, a row among them whose cover set contains its own, or -1 when none.
+
+    A candidate whose cover set is a subset of another's (identical sets: all but
+    the lowest row) is never needed in the plain MCLP: in any solution it can be
+    replaced by that other candidate (or left out when both are open) without
+    losing weight.  The dominator returned has the largest cover set (then the
+    lowest row) among those containing the candidate's, so it is itself
+    undominated; undominated rows get -1.
+    """
+    rows = np.asarray(rows, np.int64)
+    pattern = inst.A[rows].astype(bool).astype(np.int32)
+    size = np.diff(pattern.indptr)
+    inter = (pattern @ pattern.T).tocoo()
+    j, jj, shared = inter.row, inter.col, inter.data
+    sub = (j != jj) & (shared == size[j]) & ((size[jj] > size[j]) | ((size[jj] == size[j]) & (jj < j)))
+    j, jj = j[sub], jj[sub]
+    out = np.full(rows.size, -1, np.int64)
+    if j.size:
+        order = np.lexsort((jj, -size[jj], j))  # per row: largest dominator first, then lowest
+        j, jj = j[order], jj[order]
+        first = np.ones(j.size, bool)
+        first[1:] = j[1:] != j[:-1]
+        out[j[first]] = jj[first]
+    return out
+
+
 def _sub_instance(inst: _Instance, keep_rows: np.ndarray) -> _Instance:
     """The instance restricted to ``keep_rows``, its elements merged again where their cover sets now agree."""
     sub = inst.A[keep_rows].tocsc()
@@ -203,9 +231,17 @@ def solve_mclp(
     if keep.sum() > FULL_MIP_SHARE * inst.n and inst.A.nnz <= FULL_MIP_MAX_PAIRS:
         keep[:] = True
     kept = np.flatnonzero(keep)
+    dom = dominated(inst, kept)
+    start_rows = set(int(r) for r in rows)
+    for r in list(start_rows):  # the start swaps a dominated site for its dominator
+        d = dom[np.searchsorted(kept, r)]
+        if d >= 0:
+            start_rows.discard(r)
+            start_rows.add(int(kept[d]))
+    kept = kept[dom < 0]
     sub = _sub_instance(inst, kept)
     x0 = np.zeros(sub.n)
-    local = np.searchsorted(kept, rows)
+    local = np.searchsorted(kept, sorted(start_rows))
     x0[local] = 1.0
     start = np.concatenate([x0, sub.covered(local).astype(float)])
     left = max(1.0, time_limit - (time.perf_counter() - started))
