@@ -295,6 +295,9 @@ def _interact(page, box: dict, top: int, out: dict) -> None:
     clicks, polled = [], []
     sels = [f"[data-testid='covered-{top}'] .lc-fig", "[data-testid='covered-300'] .lc-fig"]
     for fx, fy in ((0.5, 0.5), (0.35, 0.4), (0.65, 0.6)):
+        if page.locator(".lc-map.lc-adding").count() == 0:  # an added station ends the add mode
+            page.locator("button", has_text="点击地图添加站点").first.click()
+            _wait(lambda: page.locator(".lc-map.lc-adding").count() == 1, 60)
         page.evaluate(CLICK_PROBE, sels)
         t0 = time.perf_counter()
         page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)

@@ -448,25 +448,44 @@ class PlannerApp:
         self._push_results()
 
     def _push_results(self) -> None:
-        """What depends on the current distances: figures and demand colours now; polygons next."""
+        """What depends on the current distances: figures and demand colours now (a city's colours in the
+        next message, :meth:`_push_colors`); polygons next."""
         s, ws = self.state, self.ws
-        classes = lstyle.distance_classes(ws.tiers)
         comp = s.complete() if s.view == "complete" else None
         if comp is not None:
             self._push_complete(comp)
         else:
-            dist = s.drawn_distances()
-            packed = ws.city_points  # a city's 100,000s of residents: base64 arrays, not JSON lists
+            self.headline_w.object = views.headline_html(s.headline(), s.lang)
+            doc = pn.state.curdoc
+            if ws.city_points and doc is not None and doc.session_context is not None:
+                # a city in a server: the figures go out alone; the residents' colours (400 KB for
+                # 100,000 of them, ~250 ms for the browser to apply and repaint) and the 社区 table
+                # follow in the next message, so the figures are not drawn after them
+                if not getattr(self, "_colors_pending", False):
+                    self._colors_pending = True
+                    doc.add_next_tick_callback(self._push_colors)
+            else:
+                self._push_colors()
+        self.map.closed = json.dumps(s.closed_points() if s.closed else [])
+        self.candidates_w.object = views.candidates_html(s.gains(), ws.tiers, s.lang)
+        self._defer(self._push_polygons)
+
+    def _push_colors(self) -> None:
+        """The residents' distance classes and distances on the map, and the 社区 table."""
+        self._colors_pending = False
+        s, ws = self.state, self.ws
+        if s.view == "complete" and s.complete() is not None:
+            return  # the complete view colours the residents itself
+        classes = lstyle.distance_classes(ws.tiers)
+        dist = s.drawn_distances()
+        packed = ws.city_points  # a city's 100,000s of residents: base64 arrays, not JSON lists
+        with pn.io.hold():
             self.map.param.update(
                 demand_classes=lml.demand_classes(classes.classify(dist, s.drawn_reachable()), packed=packed),
                 demand_distances=lml.demand_distances(dist, packed=packed),
                 demand_missing="[]",
             )
-            self.headline_w.object = views.headline_html(s.headline(), s.lang)
             self.units_w.object = views.units_html(s.unit_table(), ws.tiers, s.lang)
-        self.map.closed = json.dumps(s.closed_points() if s.closed else [])
-        self.candidates_w.object = views.candidates_html(s.gains(), ws.tiers, s.lang)
-        self._defer(self._push_polygons)
 
     def _push_complete(self, comp) -> None:
         """The complete view: residents coloured by the kinds they reach, its tables and the ledger."""

@@ -331,9 +331,11 @@ def session_page(workspace: Workspace, limits: SessionLimits | None = None) -> p
         margin=0,
     )
     limits.pending.add(doc)
+    workspace.map_tiles().touch()  # a visitor: the start's tile warm-up waits (apps.web.tiles.MapTiles.wait_for_quiet)
 
     def build() -> None:
         limits.pending.discard(doc)
+        workspace.map_tiles().touch()
         if len(limits.apps) >= limits.max_sessions:
             limits.refused += 1
             holder.objects = [pn.pane.HTML(_note_html(*_busy_zh_en(), color="#b3261e"), sizing_mode="stretch_width")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from urllib.parse import urlencode
 
@@ -49,6 +50,21 @@ class MapTiles:
         self.data: dict[str, tuple[bytes, bytes]] = {}  # name -> (JSON bytes, the same gzipped)
         self.lock = threading.Lock()
         self.data_lock = threading.Lock()  # not self.lock: that one is held while a tile index is built (seconds)
+        self.visited = 0.0  # time.monotonic() of the last visitor's request (the start's warm-up yields to them)
+
+    def touch(self) -> None:
+        """A visitor asked for something (a page, a tile, a data layer): the background warm-up waits."""
+        self.visited = time.monotonic()
+
+    def wait_for_quiet(self, quiet_s: float = 0.4, longest_s: float = 30.0) -> None:
+        """Sleep while visitors were served within ``quiet_s`` (at most ``longest_s`` in all).
+
+        The tiles warmed at start compete with a first visitor for the one interpreter: the tiles they
+        ask for are rendered on demand instead, and the warm-up goes on once the page is quiet.
+        """
+        deadline = time.monotonic() + longest_s
+        while time.monotonic() < deadline and time.monotonic() - self.visited < quiet_s:
+            time.sleep(quiet_s / 4)
 
     def publish_data(self, name: str, text: str) -> str:
         """Serve ``text`` (JSON, the same for every session) at ``/lc-tiles/<token>/data/<name>.json``; its URL.
@@ -153,6 +169,7 @@ class TileHandler(AuthRequestHandler):
 
     @authenticated
     async def get(self, path: str) -> None:
+        self.tiles.touch()
         parts = path.split("/")
         if len(parts) == 3 and parts[0] == self.tiles.token and parts[1] == "data" and parts[2].endswith(".json"):
             self._data(parts[2][:-5])

@@ -169,6 +169,7 @@ class Workspace:
             x1, y0 = (int(v * 2**z) for v in tiles.mercator(east, north))
             for x in range(x0, x1 + 1):
                 for y in range(y0, y1 + 1):
+                    t.wait_for_quiet()  # a visitor's own tiles first
                     if self.city_streets:
                         t.render("streets", "wgs84", z, x, y)
                     if self.city_areas:
