@@ -379,9 +379,15 @@ def test_city_view_is_clustered_and_zooming_in_shows_the_facilities(tmp_path):
             page.screenshot(path=str(shots / "city_view_zoomed.png"))
             # a station added here: its figures at once, then this session's own gaps (traced off the server's loop)
             before = set(page.eval_on_selector_all("img.leaflet-tile[src*='/gaps/']", "els => els.map(e => e.src)"))
+            colours = page.locator("canvas.lc-points").first.get_attribute("data-classes")
             add_mode(page)
             n = add_station(page, 0.5, 0.5)
             assert n == 1
+            # the residents' colours follow the figures in the next message (a city): they change too
+            until(
+                lambda: page.locator("canvas.lc-points").first.get_attribute("data-classes") != colours,
+                "the residents recoloured after the added station",
+            )
             until(
                 lambda: bool(
                     set(

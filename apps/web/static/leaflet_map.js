@@ -509,6 +509,7 @@ function render({model, el: root}) {
       ctx.lineWidth = 0.6
       ctx.globalAlpha = 0.95
       let drawn = 0
+      const perClass = new Map()  // drawn points per distance class (data-classes: what the tests read)
       for (let k = 0; k < order.length; k++) {
         const i = order[k]
         const x = this._px[i] * scale - ox
@@ -528,6 +529,7 @@ function render({model, el: root}) {
           ctx.rect(x - r, y - r, 2 * r, 2 * r)
         }
         drawn++
+        perClass.set(c, (perClass.get(c) || 0) + 1)
         if (hover) {
           const key = Math.floor(x / cell) * 65536 + Math.floor(y / cell)
           const list = grid.get(key)
@@ -536,6 +538,7 @@ function render({model, el: root}) {
       }
       if (current !== -2) { flush() }
       canvas.dataset.drawn = String(drawn)
+      canvas.dataset.classes = [...perClass.entries()].sort((a, b) => a[0] - b[0]).map((e) => e.join(":")).join(",")
       this._grid = hover ? {grid, cell, ox, oy, scale} : null
     },
     _hover(ev) {
