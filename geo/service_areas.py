@@ -585,32 +585,21 @@ def faces_band(
     band = shapely.buffer(
         shapely.geometrycollections(np.concatenate([[union], loose[outside]])), buffer_m, quad_segs=quad_segs
     )
-    kept = holes if holes is not None and holes.buffer_m == buffer_m else None
-    if kept is not None:
-        per_face, bounds = kept.of_faces(enclosed, polys, faces.n_faces)
+    if holes is not None and holes.buffer_m == buffer_m:
+        per_face, bounds = holes.of_faces(enclosed, polys, faces.n_faces)
     else:
         per_face = _face_holes(polys, buffer_m)
         bounds = shapely.bounds(per_face)
     # a hole is buffer_m or more from anything outside its block, so only lines inside the blocks
     # (dead ends, the connector, bridges crossing them) come nearer to one
-    return _with_holes(band, _holes_clear_of(per_face, bounds, loose, buffer_m, quad_segs, enclosed, kept))
+    return _with_holes(band, _holes_clear_of(per_face, bounds, loose, buffer_m, quad_segs))
 
 
 def _holes_clear_of(
-    per_face: np.ndarray,
-    bounds: np.ndarray,
-    loose: np.ndarray,
-    buffer_m: float,
-    quad_segs: int,
-    ids: np.ndarray | None = None,
-    kept: FaceHoles | None = None,
+    per_face: np.ndarray, bounds: np.ndarray, loose: np.ndarray, buffer_m: float, quad_segs: int
 ) -> np.ndarray:
     """The blocks' holes (one geometry per block, ``bounds`` theirs) less the bands of the loose
-    lines nearer than ``buffer_m`` to them; the pairs to test are found by their boxes first.
-
-    With ``ids`` (the blocks' face ids) and ``kept``, a hole cut by the same lines before (the
-    same face, lines with the same coordinates: a dead end inside a block every nearby area
-    reaches whole) is taken from ``kept`` instead of cut again."""
+    lines nearer than ``buffer_m`` to them; the pairs to test are found by their boxes first."""
     hole_i = np.empty(0, dtype=np.int64)
     if loose.size and per_face.size:
         lb = shapely.bounds(loose)
@@ -627,32 +616,13 @@ def _holes_clear_of(
             line_i, hole_i = line_i[close], hole_i[close]
     if hole_i.size:
         per_face = per_face.copy()
-        groups: dict[int, list[int]] = {}
-        for h, i in zip(hole_i.tolist(), line_i.tolist()):
-            groups.setdefault(h, []).append(i)
-        todo = list(groups)
-        keys: dict[int, tuple] = {}
-        if kept is not None and ids is not None:
-            near = np.unique(line_i)
-            wkb = dict(zip(near.tolist(), shapely.to_wkb(loose[near]).tolist()))
-            keys = {h: (int(ids[h]), tuple(sorted(wkb[i] for i in lines))) for h, lines in groups.items()}
-            todo = []
-            for h, key in keys.items():
-                got = kept.cut.get(key)
-                if got is None:
-                    todo.append(h)
-                else:
-                    per_face[h] = got
-        if todo:
-            need = np.unique(np.concatenate([groups[h] for h in todo]))
-            band_of = dict(zip(need.tolist(), shapely.buffer(loose[need], buffer_m, quad_segs=quad_segs)))
-            for h in todo:
-                near_bands = [band_of[i] for i in groups[h]]
-                per_face[h] = shapely.difference(
-                    per_face[h], near_bands[0] if len(near_bands) == 1 else shapely.union_all(near_bands)
-                )
-            if keys and kept is not None:
-                kept.keep_cut({keys[h]: per_face[h] for h in todo})
+        near_lines = np.unique(line_i)
+        band_of = dict(zip(near_lines.tolist(), shapely.buffer(loose[near_lines], buffer_m, quad_segs=quad_segs)))
+        for h in np.unique(hole_i).tolist():
+            near_bands = [band_of[i] for i in line_i[hole_i == h].tolist()]
+            per_face[h] = shapely.difference(
+                per_face[h], near_bands[0] if len(near_bands) == 1 else shapely.union_all(near_bands)
+            )
     out = shapely.get_parts(per_face)
     return out[~shapely.is_empty(out)]
 
@@ -804,14 +774,6 @@ class FaceHoles:
         self._bounds = np.empty((0, 4))
         self._have = np.empty(0, dtype=bool)
         self._n_by_id = 0
-        #: holes less the bands of the lines near them, by (face id, the lines' WKB): see :func:`_holes_clear_of`
-        self.cut: dict = {}
-
-    def keep_cut(self, found: dict) -> None:
-        """Keep holes cut by lines (at most ``limit``: beyond it they start afresh)."""
-        if len(self.cut) + len(found) > self.limit:
-            self.cut.clear()
-        self.cut.update(found)
 
     def __call__(self, faces: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
         """The hole of each face (an empty polygon for a face too narrow for one); ``ids``
@@ -982,27 +944,28 @@ def _lonlat_rows(
 def _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progress):
     """Split the sources over forked worker processes (the network is shared copy-on-write)."""
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor
 
     ok = _spatial_order(sources)  # neighbours in one chunk share their blocks' holes
     # small chunks keep both processes busy to the end
     chunks = [c for c in np.array_split(ok, max(workers * 4, ok.size // 20, 1)) if c.size]
-    # built once, shared by fork; the faces on a thread meanwhile (NumPy lets go of the GIL in
-    # their big array steps, and the strokes' too: the two overlap on two cores)
-    with ThreadPoolExecutor(1) as side:
-        found = side.submit(street_faces, net)
-        _ = (net.csr, net.node_tree, net.strokes, net.incidence, net.edge_geom_length, net.geom_cum)
-        faces = found.result()
+    _ = (
+        net.csr,
+        net.node_tree,
+        net.strokes,
+        net.incidence,
+        net.edge_geom_length,
+        net.geom_cum,
+    )  # build once, share by fork
     _WORKER_STATE.update(
-        net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs, faces=faces
+        net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs, faces=street_faces(net)
     )
     out: list[tuple[int, float, float, shapely.Geometry]] = []
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
             done = 0
             for rows in pool.map(_areas_chunk, chunks):
-                polys = shapely.from_wkb([g for *_, g in rows])  # one call per chunk
-                out.extend((i, t, a, g) for (i, t, a, _), g in zip(rows, polys.tolist()))
+                out.extend((i, t, a, shapely.from_wkb(g)) for i, t, a, g in rows)
                 done += len(rows) // max(len(tiers), 1)
                 if progress:
                     progress(done, ok.size)

@@ -187,35 +187,3 @@ def test_bands_from_faces_are_the_band_of_the_reached_streets(where, grid, reque
             assert shapely.difference(band, shapely.buffer(poly, 0.9)).area < 1.0 + 5e-5 * band.area
             assert poly.symmetric_difference(band).area < 1e-2 * band.area
     assert used >= 8  # most areas take the faces' way
-
-
-def test_holes_cut_by_dead_ends_reused_by_neighbours_keep_the_band(grid):
-    """Neighbouring areas share blocks and the dead ends inside them: a hole cut by the same
-    lines is taken from :class:`FaceHoles` (``cut``) the second time; the polygons stay the
-    band of the streets networkx reaches."""
-    from geo.street_faces import street_faces
-
-    graph = _graph(grid)
-    rng = np.random.default_rng(41)
-    centre = grid.node_xy[rng.integers(grid.n_nodes)]
-    xy = centre + rng.uniform(-120, 120, (6, 2))  # close together: most blocks in every area
-    src = network.snap_xy(grid, xy)
-    kept = service_areas.FaceHoles(25.0)
-
-    class Counted(dict):
-        hits = 0
-
-        def get(self, key, default=None):
-            found = super().get(key, default)
-            Counted.hits += found is not None
-            return found
-
-    kept.cut = Counted()
-    rows = service_areas.service_areas(grid, src, xy, [1000.0], buffer_m=25.0, faces=street_faces(grid), holes=kept)
-    assert kept.cut and Counted.hits > 0  # some holes cut by lines were taken again
-    for i, tier, poly in rows:
-        band = shapely.buffer(_reference_streets(grid, graph, src, i, xy[i], tier), 25.0, quad_segs=16)
-        assert shapely.is_valid(poly)
-        assert shapely.difference(poly, shapely.buffer(band, 0.2)).area < 0.5
-        assert shapely.difference(band, shapely.buffer(poly, 0.9)).area < 1.0 + 5e-5 * band.area
-        assert poly.symmetric_difference(band).area < 1e-2 * band.area
