@@ -67,6 +67,7 @@ def test_reduced_mip_equals_brute_force(seed, monkeypatch):
     """The reduced MIP from a weak incumbent and a weak bound, every time (no shortcut by the bound)."""
     monkeypatch.setattr(exact, "EXACT_LAGRANGIAN_ITERATIONS", 0)
     monkeypatch.setattr(exact, "FULL_MIP_SHARE", 1.0)
+    monkeypatch.setattr(exact, "KERNEL_SHARE", 1.01)  # the kernel MIP's incumbent always runs too
     inst = siting.MCLP(random_cover(seed, 12, 150, 0.2), 3).instance
     k = 3
     best = max(_all_values(inst, k).values())
@@ -141,6 +142,7 @@ def test_reductions_keep_the_optimum(seed, monkeypatch):
     """Identical and subset candidates, duplicate demand, zero weights, existing stations and blocked sites."""
     monkeypatch.setattr(exact, "EXACT_LAGRANGIAN_ITERATIONS", 0)  # always through the reduced MIP
     monkeypatch.setattr(exact, "FULL_MIP_SHARE", 1.0)
+    monkeypatch.setattr(exact, "KERNEL_SHARE", 1.01)  # the kernel MIP's incumbent always runs too
     c, t, weight, n = _reducible_pairs(seed)
     rng = np.random.default_rng(50 + seed)
     before = rng.random(weight.size) < 0.1

@@ -16,10 +16,14 @@ left out (Lagrangian reduced-cost fixing, as in Galvao & ReVelle 1996).  The
 MIP over the candidates that are left is the original problem for every
 solution better than the incumbent, so its optimum is the optimum.
 
-:func:`solve_mclp` runs the three steps: more subgradient iterations from
+:func:`solve_mclp` runs the steps: more subgradient iterations from
 the greedy method's multipliers (with local searches from the relaxation's
-choices, which often reach the bound and end the search there), the fixing,
-and HiGHS on the reduced MIP warm-started by the incumbent.
+choices, which often reach the bound and end the search there), a small MIP
+over a kernel of the candidates of highest Lagrangian value for a better
+incumbent (a better start prunes more: on the 10,000 x 1,000 bench case an
+optimal start halves HiGHS' time), the fixing, leaving out candidates whose
+cover set lies inside another kept candidate's (:func:`dominated`), and HiGHS
+on the reduced MIP warm-started by the incumbent.
 """
 
 from __future__ import annotations
@@ -71,6 +75,13 @@ SMALL_MIP_SHARE = 0.1
 #: reduced one: HiGHS does not finish the root LP of the whole city model (1.2M pairs) in a minute.
 FULL_MIP_SHARE = 0.5
 FULL_MIP_MAX_PAIRS = 200_000
+#: The kernel MIP that looks for a better incumbent takes the KERNEL_FACTOR * k candidates
+#: of highest Lagrangian value (with the incumbent and the relaxation's choices) ...
+KERNEL_FACTOR = 2
+#: ... unless that is this share of all candidates or more (then the exact MIP is small anyway) ...
+KERNEL_SHARE = 0.5
+#: ... and runs at most this share of the time limit.
+KERNEL_TIME_SHARE = 0.1
 
 
 @dataclass
@@ -126,6 +137,38 @@ def _tighten(
         if keep.sum() <= max(SMALL_MIP_SHARE * inst.n, 2 * k):
             break  # few enough candidates left for HiGHS
     return rows, value, lag
+
+
+def _kernel_search(
+    inst: _Instance, k: int, rows: list[int], value: float, lag: _Lagrangian, time_limit: float, mip_gap: float
+) -> tuple[list[int], float]:
+    """A better incumbent from the MIP restricted to a kernel of promising candidates.
+
+    The kernel: the incumbent, the relaxation's choices and the ``KERNEL_FACTOR * k``
+    candidates of highest Lagrangian value ``A lam``.  Its optimum is only a
+    start for the exact MIP (a better incumbent prunes more and fixes more
+    candidates); it proves nothing itself.
+    """
+    c = inst.A @ lag.lam
+    size = min(inst.n, KERNEL_FACTOR * k)
+    picks = [np.asarray(rows, np.int64), np.asarray(lag.top, np.int64), np.argsort(-c, kind="stable")[:size]]
+    picks += [np.asarray(s, np.int64) for s in lag.starts]
+    kernel = np.unique(np.concatenate(picks))
+    if kernel.size >= KERNEL_SHARE * inst.n:
+        return rows, value
+    sub = _sub_instance(inst, kernel)
+    local = np.searchsorted(kernel, rows)
+    x0 = np.zeros(sub.n)
+    x0[local] = 1.0
+    start = np.concatenate([x0, sub.covered(local).astype(float)])
+    res = solver.solve(
+        _mclp_mip(sub, k), time_limit=time_limit, mip_gap=mip_gap, start=start, options=MCLP_HIGHS_OPTIONS
+    )
+    if res.x is None:
+        return rows, value
+    found = kernel[np.flatnonzero(res.x[: sub.n] > 0.5)].tolist()
+    v = _value(inst, found)
+    return (found, v) if v > value else (rows, value)
 
 
 def reduced_cost_keep(inst: _Instance, k: int, lam: np.ndarray, value: float, tol: float) -> tuple[np.ndarray, float]:
@@ -222,6 +265,11 @@ def solve_mclp(
     value = _value(inst, rows)
     rows, value, lag = _tighten(inst, k, rows, value, lag, min(EXACT_LAGRANGIAN_S, 0.25 * time_limit), mip_gap)
     tol = _tolerance(inst, mip_gap, lag.bound)
+    if lag.bound - value <= tol:
+        return ExactResult(
+            np.sort(np.asarray(rows, np.int64)), True, 0.0, "optimal (Lagrangian bound reached)", lag.bound, inst.n
+        )
+    rows, value = _kernel_search(inst, k, rows, value, lag, KERNEL_TIME_SHARE * time_limit, mip_gap)
     if lag.bound - value <= tol:
         return ExactResult(
             np.sort(np.asarray(rows, np.int64)), True, 0.0, "optimal (Lagrangian bound reached)", lag.bound, inst.n
