@@ -74,6 +74,7 @@ class PlannerApp:
         self.state = state or PlannerState(workspace)
         self.last_update_ms = 0.0
         self._timing, self._queued, self._pending = False, [], False
+        self._colors_pending = False  # the residents' colours queued for the next message (_push_colors)
         self.map = LeafletMap(bounds=list(workspace.bounds()))
         self.map.on_message = self._on_message
         self._build_widgets()
@@ -461,7 +462,7 @@ class PlannerApp:
                 # a city in a server: the figures go out alone; the residents' colours (400 KB for
                 # 100,000 of them, ~250 ms for the browser to apply and repaint) and the 社区 table
                 # follow in the next message, so the figures are not drawn after them
-                if not getattr(self, "_colors_pending", False):
+                if not self._colors_pending:
                     self._colors_pending = True
                     doc.add_next_tick_callback(self._push_colors)
             else:

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import numpy as np
 import shapely
@@ -122,6 +122,11 @@ class MapTiles:
         """Leaflet's URL template of a tile layer."""
         q = urlencode(query)
         return f"/{ROUTE}/{self.token}/{layer}/{crs}/{{z}}/{{x}}/{{y}}.png" + (f"?{q}" if q else "")
+
+    @staticmethod
+    def gap_set(url: str) -> str:
+        """The gap set's key in a URL :meth:`publish_gaps` returned ("" when it has none)."""
+        return parse_qs(urlparse(url).query).get("set", [""])[0]
 
     def render(self, layer: str, crs: str, z: int, x: int, y: int, kind: str = ANY, tiers: str = "") -> bytes:
         """PNG bytes of one tile (raises KeyError for an unknown layer)."""

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import geopandas as gpd
 import numpy as np
@@ -95,6 +94,7 @@ class Workspace:
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _key_locks: dict = field(default_factory=dict, repr=False)
+    _zones_memo: tuple | None = field(default=None, repr=False)  # (demand frame, demand_zones)
     _gap_jobs: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ computing
@@ -161,8 +161,7 @@ class Workspace:
         if (CANDIDATE_KIND, float(self.tiers[-1]), "wgs84") in self._gap_jobs:
             # every first visitor's gaps: made on this thread before (one worker), rendered on demand
             # they were the first page's slowest tiles (~0.4 s each waiting at zoom 12)
-            url = json.loads(self.baseline_gaps_text(CANDIDATE_KIND, self.tiers[-1]))["tiles"]
-            gap_set = parse_qs(urlparse(url).query).get("set", [""])[0]
+            gap_set = t.gap_set(json.loads(self.baseline_gaps_text(CANDIDATE_KIND, self.tiers[-1]))["tiles"])
         west, south, east, north = self.bounds()
         for z in range(max_zoom, 9, -1):  # the fitted city view's zoom (12 at 1440 x 900) first
             x0, y1 = (int(v * 2**z) for v in tiles.mercator(west, south))
@@ -419,11 +418,10 @@ class Workspace:
 
         Asked several times per click; the geometry types are read once per demand frame.
         """
-        memo = self.__dict__.get("_zones_memo")
+        memo = self._zones_memo
         if memo is None or memo[0] is not self.demand:
             types = shapely.get_type_id(self.demand.geometry.values)
-            memo = (self.demand, bool(np.isin(types, (3, 6)).any()))
-            self.__dict__["_zones_memo"] = memo
+            memo = self._zones_memo = (self.demand, bool(np.isin(types, (3, 6)).any()))
         return memo[1]
 
     def demand_text(self, crs: str = "wgs84") -> str:
