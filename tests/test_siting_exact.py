@@ -163,3 +163,32 @@ def test_reductions_keep_the_optimum(seed, monkeypatch):
     assert len(res.rows) <= k and not blocked[inst.cand[res.rows]].any()
     whole = siting.MCLP(cover, k).solve("exact", time_limit=60.0)
     assert whole.optimal and whole.objective == pytest.approx(want)
+
+
+def test_exact_on_a_thread_whose_highs_runs_two_threads():
+    """HiGHS keeps its thread count per OS thread: the MCLP's one-thread MIPs still solve after a two-thread solve."""
+    import threading
+
+    from geo import solver
+
+    inst = siting.MCLP(random_cover(3, 12, 150, 0.2), 3).instance
+    want = max(_all_values(inst, 3).values())
+    out: list = []
+
+    def body() -> None:  # a fresh OS thread, so the first HiGHS solve here sets its scheduler
+        first = solver.solve(exact._mclp_mip(inst, 3), time_limit=60.0, mip_gap=1e-9, options={"threads": 2})
+        rows = heuristics._greedy_cover(inst, 2)  # a weak start, so both MIPs run
+        lag = heuristics._lagrangian(inst, 3, float(inst.w[inst.covered(rows)].sum()), iters=5, budget_s=10.0)
+        out.append((first, exact.solve_mclp(inst, 3, rows, lag, time_limit=60.0, mip_gap=1e-9)))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(exact, "EXACT_LAGRANGIAN_ITERATIONS", 0)
+        mp.setattr(exact, "FULL_MIP_SHARE", 1.0)
+        mp.setattr(exact, "KERNEL_SHARE", 1.01)
+        worker = threading.Thread(target=body)
+        worker.start()
+        worker.join()
+    first, res = out[0]
+    assert first.optimal and first.objective == pytest.approx(want)
+    assert res.optimal and "Lagrangian" not in res.status  # proven by HiGHS, not by the bound
+    assert float(inst.w[inst.covered(res.rows)].sum()) == pytest.approx(want)

@@ -54,7 +54,7 @@ from ..settings import (
 from .candidates import STATION_KINDS, grid_candidates, station_frame, study_area
 from .cover import CoverSets, ProgressFn, TargetIndex, candidate_pairs, check_radius, cover_sets
 from .heuristics import GREEDY_GAP, LAGRANGIAN_ITERATIONS, LAGRANGIAN_STARTS
-from .mip import MAX_LINKING_ROWS, MCLP_HIGHS_OPTIONS
+from .mip import MAX_LINKING_ROWS, MCLP_HIGHS_OPTIONS, MCLP_THREADS
 from .models import LSCP, MCLP, METHODS
 from .plan import SitingPlan, plan_sites
 from .whatif import WhatIf, WhatIfResult
@@ -72,6 +72,7 @@ __all__ = [
     "MAX_LINKING_ROWS",
     "MCLP",
     "MCLP_HIGHS_OPTIONS",
+    "MCLP_THREADS",
     "METHODS",
     "SAME_SITE_M",
     "STATION_KINDS",

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import solver
 from .heuristics import (
     _identical_columns,
     _Instance,
@@ -43,7 +42,7 @@ from .heuristics import (
     _reduced_cost_keep,
     _search_from,
 )
-from .mip import MCLP_HIGHS_OPTIONS, _mclp_mip
+from .mip import _mclp_mip, _solve_mclp_mip
 
 __all__ = [
     "EXACT_LAGRANGIAN_ITERATIONS",
@@ -161,9 +160,7 @@ def _kernel_search(
     x0 = np.zeros(sub.n)
     x0[local] = 1.0
     start = np.concatenate([x0, sub.covered(local).astype(float)])
-    res = solver.solve(
-        _mclp_mip(sub, k), time_limit=time_limit, mip_gap=mip_gap, start=start, options=MCLP_HIGHS_OPTIONS
-    )
+    res = _solve_mclp_mip(_mclp_mip(sub, k), time_limit=time_limit, mip_gap=mip_gap, start=start)
     if res.x is None:
         return rows, value
     found = kernel[np.flatnonzero(res.x[: sub.n] > 0.5)].tolist()
@@ -293,7 +290,7 @@ def solve_mclp(
     x0[local] = 1.0
     start = np.concatenate([x0, sub.covered(local).astype(float)])
     left = max(1.0, time_limit - (time.perf_counter() - started))
-    res = solver.solve(_mclp_mip(sub, k), time_limit=left, mip_gap=mip_gap, start=start, options=MCLP_HIGHS_OPTIONS)
+    res = _solve_mclp_mip(_mclp_mip(sub, k), time_limit=left, mip_gap=mip_gap, start=start)
     upper = min(bound, lag.bound)
     if res.x is None or (res.objective or 0.0) < value:
         gap = (upper - value) / max(abs(upper), 1e-12)

@@ -22,7 +22,7 @@ from ..settings import DEFAULT_TIME_LIMIT_S
 from ..solver import LinearModel
 from .heuristics import _Assignment, _Instance
 
-__all__ = ["MAX_LINKING_ROWS", "MCLP_HIGHS_OPTIONS"]
+__all__ = ["MAX_LINKING_ROWS", "MCLP_HIGHS_OPTIONS", "MCLP_THREADS"]
 
 #: HiGHS options for the MCLP: with a near-optimal start, restarts and the sub-MIP
 #: heuristics RINS/RENS cost more than they bring (measured on the bench instances).
@@ -31,6 +31,41 @@ MCLP_HIGHS_OPTIONS: dict[str, Any] = {
     "mip_heuristic_run_rins": False,
     "mip_heuristic_run_rens": False,
 }
+#: HiGHS threads for the MCLP's MIPs.  One: on the 10,000 x 1,000 bench case two threads
+#: (HiGHS' default on two cores) spent 15-16 CPU s for the same ~38,000 LP iterations one
+#: thread does in 10, and no less wall time; one thread also makes the search, and so the
+#: optimum chosen among equal ones, the same on every machine whatever its cores.
+MCLP_THREADS = 1
+
+
+def _solve_mclp_mip(
+    model: LinearModel, *, time_limit: float, mip_gap: float, start: np.ndarray | None = None
+) -> solver.SolveResult:
+    """HiGHS on an MCLP MIP with :data:`MCLP_THREADS` threads, run on a thread of its own.
+
+    HiGHS keeps one task scheduler per OS thread, sized by the first solve on
+    that thread: a later solve asking for another thread count fails there
+    ("Not Set").  A fresh thread gets a fresh scheduler, so the caller's (and
+    any later default solve on it, as parking's) keeps its own thread count.
+    """
+    import threading
+
+    out: list[solver.SolveResult] = []
+    failed: list[BaseException] = []
+    options = {**MCLP_HIGHS_OPTIONS, "threads": MCLP_THREADS}
+
+    def run() -> None:
+        try:
+            out.append(solver.solve(model, time_limit=time_limit, mip_gap=mip_gap, start=start, options=options))
+        except BaseException as exc:  # handed to the caller below
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="lifecircle-mclp-highs", daemon=True)
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return out[0]
 
 
 def _mclp_mip(inst: _Instance, k: int) -> LinearModel:

@@ -35,7 +35,15 @@ from .heuristics import (
     _reduce,
     _sequence,
 )
-from .mip import MCLP_HIGHS_OPTIONS, _best_assignment, _clscp_mip, _cmclp_mip, _lscp_mip, _mclp_mip, _servable_weight
+from .mip import (
+    _best_assignment,
+    _clscp_mip,
+    _cmclp_mip,
+    _lscp_mip,
+    _mclp_mip,
+    _servable_weight,
+    _solve_mclp_mip,
+)
 
 __all__ = ["LSCP", "MCLP", "METHODS"]
 
@@ -355,9 +363,7 @@ class MCLP(_SitingModel):
         if start is not None and self._lagrangian is not None:
             ex = solve_mclp(inst, self.k, start.rows.tolist(), self._lagrangian, time_limit=time_limit, mip_gap=mip_gap)
             return _uncapacitated(inst, ex.rows, optimal=ex.optimal, gap=ex.gap, status=ex.status, bound=ex.bound)
-        res = solver.solve(
-            _mclp_mip(inst, self.k), time_limit=time_limit, mip_gap=mip_gap, start=x0, options=MCLP_HIGHS_OPTIONS
-        )
+        res = _solve_mclp_mip(_mclp_mip(inst, self.k), time_limit=time_limit, mip_gap=mip_gap, start=x0)
         if res.x is None:
             return _fallback(start, res)
         rows = np.flatnonzero(res.x[: inst.n] > 0.5)
