@@ -825,3 +825,20 @@ def test_row_provenance_follows_derived_frames_and_is_shared(tmp_path):
     )
     boundaries.to_file(tmp_path / "b.geojson", driver="GeoJSON")
     assert list(gio.source_rows(gio.read_boundaries(tmp_path / "b.geojson"))) == [1, 2]  # feature numbers
+
+
+def test_reading_points_leaves_the_collector_as_it_was(tmp_path):
+    """The reader pauses garbage collection while it makes the points, and only then."""
+    import gc as collector
+
+    path = tmp_path / "homes.csv"
+    path.write_text("id,population,lon,lat\nR1,3,114.05,22.54\nR2,0,114.06,22.55\n", encoding="utf-8")
+    was = collector.isenabled()
+    try:
+        for enabled in (True, False):
+            (collector.enable if enabled else collector.disable)()
+            got = gio.read_demand(path)
+            assert collector.isenabled() is enabled
+            assert shapely.equals(got.geometry.values, shapely.points([[114.05, 22.54], [114.06, 22.55]])).all()
+    finally:
+        (collector.enable if was else collector.disable)()
