@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -32,6 +33,7 @@ from . import reach
 from .discs import disc_union, points_in_polygons
 from .errors import InputError, OptionError
 from .network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
+from .reach import _same_edge_min
 from .settings import DEFAULT_GAP_RADIUS_M, DEFAULT_SAMPLE_SPACING_M  # noqa: F401 (re-exported)
 from .standards import DEFAULT_TIERS, parse_tiers
 
@@ -590,13 +592,59 @@ def kind_distances(
     kind_order: Iterable[str],
 ) -> dict[str, np.ndarray]:
     """Distance from every sample to the nearest facility of each kind, and of any kind."""
+    order = list(kind_order)
+    node_dist = _kind_node_distances(net, facilities, kinds, limit, order)
+    return _sample_distances(net, node_dist, facilities, kinds, samples.snapped, limit, order)
+
+
+def _kind_node_distances(
+    net: WalkNetwork, facilities: Snapped, kinds: np.ndarray, limit: float, kind_order: list[str]
+) -> dict[str, np.ndarray]:
+    """Each node's distance to the nearest facility of each kind (one bounded multi-source search per kind)."""
+    return {kind: reach.node_distances(net, facilities.subset(kinds == kind), limit) for kind in kind_order}
+
+
+def _sample_distances(
+    net: WalkNetwork,
+    node_dist: dict[str, np.ndarray],
+    facilities: Snapped,
+    kinds: np.ndarray,
+    targets: Snapped,
+    limit: float,
+    kind_order: list[str],
+) -> dict[str, np.ndarray]:
+    """:func:`reach.point_distances` of every kind's node distances, the targets' edges looked up once.
+
+    The same sums in the same order as :func:`reach.point_distances` (so the same floats); only the
+    gathers that do not depend on the kind (each target's edge, its ends and length) are shared.
+    """
+    ok = targets.reachable
+    e = targets.edge[ok]
+    off = targets.offset[ok]
+    rest = net.edge_length[e] - off
+    u, v = net.edge_u[e], net.edge_v[e]
+    gap = targets.gap[ok]
     out: dict[str, np.ndarray] = {}
     for kind in kind_order:
-        mask = kinds == kind
-        out[kind] = reach.nearest_distances(net, facilities.subset(mask), samples.snapped, limit=limit)
-    stacked = np.vstack(list(out.values())) if out else np.full((1, len(samples.weight)), np.inf)
-    out[ANY] = stacked.min(axis=0)
+        nd = node_dist[kind]
+        dist = np.full(len(targets), np.inf)
+        dist[ok] = gap + np.minimum(nd[u] + off, nd[v] + rest)
+        _same_edge_min(dist, targets, facilities.subset(kinds == kind))
+        dist[dist > limit] = np.inf
+        out[kind] = dist
+    if out:
+        out[ANY] = np.minimum.reduce(list(out.values()))
+    else:
+        out[ANY] = np.full(len(targets), np.inf)
     return out
+
+
+def _snapped_facility_distances(
+    net: WalkNetwork, facilities: gpd.GeoDataFrame, kinds: np.ndarray, limit: float, kind_order: list[str], snap_limit_m
+) -> tuple[Snapped, dict[str, np.ndarray]]:
+    """The facilities joined to the network and :func:`_kind_node_distances` (a task beside the demand's snapping)."""
+    snapped, _ = snap_facilities(net, facilities, snap_limit_m=snap_limit_m)
+    return snapped, _kind_node_distances(net, snapped, kinds, limit, kind_order)
 
 
 def compute_coverage(
@@ -645,13 +693,25 @@ def compute_coverage(
         raise ValueError("at least one tier is needed")
     present = list(dict.fromkeys(facilities["kind"].astype(str))) if len(facilities) else []
     kinds = list(kinds) if kinds is not None else present
-    if samples is None:
-        samples = demand_samples(
-            net, demand, weight_column=weight_column, spacing_m=spacing_m, snap_limit_m=snap_limit_m
-        )
-    snapped, _ = snap_facilities(net, facilities, snap_limit_m=snap_limit_m)
     kind_arr = facilities["kind"].astype(str).to_numpy() if len(facilities) else np.array([], dtype=str)
-    dist = kind_distances(net, snapped, kind_arr, samples, tiers[-1], kinds)
+    if samples is None:
+        # the facilities' searches (scipy's Dijkstra holds the GIL) run beside the demand's snapping
+        # (whose tree queries and arithmetic release it); a demand error still comes first
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverage-search") as pool:
+            searched = pool.submit(
+                _snapped_facility_distances, net, facilities, kind_arr, tiers[-1], kinds, snap_limit_m
+            )
+            try:
+                samples = demand_samples(
+                    net, demand, weight_column=weight_column, spacing_m=spacing_m, snap_limit_m=snap_limit_m
+                )
+            except BaseException:
+                searched.cancel()
+                raise
+            snapped, node_dist = searched.result()
+    else:
+        snapped, node_dist = _snapped_facility_distances(net, facilities, kind_arr, tiers[-1], kinds, snap_limit_m)
+    dist = _sample_distances(net, node_dist, snapped, kind_arr, samples.snapped, tiers[-1], kinds)
     counts = {k: int((kind_arr == k).sum()) for k in kinds}
     unreachable = facilities["id"].astype(str).to_numpy()[~snapped.reachable].tolist() if len(facilities) else []
     return CoverageResult(net, demand.reset_index(drop=True), samples, tiers, kinds, dist, counts, unreachable)

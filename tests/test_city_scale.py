@@ -119,6 +119,30 @@ def test_bulk_snapping_equals_brute_force(grid):
     assert not snapped.reachable[5]
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_bulk_snapping_on_threads_equals_brute_force(grid, monkeypatch, threads):
+    """Many small chunks spread over threads: the same joins as shapely's nearest line, whatever the thread count."""
+    from geo.network import snapping
+
+    monkeypatch.setattr(snapping, "_CHUNK", 4096)  # 40,000 points: 40 quarter chunks on the threads
+    monkeypatch.setattr(snapping, "_threads", lambda: threads)
+    xy = random_points_near(grid, 40_000, seed=9, jitter=60.0)
+    xy[[7, 30_000]] = np.nan
+    snapped = snap_xy(grid, xy, limit_m=50.0)
+    lines = grid.edge_lines
+    ok = np.isfinite(xy).all(axis=1)
+    pts = shapely.points(xy[ok])
+    _, dist = shapely.STRtree(lines).query_nearest(pts, return_distance=True, all_matches=False)
+    near = dist <= 50.0
+    assert np.array_equal(snapped.reachable[ok], near)
+    assert np.allclose(snapped.gap[ok][near], dist[near], atol=1e-6)
+    assert not snapped.reachable[[7, 30_000]].any()
+    # the join point lies on the joined edge, at the joined distance
+    joined = shapely.points(snapped.xy[ok][near])
+    assert shapely.distance(lines[snapped.edge[ok][near]], joined).max() < 1e-6
+    assert np.allclose(shapely.distance(joined, pts[near]), dist[near], atol=1e-6)
+
+
 def test_polyline_lengths_equal_one_by_one():
     rng = np.random.default_rng(9)
     lines = [

@@ -298,3 +298,42 @@ def test_by_unit_follows_edited_boundaries(demo_district, demo_net):
     expect = brute_weights(edited)
     np.testing.assert_allclose(moved["weight"].to_numpy(), expect, rtol=1e-9)
     assert moved["weight"].iloc[0] != pytest.approx(first["weight"].iloc[0])
+
+
+def test_kinds_searched_beside_the_snapping_equal_networkx_on_shared_streets(demo_net, demo_graph):
+    """Residents on their facility's own street (walked along it directly), per kind, with fresh and reused samples.
+
+    compute_coverage runs the facilities' searches on a thread while the demand is snapped, and
+    looks each resident's street up once for all kinds; reusing the samples takes the plain path.
+    Both must give networkx's distances.
+    """
+    graph, _ = demo_graph
+    rng = np.random.default_rng(15)
+    fac_pl, fac_xy = placements(graph, rng, 12, "f", on_nodes=False)
+    kinds = np.array(["park", "clinic", "micro_station"] * 4)
+    # half the residents on a facility's own street, either side of it; the rest anywhere
+    shared = []
+    for i, (_, u, v, t) in enumerate(fac_pl * 10):
+        s = float(np.clip(t + rng.choice([-1, 1]) * rng.uniform(0.05, 0.15), 0.02, 0.98))
+        shared.append((f"s{i}", u, v, s))
+    shared_xy = np.array([ref.point_on_edge(graph, u, v, s) for _, u, v, s in shared])
+    other_pl, other_xy = placements(graph, rng, 120, "d", on_nodes=False)
+    dem_pl, dem_xy = shared + other_pl, np.vstack([shared_xy, other_xy])
+    fac = _gdf(fac_xy, id=[p[0] for p in fac_pl], kind=kinds)
+    dem = _gdf(dem_xy, id=[p[0] for p in dem_pl], weight=np.ones(len(dem_pl)))
+    fresh = coverage.compute_coverage(demo_net, fac, dem, tiers=(300, 1000))
+    reused = coverage.compute_coverage(demo_net, fac, dem, tiers=(300, 1000), samples=fresh.samples)
+    g = ref.insert_points(graph, fac_pl + dem_pl)
+    names = [p[0] for p in dem_pl]
+    expected = {
+        k: ref.nearest_source_distances(g, [p[0] for p, kk in zip(fac_pl, kinds) if kk == k], names, 1000.0)
+        for k in ("park", "clinic", "micro_station")
+    }
+    expected["any"] = np.min(np.vstack(list(expected.values())), axis=0)
+    for kind, want in expected.items():
+        for result in (fresh, reused):
+            got = result.sample_dist[kind]
+            fin = np.isfinite(want)
+            assert np.array_equal(np.isfinite(got), fin)
+            assert np.abs(got[fin] - want[fin]).max() < 0.5
+        assert np.array_equal(fresh.sample_dist[kind], reused.sample_dist[kind])

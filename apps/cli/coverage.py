@@ -95,6 +95,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         result = compute(net, facilities, demand, tiers=tiers, snap_limit_m=args.snap_limit)
         # everything is joined: the snapping index (a few hundred MB for a city) makes room for the gaps' grids
         net.release_segment_index()
+        _return_freed_memory()
         off_network = set(result.unreachable_facilities)
         reachable = ~facilities["id"].astype(str).isin(off_network).to_numpy()
         warn_unreachable(rep, "facilities", facilities, reachable, args.facilities)
@@ -137,6 +138,22 @@ def _network(inputs):
     if getattr(net, "n_edges", 0):
         net.segment_index  # noqa: B018 (a cached property: built here, off the main thread)
     return net
+
+
+def _return_freed_memory() -> None:
+    """Hand the pages the allocator keeps free back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    Each thread that snapped, searched or built the index allocated from its own arena, and an
+    arena keeps the holes its freed arrays leave: about 200 MB of a city's run that the gaps'
+    grids and the writer's chunks would otherwise take on top (peak RSS 1,535 -> 1,330 MiB).
+    """
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError, TypeError):  # not glibc
+        return
+    trim(0)
 
 
 def _units_summary(by_unit, result) -> list[dict]:

@@ -8,7 +8,9 @@ than the snapping limit from every edge is unreachable (``edge == -1``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -198,20 +200,31 @@ class SegmentIndex:
         # neighbours asked one after another walk the same branches of the tree: in
         # 250 m strips the queries run 3-4 times faster than in the input's order
         order = _spatial_order(pts) if n > _CHUNK // 8 else np.arange(n)
-        for lo in range(0, n, _CHUNK):
-            rows = order[lo : lo + _CHUNK]
-            seg[rows], bd[rows], bt[rows] = self._nearest_chunk(pts[rows], limit)
+        threads = min(-(-n // _CHUNK), _threads())
+        # threads take quarter chunks: each thread's allocator keeps what its chunk's arrays took
+        size = _CHUNK // 4 if threads > 1 else _CHUNK
+        chunks = [order[lo : lo + size] for lo in range(0, n, size)]
+        if threads > 1:
+            # each chunk's tree query and exact step on its own thread (both release the GIL): the
+            # exact step of one chunk runs beside the query of the next, not after it on one core
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="snap") as pool:
+                found = pool.map(lambda rows: self._nearest_chunk(pts[rows], limit, workers=1), chunks)
+                for rows, (s, d, t) in zip(chunks, found):
+                    seg[rows], bd[rows], bt[rows] = s, d, t
+        else:
+            for rows in chunks:
+                seg[rows], bd[rows], bt[rows] = self._nearest_chunk(pts[rows], limit)
         far = ~np.isfinite(bd) | (bd > limit)
         seg = np.where(far, -1, seg)
         return seg, bd, bt
 
     def _candidates(
-        self, pts: np.ndarray, k: int, limit: float
+        self, pts: np.ndarray, k: int, limit: float, workers: int = -1
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Nearest of ``k`` candidate segments: (segment, distance, t, unsure mask)."""
         n_sub = self.sub_seg.shape[0]
         k = int(min(k, n_sub))
-        mid_d, mid_i = self.tree.query(pts, k=k, distance_upper_bound=limit + self.half, workers=-1)
+        mid_d, mid_i = self.tree.query(pts, k=k, distance_upper_bound=limit + self.half, workers=workers)
         mid_d = mid_d.reshape(len(pts), -1)
         mid_i = mid_i.reshape(len(pts), -1)
         valid = mid_i < n_sub
@@ -227,11 +240,13 @@ class SegmentIndex:
         )
         return cand[rows, best], bd, t[rows, best], unsure
 
-    def _nearest_chunk(self, pts: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        seg, bd, bt, unsure = self._candidates(pts, self.k, limit)
+    def _nearest_chunk(
+        self, pts: np.ndarray, limit: float, workers: int = -1
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        seg, bd, bt, unsure = self._candidates(pts, self.k, limit, workers)
         again = np.flatnonzero(unsure)
         if again.size:
-            s2, d2, t2, u2 = self._candidates(pts[again], self.k * 8, limit)
+            s2, d2, t2, u2 = self._candidates(pts[again], self.k * 8, limit, workers)
             seg[again], bd[again], bt[again] = s2, d2, t2
             again = again[u2]
         for i in again:  # rare: a point among very many short segments
@@ -245,6 +260,15 @@ class SegmentIndex:
 
 #: Points per chunk in :meth:`SegmentIndex.nearest`.
 _CHUNK = 1 << 17
+
+
+def _threads() -> int:
+    """Threads :meth:`SegmentIndex.nearest` spreads its chunks over: the CPUs this process may use, at most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
 
 
 def _spatial_order(pts: np.ndarray, cell: float = 250.0) -> np.ndarray:
