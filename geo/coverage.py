@@ -233,8 +233,9 @@ def demand_samples(
     unit = np.concatenate(units).astype(np.int64)
     xy = np.concatenate(xs).reshape(-1, 2)
     weight = np.concatenate(ws)
-    order = np.argsort(unit, kind="stable")
-    unit, xy, weight = unit[order], xy[order], weight[order]
+    if poly_idx.size:  # points only: one sample per row, in order already (a million rows' sort and copies saved)
+        order = np.argsort(unit, kind="stable")
+        unit, xy, weight = unit[order], xy[order], weight[order]
     return DemandSamples(unit, weight, xy, snap_xy(net, xy, limit_m=snap_limit_m), len(demand))
 
 

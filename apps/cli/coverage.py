@@ -106,16 +106,17 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             )
 
         pending = pool.submit(result.gaps, args.gap_kind, args.gap_tier) if args.gaps else None
+        # the 社区 summary after the gaps on the second core, while this one writes the residents
+        unit_rows = pool.submit(_units_summary_of, result, units) if units is not None else None
         summary = result.summary()
         summary["network"] = net.name or net.source
-        if units is not None:
-            by_unit = result.by_unit(units)
-            summary["units"] = _units_summary(by_unit, result)
         per_unit = result.to_geodataframe()
         meta = {"tiers_m": list(tiers), "network": net.name or net.source}
         with Outputs() as out:
             out.geojson(per_unit, args.out, out_crs=args.out_crs, metadata=meta)
             del per_unit
+            if unit_rows is not None:
+                summary["units"] = unit_rows.result()
             if pending is not None:
                 gaps = pending.result()
                 summary["gaps"] = {
@@ -154,6 +155,11 @@ def _return_freed_memory() -> None:
     except (AttributeError, OSError, TypeError):  # not glibc
         return
     trim(0)
+
+
+def _units_summary_of(result, units) -> list[dict]:
+    """:func:`_units_summary` of ``result.by_unit(units)`` (a task beside the writer)."""
+    return _units_summary(result.by_unit(units), result)
 
 
 def _units_summary(by_unit, result) -> list[dict]:
