@@ -625,12 +625,21 @@ def _sample_distances(
     rest = net.edge_length[e] - off
     u, v = net.edge_u[e], net.edge_v[e]
     gap = targets.gap[ok]
+    # the few targets on a street that holds a facility, found once (one lookup per target, not two
+    # binary searches per target and kind); only they may walk to a facility along their street
+    on_street = np.zeros(net.n_edges, dtype=bool)
+    on_street[facilities.edge[facilities.reachable]] = True
+    near = np.flatnonzero(ok)[on_street[e]]
+    near_targets = targets.subset(near)
     out: dict[str, np.ndarray] = {}
     for kind in kind_order:
         nd = node_dist[kind]
         dist = np.full(len(targets), np.inf)
         dist[ok] = gap + np.minimum(nd[u] + off, nd[v] + rest)
-        _same_edge_min(dist, targets, facilities.subset(kinds == kind))
+        if near.size:
+            direct = dist[near]
+            _same_edge_min(direct, near_targets, facilities.subset(kinds == kind))
+            dist[near] = direct
         dist[dist > limit] = np.inf
         out[kind] = dist
     if out:
