@@ -143,6 +143,23 @@ def test_bulk_snapping_on_threads_equals_brute_force(grid, monkeypatch, threads)
     assert np.allclose(shapely.distance(joined, pts[near]), dist[near], atol=1e-6)
 
 
+@pytest.mark.parametrize("cell", [250.0, 1.0])  # 16-bit keys (radix sort), and cells too many for 16 bits
+def test_spatial_order_is_a_lexsort_of_the_cells(cell):
+    from geo.network.snapping import _spatial_order
+
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(0, 5000, (50_000, 2)) + [800_000, 2_500_000]
+    pts[rng.choice(50_000, 40, replace=False)] = np.nan
+    order = _spatial_order(pts, cell)
+    assert np.array_equal(np.sort(order), np.arange(len(pts)))  # a permutation
+    ok = np.isfinite(pts).all(axis=1)
+    assert not ok[order[ok.sum() :]].any()  # NaN rows last
+    lo = pts[ok].min(axis=0)
+    cx, cy = (np.floor((pts[order[: ok.sum()]] - lo) / cell).astype(np.int64)).T
+    want = np.lexsort((cy, cx))  # by x strip, then y cell
+    assert np.array_equal(cx, cx[want]) and np.array_equal(cy, cy[want])
+
+
 def test_polyline_lengths_equal_one_by_one():
     rng = np.random.default_rng(9)
     lines = [
