@@ -50,10 +50,21 @@ REPEATS = 3
 # ------------------------------------------------------------------ processes
 #: CPU seconds (user + system) of the last :func:`timed_process`: steadier than wall time on a busy machine.
 LAST_CPU_S = [0.0]
+#: The machine's 1-minute load average over the last :func:`timed_process` (mean of before and after):
+#: on two cores, a wall time measured at a load above 2 says more about the neighbours than the tool.
+LAST_LOAD = [0.0]
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # not available
+        return float("nan")
 
 
 def timed_process(argv: list[str], *, cwd: Path | None = None, env: dict | None = None) -> tuple[float, float, str]:
     """Run ``argv``; return (wall seconds, peak RSS in MiB, stderr) of that process alone (CPU in :data:`LAST_CPU_S`)."""
+    load = _load()
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     err = proc.stderr.read() if proc.stderr else ""
@@ -61,6 +72,7 @@ def timed_process(argv: list[str], *, cwd: Path | None = None, env: dict | None 
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
     LAST_CPU_S[0] = usage.ru_utime + usage.ru_stime
+    LAST_LOAD[0] = (load + _load()) / 2
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:4])} ... exited {proc.returncode}: {err[-2000:]}")
     return wall, usage.ru_maxrss / 1024.0, err
@@ -192,6 +204,7 @@ def coverage_floor(paths: dict) -> tuple[float, float, dict]:
     """
     code = _FLOOR % {"limit": max(TIERS), "tiers": list(TIERS)}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    load = _load()
     started = time.perf_counter()
     proc = subprocess.Popen(
         [_python(), "-c", code, json.dumps(paths)],
@@ -205,6 +218,7 @@ def coverage_floor(paths: dict) -> tuple[float, float, dict]:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     LAST_CPU_S[0] = usage.ru_utime + usage.ru_stime
+    LAST_LOAD[0] = (load + _load()) / 2
     if os.waitstatus_to_exitcode(status):
         raise RuntimeError("coverage floor failed")
     return wall, usage.ru_maxrss / 1024.0, json.loads(out)
@@ -298,15 +312,17 @@ def coverage_rows(paths: dict, work: Path, repeats: int) -> list[dict]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = work / "out"
     out.mkdir(exist_ok=True)
-    ours, floors, rss, cpu, fcpu, frss = [], [], [], [], [], []
+    ours, floors, rss, cpu, fcpu, frss, loads, floads = [], [], [], [], [], [], [], []
     checked = None
     for _ in range(repeats):
         wall, peak, _ = timed_process(coverage_argv(paths, out), cwd=ROOT, env=env)
         cpu.append(LAST_CPU_S[0])
+        loads.append(LAST_LOAD[0])
         if checked is None:  # no time counts before the answer agrees
             checked = reference_sample(paths, out / "coverage.geojson")
         fwall, fpeak, _ = coverage_floor(paths)
         fcpu.append(LAST_CPU_S[0])
+        floads.append(LAST_LOAD[0])
         ours.append(wall)
         rss.append(peak)
         floors.append(fwall)
@@ -326,6 +342,8 @@ def coverage_rows(paths: dict, work: Path, repeats: int) -> list[dict]:
             "floor_cpu_s": round(float(np.median(fcpu)), 2),
             "ratio_to_floor": round(med / fmed, 2),
             "cpu_ratio_to_floor": round(float(np.median(cpu)) / float(np.median(fcpu)), 2),
+            "cpu_times_s": [round(c, 2) for c in cpu],
+            "load_1min": [round(x, 2) for x in loads],
             **checked,
             "geojson_mib": round(size / 2**20, 1),
             "same_result": True,
@@ -339,6 +357,8 @@ def coverage_rows(paths: dict, work: Path, repeats: int) -> list[dict]:
             "seconds": round(fmed, 2),
             "times_s": [round(t, 2) for t in floors],
             "cpu_s": round(float(np.median(fcpu)), 2),
+            "cpu_times_s": [round(c, 2) for c in fcpu],
+            "load_1min": [round(x, 2) for x in floads],
             "peak_rss_mib": round(max(frss)),
             "same_result": True,
         }
