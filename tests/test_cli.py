@@ -66,6 +66,32 @@ def test_coverage_on_the_demo_writes_the_documented_fields(tmp_path, capsys):
     )
 
 
+def test_coverage_gives_the_frozen_inputs_back_to_the_collector(tmp_path, capsys):
+    """The command freezes its inputs out of the collector while it runs, and only then (batch workers run many)."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    code, _, err = run_cli(["coverage", "--demo", "--out", tmp_path / "cov.geojson"], capsys)
+    assert code == 0, err
+    assert gc.get_freeze_count() == 0
+    # an error found after the inputs were frozen: the same
+    code, _, err = run_cli(
+        [
+            "coverage",
+            "--demo",
+            "--gap-kind",
+            "no_such_kind",
+            "--gaps",
+            tmp_path / "g.geojson",
+            "--out",
+            tmp_path / "c.geojson",
+        ],
+        capsys,
+    )
+    assert code == 2 and "--gap-kind no_such_kind" in err
+    assert gc.get_freeze_count() == 0
+
+
 def test_areas_from_files_and_gcj02_output(tmp_path, demo_files, capsys):
     out = tmp_path / "areas.geojson"
     code, _, err = run_cli(

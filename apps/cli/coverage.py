@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 from .base import (
     Reporter,
@@ -80,15 +81,19 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     registry = kind_registry(args)
     # two cores: the network (and its snapping index) loads while the tables are read, and the gaps are
     # traced while the per-resident layer is written; every error still surfaces here, in the same order
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverage") as pool:
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverage") as pool:
         # only a network file loads in the background (the demo is built once, by the main thread)
         network = pool.submit(_network, inputs) if getattr(args, "network", None) else None
         facilities = inputs.points("facilities", "facilities", "facilities", kinds=registry)
         demand = inputs.demand()
         units = inputs.units()
         # the inputs live until the end: out of the collector's sight, full collections no longer
-        # walk a million residents' points (0.5 s of collections in a city's run)
-        gc.freeze()
+        # walk a million residents' points (0.5 s of collections in a city's run); given back to it
+        # when the command ends (a batch worker runs many commands in one process), and left alone
+        # when something else froze objects already
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            stack.callback(gc.unfreeze)
         net = network.result() if network is not None else _network(inputs)
         # geo.batch's tiles hand in a stitching stand-in here; the files below are written the same way
         compute = getattr(args, "compute_coverage", None) or coverage.compute_coverage
