@@ -705,6 +705,8 @@ def compute_coverage(
     kinds = list(kinds) if kinds is not None else present
     kind_arr = facilities["kind"].astype(str).to_numpy() if len(facilities) else np.array([], dtype=str)
     if samples is None:
+        if net.n_edges:  # built here, once: from Python 3.12 a cached_property takes no lock, and two threads snap
+            net.segment_index  # noqa: B018
         # the facilities' searches (scipy's Dijkstra holds the GIL) run beside the demand's snapping
         # (whose tree queries and arithmetic release it); a demand error still comes first
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverage-search") as pool:
