@@ -221,7 +221,9 @@ class StreetTiles:
         """Segments of every edge line of ``net`` (metric), in map degrees."""
         from .geojson import MAJOR_HIGHWAY
 
-        coords, index = shapely.get_coordinates(net.edge_lines, return_index=True)
+        # the edges' polylines straight from the network's arrays (no LineString objects: 240,000 at 200k nodes)
+        coords = np.asarray(net.geom_xy, dtype=float)
+        index = np.repeat(np.arange(net.n_edges), np.diff(net.geom_offsets))
         same = index[1:] == index[:-1]
         lonlat = net.to_lonlat(coords)
         lon, lat = _to_map(lonlat[:, 0], lonlat[:, 1], crs)
@@ -500,11 +502,13 @@ def _over(out: np.ndarray, rgb: np.ndarray, a: np.ndarray) -> None:
     out[..., 3] = a + out[..., 3] * (1 - a)
 
 
-def _polygon_rings(geoms: np.ndarray, min_hole_m2: float = 0.0) -> list[list[tuple[np.ndarray, list[np.ndarray]]]]:
-    """Per geometry ``[(exterior, [holes])]`` of its polygons, in Web Mercator world fractions.
+def _polygon_rings(geoms: np.ndarray, min_hole_m2: float = 0.0) -> list[list[tuple[np.ndarray, _Holes]]]:
+    """Per geometry ``[(exterior, holes)]`` of its polygons, in Web Mercator world fractions.
 
     Holes smaller than ``min_hole_m2`` (areas taken locally, as :func:`layers.geojson.fill_small_holes`)
-    are filled, as the vector map does.  Vectorised: a city's service areas have 100,000s of holes.
+    are filled, as the vector map does.  Vectorised: a city's service areas have 100,000s of holes,
+    so the holes are not made one by one but sliced from the shared coordinates when drawn
+    (:class:`_Holes`); Python loops over the polygons only.
     """
     geoms = np.asarray(geoms, dtype=object)
     out: list[list] = [[] for _ in range(geoms.size)]
@@ -514,39 +518,59 @@ def _polygon_rings(geoms: np.ndarray, min_hole_m2: float = 0.0) -> list[list[tup
     polys = shapely.get_type_id(parts) == 3
     parts, of_geom = parts[polys], of_geom[polys]
     rings, of_part = shapely.get_rings(parts, return_index=True)
+    if not len(rings):
+        return out
     first = np.r_[True, of_part[1:] != of_part[:-1]]  # get_rings gives the exterior first
     coords, of_ring = shapely.get_coordinates(rings, return_index=True)
-    lat = np.radians(coords[:, 1].mean())
-    m2 = np.abs(shapely.area(shapely.polygons(rings))) * (111_320.0**2 * np.cos(lat))
-    keep = first | (m2 >= min_hole_m2)
-    mx, my = mercator(coords[:, 0], coords[:, 1])
-    xy = np.column_stack([mx, my])
     bounds = np.searchsorted(of_ring, np.arange(len(rings) + 1))
-    lo = np.minimum.reduceat(xy, bounds[:-1], axis=0) if len(rings) else np.empty((0, 2))
-    hi = np.maximum.reduceat(xy, bounds[:-1], axis=0) if len(rings) else np.empty((0, 2))
-    current: dict[int, tuple[np.ndarray, _Holes]] = {}
-    for r in np.flatnonzero(keep).tolist():
-        ring = xy[bounds[r] : bounds[r + 1]]
-        p = int(of_part[r])
-        if first[r]:
-            current[p] = (ring, _Holes())
-            out[int(of_geom[p])].append(current[p])
-        else:
-            current[p][1].append(ring)
-            current[p][1].rows.append(r)
-    for _ext, holes in current.values():
-        if holes:
-            holes.boxes = np.column_stack([lo[holes.rows], hi[holes.rows]])  # x0, y0, x1, y1 per hole
+    # each ring's area by the shoelace formula (what shapely.area of the ring's polygon gives), m2 locally
+    x, y = coords[:, 0], coords[:, 1]
+    cross = x[:-1] * y[1:] - x[1:] * y[:-1]
+    cross = np.append(cross, 0.0)
+    cross[bounds[1:] - 1] = 0.0  # no term from one ring's last point to the next ring's first
+    lat = np.radians(y.mean())
+    m2 = np.abs(np.add.reduceat(cross, bounds[:-1]) / 2.0) * (111_320.0**2 * np.cos(lat))
+    keep = first | (m2 >= min_hole_m2)
+    mx, my = mercator(x, y)
+    xy = np.column_stack([mx, my])
+    lo = np.minimum.reduceat(xy, bounds[:-1], axis=0)
+    hi = np.maximum.reduceat(xy, bounds[:-1], axis=0)
+    holes = np.flatnonzero(keep & ~first)  # ascending, so each part's kept holes are one run
+    h_part = of_part[holes]
+    h_box = np.column_stack([lo[holes], hi[holes]])  # x0, y0, x1, y1 per hole
+    exteriors = np.flatnonzero(first)
+    p_of = of_part[exteriors]
+    h0 = np.searchsorted(h_part, p_of, "left").tolist()
+    h1 = np.searchsorted(h_part, p_of, "right").tolist()
+    starts, ends = bounds[holes], bounds[holes + 1]
+    for e, p, a, b in zip(exteriors.tolist(), p_of.tolist(), h0, h1):
+        ext = xy[bounds[e] : bounds[e + 1]]
+        out[int(of_geom[p])].append((ext, _Holes(xy, starts[a:b], ends[a:b], h_box[a:b]) if b > a else _NO_HOLES))
     return out
 
 
-class _Holes(list):
-    """A polygon's holes (rings in world fractions) with their boxes (``boxes``: ``(n, 4)`` x0, y0, x1, y1)."""
+class _Holes:
+    """A polygon's holes: rings (world fractions) sliced on demand from the shared coordinates ``xy``.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[int] = []
-        self.boxes: np.ndarray | None = None
+    ``boxes``: ``(n, 4)`` x0, y0, x1, y1 per hole.
+    """
+
+    __slots__ = ("xy", "start", "end", "boxes")
+
+    def __init__(self, xy: np.ndarray, start: np.ndarray, end: np.ndarray, boxes: np.ndarray) -> None:
+        self.xy, self.start, self.end, self.boxes = xy, start, end, boxes
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.xy[self.start[i] : self.end[i]]
+
+    def __iter__(self):
+        return (self.xy[a:b] for a, b in zip(self.start.tolist(), self.end.tolist()))
+
+
+_NO_HOLES = _Holes(np.empty((0, 2)), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty((0, 4)))
 
 
 # ------------------------------------------------------------------ points, clusters, labels

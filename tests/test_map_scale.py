@@ -591,3 +591,64 @@ def test_a_polygon_with_holes_over_many_tiles_keeps_each_tiles_holes():
             edge = (shapely.distance(poly.boundary, shapely.points(lon, lat)) < 1.5 * px).reshape(mask.shape)
             assert (~ref).sum() > 500, "the tile sees holes"
             assert not ((mask != ref) & ~edge).any(), f"tile {tx},{ty}: a pixel away from an outline differs"
+
+
+def test_area_rings_are_the_polygons_rings_sliced_from_shared_coordinates():
+    """Every part's exterior and kept holes (and the holes' boxes) against shapely's rings, hole by hole."""
+    from layers.maplayers import DISPLAY_HOLE_M2
+
+    rng = np.random.default_rng(5)
+    geoms = []
+    for g in range(6):
+        cx, cy = 114.0 + 0.03 * g, 22.5
+        parts = []
+        for p in range(1 + g % 3):  # polygons, multipolygons, some without holes
+            outer = shapely.Point(cx + 0.012 * p, cy).buffer(0.005)
+            n = 0 if (g + p) % 4 == 0 else 40
+            hx = cx + 0.012 * p + rng.uniform(-0.003, 0.003, n)
+            hy = cy + rng.uniform(-0.003, 0.003, n)
+            holes = shapely.buffer(shapely.points(hx, hy), rng.uniform(0.00005, 0.0004, n), quad_segs=3)
+            parts.append(outer.difference(shapely.union_all(holes)) if n else outer)
+        geoms.append(shapely.union_all(parts) if len(parts) > 1 else parts[0])  # far apart: a MultiPolygon
+    geoms.append(shapely.Point(1, 1))  # not a polygon: no rings
+    got = tiles._polygon_rings(np.array(geoms, dtype=object), DISPLAY_HOLE_M2)
+    assert got[-1] == []
+
+    def merc(coords):
+        mx, my = tiles.mercator(*np.asarray(coords).T)
+        return np.column_stack([mx, my])
+
+    kept = dropped = 0
+    for geom, rings in zip(geoms[:-1], got):
+        polys = list(shapely.get_parts(geom))
+        assert len(rings) == len(polys)
+        for poly, (ext, holes) in zip(polys, rings):
+            assert np.array_equal(ext, merc(poly.exterior.coords))
+            lat = math.radians(poly.centroid.y)
+            ref = [
+                r for r in poly.interiors if shapely.Polygon(r).area * 111_320.0**2 * math.cos(lat) >= DISPLAY_HOLE_M2
+            ]
+            dropped += len(poly.interiors) - len(ref)
+            assert len(holes) == len(ref)
+            for k, (h, r) in enumerate(zip(holes, ref)):
+                assert np.array_equal(h, merc(r.coords)) and np.array_equal(holes[k], h)
+                assert np.allclose(holes.boxes[k], [*h.min(axis=0), *h.max(axis=0)])
+            kept += len(ref)
+    assert kept > 20 and dropped > 20, (kept, dropped)  # both kinds of holes were there
+
+
+def test_street_segments_are_the_edge_polylines(grid):
+    """The street tiles' segments straight from the network's arrays are shapely's edge lines, segment by segment."""
+    st = tiles.StreetTiles.from_network(grid)
+    ref = []
+    for line in grid.edge_lines:
+        xy = grid.to_lonlat(np.asarray(line.coords))
+        ref.append(np.column_stack([xy[:-1], xy[1:]]))
+    seg = np.vstack(ref)
+    x0, y0 = tiles.mercator(seg[:, 0], seg[:, 1])
+    x1, y1 = tiles.mercator(seg[:, 2], seg[:, 3])
+    want = np.column_stack([x0, y0, x1, y1])
+    assert st.xy.shape == want.shape
+    order = np.lexsort(want.T[::-1])
+    got = st.xy[np.lexsort(st.xy.T[::-1])]
+    assert np.allclose(got, want[order], rtol=0, atol=1e-12)
