@@ -489,3 +489,76 @@ def test_demand_zones_follows_the_demand_frame(ws):
     points = ws.demand.set_geometry(shapely.point_on_surface(ws.demand.geometry.values))
     w.demand = points
     assert w.demand_zones is False
+
+
+def test_the_start_work_runs_once_while_the_areas_are_traced_and_after_a_read_back(ws, tmp_path, monkeypatch):
+    """``meanwhile`` runs at the tracing's first progress report (once, however many come), else after the
+    polygons are read back; the traced polygons are written on a thread and read back by the next start."""
+    from apps.web import workspace as wsmod
+    from geo import reach
+
+    monkeypatch.setenv("LIFECIRCLE_CACHE", str(tmp_path))
+    real = reach.facility_service_areas
+    events = []
+
+    def tracing(*args, progress=None, **kwargs):
+        events.append("traced")
+        out = real(*args, **kwargs)
+        for done in (1, 2, 3):
+            progress(done, 3)
+            events.append(f"progress {done}")
+        return out
+
+    monkeypatch.setattr(wsmod.reach, "facility_service_areas", tracing)
+    fac = ws.facilities.head(5).copy()
+
+    def fresh():
+        return wsmod.Workspace("t", False, ws.net, fac, ws.demand, tiers=ws.tiers)
+
+    first = fresh()._facility_areas(meanwhile=lambda: events.append("meanwhile"))
+    assert events == ["traced", "meanwhile", "progress 1", "progress 2", "progress 3"]
+    events.clear()
+    again = fresh()._facility_areas(meanwhile=lambda: events.append("meanwhile"))
+    assert events == ["meanwhile"], "read back, not traced again; the start's work still done once"
+    ref = real(ws.net, fac[["id", "kind", "geometry"]].assign(name=[str(v) for v in fac["name"]]), ws.tiers)
+    assert len(first) == len(again) == len(ref) > 0
+    diff = shapely.area(shapely.symmetric_difference(again.geometry.values, ref.to_crs("EPSG:4326").geometry.values))
+    assert float(diff.max()) < 1e-12
+    events.clear()
+    empty = wsmod.Workspace("t", False, ws.net, fac.head(0), ws.demand, tiers=ws.tiers)
+    assert len(empty._facility_areas(meanwhile=lambda: events.append("meanwhile"))) == 0 and events == ["meanwhile"]
+
+
+def test_a_standard_the_data_cannot_meet_is_evaluated_once(ws, monkeypatch):
+    """Every session asks for the complete view's baseline; a ValueError is remembered, not recomputed."""
+    from apps.web import complete
+    from apps.web import workspace as wsmod
+
+    calls = []
+
+    def failing(*_args, **_kwargs):
+        calls.append(1)
+        raise ValueError("parks without an area")
+
+    monkeypatch.setattr(complete, "baseline", failing)
+    w = wsmod.Workspace("t", False, ws.net, ws.facilities, ws.demand, tiers=ws.tiers)
+    w.coverage = ws.coverage
+    for _ in range(3):
+        with pytest.raises(ValueError, match="parks without an area"):
+            complete.workspace_baseline(w, ws.standard)
+    assert calls == [1]
+
+
+def test_a_sessions_stale_gaps_are_skipped_when_their_turn_comes(ws):
+    """A session's gaps job whose change was superseded before it ran computes nothing (result None)."""
+    called = []
+
+    def gaps():
+        called.append(1)
+        return ws.coverage.gaps("micro_station", ws.tiers[-1])
+
+    assert ws.gap_tiles_later(gaps, wanted=lambda: False).result(timeout=60) is None and called == []
+    got = json.loads(ws.gap_tiles_later(gaps, wanted=lambda: True).result(timeout=60))
+    assert called == [1]
+    ref = ws.coverage.gaps("micro_station", ws.tiers[-1]).sort_values("rank").head(len(got["labels"]))
+    assert [g[2] for g in got["labels"]] == ref["rank"].tolist() and got["tiles"].startswith("/lc-tiles/")

@@ -560,7 +560,9 @@ class PlannerApp:
         s, ws, crs = self.state, self.ws, self.crs
         self._gap_seq = seq = getattr(self, "_gap_seq", 0) + 1
         doc = pn.state.curdoc
-        future = ws.gap_tiles_later(partial(s.result().gaps, s.kind, float(s.gap_tier)), crs)
+        future = ws.gap_tiles_later(
+            partial(s.result().gaps, s.kind, float(s.gap_tier)), crs, wanted=lambda: seq == self._gap_seq
+        )
         if doc is None or doc.session_context is None:  # no server (scripts, tests): wait for it
             self._apply_gaps(seq, future.result())
             return
@@ -569,12 +571,13 @@ class PlannerApp:
             if f.exception() is not None:
                 _log.error("the session's gaps failed", exc_info=f.exception())
                 return
-            doc.add_next_tick_callback(partial(self._apply_gaps, seq, f.result()))  # thread-safe in Bokeh
+            if f.result() is not None:  # None: skipped, a later change has its own gaps on the way
+                doc.add_next_tick_callback(partial(self._apply_gaps, seq, f.result()))  # thread-safe in Bokeh
 
         future.add_done_callback(done)
 
-    def _apply_gaps(self, seq: int, text: str) -> None:
-        if seq == self._gap_seq:  # a later change has its own gaps on the way
+    def _apply_gaps(self, seq: int, text: str | None) -> None:
+        if seq == self._gap_seq and text is not None:  # a later change has its own gaps on the way
             self.map.gaps = text
 
     def _push_candidates(self) -> None:

@@ -557,20 +557,31 @@ def new_facility_id(taken: set[str], counter: int) -> tuple[str, int]:
 
 
 def workspace_baseline(ws, standard: str) -> Baseline:
-    """The workspace's :class:`Baseline` for ``standard``, computed once per process."""
+    """The workspace's :class:`Baseline` for ``standard``, computed once per process.
+
+    A standard the data cannot be evaluated by (a ValueError, e.g. parks without an area) is
+    remembered too: every session's page asks again, and evaluating a city takes ~0.2 s.
+    """
     fac = getattr(ws, "eval_facilities", None)
     fac = ws.facilities if fac is None else fac
     std = gev.load_standard(standard)
-    return ws.cached(
-        ("complete-baseline", std.name, std.path),
-        lambda: baseline(
-            ws.net,
-            fac,
-            ws.demand,
-            standard,
-            samples=ws.coverage.samples,
-            units=ws.communities,
-            candidates=ws.candidates,
-            snap_limit_m=ws.snap_limit_m,
-        ),
-    )
+
+    def build() -> Baseline | ValueError:
+        try:
+            return baseline(
+                ws.net,
+                fac,
+                ws.demand,
+                standard,
+                samples=ws.coverage.samples,
+                units=ws.communities,
+                candidates=ws.candidates,
+                snap_limit_m=ws.snap_limit_m,
+            )
+        except ValueError as exc:
+            return exc
+
+    out = ws.cached(("complete-baseline", std.name, std.path), build)
+    if isinstance(out, ValueError):
+        raise out.with_traceback(None)
+    return out

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import shapely
+
 from lifecircle.geo import crs as gcrs
 from lifecircle.geo import io as gio
 from lifecircle.geo.io import InputError
@@ -103,16 +105,25 @@ def load_demo(progress: Callable[[str], None] | None = None) -> Workspace:
         lots=district.lots,
         residences=district.residences,
     )
-    return _warm(ws.prepare(say), say)
+    return ws.prepare(say, meanwhile=lambda: _warm(ws, say))  # warmed while the areas are traced
 
 
 def _warm(ws: Workspace, say: Callable[[str], None]) -> Workspace:
-    """Evaluate the standard once at start-up, so a session's first click in the complete view is quick."""
+    """Evaluate the standard once at start-up, so a session's first click in the complete view is quick.
+
+    Needs the coverage, not the service areas: :meth:`Workspace.prepare` runs it while they are traced.
+    """
     from .complete import workspace_baseline
     from .state import _what_if_engine
+    from .workspace import CANDIDATE_KIND
 
     for kind in ws.analysis_kinds():  # the what-if engines every session forks
         _what_if_engine(ws, kind)
+    if len(ws.facilities):
+        # one candidate's service areas, so the network's lazily built tables (street strokes: ~1 s at
+        # 200k nodes on a restart) are made now, not on the IOLoop during a session's first click
+        lon, lat = shapely.get_coordinates(ws.facilities.geometry.values[:1])[0]
+        _what_if_engine(ws, CANDIDATE_KIND).areas(float(lon), float(lat), simplify_m=1.0)
     try:
         workspace_baseline(ws, ws.standard).warm()
         say(f"complete life circles evaluated by {ws.standard}")
@@ -243,7 +254,7 @@ def load_project(path: str | Path, progress: Callable[[str], None] | None = None
         **_optional_layers(conf),
     )
     _check_overlap(ws, conf)
-    return _warm(ws.prepare(say), say)
+    return ws.prepare(say, meanwhile=lambda: _warm(ws, say))  # warmed while the areas are traced
 
 
 def _demand(project: Path, conf: dict):

@@ -48,8 +48,11 @@ class MapTiles:
         self.areas: dict[str, AreaTiles] = {}
         self.gaps: OrderedDict[str, AreaTiles] = OrderedDict()
         self.data: dict[str, tuple[bytes, bytes]] = {}  # name -> (JSON bytes, the same gzipped)
-        self.lock = threading.Lock()
-        self.data_lock = threading.Lock()  # not self.lock: that one is held while a tile index is built (seconds)
+        self.lock = threading.Lock()  # the gap sets
+        self.data_lock = threading.Lock()
+        # one lock per layer while its index is built (a second at 200k nodes, made before the server is
+        # ready): a street tile never waits for the areas' index, nor a gap tile for either
+        self.build_locks = {"streets": threading.Lock(), "areas": threading.Lock()}
         self.visited = 0.0  # time.monotonic() of the last visitor's request (the start's warm-up yields to them)
 
     def touch(self) -> None:
@@ -107,16 +110,22 @@ class MapTiles:
         return self.ws.net.n_edges >= CITY_EDGES
 
     def street_tiles(self, crs: str) -> StreetTiles:
-        with self.lock:
-            if crs not in self.streets:
-                self.streets[crs] = StreetTiles.from_network(self.ws.net, crs)
-            return self.streets[crs]
+        layer = self.streets.get(crs)
+        if layer is None:
+            with self.build_locks["streets"]:
+                if crs not in self.streets:
+                    self.streets[crs] = StreetTiles.from_network(self.ws.net, crs)
+                layer = self.streets[crs]
+        return layer
 
     def area_tiles(self, crs: str) -> AreaTiles:
-        with self.lock:
-            if crs not in self.areas:
-                self.areas[crs] = AreaTiles.from_frame(self.ws.areas, self.ws.kinds, self.ws.tiers, crs)
-            return self.areas[crs]
+        layer = self.areas.get(crs)
+        if layer is None:
+            with self.build_locks["areas"]:
+                if crs not in self.areas:
+                    self.areas[crs] = AreaTiles.from_frame(self.ws.areas, self.ws.kinds, self.ws.tiers, crs)
+                layer = self.areas[crs]
+        return layer
 
     def url(self, layer: str, crs: str, **query: str) -> str:
         """Leaflet's URL template of a tile layer."""

@@ -34,6 +34,11 @@ __all__ = ["CANDIDATE_KIND", "Workspace"]
 GAP_LABELS = 8
 #: Kind of the stations the planner adds.
 CANDIDATE_KIND = "micro_station"
+#: The zoom a city fits at in a 1440 x 900 window: its tiles are rendered before the server is ready.
+FIT_ZOOM = 12
+#: Zooms (and layers) of the city view's tiles warmed at start; those other than FIT_ZOOM after "ready".
+WARM_ZOOMS = (12, 11, 10)
+WARM_LAYERS = ("streets", "areas", "gaps")
 
 
 @dataclass
@@ -98,86 +103,121 @@ class Workspace:
     _gap_jobs: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ computing
-    def prepare(self, progress: Callable[[str], None] | None = None) -> Workspace:
-        """Compute the baseline coverage and the existing facilities' service areas."""
+    def prepare(
+        self, progress: Callable[[str], None] | None = None, meanwhile: Callable[[], None] | None = None
+    ) -> Workspace:
+        """Compute the baseline coverage, the existing facilities' service areas and the map's heavy layers.
+
+        Tracing a city's service areas keeps the worker processes busy for seconds (all cores); the
+        coverage, the map's layers that need no service area (:meth:`_prepare_map_early`) and
+        ``meanwhile`` (the caller's own warm-up) are made in this process during that time.
+        """
         say = progress or (lambda _msg: None)
         self.tiers = parse_tiers(self.tiers)
+        early_s = 0.0
+
+        def early() -> None:
+            nonlocal early_s
+            started = time.perf_counter()
+            self.coverage = gcov.compute_coverage(
+                self.net,
+                self.facilities,
+                self.demand,
+                tiers=self.tiers,
+                kinds=self.analysis_kinds(),
+                snap_limit_m=self.snap_limit_m,
+            )
+            self.timings["coverage_s"] = time.perf_counter() - started
+            say(f"coverage of {len(self.demand):,} demand units computed")
+            self._prepare_map_early()
+            if meanwhile is not None:
+                meanwhile()
+            early_s = time.perf_counter() - started
+
+        say("building service areas ...")
         started = time.perf_counter()
-        self.coverage = gcov.compute_coverage(
-            self.net,
-            self.facilities,
-            self.demand,
-            tiers=self.tiers,
-            kinds=self.analysis_kinds(),
-            snap_limit_m=self.snap_limit_m,
-        )
-        self.timings["coverage_s"] = time.perf_counter() - started
-        say(f"coverage of {len(self.demand):,} demand units computed; building service areas ...")
-        started = time.perf_counter()
-        self.areas = self._facility_areas()
-        self.timings["areas_s"] = time.perf_counter() - started
+        self.areas = self._facility_areas(meanwhile=early)
+        self.timings["areas_s"] = time.perf_counter() - started - early_s
+        self.timings["early_s"] = early_s
         started = time.perf_counter()
         self.prepare_map()
         self.timings["map_s"] = time.perf_counter() - started
         return self
 
-    def prepare_map(self) -> None:
-        """Build the map's heavy layers once, before any visitor (at city scale: :func:`apps.web.tiles.prepare`)."""
+    def _prepare_map_early(self) -> None:
+        """The city map's layers that need no service area: the street tiles' index, 社区 outlines, facility
+        clusters, the residents' payload, every first visitor's gaps, and the fitted view's street and gap
+        tiles (made once; :meth:`prepare_map` calls it too)."""
+        if not self.city_scale or self._cache.get("map_early"):
+            return
         from . import tiles
 
-        if self.city_scale:
-            # the tile indexes (seconds at 200k nodes) in the background thread, first; the server listens meanwhile
-            tiles.prepare(self, build=False)
-            _background().submit(tiles.prepare, self)
-            self.boundaries_text("wgs84")
-            self.facility_clusters_text("wgs84")
-            if self.city_points:
-                self.demand_points_ref("wgs84")  # built, gzipped and served from the app's route
-            # every session's first gaps (the default kind at the largest tier) and the tiles of the city
-            # view: made in the background now, ready before the first visitor asks
-            self._gaps_job(CANDIDATE_KIND, float(self.tiers[-1]), "wgs84")
-            _background().submit(self._warm_tiles)
+        t = tiles.prepare(self, build=False)
+        gaps = self._gaps_job(CANDIDATE_KIND, float(self.tiers[-1]), "wgs84")  # on the background thread
+        if self.city_streets:
+            t.street_tiles("wgs84")
+        self.boundaries_text("wgs84")
+        self.facility_clusters_text("wgs84")
+        if self.city_points:
+            self.demand_points_ref("wgs84")  # built, gzipped and served from the app's route
+        gaps.result()
+        self._warm_tiles(zooms=(FIT_ZOOM,), layers=("streets", "gaps"))
+        self._cache["map_early"] = True
 
-    def settle_heap(self) -> Future:
-        """After the layers made at start (queued behind them): collect once, then ``gc.freeze()``.
+    def prepare_map(self) -> None:
+        """Build the map's heavy layers once, before any visitor (at city scale: tile indexes, the first gaps,
+        the fitted view's tiles; the other zooms' tiles are warmed on the background thread)."""
+        if not self.city_scale:
+            return
+        self._prepare_map_early()
+        if self.city_areas:
+            self.map_tiles().area_tiles("wgs84")
+            self._warm_tiles(zooms=(FIT_ZOOM,), layers=("areas",))
+        _background().submit(self._warm_tiles, tuple(z for z in WARM_ZOOMS if z != FIT_ZOOM))
+
+    def settle_heap(self) -> None:
+        """Once the start's layers are made: collect once, then ``gc.freeze()`` (~0.1 s at 200k nodes).
 
         A city's workspace is millions of long-lived objects; without this every full collection
         during a session walks them all again (up to 380 ms during a click at 500k nodes measured).
-        Frozen objects are never collected, so only the server calls this, once, after warming up.
+        Frozen objects are never collected, so only the server calls this, once, before it is ready.
         """
+        gc.collect()
+        gc.freeze()
 
-        def settle() -> None:
-            gc.collect()
-            gc.freeze()
+    def _warm_tiles(self, zooms: tuple[int, ...] = WARM_ZOOMS, layers: tuple[str, ...] = WARM_LAYERS) -> int:
+        """Render the city view's tiles (``layers`` at ``zooms``, over the study area) into the tile cache.
 
-        return _background().submit(settle)
-
-    def _warm_tiles(self, max_zoom: int = 12) -> int:
-        """Render the city view's tiles (zoom ``max_zoom`` down to 10 over the study area) into the tile cache."""
+        Each tile waits while a visitor was served just before (their own tiles first).
+        """
         from lifecircle.layers import tiles
 
         t, done = self.map_tiles(), 0
         gap_set = ""
-        if (CANDIDATE_KIND, float(self.tiers[-1]), "wgs84") in self._gap_jobs:
-            # every first visitor's gaps: made on this thread before (one worker), rendered on demand
-            # they were the first page's slowest tiles (~0.4 s each waiting at zoom 12)
+        if "gaps" in layers and (CANDIDATE_KIND, float(self.tiers[-1]), "wgs84") in self._gap_jobs:
+            # every first visitor's gaps: rendered on demand they were the first page's slowest tiles
             gap_set = t.gap_set(json.loads(self.baseline_gaps_text(CANDIDATE_KIND, self.tiers[-1]))["tiles"])
+        draw = [
+            (layer, kw)
+            for layer, kw, wanted in (
+                ("streets", {}, self.city_streets),
+                ("areas", {"kind": CANDIDATE_KIND}, self.city_areas),
+                ("gaps", {"kind": gap_set}, bool(gap_set)),
+            )
+            if wanted and layer in layers
+        ]
         west, south, east, north = self.bounds()
-        for z in range(max_zoom, 9, -1):  # the fitted city view's zoom (12 at 1440 x 900) first
+        for z in zooms:
             x0, y1 = (int(v * 2**z) for v in tiles.mercator(west, south))
             x1, y0 = (int(v * 2**z) for v in tiles.mercator(east, north))
             for x in range(x0, x1 + 1):
                 for y in range(y0, y1 + 1):
                     t.wait_for_quiet()  # a visitor's own tiles first
-                    if self.city_streets:
-                        t.render("streets", "wgs84", z, x, y)
-                    if self.city_areas:
-                        t.render("areas", "wgs84", z, x, y, kind=CANDIDATE_KIND)
-                    if gap_set:
+                    for layer, kw in draw:
                         try:
-                            t.render("gaps", "wgs84", z, x, y, kind=gap_set)
-                        except KeyError:  # already pushed out by newer sets
-                            gap_set = ""
+                            t.render(layer, "wgs84", z, x, y, **kw)
+                        except KeyError:  # a gap set already pushed out by newer ones
+                            pass
                     done += 1
         return done
 
@@ -203,9 +243,22 @@ class Workspace:
         ]
         return json.dumps({"tiles": url, "labels": labels})
 
-    def gap_tiles_later(self, gaps: Callable[[], gpd.GeoDataFrame], crs: str = "wgs84") -> Future:
-        """:meth:`gap_tiles_text` of ``gaps()`` on the background thread: a session's gaps take seconds in a city."""
-        return _background().submit(lambda: self.gap_tiles_text(gaps(), crs))
+    def gap_tiles_later(
+        self, gaps: Callable[[], gpd.GeoDataFrame], crs: str = "wgs84", wanted: Callable[[], bool] | None = None
+    ) -> Future:
+        """:meth:`gap_tiles_text` of ``gaps()`` on the background thread: a session's gaps take seconds in a city.
+
+        ``wanted`` is asked when the job's turn comes: False (the session changed again meanwhile, and a
+        newer job is queued) skips it, the future's result is then None.  Clicks come faster than a
+        city's gaps (~1 s of CPU each), and stale ones competed with the next click for the CPU.
+        """
+
+        def job() -> str | None:
+            if wanted is not None and not wanted():
+                return None
+            return self.gap_tiles_text(gaps(), crs)
+
+        return _background().submit(job)
 
     def _gaps_job(self, kind: str, tier: float, crs: str) -> Future:
         key = (kind, tier, crs)
@@ -222,15 +275,24 @@ class Workspace:
         ordered = [k for k in self.kinds.keys() if k in present]
         return ordered + sorted(present - set(ordered))
 
-    def _facility_areas(self) -> gpd.GeoDataFrame:
+    def _facility_areas(self, meanwhile: Callable[[], None] | None = None) -> gpd.GeoDataFrame:
         """Service-area polygons (WGS84) of every reachable facility and tier.
 
         The one service-area orchestration, :func:`geo.reach.facility_service_areas` (the CLI's
         ``areas`` command runs it too), with the app's columns: ``facility_id``, ``kind``,
-        ``name`` ("" when missing), ``tier_m``, geometry.
+        ``name`` ("" when missing), ``tier_m``, geometry.  ``meanwhile`` is called once, in this
+        thread: while the areas are traced, at the first progress report (by then the worker
+        processes are forked, so no thread of this process is copied into them), else after them.
         """
         columns = ["facility_id", "kind", "name", "tier_m"]
+        pending = [meanwhile] if meanwhile is not None else []
+
+        def run_meanwhile(*_args) -> None:
+            while pending:
+                pending.pop()()
+
         if len(self.facilities) == 0:
+            run_meanwhile()
             return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
         facilities = self.facilities[["id", "kind", "geometry"]].assign(
             name=[_text(v) for v in self.facilities["name"]] if "name" in self.facilities else ""
@@ -239,13 +301,17 @@ class Workspace:
         cached = _read_areas(key)
         if cached is not None:
             self.timings["areas_cached"] = 1.0
+            run_meanwhile()
             return cached
-        areas = reach.facility_service_areas(self.net, facilities, self.tiers, snap_limit_m=self.snap_limit_m)
+        areas = reach.facility_service_areas(
+            self.net, facilities, self.tiers, snap_limit_m=self.snap_limit_m, progress=run_meanwhile
+        )
+        run_meanwhile()
         if len(areas) == 0:
             return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
         frame = areas[[*columns, areas.geometry.name]].reset_index(drop=True)
         frame = frame.to_crs("EPSG:4326") if frame.crs is not None else frame.set_crs("EPSG:4326")
-        _write_areas(key, frame)
+        _write_areas_later(key, frame)  # on a thread (~1 s, mostly outside the GIL): the map's layers go on
         return frame
 
     # --------------------------------------------------------------- city scale
@@ -516,6 +582,10 @@ def _areas_key(net: WalkNetwork, facilities: gpd.GeoDataFrame, tiers, snap_limit
 
 
 def _read_areas(key: str) -> gpd.GeoDataFrame | None:
+    with _AREA_WRITES_LOCK:
+        writing = _AREA_WRITES.get(key)
+    if writing is not None:  # this process is writing that set now
+        writing.join()
     path = _areas_dir() / f"{key}.parquet"
     if not path.is_file():
         return None
@@ -523,6 +593,28 @@ def _read_areas(key: str) -> gpd.GeoDataFrame | None:
         return gpd.read_parquet(path)
     except Exception:  # noqa: BLE001 - a damaged cache file is traced again, never fatal
         return None
+
+
+#: Service-area sets being written by this process (key -> thread).
+_AREA_WRITES: dict[str, threading.Thread] = {}
+_AREA_WRITES_LOCK = threading.Lock()
+
+
+def _write_areas_later(key: str, frame: gpd.GeoDataFrame) -> threading.Thread:
+    """:func:`_write_areas` on its own thread (not a daemon: the file is finished before the process exits)."""
+
+    def write() -> None:
+        try:
+            _write_areas(key, frame)
+        finally:
+            with _AREA_WRITES_LOCK:
+                _AREA_WRITES.pop(key, None)
+
+    thread = threading.Thread(target=write, name="lifecircle-areas-cache")
+    with _AREA_WRITES_LOCK:
+        _AREA_WRITES[key] = thread
+        thread.start()
+    return thread
 
 
 def _write_areas(key: str, frame: gpd.GeoDataFrame) -> None:
