@@ -187,7 +187,9 @@ class SegmentIndex:
         """Return (segment, distance, parameter t) of the nearest segment; -1 beyond ``limit``.
 
         Points go through in chunks of :data:`_CHUNK` (the candidate arrays stay
-        a few dozen MB whatever the number of points).  A point whose ``k``
+        a few dozen MB whatever the number of points), or quarter chunks spread
+        over :func:`_threads` threads when there is more than one chunk (each
+        point's answer is the same either way).  A point whose ``k``
         nearest midpoints could hide a nearer segment is asked again, in bulk,
         with 8 times as many midpoints; only the few still unsure after that are
         checked one by one against every sub-segment in range.
