@@ -108,7 +108,9 @@ function minTier(features) {
 
 function fmt(n) {
   if (n === null || n === undefined || !isFinite(n)) { return "–" }
-  return Math.round(n).toLocaleString("en-US")
+  // thousands separated by commas, as toLocaleString("en-US") (several times slower, per call)
+  const text = String(Math.round(n))
+  return text.replace(/\B(?=(\d{3})+(?!\d))/g, ",")
 }
 
 function render({model, el: root}) {
@@ -307,28 +309,54 @@ function render({model, el: root}) {
     const z = Math.max(Math.min(...zs), Math.min(Math.max(...zs), Math.floor(map.getZoom())))
     return clusters.levels[String(z)] || []
   }
-  function drawClusters(keep) {
-    for (const [lng, lat, counts, ids] of clusterLevel()) {
-      let n = 0
-      let top = null
-      for (const [k, c] of Object.entries(counts)) {
-        if (!kindOn(k)) { continue }
-        n += c
-        if (top === null || c > counts[top]) { top = k }
-      }
-      if (n === 0) { continue }
-      if (n === 1) { for (const id of ids) { keep.add(id) } continue }
-      const size = Math.round(22 + 7 * Math.log10(n))
-      const badge = el("div", "lc-cluster", fmt(n))
-      badge.style.width = badge.style.height = badge.style.lineHeight = `${size}px`
-      badge.style.borderColor = kindInfo(top).color
-      const marker = L.marker([lat, lng], {
-        pane: "lcFacilities", keyboard: false, title: `${fmt(n)}`,
-        icon: L.divIcon({className: "lc-cluster-icon", html: badge, iconSize: [size, size], iconAnchor: [size / 2, size / 2]}),
-      })
-      marker.on("click", () => map.setView([lat, lng], Math.min(clusters.below, Math.floor(map.getZoom()) + 2)))
-      marker.addTo(groups.facilities)
+  // a city's cluster and facility markers are made once and drawn again from here on each zoom
+  // (1,000 features parsed and 100 markers made per zoom step held the page for 100-200 ms)
+  const memo = {clusters: new Map(), facilities: new Map(), features: null}
+  function memoFor() {
+    if (memo.clusterText !== model.facility_clusters || memo.facilityText !== model.facilities ||
+        memo.styleText !== model.style || memo.labelText !== model.labels) {
+      memo.clusterText = model.facility_clusters
+      memo.facilityText = model.facilities
+      memo.styleText = model.style
+      memo.labelText = model.labels
+      memo.clusters = new Map()
+      memo.facilities = new Map()
+      memo.features = null
     }
+    return memo
+  }
+  function drawClusters(keep) {
+    const m = memoFor()
+    const key = `${Math.floor(map.getZoom())}|${JSON.stringify(model.kinds_on)}`
+    let made = m.clusters.get(key)
+    if (!made) {
+      made = {markers: [], single: []}
+      for (const [lng, lat, counts, ids] of clusterLevel()) {
+        let n = 0
+        let top = null
+        for (const [k, c] of Object.entries(counts)) {
+          if (!kindOn(k)) { continue }
+          n += c
+          if (top === null || c > counts[top]) { top = k }
+        }
+        if (n === 0) { continue }
+        if (n === 1) { made.single.push(...ids); continue }
+        const size = Math.round(22 + 7 * Math.log10(n))
+        const label = fmt(n)
+        const badge = el("div", "lc-cluster", label)
+        badge.style.width = badge.style.height = badge.style.lineHeight = `${size}px`
+        badge.style.borderColor = kindInfo(top).color
+        const marker = L.marker([lat, lng], {
+          pane: "lcFacilities", keyboard: false, title: label,
+          icon: L.divIcon({className: "lc-cluster-icon", html: badge, iconSize: [size, size], iconAnchor: [size / 2, size / 2]}),
+        })
+        marker.on("click", () => map.setView([lat, lng], Math.min(clusters.below, Math.floor(map.getZoom()) + 2)))
+        made.markers.push(marker)
+      }
+      m.clusters.set(key, made)
+    }
+    for (const id of made.single) { keep.add(id) }
+    for (const marker of made.markers) { groups.facilities.addLayer(marker) }
   }
 
   // A city zoomed in past the clusters draws the facilities near the view only (half a view around
@@ -346,39 +374,50 @@ function render({model, el: root}) {
     facilityView = facilityKey === "view" ? map.getBounds().pad(0.5) : null
     const near = facilityView
     const closed = new Set(parse(model.closed, []))
-    L.geoJSON(geojson(model.facilities), {
-      filter: (f) => kindOn(f.properties.kind) && (single === null || single.has(f.properties.id)) &&
-        (near === null || near.contains(L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]))),
-      pointToLayer: (f, latlng) => {
-        const info = kindInfo(f.properties.kind)
-        const badge = el("div", closed.has(f.properties.id) ? "lc-fac lc-fac-closed" : "lc-fac", info.glyph || "")
-        badge.style.background = closed.has(f.properties.id) ? "#9e9e9e" : info.color
-        return L.marker(latlng, {
-          pane: "lcFacilities", keyboard: false, title: f.properties.name || f.properties.id || "",
-          icon: L.divIcon({className: "lc-fac-icon", html: badge, iconSize: [20, 20], iconAnchor: [10, 10]}),
-        })
-      },
-      onEachFeature: (f, layer) => {
-        const p = f.properties
-        const isClosed = closed.has(p.id)
-        const rows = [[T("kind"), kindInfo(p.kind).label], [T("id"), p.id]]
-        if (isClosed) { rows.push(["", T("closed")]) }
-        const body = () => infoBox(p.name || p.id, rows)
-        layer.bindTooltip(body, {direction: "top", offset: [0, -10]})
-        layer.bindPopup(() => {
-          const box = body()
-          const button = el("button", "lc-btn-remove lc-btn-close", isClosed ? T("reopen") : T("close"))
-          button.type = "button"
-          L.DomEvent.on(button, "click", (ev) => {
-            L.DomEvent.stop(ev)
-            map.closePopup()
-            model.send_msg({type: isClosed ? "reopen" : "close", id: p.id})
-          })
-          box.appendChild(button)
-          return box
-        })
-      },
-    }).addTo(groups.facilities)
+    const m = memoFor()
+    if (!m.features) { m.features = geojson(model.facilities).features || [] }
+    for (const f of m.features) {
+      const p = f.properties
+      if (!kindOn(p.kind) || (single !== null && !single.has(p.id))) { continue }
+      const [lng, lat] = f.geometry.coordinates
+      if (near !== null && !near.contains(L.latLng(lat, lng))) { continue }
+      const isClosed = closed.has(p.id)
+      const key = `${p.id}|${isClosed}`
+      let marker = m.facilities.get(key)
+      if (!marker) {
+        marker = facilityMarker(f, L.latLng(lat, lng), isClosed)
+        m.facilities.set(key, marker)
+      }
+      groups.facilities.addLayer(marker)
+    }
+  }
+
+  function facilityMarker(f, latlng, isClosed) {
+    const p = f.properties
+    const info = kindInfo(p.kind)
+    const badge = el("div", isClosed ? "lc-fac lc-fac-closed" : "lc-fac", info.glyph || "")
+    badge.style.background = isClosed ? "#9e9e9e" : info.color
+    const layer = L.marker(latlng, {
+      pane: "lcFacilities", keyboard: false, title: p.name || p.id || "",
+      icon: L.divIcon({className: "lc-fac-icon", html: badge, iconSize: [20, 20], iconAnchor: [10, 10]}),
+    })
+    const rows = [[T("kind"), kindInfo(p.kind).label], [T("id"), p.id]]
+    if (isClosed) { rows.push(["", T("closed")]) }
+    const body = () => infoBox(p.name || p.id, rows)
+    layer.bindTooltip(body, {direction: "top", offset: [0, -10]})
+    layer.bindPopup(() => {
+      const box = body()
+      const button = el("button", "lc-btn-remove lc-btn-close", isClosed ? T("reopen") : T("close"))
+      button.type = "button"
+      L.DomEvent.on(button, "click", (ev) => {
+        L.DomEvent.stop(ev)
+        map.closePopup()
+        model.send_msg({type: isClosed ? "reopen" : "close", id: p.id})
+      })
+      box.appendChild(button)
+      return box
+    })
+    return layer
   }
 
   function drawAreas() {
@@ -415,6 +454,18 @@ function render({model, el: root}) {
       [T("population"), fmt(p.w)],
       [T("distance"), d === null || d === undefined ? (state.style.class_labels || [])[cls] || "–" : `${fmt(d)} m`],
     ], (state.style.class_labels || [])[cls])
+  }
+
+  // A pixel (little-endian RGBA, straight alpha) painted over by src (its alpha a, 0-1).
+  function blend(dst, src, a) {
+    const da = (dst >>> 24) / 255
+    const oa = a + da * (1 - a)
+    const k = da * (1 - a)
+    let out = Math.round(oa * 255) << 24
+    for (let shift = 0; shift < 24; shift += 8) {
+      out |= Math.round((((src >>> shift) & 255) * a + ((dst >>> shift) & 255) * k) / oa) << shift
+    }
+    return out >>> 0
   }
 
   // City scale: the residents as one compact payload drawn on a canvas, only what is in view,
@@ -473,6 +524,7 @@ function render({model, el: root}) {
     redraw() {
       const m = this._map
       if (!m) { return }
+      const started = performance.now()
       const size = m.getSize()
       const pad = 0.15
       const topLeft = m.containerPointToLayerPoint([-size.x * pad, -size.y * pad]).round()
@@ -480,36 +532,39 @@ function render({model, el: root}) {
       const h = Math.round(size.y * (1 + 2 * pad))
       const canvas = this._canvas
       const ratio = window.devicePixelRatio || 1
-      canvas.width = w * ratio
-      canvas.height = h * ratio
-      canvas.style.width = `${w}px`
-      canvas.style.height = `${h}px`
+      const W = Math.round(w * ratio)
+      const H = Math.round(h * ratio)
+      if (canvas.width !== W || canvas.height !== H) {
+        canvas.width = W
+        canvas.height = H
+        canvas.style.width = `${w}px`
+        canvas.style.height = `${h}px`
+      }
       L.DomUtil.setPosition(canvas, topLeft)
-      const ctx = canvas.getContext("2d")
-      ctx.setTransform(ratio, 0, 0, ratio, 0, 0)
-      ctx.clearRect(0, 0, w, h)
       const z = m.getZoom()
       const scale = Math.pow(2, z)
       const origin = m.getPixelOrigin()
       const ox = origin.x + topLeft.x
       const oy = origin.y + topLeft.y
       const r = z >= 15 ? 3.2 : z >= 13.5 ? 2.2 : 1.3
-      const colors = state.style.class_colors || []
       const cls = state.classes || []
       const order = this._sorted()
-      const cell = 16
-      const grid = new Map()
-      const hover = z >= 13
-      let current = -2
-      const flush = () => {
-        ctx.fill()
-        if (r > 3) { ctx.stroke() }
+      // the points written as pixels (an ImageData put once): 100,000 paths of a 2D context cost the
+      // browser a few hundred ms to rasterise when the frame is finalised, the pixels a few ms
+      const ctx = canvas.getContext("2d")
+      if (!this._image || this._image.width !== W || this._image.height !== H) {
+        this._image = ctx.createImageData(W, H)
+        this._pixels = new Uint32Array(this._image.data.buffer)
       }
-      ctx.strokeStyle = "#ffffff"
-      ctx.lineWidth = 0.6
-      ctx.globalAlpha = 0.95
+      const buf = this._pixels
+      buf.fill(0)
+      const stamps = this._stamps(r * ratio)
+      const R = stamps.reach
       let drawn = 0
       const perClass = new Map()  // drawn points per distance class (data-classes: what the tests read)
+      let current = -2
+      let stamp = null
+      let classCount = 0
       for (let k = 0; k < order.length; k++) {
         const i = order[k]
         const x = this._px[i] * scale - ox
@@ -517,33 +572,121 @@ function render({model, el: root}) {
         if (x < -r || y < -r || x > w + r || y > h + r) { continue }
         const c = cls[i] === undefined ? -1 : cls[i]
         if (c !== current) {
-          if (current !== -2) { flush() }
+          if (current !== -2) { perClass.set(current, (perClass.get(current) || 0) + classCount) }
           current = c
-          ctx.fillStyle = colors[c] || "#888"
-          ctx.beginPath()
+          classCount = 0
+          stamp = stamps.of(c)
         }
-        if (r > 2) {
-          ctx.moveTo(x + r, y)
-          ctx.arc(x, y, r, 0, 2 * Math.PI)
-        } else {
-          ctx.rect(x - r, y - r, 2 * r, 2 * r)
-        }
+        const cx = Math.round(x * ratio)
+        const cy = Math.round(y * ratio)
         drawn++
-        perClass.set(c, (perClass.get(c) || 0) + 1)
-        if (hover) {
-          const key = Math.floor(x / cell) * 65536 + Math.floor(y / cell)
-          const list = grid.get(key)
-          if (list) { list.push(i) } else { grid.set(key, [i]) }
+        classCount++
+        const inside = cx >= R && cy >= R && cx < W - R && cy < H - R
+        const base = cy * W + cx
+        const {off, val, a, n} = stamp
+        for (let s = 0; s < n; s++) {
+          if (!inside) {
+            const px = cx + stamp.dx[s]
+            const py = cy + stamp.dy[s]
+            if (px < 0 || py < 0 || px >= W || py >= H) { continue }
+          }
+          const at = base + off[s]
+          if (a[s] >= 0.94 || buf[at] === 0) { buf[at] = val[s] } else { buf[at] = blend(buf[at], val[s], a[s]) }
         }
       }
-      if (current !== -2) { flush() }
+      if (current !== -2) { perClass.set(current, (perClass.get(current) || 0) + classCount) }
+      ctx.putImageData(this._image, 0, 0)
       canvas.dataset.drawn = String(drawn)
+      canvas.dataset.ms = (performance.now() - started).toFixed(1)  // this draw's main-thread time (the bench reads it)
       canvas.dataset.classes = [...perClass.entries()].sort((a, b) => a[0] - b[0]).map((e) => e.join(":")).join(",")
-      this._grid = hover ? {grid, cell, ox, oy, scale} : null
+      // the hover grid is built on the first hover after a redraw, not on every redraw
+      this._grid = null
+      this._view = z >= 13 ? {ox, oy, scale, w, h, r} : null
+    },
+    // Each class's point as pixels: offsets, colours and coverage of a disc of radius rr (device
+    // pixels), white-edged from 3 px as the path drawing was; at the city view a small square.
+    _stamps(rr) {
+      const W = this._canvas.width
+      const key = `${rr}:${W}:${(state.style.class_colors || []).join(",")}`
+      if (this._stampKey === key) { return this._stampSet }
+      const colors = state.style.class_colors || []
+      const ctx = this._canvas.getContext("2d")
+      const rgbOf = (css) => {
+        ctx.fillStyle = "#888888"
+        ctx.fillStyle = css || "#888888"
+        const v = String(ctx.fillStyle)
+        if (v[0] === "#") { return [1, 3, 5].map((j) => parseInt(v.slice(j, j + 2), 16)) }
+        const nums = v.match(/[\d.]+/g) || ["136", "136", "136"]
+        return nums.slice(0, 3).map(Number)
+      }
+      const edge = rr > 3
+      const shape = []  // [dx, dy, fill coverage, edge coverage]
+      const reach = Math.ceil(rr + 0.5)
+      if (rr <= 2) {
+        const side = Math.max(1, Math.round(2 * rr))
+        const lo = -Math.floor(side / 2)
+        for (let dy = lo; dy < lo + side; dy++) { for (let dx = lo; dx < lo + side; dx++) { shape.push([dx, dy, 1, 0]) } }
+      } else {
+        const sub = 4
+        for (let dy = -reach; dy <= reach; dy++) {
+          for (let dx = -reach; dx <= reach; dx++) {
+            let fill = 0
+            let ring = 0
+            for (let sy = 0; sy < sub; sy++) {
+              for (let sx = 0; sx < sub; sx++) {
+                const d = Math.hypot(dx - 0.5 + (sx + 0.5) / sub, dy - 0.5 + (sy + 0.5) / sub)
+                if (edge && d <= rr + 0.3 && d > rr - 0.3) { ring++ } else if (d <= (edge ? rr - 0.3 : rr)) { fill++ }
+              }
+            }
+            if (fill + ring > 0) { shape.push([dx, dy, fill / (sub * sub), ring / (sub * sub)]) }
+          }
+        }
+      }
+      const byClass = new Map()
+      const of = (c) => {
+        let st = byClass.get(c)
+        if (st) { return st }
+        const [r0, g0, b0] = rgbOf(colors[c])
+        const n = shape.length
+        st = {n, off: new Int32Array(n), dx: new Int32Array(n), dy: new Int32Array(n), val: new Uint32Array(n),
+              a: new Float32Array(n)}
+        for (let s = 0; s < n; s++) {
+          const [dx, dy, fill, ring] = shape[s]
+          const cover = fill + ring
+          const mix = (v) => Math.round((v * fill + 255 * ring) / cover)
+          st.off[s] = dy * W + dx
+          st.dx[s] = dx
+          st.dy[s] = dy
+          st.a[s] = 0.95 * cover
+          st.val[s] = ((Math.round(st.a[s] * 255) << 24) | (mix(b0) << 16) | (mix(g0) << 8) | mix(r0)) >>> 0
+        }
+        byClass.set(c, st)
+        return st
+      }
+      this._stampKey = key
+      this._stampSet = {reach, of}
+      return this._stampSet
+    },
+    _buildGrid() {
+      const v = this._view
+      const cell = 16
+      const grid = new Map()
+      const order = this._sorted()
+      for (let k = 0; k < order.length; k++) {
+        const i = order[k]
+        const x = this._px[i] * v.scale - v.ox
+        const y = this._py[i] * v.scale - v.oy
+        if (x < -v.r || y < -v.r || x > v.w + v.r || y > v.h + v.r) { continue }
+        const key = Math.floor(x / cell) * 65536 + Math.floor(y / cell)
+        const list = grid.get(key)
+        if (list) { list.push(i) } else { grid.set(key, [i]) }
+      }
+      return {grid, cell, ox: v.ox, oy: v.oy, scale: v.scale}
     },
     _hover(ev) {
+      if (!this._view) { return }
+      if (!this._grid) { this._grid = this._buildGrid() }
       const g = this._grid
-      if (!g) { return }
       const lp = this._map.latLngToLayerPoint(ev.latlng)
       const tl = L.DomUtil.getPosition(this._canvas)
       const x = lp.x - tl.x
@@ -604,10 +747,9 @@ function render({model, el: root}) {
       pointsWanted = ""
     }
     if (points && points.n) {
-      state.classes = parseArray(model.demand_classes)
       pointLayer = new PointCanvas(points)
+      colorDemand()  // the classes first: the layer draws once, when added
       pointLayer.addTo(groups.demand)
-      colorDemand()
       return
     }
     const colors = state.style.class_colors || []
@@ -907,7 +1049,11 @@ function render({model, el: root}) {
     if (getComputedStyle(probe).position === "absolute" || tries++ > 300) {
       probe.remove()
       map.invalidateSize()
-      drawBoundaries(); drawGaps(); legend.update()
+      // a district's permanent 社区 tooltips are measured: placed again; a city's labels are markers
+      // placed by their anchor and its gaps tiles, nothing measured (redrawn, 100-150 ms of the first page)
+      if (!unitLabels.length || unitLabels.some(([layer]) => !(layer instanceof L.Marker))) { drawBoundaries() }
+      if (!(model.gaps || "").startsWith('{"tiles"')) { drawGaps() }
+      legend.update()
       holder.dataset.styled = "1"
     } else {
       requestAnimationFrame(whenStyled)
@@ -923,10 +1069,19 @@ function render({model, el: root}) {
   model.on(["demand", "demand_points"], drawDemand)
   model.on("tile_urls", drawTiles)
   model.on("facility_clusters", drawFacilities)
+  // a city's facilities are drawn again in a task of their own after the view settles, not inside
+  // Leaflet's zoomend with the tiles and the residents (one long task of 100-300 ms per zoom step)
+  let facilitiesDue = false
   map.on("zoomend moveend", () => {
     thinLabels()
-    if (clusters.levels && (facilityWanted() !== facilityKey ||
-                            (facilityView !== null && !facilityView.contains(map.getBounds())))) { drawFacilities() }
+    if (!clusters.levels || facilitiesDue) { return }
+    facilitiesDue = true
+    setTimeout(() => {
+      facilitiesDue = false
+      if (facilityWanted() !== facilityKey || (facilityView !== null && !facilityView.contains(map.getBounds()))) {
+        drawFacilities()
+      }
+    }, 0)
   })
   model.on(["demand_classes", "demand_distances", "demand_missing"], colorDemand)
   model.on("closed", drawFacilities)
