@@ -17,9 +17,14 @@ One JSON row per measure (``{"measure", "nodes", "value", "unit", ...}``):
   page (``performance.now()`` from the mouse press, captured before Leaflet, to the animation frame
   after a MutationObserver sees the figures change), beside the server's own what-if ms shown in
   the page's status line and ``polled_ms``, the same change polled from Python through the page's
-  shadow roots (an upper bound, the figure this bench gave before);
+  shadow roots (an upper bound, the figure this bench gave before); the median of 3 clicks, each on a
+  spot of the map where the page's own hit test finds no marker, cluster, label or control (a click on a
+  cluster zooms instead), and each checked to add one station (one more candidate marker in the page);
 * ``frame_gap_load`` / ``frame_gap_pan`` - the longest gap between requestAnimationFrame callbacks
   while the first page loads, and while the map is panned and zoomed (drags and wheel steps);
+  each with ``longest_task_cpu_ms``, the thread CPU time of the longest task on the page's main thread in
+  a Chrome trace of the same window (``longest_task_ms`` its wall time): on a shared machine the gap's
+  wall time counts the other processes too, the task's CPU time is the gap a quiet machine would see;
 * ``js_heap`` - the page's used JS heap (MB) after panning;
 * ``server_rss`` - the server's peak RSS (MB, VmHWM).
 
@@ -171,6 +176,41 @@ CLICK_PROBE = """(sels) => {
 }"""
 
 
+EMPTY_SPOT = """(pt) => {
+  // is the map's own ground under this page point (tiles, the residents' canvas, the map itself), not a
+  // marker, cluster, label, control or popup that would take the click (a cluster zooms instead of adding)?
+  const stack = [document]
+  let map = null
+  while (stack.length && !map) { const r = stack.pop(); map = r.querySelector('.lc-map')
+    r.querySelectorAll('*').forEach(e => { if (e.shadowRoot) stack.push(e.shadowRoot) }) }
+  if (!map) return false
+  const hit = map.getRootNode().elementFromPoint(pt[0], pt[1])
+  if (!hit || !map.contains(hit)) return false
+  const taken = '.leaflet-marker-icon, .leaflet-control-container, .leaflet-popup, .leaflet-tooltip, .lc-candidate'
+  return !hit.closest(taken)
+}"""
+
+
+def empty_spots(page, box: dict, n: int, margin: float = 0.2) -> list[tuple[float, float]]:
+    """``n`` page points on the map where a click lands on the ground, spread over its middle, at least
+    60 px apart (an added station's marker takes the spot it was added at)."""
+    spots: list[tuple[float, float]] = []
+    steps = 9
+    ticks = [margin + (1 - 2 * margin) * k / (steps - 1) for k in range(steps)]
+    grid = sorted(((fx, fy) for fy in ticks for fx in ticks), key=lambda f: (f[0] - 0.5) ** 2 + (f[1] - 0.5) ** 2)
+    for fx, fy in grid:  # the middle first
+        x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+        if any(abs(x - a) < 60 and abs(y - b) < 60 for a, b in spots):
+            continue
+        # the spot and a few pixels around it (the mouse may land a pixel off)
+        around = ((0, 0), (-6, 0), (6, 0), (0, -6), (0, 6))
+        if all(page.evaluate(EMPTY_SPOT, [x + dx, y + dy]) for dx, dy in around):
+            spots.append((x, y))
+            if len(spots) == n:
+                return spots
+    raise AssertionError(f"only {len(spots)} empty spots on the map for {n} clicks")
+
+
 class Meter:
     """Counts what the browser receives (CDP Network events)."""
 
@@ -195,6 +235,34 @@ class Meter:
     @property
     def total(self) -> int:
         return self.http + self.ws
+
+
+TRACE_CATEGORIES = ["toplevel", "devtools.timeline"]
+
+
+def longest_task(raw: bytes) -> tuple[float, float]:
+    """The longest task on the page's main thread in a Chrome trace: (its thread CPU ms, its wall ms).
+
+    A frame gap's wall time counts every other process the shared machine runs; the task's own CPU
+    time is what the gap would be on a quiet machine."""
+    events = json.loads(raw)["traceEvents"]
+    names = {(e["pid"], e["tid"]): e["args"].get("name") for e in events if e.get("name") == "thread_name"}
+    per: dict[tuple, list] = {}
+    for e in events:
+        key = (e.get("pid"), e.get("tid"))
+        if e.get("ph") == "X" and "dur" in e and names.get(key) == "CrRendererMain":
+            per.setdefault(key, []).append(e)
+    if not per:
+        return float("nan"), float("nan")
+    main = max(per.values(), key=len)  # the page's renderer (other renderers: none or idle)
+    main.sort(key=lambda e: (e["ts"], -e["dur"]))
+    best = (0.0, 0.0)
+    end = -1.0
+    for e in main:
+        if e["ts"] >= end:  # an outermost task
+            end = e["ts"] + e["dur"]
+            best = max(best, (e.get("tdur", e["dur"]) / 1000.0, e["dur"] / 1000.0))
+    return best
 
 
 def _figure(page, testid: str) -> float | None:
@@ -250,6 +318,7 @@ def drive(url: str, expected: float, top: int, page_timeout: float, shot: Path |
         cdp = context.new_cdp_session(page)
         meter = Meter(cdp)
         page.add_init_script(f"({RAF_PROBE})()")
+        browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
         started = time.perf_counter()
         page.goto(url, timeout=page_timeout * 1000)
         page.wait_for_selector(".lc-map[data-ready='1']", state="attached", timeout=page_timeout * 1000)
@@ -259,13 +328,14 @@ def drive(url: str, expected: float, top: int, page_timeout: float, shot: Path |
         out["first_page_s"] = time.perf_counter() - started
         out["bytes_first_page"] = meter.total
         out["frame_gap_load_ms"] = page.evaluate("() => window.__lcGaps.max")
+        out["task_load_cpu_ms"], out["task_load_ms"] = longest_task(browser.stop_tracing())
         got = _figure(page, f"covered-{top}")
         if abs(got - expected) > 0.5:
             raise AssertionError(f"the headline says {got}, geo.coverage says {expected}")
         print(json.dumps({"stage": "first_page", **out}), file=sys.stderr, flush=True)
         time.sleep(1.0)
         try:
-            _interact(page, box_of(page), top, out)
+            _interact(page, box_of(page), top, out, browser)
         except Exception as exc:  # noqa: BLE001 - a stage that times out is reported, not fatal
             out["error"] = f"{type(exc).__name__}: {exc}"[:300]
         heap = cdp.send("Runtime.getHeapUsage")
@@ -287,29 +357,37 @@ def box_of(page) -> dict:
     return page.locator(".lc-map").first.bounding_box()
 
 
-def _interact(page, box: dict, top: int, out: dict) -> None:
+def _interact(page, box: dict, top: int, out: dict, browser=None) -> None:
     """Clicks in add mode (until the headline changes), then drags and wheel zooms."""
     before = (_figure(page, f"covered-{top}"), _figure(page, "covered-300"))
     page.locator("button", has_text="点击地图添加站点").first.click()
     _wait(lambda: page.locator(".lc-map.lc-adding").count() == 1, 180)
     clicks, polled = [], []
     sels = [f"[data-testid='covered-{top}'] .lc-fig", "[data-testid='covered-300'] .lc-fig"]
-    for fx, fy in ((0.5, 0.5), (0.35, 0.4), (0.65, 0.6)):
+    # each click on an empty spot (a cluster there would zoom instead of adding), and each must add a
+    # station: one more candidate marker in the page, or the click does not count and the bench says so
+    for x, y in empty_spots(page, box, 3):
         if page.locator(".lc-map.lc-adding").count() == 0:  # an added station ends the add mode
             page.locator("button", has_text="点击地图添加站点").first.click()
             _wait(lambda: page.locator(".lc-map.lc-adding").count() == 1, 60)
+        if not page.evaluate(EMPTY_SPOT, [x, y]):
+            raise AssertionError(f"the click's spot ({x:.0f}, {y:.0f}) is no longer empty")
+        stations = page.locator(".lc-candidate").count()
         page.evaluate(CLICK_PROBE, sels)
         t0 = time.perf_counter()
-        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        page.mouse.click(x, y)
         try:
             _wait(lambda b=before: (_figure(page, f"covered-{top}"), _figure(page, "covered-300")) != b, 60, 0.005)
             polled.append((time.perf_counter() - t0) * 1000.0)
             probe = _wait(lambda: page.evaluate("() => window.__lcClick.paint !== null && window.__lcClick"), 10)
+            _wait(lambda n=stations: page.locator(".lc-candidate").count() == n + 1, 30)
         except TimeoutError:
-            continue
+            raise AssertionError(f"the click at ({x:.0f}, {y:.0f}) added no station") from None
         clicks.append(probe["paint"] - probe["t0"])
         before = (_figure(page, f"covered-{top}"), _figure(page, "covered-300"))
         time.sleep(1.5)
+    out["click_all_ms"] = [round(c) for c in clicks]
+    out["stations_added"] = page.locator(".lc-candidate").count()
     status = " ".join(page.locator(".lc-note").all_inner_texts())
     server_ms = [float(m) for m in re.findall(r"情景计算 (\d+) ms", status)]
     out["click_ms"] = sorted(clicks)[len(clicks) // 2] if clicks else None
@@ -318,6 +396,8 @@ def _interact(page, box: dict, top: int, out: dict) -> None:
     page.locator("button", has_text="点击地图放置站点").first.click()
     time.sleep(1.0)
     # ---- pan and zoom
+    if browser is not None:
+        browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
     page.evaluate("() => { window.__lcGaps.max = 0; window.__lcGaps.last = performance.now() }")
     cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
     for dx, dy in ((250, 0), (-200, 150), (0, -250)):
@@ -332,6 +412,8 @@ def _interact(page, box: dict, top: int, out: dict) -> None:
         time.sleep(0.7)
     time.sleep(1.0)
     out["frame_gap_pan_ms"] = page.evaluate("() => window.__lcGaps.max")
+    if browser is not None:
+        out["task_pan_cpu_ms"], out["task_pan_ms"] = longest_task(browser.stop_tracing())
 
 
 # ------------------------------------------------------------------ run
@@ -372,9 +454,23 @@ def run(
             "unit": "ms",
             "server_ms": got.get("click_server_ms"),
             "polled_ms": _r(got.get("click_polled_ms")),
+            "all_ms": got.get("click_all_ms"),
+            "stations_added": got.get("stations_added"),
         },
-        {"measure": "frame_gap_load", "value": _r(got.get("frame_gap_load_ms")), "unit": "ms"},
-        {"measure": "frame_gap_pan", "value": _r(got.get("frame_gap_pan_ms")), "unit": "ms"},
+        {
+            "measure": "frame_gap_load",
+            "value": _r(got.get("frame_gap_load_ms")),
+            "unit": "ms",
+            "longest_task_cpu_ms": _r(got.get("task_load_cpu_ms")),
+            "longest_task_ms": _r(got.get("task_load_ms")),
+        },
+        {
+            "measure": "frame_gap_pan",
+            "value": _r(got.get("frame_gap_pan_ms")),
+            "unit": "ms",
+            "longest_task_cpu_ms": _r(got.get("task_pan_cpu_ms")),
+            "longest_task_ms": _r(got.get("task_pan_ms")),
+        },
         {"measure": "js_heap", "value": _r(got.get("js_heap_mb"), 1), "unit": "MB"},
         {"measure": "server_rss", "value": round(rss), "unit": "MB"},
     ]
