@@ -23,7 +23,9 @@ over a kernel of the candidates of highest Lagrangian value for a better
 incumbent (a better start prunes more: on the 10,000 x 1,000 bench case an
 optimal start halves HiGHS' time), the fixing, leaving out candidates whose
 cover set lies inside another kept candidate's (:func:`dominated`), and HiGHS
-on the reduced MIP warm-started by the incumbent.
+on the reduced MIP warm-started by the incumbent (on one thread, see
+:data:`geo.siting.mip.MCLP_THREADS`: the bench case's proof took 10 CPU s so,
+15-16 on HiGHS' two default threads, for no shorter wall time).
 """
 
 from __future__ import annotations
