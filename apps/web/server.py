@@ -58,6 +58,7 @@ __all__ = [
     "read_password_file",
     "serve_workspace",
     "session_page",
+    "preload_template",
 ]
 
 #: Modules whose component resources ``/components/<module>/...`` may serve (the page needs none:
@@ -323,6 +324,7 @@ def session_page(workspace: Workspace, limits: SessionLimits | None = None) -> p
         return PlannerApp(workspace).view()
     limits = limits or SessionLimits()
     _serve_css_locally(doc)
+    doc.template = preload_template(workspace)
     holder = pn.Column(
         pn.pane.HTML(
             _note_html("正在加载规划地图…", "Loading the planner's map ...", "#6b7785"), sizing_mode="stretch_width"
@@ -353,6 +355,24 @@ def session_page(workspace: Workspace, limits: SessionLimits | None = None) -> p
     pn.state.onload(build)
     pn.state.on_session_destroyed(destroyed)
     return holder
+
+
+def preload_template(workspace: Workspace) -> str:
+    """The page template (Panel's, extended): the map's module and a city's residents fetched from the head.
+
+    The browser otherwise asks for Leaflet's module only once the session's document arrived and the
+    map's script runs, and for the residents (1 MB and more) once the map is made; preloaded, both
+    come while Bokeh's own scripts load.  Both are fetched with ``credentials: "same-origin"`` (the
+    map's script, es-module-shims), which ``as="fetch" crossorigin="anonymous"`` matches.
+    """
+    from .leaflet_map import LEAFLET_ROUTE
+
+    # the map's module is fetched by es-module-shims (Panel's ESM components), not by a module script
+    links = [f'<link rel="preload" href="/{LEAFLET_ROUTE}/leaflet-src.esm.js" as="fetch" crossorigin="anonymous">']
+    if workspace.city_scale and workspace.city_points:
+        url = json.loads(workspace.demand_points_ref("wgs84"))["url"]
+        links.append(f'<link rel="preload" href="{escape(url)}" as="fetch" crossorigin="anonymous">')
+    return "{% block postamble %}{{ super() }}\n    " + "\n    ".join(links) + "\n{% endblock %}"
 
 
 def _serve_css_locally(doc: Any) -> None:
