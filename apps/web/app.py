@@ -75,6 +75,7 @@ class PlannerApp:
         self.last_update_ms = 0.0
         self._timing, self._queued, self._pending = False, [], False
         self._colors_pending = False  # the residents' colours queued for the next message (_push_colors)
+        self._headline_memo: tuple | None = None  # (state key, what-if result, headline HTML)
         self.map = LeafletMap(bounds=list(workspace.bounds()))
         self.map.on_message = self._on_message
         self._build_widgets()
@@ -456,7 +457,7 @@ class PlannerApp:
         if comp is not None:
             self._push_complete(comp)
         else:
-            self.headline_w.object = views.headline_html(s.headline(), s.lang)
+            self.headline_w.object = self._headline_html()
             doc = pn.state.curdoc
             if ws.city_points and doc is not None and doc.session_context is not None:
                 # a city in a server: the figures go out alone; the residents' colours (400 KB for
@@ -470,6 +471,15 @@ class PlannerApp:
         self.map.closed = json.dumps(s.closed_points() if s.closed else [])
         self.candidates_w.object = views.candidates_html(s.gains(), ws.tiers, s.lang)
         self._defer(self._push_polygons)
+
+    def _headline_html(self) -> str:
+        """The headline figures' HTML, made once per state of the what-if (kind, language, changes)."""
+        s = self.state
+        key = (s.version, s.kind, s.lang, s.gap_tier)
+        memo = self._headline_memo
+        if memo is None or memo[0] != key or memo[1] is not s.result():
+            memo = self._headline_memo = (key, s.result(), views.headline_html(s.headline(), s.lang))
+        return memo[2]
 
     def _push_colors(self) -> None:
         """The residents' distance classes and distances on the map, and the 社区 table."""
@@ -582,6 +592,13 @@ class PlannerApp:
 
     def _push_candidates(self) -> None:
         s, crs = self.state, self.crs
+        doc = pn.state.curdoc
+        if s.view != "complete" and doc is not None and doc.session_context is not None:
+            # in a server: the figures in a message of their own first (Panel writes it when this hold
+            # ends), not after the candidates' layer and table (their gains: a what-if without each
+            # candidate) that they used to wait for
+            with pn.io.hold():
+                self.headline_w.object = self._headline_html()
         with pn.io.hold():
             self.map.candidates = lml.candidates_text(s.gains(), self.ws.tiers, lang=s.lang, crs=crs)
             self._push_results()
