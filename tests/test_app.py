@@ -562,3 +562,31 @@ def test_a_sessions_stale_gaps_are_skipped_when_their_turn_comes(ws):
     assert called == [1]
     ref = ws.coverage.gaps("micro_station", ws.tiers[-1]).sort_values("rank").head(len(got["labels"]))
     assert [g[2] for g in got["labels"]] == ref["rank"].tolist() and got["tiles"].startswith("/lc-tiles/")
+
+
+def test_the_overlap_check_samples_first_and_still_finds_a_lone_reachable_row(ws):
+    """A layer with one row near the network (not in the spread-out sample) passes; none near fails.
+    Reference: shapely's distance from each row to the network's edge lines."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from apps.web import project
+
+    n = 3 * project.OVERLAP_SAMPLE + 1
+    node = ws.net.to_lonlat(ws.net.node_xy[:1])[0]
+    lon = np.full(n, node[0] + 1.0)
+    lat = np.full(n, node[1])
+    lone = 1  # the sample takes every third row from 0: row 1 is not in it
+    lon[lone] = node[0]
+    frame = gpd.GeoDataFrame({"id": np.arange(n)}, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    metric = shapely.get_coordinates(frame.to_crs(ws.net.crs).geometry.values)
+    lines = shapely.union_all(ws.net.edge_lines)
+    near = shapely.distance(shapely.points(metric), lines) <= ws.snap_limit_m
+    assert near.sum() == 1 and near[lone]
+    conf = {k: {"path": Path(f"{k}.csv"), "crs": "wgs84"} for k in ("facilities", "demand")}
+    conf["network"] = {"path": Path("network.graphml")}
+    fake = SimpleNamespace(net=ws.net, facilities=ws.facilities, demand=frame, snap_limit_m=ws.snap_limit_m)
+    project._check_overlap(fake, conf)  # one reachable row is enough
+    fake.demand = frame.drop(index=lone)
+    with pytest.raises(InputError, match=f"none of the {n - 1} rows"):
+        project._check_overlap(fake, conf)

@@ -323,11 +323,20 @@ def _optional_layers(conf: dict) -> dict[str, Any]:
     return out
 
 
+#: Rows of a layer snapped first to tell it lies near the network (all of them only when none of these does).
+OVERLAP_SAMPLE = 2000
+
+
 def _check_overlap(ws: Workspace, conf: dict) -> None:
     """Fail clearly when the facilities or the demand lie nowhere near the network."""
     from lifecircle.geo.network import snap_points
 
     for key, frame in (("facilities", ws.facilities), ("demand", ws.demand)):
+        # a spread-out sample first (one reachable row is enough); all rows only when none of it is
+        # (snapping a city's 100,000 residents here cost ~0.4 s of the start, and the coverage snaps them)
+        sample = frame.iloc[:: max(1, len(frame) // OVERLAP_SAMPLE)] if len(frame) > OVERLAP_SAMPLE else frame
+        if len(sample) and snap_points(ws.net, sample, limit_m=ws.snap_limit_m).reachable.any():
+            continue
         snapped = snap_points(ws.net, frame, limit_m=ws.snap_limit_m)
         if len(frame) and not snapped.reachable.any():
             raise InputError(
