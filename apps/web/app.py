@@ -560,19 +560,26 @@ class PlannerApp:
         s, ws, crs = self.state, self.ws, self.crs
         if not ws.city_scale:
             self.map.gaps = lml.gaps_text(s.gaps(), crs=crs)
-        elif not s.candidates and not s.closed:  # a city's first gaps: the same for every session, made at start
-            self.map.gaps = ws.baseline_gaps_text(s.kind, float(s.gap_tier), crs)
+        elif not s.candidates and not s.closed:
+            # a city's first gaps: the same for every session, made once on the background thread (started
+            # while the areas are traced); taken when ready, never waited for on the server's loop
+            self._gaps_later(ws.baseline_gaps_job(s.kind, float(s.gap_tier), crs))
         else:  # tiles of this session's gaps, traced off the server's loop so the next click is not held
             self._gaps_later()
 
-    def _gaps_later(self) -> None:
-        """A city session's gaps on the background thread; the map takes them if nothing changed meanwhile."""
+    def _gaps_later(self, future=None) -> None:
+        """A city session's gaps on the background thread (or ``future``'s); the map takes them if nothing
+        changed meanwhile."""
         s, ws, crs = self.state, self.ws, self.crs
         self._gap_seq = seq = getattr(self, "_gap_seq", 0) + 1
         doc = pn.state.curdoc
-        future = ws.gap_tiles_later(
-            partial(s.result().gaps, s.kind, float(s.gap_tier)), crs, wanted=lambda: seq == self._gap_seq
-        )
+        if future is None:
+            future = ws.gap_tiles_later(
+                partial(s.result().gaps, s.kind, float(s.gap_tier)), crs, wanted=lambda: seq == self._gap_seq
+            )
+        elif future.done() and future.exception() is None:
+            self._apply_gaps(seq, future.result())
+            return
         if doc is None or doc.session_context is None:  # no server (scripts, tests): wait for it
             self._apply_gaps(seq, future.result())
             return
@@ -613,6 +620,7 @@ class PlannerApp:
     def _on_message(self, msg: dict) -> None:
         """Handle a map event: add, move or remove a candidate (coordinates in the map's CRS)."""
         kind = msg.get("type")
+        self.ws.map_tiles().touch()  # a visitor is busy: the tile warm-up waits (MapTiles.wait_for_quiet)
         if kind == "viewport":
             self._on_viewport(msg)
             return

@@ -503,6 +503,7 @@ def serve_workspace(
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}/"
     if on_ready:
         on_ready(url)
+    workspace.warm_tiles_later()
     if show:
         server.io_loop.add_callback(server.show, "/")
     server.io_loop.start()
