@@ -33,7 +33,6 @@ from . import reach
 from .discs import disc_union, points_in_polygons
 from .errors import InputError, OptionError
 from .network import DEFAULT_SNAP_LIMIT_M, Snapped, WalkNetwork, snap_xy
-from .reach import _same_edge_min
 from .settings import DEFAULT_GAP_RADIUS_M, DEFAULT_SAMPLE_SPACING_M  # noqa: F401 (re-exported)
 from .standards import DEFAULT_TIERS, parse_tiers
 
@@ -614,38 +613,14 @@ def _sample_distances(
     limit: float,
     kind_order: list[str],
 ) -> dict[str, np.ndarray]:
-    """:func:`reach.point_distances` of every kind's node distances, the targets' edges looked up once.
-
-    The same sums in the same order as :func:`reach.point_distances` (so the same floats); only the
-    gathers that do not depend on the kind (each target's edge, its ends and length) are shared.
-    """
-    ok = targets.reachable
-    e = targets.edge[ok]
-    off = targets.offset[ok]
-    rest = net.edge_length[e] - off
-    u, v = net.edge_u[e], net.edge_v[e]
-    gap = targets.gap[ok]
-    # the few targets on a street that holds a facility, found once (one lookup per target, not two
-    # binary searches per target and kind); only they may walk to a facility along their street
-    on_street = np.zeros(net.n_edges, dtype=bool)
-    on_street[facilities.edge[facilities.reachable]] = True
-    near = np.flatnonzero(ok)[on_street[e]]
-    near_targets = targets.subset(near)
-    out: dict[str, np.ndarray] = {}
-    for kind in kind_order:
-        nd = node_dist[kind]
-        dist = np.full(len(targets), np.inf)
-        dist[ok] = gap + np.minimum(nd[u] + off, nd[v] + rest)
-        if near.size:
-            direct = dist[near]
-            _same_edge_min(direct, near_targets, facilities.subset(kinds == kind))
-            dist[near] = direct
-        dist[dist > limit] = np.inf
-        out[kind] = dist
-    if out:
-        out[ANY] = np.minimum.reduce(list(out.values()))
-    else:
-        out[ANY] = np.full(len(targets), np.inf)
+    """:func:`reach.point_distances` of every kind's node distances, and the nearest of any kind."""
+    out = {
+        kind: reach.point_distances(
+            net, node_dist[kind], targets, sources=facilities.subset(kinds == kind), limit=limit
+        )
+        for kind in kind_order
+    }
+    out[ANY] = np.minimum.reduce(list(out.values())) if out else np.full(len(targets), np.inf)
     return out
 
 
