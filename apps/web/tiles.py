@@ -13,6 +13,8 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import numpy as np
@@ -110,22 +112,22 @@ class MapTiles:
         return self.ws.net.n_edges >= CITY_EDGES
 
     def street_tiles(self, crs: str) -> StreetTiles:
-        layer = self.streets.get(crs)
-        if layer is None:
-            with self.build_locks["streets"]:
-                if crs not in self.streets:
-                    self.streets[crs] = StreetTiles.from_network(self.ws.net, crs)
-                layer = self.streets[crs]
-        return layer
+        return self._built("streets", self.streets, crs, lambda: StreetTiles.from_network(self.ws.net, crs))
 
     def area_tiles(self, crs: str) -> AreaTiles:
-        layer = self.areas.get(crs)
-        if layer is None:
-            with self.build_locks["areas"]:
-                if crs not in self.areas:
-                    self.areas[crs] = AreaTiles.from_frame(self.ws.areas, self.ws.kinds, self.ws.tiers, crs)
-                layer = self.areas[crs]
-        return layer
+        return self._built(
+            "areas", self.areas, crs, lambda: AreaTiles.from_frame(self.ws.areas, self.ws.kinds, self.ws.tiers, crs)
+        )
+
+    def _built(self, layer: str, store: dict, crs: str, make: Callable[[], Any]) -> Any:
+        """``store[crs]``, made by ``make`` once under the layer's own build lock (read without it once made)."""
+        found = store.get(crs)
+        if found is None:
+            with self.build_locks[layer]:
+                if crs not in store:
+                    store[crs] = make()
+                found = store[crs]
+        return found
 
     def url(self, layer: str, crs: str, **query: str) -> str:
         """Leaflet's URL template of a tile layer."""
