@@ -91,6 +91,9 @@ def output_path(path: str | os.PathLike, system: str) -> Path:
 def _geometry_json(geoms: gpd.GeoSeries) -> np.ndarray:
     """RFC 7946 geometry strings: coordinates rounded to 7 decimals, CCW outer rings."""
     arr = np.asarray(geoms.values)
+    fast = _streaming.polygon_json(arr)  # service areas, gaps: the same texts without shapely's writer
+    if fast is not None:
+        return np.array(fast, dtype=object)
     arr = shapely.transform(arr, lambda xy: np.round(xy, 7))
     arr = shapely.orient_polygons(arr, exterior_cw=False)
     arr[shapely.is_empty(arr)] = None
