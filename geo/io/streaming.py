@@ -476,11 +476,12 @@ def polygon_json(geoms: np.ndarray) -> list[str] | None:
         return None
     counts = np.cumsum(shapely.get_num_coordinates(geoms))
     cuts = np.searchsorted(counts, np.arange(POLYGON_BATCH_COORDS, int(counts[-1]), POLYGON_BATCH_COORDS))
+    bounds = np.unique(np.concatenate([[0], cuts, [geoms.size]])).tolist()  # batches of about that many coordinates
     arrow = _arrow()
     out: list[str] = []
-    for part in np.split(np.arange(geoms.size), np.unique(cuts[(cuts > 0) & (cuts < geoms.size)])):
-        xy, offsets = _oriented_rings(geoms[part])
-        single = types[part] == 3
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        xy, offsets = _oriented_rings(geoms[lo:hi])
+        single = types[lo:hi] == 3
         out += _polygon_texts_arrow(xy, offsets, single, *arrow) if arrow else _polygon_texts(xy, offsets, single)
     return out
 

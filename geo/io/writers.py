@@ -88,9 +88,8 @@ def output_path(path: str | os.PathLike, system: str) -> Path:
     return path.with_name(f"{stem}.{system}{suffix}")
 
 
-def _geometry_json(geoms: gpd.GeoSeries) -> np.ndarray:
+def _geometry_json(arr: np.ndarray) -> np.ndarray:
     """RFC 7946 geometry strings: coordinates rounded to 7 decimals, CCW outer rings."""
-    arr = np.asarray(geoms.values)
     fast = _streaming.polygon_json(arr)  # service areas, gaps: the same texts without shapely's writer
     if fast is not None:
         return np.array(fast, dtype=object)
@@ -133,14 +132,8 @@ def _write_collection(fh, layer: gpd.GeoDataFrame, system: str, metadata: Mappin
     fh.write(f'{{"type":"FeatureCollection","lifecircle":{meta},"features":[\n')
     geom = layer.geometry.name
     props = [c for c in layer.columns if c != geom]  # the columns themselves, chunk by chunk: no copy of the frame
-    _streaming.write_features(
-        fh, layer, np.asarray(layer.geometry.values), _geometry_array_json, _jsonable, columns=props
-    )
+    _streaming.write_features(fh, layer, np.asarray(layer.geometry.values), _geometry_json, _jsonable, columns=props)
     fh.write("\n]}\n")
-
-
-def _geometry_array_json(arr: np.ndarray) -> np.ndarray:
-    return _geometry_json(gpd.GeoSeries(arr))
 
 
 def geojson_text(gdf: gpd.GeoDataFrame, *, out_crs: str = "wgs84", metadata: Mapping | None = None) -> str:
