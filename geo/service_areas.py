@@ -35,7 +35,7 @@ from .network import Snapped, WalkNetwork
 from .reach import incident_edges, iter_local_node_distances
 from .settings import DEFAULT_BUFFER_M, MAX_BUFFER_M
 from .standards import parse_tiers
-from .street_faces import StreetFaces, street_faces
+from .street_faces import StreetFaces
 
 __all__ = [
     "DEFAULT_BUFFER_M",
@@ -494,7 +494,7 @@ def service_areas(
     progress
         Called with (done, total) now and then.
     faces
-        The network's faces (:func:`geo.street_faces.street_faces`), when found before.
+        The network's faces (default :attr:`WalkNetwork.faces`, read with the network or found once).
     holes
         Blocks' holes drawn by earlier calls (for the same ``buffer_m``), to reuse and add to.
 
@@ -511,7 +511,7 @@ def service_areas(
     if holes is None or holes.buffer_m != buffer_m:
         holes = FaceHoles(buffer_m)
     if faces is None:
-        faces = street_faces(net)
+        faces = net.faces
     searches = iter_local_node_distances(net, sources.subset(order), metres[-1])
     for done, (k, nodes, dist) in enumerate(searches, start=1):
         i = int(order[k])
@@ -956,9 +956,10 @@ def _parallel_areas(net, sources, xy, tiers, buffer_m, quad_segs, workers, progr
         net.incidence,
         net.edge_geom_length,
         net.geom_cum,
-    )  # build once, share by fork
+        net.faces,
+    )  # build once (or read from the network file), share by fork
     _WORKER_STATE.update(
-        net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs, faces=street_faces(net)
+        net=net, sources=sources, xy=xy, tiers=tiers, buffer_m=buffer_m, quad_segs=quad_segs, faces=net.faces
     )
     out: list[tuple[int, float, float, shapely.Geometry]] = []
     try:

@@ -335,3 +335,68 @@ def test_strokes_pair_the_same_ends_as_a_plain_loop_and_chain_them():
         last = np.r_[first[1:] - 1, sid.size - 1]
         closes = partner[2 * order[last] + np.where(flip[last], 0, 1)] == 2 * order[first] + np.where(flip[first], 1, 0)
         assert same.sum() + closes.sum() == (partner >= 0).sum() // 2, name
+
+
+def _strokes_and_faces(net) -> tuple:
+    from geo.street_faces import street_faces
+
+    s, f = network.build_strokes(net), street_faces(net)
+    return (s.stroke, s.position, s.flipped, f.face_of, f.indptr, f.order, f.simple)
+
+
+def test_saved_network_keeps_its_strokes_and_faces(tmp_path, monkeypatch):
+    from geo.network import core
+    from geo.synthetic import street_grid
+
+    net = street_grid(5_000, seed=7)
+    expected = _strokes_and_faces(net)
+    path = net.save(tmp_path / "grid.lcnet")
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("strokes and faces should have been read from the file")
+
+    with monkeypatch.context() as m:
+        m.setattr(network.strokes, "build_strokes", not_again)
+        m.setattr("geo.street_faces.street_faces", not_again)
+        again = network.WalkNetwork.load(path)
+        got = (
+            again.strokes.stroke,
+            again.strokes.position,
+            again.strokes.flipped,
+            again.faces.face_of,
+            again.faces.indptr,
+            again.faces.order,
+            again.faces.simple,
+        )
+    for a, b in zip(got, expected, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+    # a file of the first format (no derived arrays), or one made with other stroke settings: found on use
+    monkeypatch.setattr(core, "_derived_arrays", lambda net: {})
+    old = net.save(tmp_path / "old.lcnet")
+    monkeypatch.undo()
+    for name, file in (("old", old), ("other settings", path)):
+        if name == "other settings":
+            monkeypatch.setattr(core, "_derived_header", lambda: {"strokes": {"deflection_deg": 1.0}, "faces": 1})
+        loaded = network.WalkNetwork.load(file)
+        assert "strokes" not in loaded.__dict__ and "faces" not in loaded.__dict__, name
+        for a, b in zip(_strokes_and_faces(loaded), expected, strict=True):
+            assert np.array_equal(a, b), name
+
+
+def test_network_file_with_broken_faces_names_the_file(tmp_path, monkeypatch):
+    from geo.network import core
+    from geo.synthetic import street_grid
+
+    net = street_grid(2_000, seed=1)
+    real = core._derived_arrays
+
+    def broken(net):
+        d = real(net)
+        d["face_order"] = d["face_order"][:-3]  # indptr no longer ends at the half-edges listed
+        return d
+
+    monkeypatch.setattr(core, "_derived_arrays", broken)
+    bad = net.save(tmp_path / "broken.lcnet")
+    with pytest.raises(network.NetworkError, match=r"broken\.lcnet: corrupt .*strokes or faces"):
+        network.WalkNetwork.load(bad)

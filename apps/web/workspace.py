@@ -548,7 +548,13 @@ def _background() -> ThreadPoolExecutor:
 
 # ------------------------------------------------------------------ the service areas' cache
 #: The code whose change invalidates cached service areas (besides the inputs).
-_AREA_CODE = ("geo/service_areas.py", "geo/street_faces.py", "geo/reach.py", "geo/network/core.py")
+_AREA_CODE = (
+    "geo/service_areas.py",
+    "geo/street_faces.py",
+    "geo/reach.py",
+    "geo/network/core.py",
+    "geo/network/strokes.py",
+)
 #: Sets of cached service areas kept (each project's latest, for a few projects).
 _AREA_FILES = 6
 

@@ -25,6 +25,7 @@ import shapely
 from ..errors import NetworkError
 
 if TYPE_CHECKING:
+    from ..street_faces import StreetFaces
     from .snapping import SegmentIndex
     from .strokes import Strokes
 
@@ -177,6 +178,13 @@ class WalkNetwork:
         return build_strokes(self)
 
     @cached_property
+    def faces(self) -> StreetFaces:
+        """The blocks of the street network (:func:`geo.street_faces.street_faces`)."""
+        from ..street_faces import street_faces
+
+        return street_faces(self)
+
+    @cached_property
     def segment_index(self) -> SegmentIndex:
         """Exact nearest-segment index used by :func:`snap_xy`."""
         from .snapping import SegmentIndex
@@ -265,6 +273,7 @@ class WalkNetwork:
             "name": self.name,
             "source": self.source,
             "meta": self.meta,
+            "derived": _derived_header(),
         }
         arrays = {
             "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
@@ -277,6 +286,7 @@ class WalkNetwork:
             "edge_highway": self.edge_highway.astype("U"),
             "geom_offsets": self.geom_offsets,
             "geom_xy": self.geom_xy,
+            **_derived_arrays(self),
         }
         # np.savez_compressed's layout (np.load reads it), at deflate level 1, and an array whose
         # first MB does not deflate to 80 % is stored: level 6 took 26 s of a 1M-node build for files
@@ -320,6 +330,9 @@ class WalkNetwork:
                         "rebuild it with `lifecircle network`"
                     )
                 arrays = {k: z[k] for k in _ARRAYS}
+                derived = (
+                    {k: z[k] for k in _DERIVED if k in z.files} if header.get("derived") == _derived_header() else {}
+                )
         except NetworkError:
             raise
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
@@ -329,13 +342,15 @@ class WalkNetwork:
             ) from None
         _check_arrays(path, arrays)
         arrays["edge_highway"] = shared_strings(arrays["edge_highway"])
-        return cls(
+        net = cls(
             crs=str(header.get("crs", "")),
             name=header.get("name", ""),
             source=header.get("source", ""),
             meta=header.get("meta", {}),
             **arrays,
         )
+        _restore_derived(path, net, derived)
+        return net
 
 
 def _deflates(value: np.ndarray) -> bool:
@@ -356,6 +371,76 @@ _ARRAYS = (
     "geom_offsets",
     "geom_xy",
 )
+
+
+#: Derived arrays a ``.lcnet`` file keeps beside :data:`_ARRAYS` (strokes and faces: two seconds of a
+#: 500k-node network's every service-area run, read back in a fraction of that), stored as int32.
+_DERIVED = (
+    "stroke_id",
+    "stroke_position",
+    "stroke_flipped",
+    "face_of",
+    "face_indptr",
+    "face_order",
+    "face_simple",
+)
+
+
+def _derived_header() -> dict:
+    """What the derived arrays depend on besides the network: stored ones are used only when it matches."""
+    from .strokes import STROKE_DEFLECTION_DEG
+
+    return {"strokes": {"deflection_deg": STROKE_DEFLECTION_DEG}, "faces": 1}
+
+
+def _derived_arrays(net: WalkNetwork) -> dict[str, np.ndarray]:
+    """The strokes and faces of ``net`` as the arrays :meth:`WalkNetwork.save` writes."""
+    strokes, faces = net.strokes, net.faces
+    small = np.int32 if max(2 * net.n_edges, 1) < np.iinfo(np.int32).max else np.int64
+    return {
+        "stroke_id": strokes.stroke.astype(small),
+        "stroke_position": strokes.position.astype(small),
+        "stroke_flipped": strokes.flipped.astype(bool),
+        "face_of": faces.face_of.astype(small),
+        "face_indptr": faces.indptr.astype(small),
+        "face_order": faces.order.astype(small),
+        "face_simple": faces.simple.astype(bool),
+    }
+
+
+def _restore_derived(path: Path, net: WalkNetwork, d: dict[str, np.ndarray]) -> None:
+    """Set ``net``'s strokes and faces from a file's derived arrays (older files have none: found on use)."""
+    if any(k not in d for k in _DERIVED):
+        return
+    e = net.n_edges
+    indptr, order, face_of = d["face_indptr"], d["face_order"], d["face_of"]
+    n_f = indptr.size - 1
+    fits = (
+        all(d[k].shape == (e,) for k in ("stroke_id", "stroke_position", "stroke_flipped"))
+        and face_of.shape == (2 * e,)
+        and d["face_simple"].shape == (max(n_f, 0),)
+        and indptr.ndim == 1
+        and indptr.size >= 1
+        and indptr[0] == 0
+        and indptr[-1] == order.size
+        and bool(np.all(np.diff(indptr) >= 0))
+        and (not order.size or (order.min() >= 0 and order.max() < 2 * e))
+        and (not face_of.size or (face_of.min() >= -1 and face_of.max() < n_f))
+        and (not e or (d["stroke_id"].min() >= 0 and d["stroke_position"].min() >= 0))
+    )
+    if not fits:
+        raise NetworkError(
+            f"{path.name}: corrupt lifecircle network file (strokes or faces that do not match the edges); "
+            "rebuild it with `lifecircle network`"
+        )
+    from ..street_faces import StreetFaces
+    from .strokes import Strokes
+
+    wide = {k: d[k].astype(np.int64) for k in ("stroke_id", "stroke_position", "face_of", "face_indptr", "face_order")}
+    net.__dict__["strokes"] = Strokes(wide["stroke_id"], wide["stroke_position"], d["stroke_flipped"].astype(bool))
+    net.__dict__["faces"] = StreetFaces(
+        wide["face_of"], wide["face_indptr"], wide["face_order"], d["face_simple"].astype(bool)
+    )
 
 
 def _check_arrays(path: Path, a: dict[str, np.ndarray]) -> None:
