@@ -374,6 +374,27 @@ def test_city_view_is_clustered_and_zooming_in_shows_the_facilities(tmp_path):
                 lambda: page.locator(".lc-cluster").count() == 0 and page.locator(".lc-fac").count() > 0, "facilities"
             )
             until(lambda: page.locator("img.leaflet-tile:not(.leaflet-tile-loaded)").count() == 0, "tiles at the zoom")
+            # markers hide while a zoom animates (no CSS transition each), and a pan that leaves the drawn
+            # half-view around the view redraws the facilities keeping the nodes of those that stay
+            icons = ".lc-fac-icon"
+            assert page.eval_on_selector_all(
+                icons, "els => els.every(e => e.classList.contains('leaflet-zoom-hide'))"
+            ), "facility markers are not zoom-animated one by one"
+            kept_before = page.eval_on_selector_all(icons, "els => els.map(e => { e.__lcKept = true; return e.title })")
+            page.mouse.move(cx + 0.4 * box["width"], cy)
+            page.mouse.down()
+            page.mouse.move(cx - 0.4 * box["width"], cy, steps=10)
+            page.mouse.up()
+            time.sleep(1.0)
+            after = page.eval_on_selector_all(icons, "els => els.map(e => [e.title, !!e.__lcKept])")
+            stayed = [kept for title, kept in after if title in set(kept_before)]
+            assert stayed and all(stayed), "a facility still in view keeps its marker's node across the redraw"
+            assert any(not kept for _, kept in after) or len(after) < len(kept_before), "the pan redrew the facilities"
+            page.mouse.move(cx - 0.4 * box["width"], cy)  # back to the view the station is added in
+            page.mouse.down()
+            page.mouse.move(cx + 0.4 * box["width"], cy, steps=10)
+            page.mouse.up()
+            until(lambda: page.locator("img.leaflet-tile:not(.leaflet-tile-loaded)").count() == 0, "tiles back")
             # hovering a resident shows its tooltip (the nearest drawn point)
             time.sleep(0.5)
             page.screenshot(path=str(shots / "city_view_zoomed.png"))
