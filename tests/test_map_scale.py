@@ -252,6 +252,40 @@ def test_map_tiles_refuse_unknown_layers_and_tiles(grid):
     assert mt.url("streets", "wgs84").startswith(f"/{tiles.ROUTE}/{mt.token}/streets/wgs84/")
 
 
+def test_tile_renders_wait_while_a_map_event_is_handled(grid):
+    import threading
+
+    class WS:
+        net = grid
+        areas = None
+        tiers = (300.0,)
+
+    mt = served.MapTiles(WS())
+    finished: list[float] = []
+
+    def render_unknown() -> None:
+        with pytest.raises(KeyError):
+            mt.render("nope", "wgs84", 10, 0, 0)  # waits for the event, then finds no such layer
+        finished.append(time.monotonic())
+
+    with mt.foreground():
+        worker = threading.Thread(target=render_unknown)
+        worker.start()
+        time.sleep(0.2)
+        assert not finished, "a tile render started while a click was handled"
+        released = time.monotonic()
+    worker.join(2)
+    assert finished and finished[0] >= released
+    # never starved: a render waits at most its limit, even while events keep coming
+    with mt.foreground():
+        t0 = time.monotonic()
+        mt.wait_for_foreground(longest_s=0.1)
+        assert 0.09 <= time.monotonic() - t0 < 1.0
+    t0 = time.monotonic()
+    mt.wait_for_foreground()
+    assert time.monotonic() - t0 < 0.05, "no event: no wait"
+
+
 # ------------------------------------------------------------------ a small city in the browser
 def _write_small_city(folder: Path) -> Path:
     import geopandas as gpd

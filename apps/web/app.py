@@ -619,8 +619,13 @@ class PlannerApp:
     # ----------------------------------------------------------------- events
     def _on_message(self, msg: dict) -> None:
         """Handle a map event: add, move or remove a candidate (coordinates in the map's CRS)."""
+        tiles = self.ws.map_tiles()
+        tiles.touch()  # a visitor is busy: the tile warm-up waits (MapTiles.wait_for_quiet)
+        with tiles.foreground():  # and tile renders wait until the event's figures are made
+            self._handle_map_event(msg)
+
+    def _handle_map_event(self, msg: dict) -> None:
         kind = msg.get("type")
-        self.ws.map_tiles().touch()  # a visitor is busy: the tile warm-up waits (MapTiles.wait_for_quiet)
         if kind == "viewport":
             self._on_viewport(msg)
             return

@@ -262,6 +262,7 @@ class Workspace:
         """
 
         def job() -> str | None:
+            self.map_tiles().wait_for_foreground()  # a click being handled first (the job holds the GIL ~1 s)
             if wanted is not None and not wanted():
                 return None
             return self.gap_tiles_text(gaps(), crs)
