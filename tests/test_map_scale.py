@@ -239,13 +239,18 @@ def test_points_payload_round_trips():
     assert json.loads(tiles.points_payload(lon, lat, padded, None, w))["id"] == padded
 
 
-def test_map_tiles_refuse_unknown_layers_and_tiles(grid):
-    class WS:
-        net = grid
-        areas = None
-        tiers = (300.0,)
+class _StubWorkspace:
+    """What MapTiles reads of a workspace before any index is built."""
 
-    mt = served.MapTiles(WS())
+    areas = None
+    tiers = (300.0,)
+
+    def __init__(self, net) -> None:
+        self.net = net
+
+
+def test_map_tiles_refuse_unknown_layers_and_tiles(grid):
+    mt = served.MapTiles(_StubWorkspace(grid))
     for args in [("nope", "wgs84", 10, 0, 0), ("streets", "epsg", 10, 0, 0), ("streets", "wgs84", 10, 1024, 0)]:
         with pytest.raises(KeyError):
             mt.render(*args)
@@ -255,12 +260,7 @@ def test_map_tiles_refuse_unknown_layers_and_tiles(grid):
 def test_tile_renders_wait_while_a_map_event_is_handled(grid):
     import threading
 
-    class WS:
-        net = grid
-        areas = None
-        tiers = (300.0,)
-
-    mt = served.MapTiles(WS())
+    mt = served.MapTiles(_StubWorkspace(grid))
     finished: list[float] = []
 
     def render_unknown() -> None:
@@ -544,17 +544,12 @@ def test_published_gaps_are_served_as_tiles_of_their_polygons(grid):
     import geopandas as gpd
     from PIL import Image
 
-    class WS:
-        net = grid
-        areas = None
-        tiers = (300.0,)
-
     z, x, y = 14, 13349, 7134
     west, south, east, north = tiles.tile_bounds(z, x, y)
     dx, dy = east - west, north - south
     gap = shapely.box(west + 0.2 * dx, south + 0.3 * dy, west + 0.7 * dx, south + 0.6 * dy)
     frame = gpd.GeoDataFrame({"rank": [1]}, geometry=[gap], crs="EPSG:4326")
-    mt = served.MapTiles(WS())
+    mt = served.MapTiles(_StubWorkspace(grid))
     url = mt.publish_gaps(frame)
     key = url.split("set=")[1]
     rgba = np.asarray(Image.open(io.BytesIO(mt.render("gaps", "wgs84", z, x, y, kind=key)))).astype(float)
