@@ -209,11 +209,16 @@ class StreetTiles:
         w = 2.0**BASE_ZOOM * TILE
         sel = self.xy[self.major == major] * w - np.array([grid.x0, grid.y0, grid.x0, grid.y0], dtype=float)
         h, wid = grid.data.shape
+        cells = []  # sampled in chunks, counted once: a city's grid is ~10M cells, each count a pass over it
         for chunk in np.array_split(sel, max(1, len(sel) // 200_000)):
             ix, iy, seg = _sample(chunk)
             ok = (ix >= 0) & (ix < wid) & (iy >= 0) & (iy < h)
-            cell = _distinct_runs(seg[ok], iy[ok] * wid + ix[ok])
-            grid.data += np.bincount(cell, minlength=h * wid).reshape(h, wid).astype(grid.data.dtype)
+            cells.append(
+                _distinct_runs(seg[ok], iy[ok] * wid + ix[ok]).astype(np.int32 if h * wid < 2**31 else np.int64)
+            )
+        if cells:
+            counts = np.bincount(np.concatenate(cells), minlength=h * wid)
+            grid.data += counts.reshape(h, wid).astype(grid.data.dtype)
         return grid
 
     @classmethod
