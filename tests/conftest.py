@@ -37,3 +37,24 @@ def futian_net(futian_graphml):
     from geo import network
 
     return network.load_network(futian_graphml, use_cache=False)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` keep an ``xdist_group`` on one worker under pytest 9.
+
+    pytest-xdist 3.8 groups a test by appending ``@group`` to ``item._nodeid``, which pytest 9 no
+    longer reads (``Node.nodeid`` is ``str(item._id)``): every group was silently spread over both
+    workers, and the scenario tests that reopen the first one's saved scenario skipped whenever they
+    landed on the other worker. Appended here the way pytest 9 reads it (a no-op once xdist does).
+    """
+    if not config.getvalue("loadgroup"):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        names = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")
+        }
+        if names and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(names))}")

@@ -49,7 +49,12 @@ class Servers:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("lc-data")
+    # one folder per test session, not per fixture: xdist's loadgroup may run another module's browser
+    # tests between these, which re-creates the module's fixtures; the saved scenario must survive it
+    # (in a fresh folder the later tests found no scenario and skipped)
+    folder = tmp_path_factory.getbasetemp() / "lc-scenario-data"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
