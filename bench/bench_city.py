@@ -103,7 +103,7 @@ def write_city(folder: Path, p: dict, seed: int = 15) -> dict:
         "demand": folder / "residents.csv",
         "units": folder / "communities.geojson",
     }
-    net.save(paths["network"])
+    net.save(paths["network"], derived=True)  # as `lifecircle network` writes it
     rng = np.random.default_rng(seed)
     fac_xy = random_points_near(net, p["facilities"], seed=seed + 1, jitter=20.0)
     lonlat = net.to_lonlat(fac_xy)

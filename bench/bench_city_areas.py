@@ -60,7 +60,7 @@ def write_inputs(folder: Path, p: dict, seed: int = 15) -> dict:
 
     net = street_grid(p["nodes"], seed=seed)
     paths = {"network": folder / "city.lcnet", "facilities": folder / "facilities.csv"}
-    net.save(paths["network"])
+    net.save(paths["network"], derived=True)  # as `lifecircle network` writes it
     xy = random_points_near(net, p["facilities"], seed=seed + 1, jitter=20.0)
     lonlat = net.to_lonlat(xy)
     pd.DataFrame(

@@ -213,9 +213,7 @@ class StreetTiles:
         for chunk in np.array_split(sel, max(1, len(sel) // 200_000)):
             ix, iy, seg = _sample(chunk)
             ok = (ix >= 0) & (ix < wid) & (iy >= 0) & (iy < h)
-            cells.append(
-                _distinct_runs(seg[ok], iy[ok] * wid + ix[ok]).astype(np.int32 if h * wid < 2**31 else np.int64)
-            )
+            cells.append(_distinct_runs(seg[ok], iy[ok] * wid + ix[ok]))
         if cells:
             counts = np.bincount(np.concatenate(cells), minlength=h * wid)
             grid.data += counts.reshape(h, wid).astype(grid.data.dtype)

@@ -48,7 +48,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     workers, and the scenario tests that reopen the first one's saved scenario skipped whenever they
     landed on the other worker. Appended here the way pytest 9 reads it (a no-op once xdist does).
     """
-    if not config.getvalue("loadgroup"):
+    if not getattr(config.option, "loadgroup", False):  # set by xdist on its workers only
         return
     from _pytest.nodeid import coerce_node_id
 

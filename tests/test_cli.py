@@ -128,6 +128,10 @@ def test_network_command_builds_a_cache_file_that_loads(tmp_path, demo_files, ca
     out = tmp_path / "demo.lcnet"
     code, _, err = run_cli(["network", "--osm", demo_files["network"], "--out", out], capsys)
     assert code == 0, err
+    from geo.network import WalkNetwork
+
+    kept = WalkNetwork.load(out).__dict__
+    assert "strokes" in kept and "faces" in kept, "the built file keeps its strokes and faces for service areas"
     cov = tmp_path / "cov.geojson"
     code, _, err = run_cli(
         [

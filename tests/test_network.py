@@ -350,7 +350,7 @@ def test_saved_network_keeps_its_strokes_and_faces(tmp_path, monkeypatch):
 
     net = street_grid(5_000, seed=7)
     expected = _strokes_and_faces(net)
-    path = net.save(tmp_path / "grid.lcnet")
+    path = net.save(tmp_path / "grid.lcnet", derived=True)
 
     def not_again(*args, **kwargs):
         raise AssertionError("strokes and faces should have been read from the file")
@@ -372,8 +372,8 @@ def test_saved_network_keeps_its_strokes_and_faces(tmp_path, monkeypatch):
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
     # a file of the first format (no derived arrays), or one made with other stroke settings: found on use
-    monkeypatch.setattr(core, "_derived_arrays", lambda net: {})
-    old = net.save(tmp_path / "old.lcnet")
+    monkeypatch.setattr(core, "_derived_arrays", lambda net, find: {})
+    old = net.save(tmp_path / "old.lcnet", derived=True)
     monkeypatch.undo()
     for name, file in (("old", old), ("other settings", path)):
         if name == "other settings":
@@ -391,12 +391,12 @@ def test_network_file_with_broken_faces_names_the_file(tmp_path, monkeypatch):
     net = street_grid(2_000, seed=1)
     real = core._derived_arrays
 
-    def broken(net):
-        d = real(net)
+    def broken(net, find):
+        d = real(net, find)
         d["face_order"] = d["face_order"][:-3]  # indptr no longer ends at the half-edges listed
         return d
 
     monkeypatch.setattr(core, "_derived_arrays", broken)
-    bad = net.save(tmp_path / "broken.lcnet")
+    bad = net.save(tmp_path / "broken.lcnet", derived=True)
     with pytest.raises(network.NetworkError, match=r"broken\.lcnet: corrupt .*strokes or faces"):
         network.WalkNetwork.load(bad)

@@ -55,7 +55,7 @@ def cmd_network(args: argparse.Namespace) -> int:
         net = network.load_network(args.osm, use_cache=False, progress=rep.note)
     else:
         net = demo_network()
-    path = net.save(args.out)
+    path = net.save(args.out, derived=True)  # the strokes and faces too: every areas run and server start reads them
     rep.note(
         f"wrote {path}: {net.n_nodes:,} nodes, {net.n_edges:,} edges, "
         f"{net.edge_length.sum() / 1000:,.1f} km of walkable street, {net.crs} "

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -200,19 +201,8 @@ _PREPARE_LOCK = threading.Lock()
 #: keep the IOLoop waiting. 196 gap tiles of the 200k-node city with a click every 50 ms beside
 #: them: six threads 10.4 s and clicks of 128-382 ms, one thread 10.0 s and clicks of 13-22 ms.
 TILE_THREADS = 1
-_RENDER_POOL: list = []
-_RENDER_POOL_LOCK = threading.Lock()
-
-
-def _render_pool():
-    """The tile renderers' thread pool (made on first use)."""
-    if not _RENDER_POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with _RENDER_POOL_LOCK:
-            if not _RENDER_POOL:
-                _RENDER_POOL.append(ThreadPoolExecutor(max_workers=TILE_THREADS, thread_name_prefix="lifecircle-tiles"))
-    return _RENDER_POOL[0]
+#: The renderers' pool (its thread starts with the first tile, so forking workers before is safe).
+_RENDER_POOL = ThreadPoolExecutor(max_workers=TILE_THREADS, thread_name_prefix="lifecircle-tiles")
 
 
 class TileHandler(AuthRequestHandler):
@@ -243,7 +233,7 @@ class TileHandler(AuthRequestHandler):
         tiers = self.get_argument("tiers", "")[:64]
         try:
             data = await IOLoop.current().run_in_executor(
-                _render_pool(), lambda: self.tiles.render(parts[1], parts[2], z, x, y, kind=kind, tiers=tiers)
+                _RENDER_POOL, lambda: self.tiles.render(parts[1], parts[2], z, x, y, kind=kind, tiers=tiers)
             )
         except (KeyError, ValueError):
             raise HTTPError(404) from None

@@ -250,7 +250,7 @@ class WalkNetwork:
         return graph
 
     # ------------------------------------------------------------------- I/O
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, *, derived: bool = False) -> Path:
         """Write the network to a ``.lcnet`` file (atomically) and return its path.
 
         The file is written under a temporary name unique to this call and
@@ -262,6 +262,10 @@ class WalkNetwork:
         ----------
         path
             Target file.
+        derived
+            Find the strokes and faces now and keep them in the file (what ``lifecircle network``
+            writes: 2 s of every service-area run at 500k nodes); otherwise they are kept only when
+            already found, and a cache or a batch cut that never draws areas does not pay for them.
         """
         from ..atomic import atomic_path
 
@@ -286,7 +290,7 @@ class WalkNetwork:
             "edge_highway": self.edge_highway.astype("U"),
             "geom_offsets": self.geom_offsets,
             "geom_xy": self.geom_xy,
-            **_derived_arrays(self),
+            **_derived_arrays(self, find=derived),
         }
         # np.savez_compressed's layout (np.load reads it), at deflate level 1, and an array whose
         # first MB does not deflate to 80 % is stored: level 6 took 26 s of a 1M-node build for files
@@ -393,8 +397,11 @@ def _derived_header() -> dict:
     return {"strokes": {"deflection_deg": STROKE_DEFLECTION_DEG}, "faces": 1}
 
 
-def _derived_arrays(net: WalkNetwork) -> dict[str, np.ndarray]:
-    """The strokes and faces of ``net`` as the arrays :meth:`WalkNetwork.save` writes."""
+def _derived_arrays(net: WalkNetwork, find: bool) -> dict[str, np.ndarray]:
+    """The strokes and faces of ``net`` as the arrays :meth:`WalkNetwork.save` writes (found first
+    with ``find``; else none unless both are found already)."""
+    if not find and not ("strokes" in net.__dict__ and "faces" in net.__dict__):
+        return {}
     strokes, faces = net.strokes, net.faces
     small = np.int32 if max(2 * net.n_edges, 1) < np.iinfo(np.int32).max else np.int64
     return {
